@@ -1,0 +1,43 @@
+# The README's commands. Everything installs into .venv from the package registries; nothing downloads
+# a model or a data set at run time (WordLlama's weights ship inside its wheel).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export KURA_HOME ?= $(CURDIR)/.kura
+export DAGSTER_HOME ?= $(KURA_HOME)/dagster
+
+.PHONY: setup demo test dev bench quality sample validate clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kura-dagster demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+dev: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+validate: $(STAMP)
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+quality: $(STAMP)
+	$(BIN)/python bench/quality.py
+
+bench: quality
+
+sample: $(STAMP)
+	$(BIN)/python scripts/generate_sample.py --out data
+
+clean:
+	rm -rf $(KURA_HOME) $(VENV) *.egg-info

@@ -1,0 +1,205 @@
+"""The `kura-dagster` command: a thin layer over `core` (ingest, tree) and `defs.runs` (run, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date as Date
+from datetime import timedelta
+from pathlib import Path
+
+from kura_dagster.core.settings import Settings, SettingsError, validate_dataset_name
+
+STYLES = ("basic", "enhanced", "rich")
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def _day(text: str) -> str:
+    try:
+        return Date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _dataset(text: str) -> str:
+    try:
+        return validate_dataset_name(text)
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.ingest import ingest
+    from kura_dagster.defs.runs import kura_instance, register_datasets
+
+    report = ingest(args.path, dataset=args.dataset, data_dir=settings.data_dir,
+                    quarantine_dir=settings.home / "quarantine", fmt=args.format)
+    for rejected in report.rejected[:20]:
+        print(f"rejected: {rejected.describe()}", file=sys.stderr)
+    if len(report.rejected) > 20:
+        print(f"... and {len(report.rejected) - 20} more rejected records", file=sys.stderr)
+    register_datasets(kura_instance(settings), [args.dataset])
+    print(f"Ingested {args.path} into dataset '{args.dataset}': {report.input_records} records read, "
+          f"{report.accepted} accepted, {report.duplicates} duplicates merged, {len(report.rejected)} quarantined")
+    if report.days:
+        print(f"Landing zone: {settings.data_dir / args.dataset} ({len(report.days)} days: "
+              f"{report.days[0]} .. {report.days[-1]})")
+    if report.quarantine_file:
+        print(f"Quarantine: {report.quarantine_file}")
+    return 0
+
+
+def _dates_for(args: argparse.Namespace, settings: Settings) -> list[str]:
+    from kura_dagster.defs.runs import landing_dates
+
+    if args.date:
+        return sorted(set(args.date))
+    if args.since or args.until:
+        if not (args.since and args.until):
+            raise CommandError("--since and --until go together")
+        start, end = Date.fromisoformat(args.since), Date.fromisoformat(args.until)
+        if end < start:
+            raise CommandError(f"--until {args.until} is before --since {args.since}")
+        return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    dates = landing_dates(settings.data_dir, args.dataset)
+    if not dates:
+        raise CommandError(f"no daily files in {settings.data_dir / args.dataset}; ingest data first")
+    return dates
+
+
+def _print_run(result, index: int, total: int) -> None:
+    status = "ok" if result.success else "FAILED"
+    print(f"[{index}/{total}] {result.dataset} {result.date}: {status} in {result.seconds:.1f}s (run {result.run_id[:8]})",
+          flush=True)
+    if result.error:
+        print(f"    {result.error}", file=sys.stderr, flush=True)
+
+
+def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
+    from kura_dagster.definitions import build_definitions
+    from kura_dagster.defs.runs import kura_instance, run_partitions
+
+    defs = build_definitions(settings)
+    instance = kura_instance(settings)
+    print(f"Materialising 6 assets for {len(partitions)} partition(s) through Dagster "
+          f"(instance: {settings.dagster_home})", flush=True)
+    return run_partitions(defs, instance, partitions, on_done=_print_run)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    partitions = [(args.dataset, day) for day in _dates_for(args, settings)]
+    results = _run(settings, partitions)
+    failed = [r for r in results if not r.success]
+    print(f"{len(results) - len(failed)} of {len(results)} partitions materialised; DuckDB: {settings.duckdb_path}")
+    return 1 if failed else 0
+
+
+def _load_tree(settings: Settings, dataset: str, day: str):
+    from kura_dagster.core import tables
+    from kura_dagster.core.store import read_table
+
+    table = read_table(settings.duckdb_path, "meta_clusters", dataset, day)
+    if table.num_rows == 0:
+        raise CommandError(f"no tree for dataset '{dataset}' on {day}: run `kura-dagster run --dataset {dataset} "
+                           f"--date {day}` first (or that day had no conversations)")
+    return tables.clusters_from_arrow(table)
+
+
+def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.visualise import render_tree
+
+    nodes = _load_tree(settings, args.dataset, args.date)
+    print(render_tree(nodes, args.style, colour=sys.stdout.isatty()), end="")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Register the landing zone's datasets, run every partition, print a summary and the trees."""
+    from kura_dagster.core.store import connect, qualified
+    from kura_dagster.core.visualise import render_tree
+    from kura_dagster.defs.runs import landing_dates, landing_datasets
+
+    started = time.monotonic()
+    datasets = landing_datasets(settings.data_dir)
+    if not datasets:
+        raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
+    partitions = [(dataset, day) for dataset in datasets for day in landing_dates(settings.data_dir, dataset)]
+    results = _run(settings, partitions)
+    failed = [r for r in results if not r.success]
+    with connect(settings.duckdb_path, read_only=True) as connection:
+        counts = {
+            name: connection.execute(f"SELECT count(*) FROM {qualified(connection, name)}").fetchone()[0]
+            for name in ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
+        }
+        roots = connection.execute(f"SELECT count(*) FROM {qualified(connection, 'meta_clusters')} WHERE parent_id IS NULL").fetchone()[0]
+    rule = "=" * 60
+    print(f"\n{rule}\n{'KURA-DAGSTER DEMO SUMMARY':^60}\n{rule}")
+    print(f"• Datasets: {', '.join(datasets)} ({len(partitions)} partitions, {len(failed)} failed)")
+    print(f"• Conversations loaded: {counts['conversations']:,}")
+    print(f"• Summaries: {counts['summaries']:,}")
+    print(f"• Embeddings: {counts['embeddings']:,}")
+    print(f"• Base clusters: {counts['base_clusters']:,}")
+    print(f"• Meta clusters (tree nodes above the leaves): {counts['meta_clusters'] - counts['base_clusters']:,}")
+    print(f"• Root clusters: {roots:,}")
+    print(f"• Projected nodes: {counts['projections']:,}")
+    print(f"• DuckDB file: {settings.duckdb_path}")
+    print(f"• Dagster instance: {settings.dagster_home} (open it with `make dev`)")
+    print(f"• Time: {time.monotonic() - started:.1f}s")
+    for dataset in datasets:
+        day = landing_dates(settings.data_dir, dataset)[-1]
+        print(f"\n{rule}\nTopic tree of {dataset} on {day}\n{rule}")
+        print(render_tree(_load_tree(settings, dataset, day), "basic"), end="")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kura-dagster",
+        description="Clio-style analysis of chat conversations as partitioned Dagster assets in DuckDB. "
+                    "Settings come from the environment and .env (KURA_HOME, KURA_DATA_DIR, KURA_LLM, ...).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="normalise an export into the landing zone and register the dataset")
+    ingest.add_argument("path", type=Path, help="the export file (Kura JSON dump or JSONL)")
+    ingest.add_argument("--dataset", required=True, type=_dataset, help="dataset name: a-z, 0-9, '_' and '-'")
+    ingest.add_argument("--format", default="auto", choices=("auto", "kura", "jsonl"), help="input format (default: auto)")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    run = commands.add_parser("run", help="materialise every asset for some partitions through Dagster")
+    run.add_argument("--dataset", required=True, type=_dataset)
+    when = run.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_day, nargs="+", help="one or more days (YYYY-MM-DD)")
+    when.add_argument("--since", type=_day, help="first day of a range (with --until)")
+    when.add_argument("--all", action="store_true", help="every day with a file in the landing zone (the default)")
+    run.add_argument("--until", type=_day, help="last day of a range (with --since)")
+    run.set_defaults(handler=cmd_run)
+
+    tree = commands.add_parser("tree", help="print the topic tree of one partition")
+    tree.add_argument("--dataset", required=True, type=_dataset)
+    tree.add_argument("--date", required=True, type=_day)
+    tree.add_argument("--style", default="basic", choices=STYLES, help="Kura's three styles (default: basic)")
+    tree.set_defaults(handler=cmd_tree)
+
+    demo = commands.add_parser("demo", help="run every partition of the landing zone and print a summary and trees")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        settings.prepare_home()
+        return args.handler(args, settings)
+    except (CommandError, SettingsError, FileNotFoundError, ValueError) as error:
+        print(f"kura-dagster {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Stage 3: summaries + embeddings → base clusters
+(`generate_base_clusters_from_conversation_summaries`).
+
+Clustering methods implement `ClusteringMethod`: seeded k-means (the default, k from the data size and a
+target cluster size) and HDBSCAN, whose noise becomes one explicit "Unclustered" node instead of a fake
+topic. Names come from `naming` (c-TF-IDF keywords plus the most central request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from kura_dagster.core.embed import embedding_text
+from kura_dagster.core.features import clustering_features
+from kura_dagster.core.naming import cluster_id, name_groups, naming_text, slugify, unique_slugs
+from kura_dagster.core.types import UNCLUSTERED_NAME, Cluster, ConversationSummary
+
+NOISE = -1
+
+
+@runtime_checkable
+class ClusteringMethod(Protocol):
+    """Assigns a label to each row of a feature matrix; `NOISE` (-1) means "belongs to no cluster"."""
+
+    name: str
+
+    def fit_predict(self, features: np.ndarray) -> np.ndarray: ...
+
+
+class KMeansClusteringMethod:
+    """Seeded k-means with k = round(n / target_cluster_size), or a fixed `n_clusters`.
+
+    Above `minibatch_threshold` rows it switches to mini-batch k-means, whose memory and time stay
+    bounded for a million conversations.
+    """
+
+    name = "kmeans"
+
+    def __init__(
+        self,
+        target_cluster_size: int = 10,
+        n_clusters: int | None = None,
+        random_state: int = 42,
+        n_init: int = 4,
+        minibatch_threshold: int = 50_000,
+    ) -> None:
+        self.target_cluster_size = target_cluster_size
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+        self.n_init = n_init
+        self.minibatch_threshold = minibatch_threshold
+
+    def cluster_count(self, n_rows: int) -> int:
+        wanted = self.n_clusters or max(1, round(n_rows / max(self.target_cluster_size, 1)))
+        return max(1, min(wanted, n_rows))
+
+    def fit_predict(self, features: np.ndarray) -> np.ndarray:
+        n_rows = features.shape[0]
+        if n_rows == 0:
+            return np.zeros(0, dtype=np.int64)
+        k = self.cluster_count(n_rows)
+        if k == 1:
+            return np.zeros(n_rows, dtype=np.int64)
+        if n_rows > self.minibatch_threshold:
+            from sklearn.cluster import MiniBatchKMeans
+
+            model = MiniBatchKMeans(
+                n_clusters=k, random_state=self.random_state, n_init=self.n_init, batch_size=8192
+            )
+        else:
+            from sklearn.cluster import KMeans
+
+            model = KMeans(n_clusters=k, random_state=self.random_state, n_init=self.n_init)
+        return model.fit_predict(features).astype(np.int64)
+
+
+class HDBSCANClusteringMethod:
+    """Density-based clusters (the `hdbscan` package); rows in no dense region are labelled NOISE."""
+
+    name = "hdbscan"
+
+    def __init__(self, min_cluster_size: int = 5, min_samples: int | None = None) -> None:
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+
+    def fit_predict(self, features: np.ndarray) -> np.ndarray:
+        n_rows = features.shape[0]
+        if n_rows < max(self.min_cluster_size, 2):
+            return np.full(n_rows, NOISE, dtype=np.int64)
+        import hdbscan
+
+        model = hdbscan.HDBSCAN(
+            min_cluster_size=self.min_cluster_size,
+            min_samples=self.min_samples,
+            metric="euclidean",  # features are unit vectors: euclidean ranks like cosine
+            core_dist_n_jobs=1,  # deterministic and polite on a 2-core machine
+        )
+        return model.fit_predict(features).astype(np.int64)
+
+
+def central_member(member_rows: np.ndarray, features: np.ndarray) -> int:
+    """Row of the member closest to the group's centroid."""
+    vectors = features[member_rows]
+    centroid = vectors.mean(axis=0)
+    return int(member_rows[int(np.argmax(vectors @ centroid))])
+
+
+def groups_to_clusters(
+    groups: Sequence[np.ndarray],
+    summaries: Sequence[ConversationSummary],
+    features: np.ndarray,
+    *,
+    unclustered: np.ndarray | None = None,
+) -> list[Cluster]:
+    """Name each group of summary rows and make it a `Cluster`; noise rows become one "Unclustered" node."""
+    texts = [[naming_text(summaries[i]) for i in rows] for rows in groups]
+    tasks = [[summaries[i].task or "" for i in rows] for rows in groups]
+    central = [summaries[central_member(rows, features)].request or "" for rows in groups]
+    names = name_groups(texts, tasks, central)
+    clusters = []
+    slugs = unique_slugs([slugify(name.keywords, f"cluster_{i}") for i, name in enumerate(names)])
+    for rows, name, slug in zip(groups, names, slugs):
+        chat_ids = sorted(summaries[i].chat_id for i in rows)
+        clusters.append(
+            Cluster(id=cluster_id(chat_ids), name=name.name, description=name.description, slug=slug,
+                    chat_ids=chat_ids)
+        )
+    if unclustered is not None and len(unclustered):
+        chat_ids = sorted(summaries[i].chat_id for i in unclustered)
+        clusters.append(
+            Cluster(
+                id=cluster_id(chat_ids, prefix="noise"),
+                name=UNCLUSTERED_NAME,
+                description=f"{len(chat_ids)} conversations that fit no dense topic; kept together, not named.",
+                slug="unclustered",
+                chat_ids=chat_ids,
+            )
+        )
+    return clusters
+
+
+def generate_base_clusters_from_conversation_summaries(
+    summaries: Sequence[ConversationSummary],
+    embeddings: np.ndarray,
+    *,
+    clustering_method: ClusteringMethod,
+    lsa_weight: float = 0.5,
+    random_state: int = 42,
+) -> list[Cluster]:
+    """Kura's stage of the same name: every summary lands in exactly one base cluster.
+
+    Summaries with `error` set have no facets to cluster on; the caller leaves them out (they stay in
+    the summaries table for a retry).
+    """
+    if len(summaries) != embeddings.shape[0]:
+        raise ValueError(f"{len(summaries)} summaries but {embeddings.shape[0]} embeddings")
+    if not summaries:
+        return []
+    features = clustering_features(
+        embeddings, [embedding_text(s) for s in summaries], lsa_weight=lsa_weight, random_state=random_state
+    )
+    labels = clustering_method.fit_predict(features)
+    groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
+    noise = np.flatnonzero(labels == NOISE)
+    return groups_to_clusters(groups, summaries, features, unclustered=noise)

@@ -1,0 +1,101 @@
+"""Stage 2: summaries → vectors (`embed_summaries`).
+
+What is embedded is built on purpose from the facets (`embedding_text`): the user's request and the
+task. Never a repr: ids, metadata and scores would pull conversations together for the wrong reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from kura_dagster.core.types import ConversationSummary
+
+
+@runtime_checkable
+class EmbeddingModel(Protocol):
+    """Maps texts to unit-length vectors of a fixed dimension."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def embedding_text(summary: ConversationSummary) -> str:
+    """The text that represents a conversation for clustering: what was asked and what was done."""
+    parts = [summary.request or ""]
+    if not any(parts):
+        parts = [summary.summary]
+    return "\n".join(part for part in parts if part)
+
+
+def embed_summaries(
+    summaries: Sequence[ConversationSummary],
+    *,
+    model: EmbeddingModel,
+    batch_size: int = 4096,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Embed every summary; returns a float32 matrix with one row per summary, in input order."""
+    texts = [embedding_text(summary) for summary in summaries]
+    return embed_texts(texts, model=model, batch_size=batch_size, progress=progress)
+
+
+def embed_texts(
+    texts: Sequence[str],
+    *,
+    model: EmbeddingModel,
+    batch_size: int = 4096,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Embed in batches so that memory stays bounded and progress can be reported."""
+    chunks: list[np.ndarray] = []
+    done = 0
+    for start in range(0, len(texts), batch_size):
+        batch = texts[start : start + batch_size]
+        chunks.append(np.asarray(model.embed(batch), dtype=np.float32))
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(texts))
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.vstack(chunks)
+
+
+class WordLlamaEmbeddingModel:
+    """WordLlama static embeddings, loaded from the weights inside the `wordllama` wheel.
+
+    Downloads are switched off: the model must come from the installed package, never from a hub.
+    WordLlama's loader looks for the tokenizer under `<package>/tokenizer/`, a folder its wheel does
+    not have (it ships `<package>/tokenizers/`); passing the package folder as `cache_dir` makes the
+    loader find both files where they are.
+    """
+
+    def __init__(self, config: str = "l2_supercat", dim: int = 256) -> None:
+        self.config = config
+        self.dim = dim
+        self._model = None  # loaded on first use: nothing heavy happens at construction
+
+    @property
+    def name(self) -> str:
+        return f"wordllama-{self.config}-{self.dim}"
+
+    def _load(self):
+        if self._model is None:
+            import wordllama
+            from wordllama import WordLlama
+
+            package_dir = Path(wordllama.__file__).parent
+            self._model = WordLlama.load(
+                config=self.config, dim=self.dim, cache_dir=package_dir, disable_download=True
+            )
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._load().embed(list(texts), norm=True)
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,154 @@
+"""Stage 4: base clusters → a topic hierarchy (`reduce_clusters_from_base_clusters`).
+
+The local model groups base-cluster centroids with Ward's agglomerative clustering. One dendrogram is cut
+at shrinking sizes (each about `branching` times smaller than the one below, down to at most `max_roots`),
+so the levels nest by construction. A group identical to its only child is dropped, so the tree never has
+a single-child chain. The "Unclustered" node of HDBSCAN stays a root of its own: noise is not a topic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from kura_dagster.core.cluster import central_member
+from kura_dagster.core.naming import cluster_id, name_groups, naming_text, slugify, unique_slugs
+from kura_dagster.core.tree import depth_first, member_rows
+from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered
+
+
+@runtime_checkable
+class MetaClusterModel(Protocol):
+    """Builds parent nodes over base clusters; returns every node (leaves with `parent_id` set)."""
+
+    name: str
+
+    def reduce(
+        self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary], embeddings: np.ndarray
+    ) -> list[Cluster]: ...
+
+
+def reduce_clusters_from_base_clusters(
+    clusters: Sequence[Cluster],
+    summaries: Sequence[ConversationSummary],
+    embeddings: np.ndarray,
+    *,
+    model: MetaClusterModel,
+) -> list[Cluster]:
+    """Kura's stage of the same name: the whole tree, roots first in depth-first order."""
+    nodes = model.reduce(clusters, summaries, embeddings)
+    return [node for node, _ in depth_first(nodes)]
+
+
+def level_sizes(n_leaves: int, *, max_roots: int, branching: float) -> list[int]:
+    """Group counts of the levels above the leaves, finest first; empty when the leaves are few enough."""
+    sizes: list[int] = []
+    current = n_leaves
+    while True:
+        following = math.ceil(current / branching)
+        if following < 2 or following >= current:
+            break
+        sizes.append(following)
+        current = following
+        if current <= max_roots:
+            break
+    return sizes
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)
+
+
+class AgglomerativeMetaClusterModel:
+    """Ward hierarchy over cluster centroids, named by c-TF-IDF like the base clusters.
+
+    Parameters
+    ----------
+    max_roots:
+        The top level has at most this many nodes (fewer leaves than that are left as roots,
+        unless grouping them by `branching` still makes a level of at least two).
+    branching:
+        About how many children a parent gets: each level is this much smaller than the one below.
+    """
+
+    name = "agglomerative-ward"
+
+    def __init__(self, max_roots: int = 10, branching: float = 4.0) -> None:
+        self.max_roots = max_roots
+        self.branching = branching
+
+    def reduce(
+        self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary], embeddings: np.ndarray
+    ) -> list[Cluster]:
+        topics = [c for c in clusters if not is_unclustered(c)]
+        noise = [c.model_copy(update={"parent_id": None}) for c in clusters if is_unclustered(c)]
+        row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
+        vectors = _unit(np.asarray(embeddings, dtype=np.float32))
+        rows = member_rows(topics, row_of_chat)
+        sizes = level_sizes(len(topics), max_roots=self.max_roots, branching=self.branching)
+        if not sizes:
+            return [c.model_copy(update={"parent_id": None}) for c in topics] + noise
+
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        centroids = np.vstack([vectors[r].mean(axis=0) for r in rows]).astype(np.float64)
+        dendrogram = linkage(centroids, method="ward")
+        # cuts[0] is the leaves themselves; cuts[i] labels each leaf with its group at level i (coarser up).
+        cuts = [np.arange(len(topics))] + [fcluster(dendrogram, t=size, criterion="maxclust") - 1 for size in sizes]
+        parent_of, meta_nodes = self._link_levels(cuts, topics, rows, summaries, vectors)
+        leaves = [c.model_copy(update={"parent_id": parent_of.get((0, i))}) for i, c in enumerate(topics)]
+        return meta_nodes + leaves + noise
+
+    def _link_levels(self, cuts, topics, rows, summaries, vectors):
+        """Keep groups with two or more children; link each kept node to its nearest kept ancestor."""
+        kept_ids: dict[tuple[int, int], str] = {(0, i): c.id for i, c in enumerate(topics)}
+        members: dict[tuple[int, int], np.ndarray] = {}
+        for level in range(1, len(cuts)):
+            labels = cuts[level]
+            for group in np.unique(labels):
+                leaf_indices = np.flatnonzero(labels == group)
+                children = np.unique(cuts[level - 1][leaf_indices])
+                if len(children) >= 2:
+                    members[(level, int(group))] = leaf_indices
+        named = self._name(members, topics, rows, summaries, vectors)
+        kept_ids.update({key: node.id for key, node in named.items()})
+
+        def nearest_kept_ancestor(level: int, leaf_index: int) -> str | None:
+            for upper in range(level + 1, len(cuts)):
+                key = (upper, int(cuts[upper][leaf_index]))
+                if key in kept_ids:
+                    return kept_ids[key]
+            return None
+
+        parent_of: dict[tuple[int, int], str | None] = {}
+        for i in range(len(topics)):
+            parent_of[(0, i)] = nearest_kept_ancestor(0, i)
+        meta_nodes = []
+        for (level, group), node in named.items():
+            first_leaf = int(members[(level, group)][0])
+            meta_nodes.append(node.model_copy(update={"parent_id": nearest_kept_ancestor(level, first_leaf)}))
+        return parent_of, meta_nodes
+
+    def _name(self, members, topics, rows, summaries, vectors) -> dict[tuple[int, int], Cluster]:
+        keys = sorted(members)
+        conversation_rows = [np.concatenate([rows[i] for i in members[key]]) for key in keys]
+        texts = [[naming_text(summaries[r]) for r in group] for group in conversation_rows]
+        tasks = [[summaries[r].task or "" for r in group] for group in conversation_rows]
+        central = [summaries[central_member(group, vectors)].request or "" for group in conversation_rows]
+        names = name_groups(texts, tasks, central)
+        # Meta slugs must not repeat a leaf's slug: both live in the meta_clusters table.
+        leaf_slugs = [c.slug for c in topics]
+        wanted = [slugify(n.keywords, f"topic_{i}") for i, n in enumerate(names)]
+        slugs = unique_slugs(leaf_slugs + wanted)[len(leaf_slugs):]
+        named = {}
+        for key, group, name, slug in zip(keys, conversation_rows, names, slugs):
+            chat_ids = sorted(summaries[r].chat_id for r in group)
+            named[key] = Cluster(
+                id=cluster_id(chat_ids, prefix="m"), name=name.name, description=name.description,
+                slug=slug, chat_ids=chat_ids,
+            )
+        return named

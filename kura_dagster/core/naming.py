@@ -1,0 +1,141 @@
+"""Names and descriptions for groups of conversations from their own words (no LLM).
+
+Keywords come from class-based TF-IDF (c-TF-IDF, as in BERTopic): a word scores high for a group when many
+of the group's conversations use it and few other groups do. A keyword must occur in at least
+`min_keyword_docs` conversations of the group, so one conversation's rare word never names a topic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+
+from kura_dagster.core.text import STOP_WORDS, content_words, truncate
+from kura_dagster.core.types import ConversationSummary
+
+
+@dataclass(frozen=True)
+class GroupName:
+    name: str
+    description: str
+    keywords: tuple[str, ...]
+
+
+def naming_text(summary: ConversationSummary) -> str:
+    """Names come from the user's own request: the task facet's intent label would name every cluster."""
+    return summary.request or summary.summary
+
+
+def _analyzer(text: str) -> list[str]:
+    words = content_words(text)
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+def ctfidf_keywords(
+    group_texts: Sequence[Sequence[str]], *, top_n: int = 6, min_keyword_docs: int = 2
+) -> list[list[str]]:
+    """Top keywords of each group (a group is the list of its members' texts)."""
+    docs = [text for texts in group_texts for text in texts]
+    if not docs:
+        return [[] for _ in group_texts]
+    labels = np.repeat(np.arange(len(group_texts)), [len(texts) for texts in group_texts])
+    vectorizer = CountVectorizer(analyzer=_analyzer, binary=True)
+    try:
+        doc_terms = vectorizer.fit_transform(docs)
+    except ValueError:  # no word survived the stop list
+        return [[] for _ in group_texts]
+    membership = sparse.csr_matrix(
+        (np.ones(len(docs)), (labels, np.arange(len(docs)))), shape=(len(group_texts), len(docs))
+    )
+    docs_with_term = (membership @ doc_terms).toarray()  # groups × terms: members using the term
+    sizes = np.maximum(np.array([len(texts) for texts in group_texts], dtype=float), 1.0)
+    frequency = docs_with_term / sizes[:, None]
+    total_per_term = docs_with_term.sum(axis=0)
+    average_words = docs_with_term.sum() / max(len(group_texts), 1)
+    idf = np.log1p(average_words / np.maximum(total_per_term, 1))
+    scores = frequency * idf
+    needed = np.minimum(min_keyword_docs, sizes)[:, None]
+    scores[docs_with_term < needed] = 0.0
+    vocabulary = vectorizer.get_feature_names_out()
+    keywords = []
+    for row in scores:
+        order = np.lexsort((vocabulary, -row))  # ties broken alphabetically: deterministic names
+        chosen: list[str] = []
+        for index in order:
+            if row[index] <= 0 or len(chosen) >= top_n:
+                break
+            term = str(vocabulary[index])
+            # Skip a unigram already inside a chosen bigram, and a bigram whose words are both chosen.
+            if any(term in kept.split() for kept in chosen if " " in kept):
+                continue
+            if " " in term and all(part in chosen for part in term.split()):
+                continue
+            chosen.append(term)
+        keywords.append(chosen)
+    return keywords
+
+
+def _dominant_intent(tasks: Sequence[str]) -> str | None:
+    intents = [task.split(":", 1)[0].strip() for task in tasks if task]
+    if not intents:
+        return None
+    intent, count = Counter(intents).most_common(1)[0]
+    return intent if count >= 0.6 * len(tasks) and intent != "Get help" else None
+
+
+def name_groups(
+    group_texts: Sequence[Sequence[str]],
+    group_tasks: Sequence[Sequence[str]],
+    central_requests: Sequence[str],
+    *,
+    keyword_count: int = 3,
+) -> list[GroupName]:
+    """A short name (dominant intent plus top keywords) and a two-sentence description per group."""
+    all_keywords = ctfidf_keywords(group_texts, top_n=max(keyword_count, 6))
+    names = []
+    for texts, tasks, central, keywords in zip(group_texts, group_tasks, central_requests, all_keywords):
+        shown = keywords[:keyword_count]
+        intent = _dominant_intent(tasks)
+        if shown:
+            topic = ", ".join(shown)
+            name = f"{intent}: {topic}" if intent else topic[:1].upper() + topic[1:]
+        else:
+            name = intent or "Miscellaneous requests"
+        described = ", ".join(keywords) if keywords else "no shared keywords"
+        description = (
+            f"{len(texts)} conversations about {described}. "
+            f"Most typical request: \u201c{truncate(central, 160)}\u201d"
+        )
+        names.append(GroupName(name=name, description=description, keywords=tuple(keywords)))
+    return names
+
+
+SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(keywords: Sequence[str], fallback: str) -> str:
+    """Kura-style snake_case slug of up to three words."""
+    words = [w for w in SLUG_CHARS.sub(" ", " ".join(keywords).lower()).split() if w not in STOP_WORDS]
+    return "_".join(words[:3]) or fallback
+
+
+def unique_slugs(slugs: Sequence[str]) -> list[str]:
+    seen: Counter[str] = Counter()
+    result = []
+    for slug in slugs:
+        seen[slug] += 1
+        result.append(slug if seen[slug] == 1 else f"{slug}_{seen[slug]}")
+    return result
+
+
+def cluster_id(chat_ids: Sequence[str], prefix: str = "c") -> str:
+    """Content-derived id: the same members give the same id on every run (Kura uses random uuids)."""
+    digest = hashlib.sha1("\n".join(sorted(chat_ids)).encode("utf-8")).hexdigest()
+    return f"{prefix}_{digest[:20]}"

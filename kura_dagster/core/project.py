@@ -1,0 +1,113 @@
+"""Stage 5: the tree → 2D positions (`reduce_dimensionality_from_clusters`).
+
+Leaves are placed by UMAP of their centroids (cluster level, so a million conversations cost the same as
+their few thousand clusters); a parent sits at the size-weighted mean of its leaves. Too few leaves for
+UMAP's neighbourhood graph fall back to PCA, and one or two leaves to fixed positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from kura_dagster.core.tree import depth_first, leaves, member_rows
+from kura_dagster.core.types import Cluster, ConversationSummary, ProjectedCluster
+
+
+@runtime_checkable
+class DimensionalityReduction(Protocol):
+    """Maps rows of a matrix to 2D points."""
+
+    name: str
+
+    def fit_transform(self, centroids: np.ndarray) -> np.ndarray: ...
+
+
+class UMAPProjection:
+    """Seeded UMAP; below `min_points_for_umap` points, PCA (UMAP needs a neighbourhood to work with)."""
+
+    name = "umap"
+
+    def __init__(
+        self, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 42, min_points_for_umap: int = 8
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.random_state = random_state
+        self.min_points_for_umap = min_points_for_umap
+
+    def fit_transform(self, centroids: np.ndarray) -> np.ndarray:
+        n_points = centroids.shape[0]
+        if n_points < self.min_points_for_umap:
+            return fallback_layout(centroids)
+        import umap
+
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=min(self.n_neighbors, n_points - 1),
+            min_dist=self.min_dist,
+            metric="cosine",
+            random_state=self.random_state,
+            n_jobs=1,  # a seeded UMAP is single-threaded anyway: same input, same map
+            init="spectral" if n_points > 16 else "random",
+        )
+        return np.asarray(reducer.fit_transform(centroids), dtype=np.float64)
+
+
+def fallback_layout(points: np.ndarray) -> np.ndarray:
+    """PCA to 2D for a handful of points; fixed spots for one or two."""
+    n_points = points.shape[0]
+    if n_points == 0:
+        return np.zeros((0, 2))
+    if n_points == 1:
+        return np.zeros((1, 2))
+    if n_points == 2:
+        return np.array([[-1.0, 0.0], [1.0, 0.0]])
+    from sklearn.decomposition import PCA
+
+    layout = PCA(n_components=2, random_state=0).fit_transform(points)
+    # PCA's sign is arbitrary; fix it so the same input always draws the same map.
+    signs = np.sign(layout[np.argmax(np.abs(layout), axis=0), [0, 1]])
+    return layout * np.where(signs == 0, 1.0, signs)
+
+
+def reduce_dimensionality_from_clusters(
+    clusters: Sequence[Cluster],
+    summaries: Sequence[ConversationSummary],
+    embeddings: np.ndarray,
+    *,
+    model: DimensionalityReduction,
+) -> list[ProjectedCluster]:
+    """Kura's stage of the same name: every tree node with x, y and its level, in depth-first order."""
+    if not clusters:
+        return []
+    leaf_nodes = leaves(clusters)
+    row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
+    vectors = np.asarray(embeddings, dtype=np.float64)
+    centroids = np.vstack([vectors[rows].mean(axis=0) for rows in member_rows(leaf_nodes, row_of_chat)])
+    positions = model.fit_transform(centroids)
+    leaf_position = {leaf.id: positions[i] for i, leaf in enumerate(leaf_nodes)}
+    leaf_ids_under = _leaf_ids_under(clusters, {leaf.id for leaf in leaf_nodes})
+    by_id = {c.id: c for c in clusters}
+    projected = []
+    for node, level in depth_first(clusters):
+        under = leaf_ids_under[node.id]
+        weights = np.array([by_id[leaf_id].count for leaf_id in under], dtype=np.float64)
+        point = np.average(np.vstack([leaf_position[leaf_id] for leaf_id in under]), axis=0, weights=weights)
+        projected.append(
+            ProjectedCluster(**node.model_dump(), x_coord=float(point[0]), y_coord=float(point[1]), level=level)
+        )
+    return projected
+
+
+def _leaf_ids_under(clusters: Sequence[Cluster], leaf_ids: set[str]) -> dict[str, list[str]]:
+    under: dict[str, list[str]] = {c.id: [] for c in clusters}
+    parent = {c.id: c.parent_id for c in clusters}
+    for leaf_id in sorted(leaf_ids):
+        node_id: str | None = leaf_id
+        while node_id is not None:
+            under[node_id].append(leaf_id)
+            node_id = parent[node_id]
+    return under

@@ -1,0 +1,110 @@
+"""Settings from the environment (and a `.env` file, loaded automatically). Names are a contract."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATASET_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot use."""
+
+
+def load_dotenv_once(path: str | os.PathLike | None = None) -> None:
+    """Load `.env` from the working directory without overriding variables already set."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path or Path.cwd() / ".env", override=False)
+
+
+def validate_dataset_name(name: str) -> str:
+    """Dataset names reach SQL and file paths: only lower-case slugs are accepted."""
+    if not isinstance(name, str) or not DATASET_NAME.match(name):
+        raise SettingsError(
+            f"invalid dataset name {name!r}: use 1-64 characters from a-z, 0-9, '_' and '-'"
+        )
+    return name
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _number(name: str, default: float, kind: type = int, minimum: float | None = None):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a {kind.__name__}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with local defaults that need no network and no key."""
+
+    home: Path = field(default_factory=lambda: Path(".kura").resolve())
+    data_dir: Path = field(default_factory=lambda: Path("data").resolve())
+    llm: str = "local"
+    embeddings: str = "local"
+    summary_model: str | None = None
+    embedding_model: str | None = None
+    clustering: str = "kmeans"
+    target_cluster_size: int = 10
+    hdbscan_min_cluster_size: int = 5
+    lsa_weight: float = 0.5
+    max_roots: int = 10
+    meta_branching: float = 4.0
+    min_cluster_size: int = 10
+    seed: int = 42
+    start_date: str = "2024-01-01"
+    executor: str = "in_process"
+    max_concurrent: int = 2
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.home / "kura.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        load_dotenv_once()
+        env = os.environ
+        return cls(
+            home=Path(env.get("KURA_HOME") or ".kura").expanduser().resolve(),
+            data_dir=Path(env.get("KURA_DATA_DIR") or "data").expanduser().resolve(),
+            llm=_choice("KURA_LLM", "local", ("local", "openai", "azure")),
+            embeddings=_choice("KURA_EMBEDDINGS", "local", ("local", "openai", "azure")),
+            summary_model=env.get("KURA_SUMMARY_MODEL") or None,
+            embedding_model=env.get("KURA_EMBEDDING_MODEL") or None,
+            clustering=_choice("KURA_CLUSTERING", "kmeans", ("kmeans", "hdbscan")),
+            target_cluster_size=_number("KURA_TARGET_CLUSTER_SIZE", 10, int, 1),
+            hdbscan_min_cluster_size=_number("KURA_HDBSCAN_MIN_CLUSTER_SIZE", 5, int, 2),
+            lsa_weight=_number("KURA_LSA_WEIGHT", 0.5, float, 0),
+            max_roots=_number("KURA_MAX_ROOTS", 10, int, 1),
+            meta_branching=_number("KURA_META_BRANCHING", 4.0, float, 1.5),
+            min_cluster_size=_number("KURA_MIN_CLUSTER_SIZE", 10, int, 1),
+            seed=_number("KURA_SEED", 42, int),
+            start_date=env.get("KURA_START_DATE") or "2024-01-01",
+            executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess")),
+            max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
+        )
+
+    def prepare_home(self) -> None:
+        """Create KURA_HOME and point numba's cache there, so UMAP compiles once per machine, not per run."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(self.home / "numba_cache"))

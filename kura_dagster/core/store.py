@@ -1,0 +1,101 @@
+"""The DuckDB file: one table per asset in schema `kura`, sliced by the partition columns dataset and date.
+
+Plain DuckDB and Arrow, no Dagster: the IO manager writes through these functions and the command line
+reads through them. DuckDB allows one writer process at a time; `connect` waits for the lock.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import date as Date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+SCHEMA = "kura"
+
+
+@contextmanager
+def connect(path: str | Path, *, read_only: bool = False, timeout_s: float = 120.0):
+    """Open the DuckDB file, waiting while another process holds its write lock."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def qualified(connection: duckdb.DuckDBPyConnection, table_name: str | None = None) -> str:
+    """Catalog-qualified name: the file `kura.duckdb` is itself a catalog called `kura`, like the schema."""
+    catalog = connection.execute("SELECT current_database()").fetchone()[0]
+    schema = f'"{catalog}".{SCHEMA}'
+    return schema if table_name is None else f'{schema}."{table_name}"'
+
+
+def with_partition_columns(table: pa.Table, dataset: str, day: Date) -> pa.Table:
+    """Prefix the partition columns `dataset` and `date` (DATE, not text, so DuckDB can prune by date)."""
+    for name in ("dataset", "date"):
+        if name in table.column_names:
+            table = table.drop_columns([name])
+    rows = table.num_rows
+    table = table.add_column(0, pa.field("date", pa.date32()), pa.array([day] * rows, type=pa.date32()))
+    return table.add_column(0, pa.field("dataset", pa.string()), pa.array([dataset] * rows, type=pa.string()))
+
+
+def write_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date,
+                    table: pa.Table) -> None:
+    """Replace one partition's rows of `kura.<table_name>` in a single transaction."""
+    target = qualified(connection, table_name)
+    data = with_partition_columns(table, dataset, day)
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(connection)}")
+    connection.register("incoming", data)
+    try:
+        connection.execute("BEGIN TRANSACTION")
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM incoming LIMIT 0")
+        connection.execute(f"DELETE FROM {target} WHERE dataset = ? AND date = ?", [dataset, day])
+        connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+        connection.execute("COMMIT")
+    except Exception:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.unregister("incoming")
+
+
+def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date) -> pa.Table:
+    """One partition's rows without the partition columns; an empty table when nothing was written."""
+    target = qualified(connection, table_name)
+    exists = connection.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [SCHEMA, table_name],
+    ).fetchone()[0]
+    if not exists:
+        return pa.table({})
+    return connection.sql(
+        f"SELECT * EXCLUDE (dataset, date) FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day]
+    ).to_arrow_table()
+
+
+def read_table(path: str | Path, table_name: str, dataset: str, day: Date | str) -> pa.Table:
+    """Read one partition of a table from the DuckDB file (read-only)."""
+    day = Date.fromisoformat(day) if isinstance(day, str) else day
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no DuckDB file yet; run `kura-dagster run` first")
+    with connect(path, read_only=True) as connection:
+        return read_partition(connection, table_name, dataset, day)

@@ -1,0 +1,150 @@
+"""The table contract (DESIGN.md §2) as Arrow schemas, and conversions to and from the typed objects.
+
+Arrow tables carry their column types even when empty, so an empty day creates the same tables as a busy
+one, and DuckDB reads and writes them without a row-by-row Python loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "conversations": pa.schema([
+        ("chat_id", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
+        ("messages", pa.list_(MESSAGE)), ("metadata", pa.string()),
+    ]),
+    "summaries": pa.schema([
+        ("chat_id", pa.string()), ("summary", pa.string()), ("request", pa.string()), ("topic", pa.string()),
+        ("task", pa.string()), ("languages", pa.list_(pa.string())), ("concerning_score", pa.int8()),
+        ("user_frustration", pa.int8()), ("assistant_errors", pa.list_(pa.string())), ("error", pa.string()),
+        ("model", pa.string()), ("metadata", pa.string()),
+    ]),
+    "embeddings": pa.schema([
+        ("chat_id", pa.string()), ("model", pa.string()), ("embedding", pa.list_(pa.float32())),
+    ]),
+    "base_clusters": pa.schema([
+        ("cluster_id", pa.string()), ("name", pa.string()), ("description", pa.string()), ("slug", pa.string()),
+        ("count", pa.int64()), ("chat_ids", pa.list_(pa.string())),
+    ]),
+    "meta_clusters": pa.schema([
+        ("cluster_id", pa.string()), ("parent_id", pa.string()), ("level", pa.int32()), ("name", pa.string()),
+        ("description", pa.string()), ("slug", pa.string()), ("count", pa.int64()),
+        ("chat_ids", pa.list_(pa.string())),
+    ]),
+    "projections": pa.schema([
+        ("cluster_id", pa.string()), ("parent_id", pa.string()), ("level", pa.int32()), ("name", pa.string()),
+        ("count", pa.int64()), ("x", pa.float64()), ("y", pa.float64()),
+    ]),
+}
+
+
+def _table(name: str, columns: dict[str, list | pa.Array]) -> pa.Table:
+    return pa.Table.from_pydict(columns, schema=SCHEMAS[name])
+
+
+def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
+    return _table("conversations", {
+        "chat_id": [c.chat_id for c in conversations],
+        "created_at": [c.created_at for c in conversations],
+        "messages": [[{"role": m.role, "content": m.content} for m in c.messages] for c in conversations],
+        "metadata": [json.dumps(c.metadata, sort_keys=True, ensure_ascii=False, default=str) for c in conversations],
+    })
+
+
+def conversations_from_arrow(table: pa.Table) -> list[Conversation]:
+    rows = table.select(["chat_id", "created_at", "messages", "metadata"]).to_pylist()
+    return [
+        Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
+                     metadata=json.loads(r["metadata"] or "{}"))
+        for r in rows
+    ]
+
+
+def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> pa.Table:
+    return _table("summaries", {
+        "chat_id": [s.chat_id for s in summaries],
+        "summary": [s.summary for s in summaries],
+        "request": [s.request for s in summaries],
+        "topic": [s.topic for s in summaries],
+        "task": [s.task for s in summaries],
+        "languages": [s.languages for s in summaries],
+        "concerning_score": [s.concerning_score for s in summaries],
+        "user_frustration": [s.user_frustration for s in summaries],
+        "assistant_errors": [s.assistant_errors for s in summaries],
+        "error": [s.error for s in summaries],
+        "model": [model] * len(summaries),
+        "metadata": [json.dumps(s.metadata, sort_keys=True, ensure_ascii=False, default=str) for s in summaries],
+    })
+
+
+def summaries_from_arrow(table: pa.Table) -> list[ConversationSummary]:
+    fields = [f for f in SCHEMAS["summaries"].names if f != "model"]
+    return [
+        ConversationSummary(**{**r, "metadata": json.loads(r["metadata"] or "{}"),
+                               "languages": r["languages"] or [], "assistant_errors": r["assistant_errors"] or []})
+        for r in table.select(fields).to_pylist()
+    ]
+
+
+def embeddings_to_arrow(chat_ids: Sequence[str], vectors: np.ndarray, model: str) -> pa.Table:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dim = vectors.shape[1] if vectors.ndim == 2 and len(chat_ids) else 0
+    offsets = pa.array(np.arange(len(chat_ids) + 1, dtype=np.int32) * dim)
+    values = pa.array(vectors.reshape(-1), type=pa.float32())
+    return _table("embeddings", {
+        "chat_id": list(chat_ids),
+        "model": [model] * len(chat_ids),
+        "embedding": pa.ListArray.from_arrays(offsets, values),
+    })
+
+
+def embeddings_from_arrow(table: pa.Table) -> tuple[list[str], np.ndarray]:
+    """Chat ids and the matrix of their vectors (rows in table order)."""
+    chat_ids = table.column("chat_id").to_pylist()
+    if not chat_ids:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    column = table.column("embedding").combine_chunks()
+    values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return chat_ids, values.reshape(len(chat_ids), -1)
+
+
+def base_clusters_to_arrow(clusters: Sequence[Cluster]) -> pa.Table:
+    return _table("base_clusters", {
+        "cluster_id": [c.id for c in clusters], "name": [c.name for c in clusters],
+        "description": [c.description for c in clusters], "slug": [c.slug for c in clusters],
+        "count": [c.count for c in clusters], "chat_ids": [c.chat_ids for c in clusters],
+    })
+
+
+def clusters_from_arrow(table: pa.Table) -> list[Cluster]:
+    rows = table.to_pylist()
+    return [
+        Cluster(id=r["cluster_id"], name=r["name"], description=r["description"], slug=r["slug"],
+                chat_ids=r["chat_ids"] or [], parent_id=r.get("parent_id"))
+        for r in rows
+    ]
+
+
+def meta_clusters_to_arrow(nodes: Sequence[Cluster], levels: Sequence[int]) -> pa.Table:
+    return _table("meta_clusters", {
+        "cluster_id": [c.id for c in nodes], "parent_id": [c.parent_id for c in nodes], "level": list(levels),
+        "name": [c.name for c in nodes], "description": [c.description for c in nodes],
+        "slug": [c.slug for c in nodes], "count": [c.count for c in nodes], "chat_ids": [c.chat_ids for c in nodes],
+    })
+
+
+def projections_to_arrow(projected: Sequence[ProjectedCluster]) -> pa.Table:
+    return _table("projections", {
+        "cluster_id": [p.id for p in projected], "parent_id": [p.parent_id for p in projected],
+        "level": [p.level for p in projected], "name": [p.name for p in projected],
+        "count": [p.count for p in projected], "x": [p.x_coord for p in projected],
+        "y": [p.y_coord for p in projected],
+    })

@@ -1,0 +1,133 @@
+"""Small text utilities shared by the local models: tokens, stop words, code blocks, language cues."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+CODE_FENCE = re.compile(r"```([\w+#.-]*)[^\n]*\n(.*?)(```|$)", re.DOTALL)
+INLINE_CODE = re.compile(r"`[^`\n]{1,200}`")
+WORD = re.compile(r"[^\W\d_][\w'+#.-]*[\w+#]|[^\W\d_]", re.UNICODE)
+SENTENCE_END = re.compile(r"(?<=[.!?¿¡])\s+")
+WHITESPACE = re.compile(r"\s+")
+
+# English plus the most frequent function words of the other languages the detector knows, so that
+# keywords are content words whatever the language of the conversation.
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't
+    down during each few for from further get gets getting got had hadn't has hasn't have haven't having he
+    her here hers herself him himself his how i i'd i'll i'm i've if in into is isn't it it's its itself
+    just let let's like me more most much my myself need no nor not now of off on once only or other ought
+    our ours ourselves out over own please same shall she should shouldn't so some still such than thank
+    thanks that that's the their theirs them themselves then there there's these they they're this those
+    through to too try trying under until up us use using very want was wasn't way we we're were weren't
+    what what's when where which while who whom why will with won't would wouldn't yes yet you you're
+    your yours yourself hi hello hey ok okay sure also really one two get make know help thing something
+    anything everything work works working tried still again back new way going
+    el la los las de del que y en un una es por con para no se su al lo como más pero sus le ya o este
+    mi me hola gracias quiero puedo tengo está estoy
+    le la les des du de et est un une pour pas que qui dans ce il je ne sur au avec mon ma mes vous bonjour
+    merci suis j'ai
+    der die das und ist nicht ein eine ich zu den mit von es sie auf für dem wie mein meine hallo danke
+    habe kann bitte
+    o a os as de do da e é um uma não para com em que meu minha olá obrigado tenho
+    """.split()
+)
+
+PROGRAMMING_LANGUAGES: dict[str, tuple[str, ...]] = {
+    # Each language is recognised by a fence tag or by cues that rarely occur in prose.
+    "python": ("python", "py", "import pandas", "def ", "pip install", "traceback", ".py", "numpy", "pandas",
+               "django", "flask", "pytest", "sklearn", "scikit-learn"),
+    "javascript": ("javascript", "js", "const ", "=> {", "npm ", "node.js", "nodejs", "react", "usestate",
+                   "console.log", "async function", "typescript", "ts", ".tsx", ".jsx"),
+    "sql": ("sql", "select ", " from ", "join ", "where ", "postgres", "mysql", "sqlite", "index on"),
+    "rust": ("rust", "rs", "cargo", "fn main", "let mut", "borrow checker", "&mut", "impl "),
+    "bash": ("bash", "sh", "shell", "#!/bin/bash", "grep ", "sed ", "awk ", "chmod"),
+    "go": ("golang", "go func", "func main", "goroutine", ":= "),
+    "java": ("java", "public static void", "spring boot", "maven"),
+    "css": ("css", "flexbox", "grid-template", "margin:", "display: flex"),
+    "html": ("html", "<div", "<html"),
+    "yaml": ("yaml", "yml", "apiversion:", "kind: deployment"),
+    "dockerfile": ("dockerfile", "docker", "from python:", "run apt-get"),
+}
+
+NATURAL_LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
+    "english": frozenset("the and is are you my i to it of for with how what this that not can".split()),
+    "spanish": frozenset("el la los las que y es por con para mi una pero cómo qué está tengo hola gracias".split()),
+    "french": frozenset("le la les des et est pour pas que qui dans je mon ma vous bonjour merci avec".split()),
+    "german": frozenset("der die das und ist nicht ich zu mit von sie auf für mein meine hallo danke wie".split()),
+    "portuguese": frozenset("o os as do da não para com em meu minha olá obrigado tenho você está".split()),
+}
+
+
+def normalise_space(text: str) -> str:
+    return WHITESPACE.sub(" ", text).strip()
+
+
+def strip_code(text: str, placeholder: str = "") -> str:
+    """Remove fenced and inline code: summaries and keywords should describe, not reproduce, code."""
+    text = CODE_FENCE.sub(placeholder, text)
+    return INLINE_CODE.sub(placeholder, text)
+
+
+def code_fence_tags(text: str) -> list[str]:
+    return [match.group(1).lower() for match in CODE_FENCE.finditer(text) if match.group(1)]
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(normalise_space(text)) if s.strip()]
+
+
+def tokens(text: str) -> list[str]:
+    return [match.group(0).lower() for match in WORD.finditer(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased tokens without stop words or very short tokens."""
+    return [t for t in tokens(text) if t not in STOP_WORDS and len(t) > 2]
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut at a word boundary and mark the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:-") + "…"
+
+
+def detect_natural_languages(texts: Iterable[str]) -> list[str]:
+    """Languages whose function words make up a clear share of the words, most frequent first."""
+    counts = {language: 0 for language in NATURAL_LANGUAGE_MARKERS}
+    total = 0
+    for text in texts:
+        for token in tokens(strip_code(text)):
+            total += 1
+            for language, markers in NATURAL_LANGUAGE_MARKERS.items():
+                if token in markers:
+                    counts[language] += 1
+    if total == 0:
+        return []
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    best = ranked[0][1]
+    if best == 0:
+        return ["english"]
+    # A second language is reported only when it is close to the first (mixed-language chats).
+    return [language for language, count in ranked if count > 0 and count >= 0.6 * best][:2]
+
+
+def detect_programming_languages(texts: Iterable[str]) -> list[str]:
+    found: dict[str, int] = {}
+    for text in texts:
+        tags = set(code_fence_tags(text))
+        lowered = f" {text.lower()} "
+        for language, cues in PROGRAMMING_LANGUAGES.items():
+            tag_hit = any(cue in tags for cue in cues)
+            cue_hits = sum(1 for cue in cues if len(cue) > 3 and cue in lowered)
+            if tag_hit:
+                found[language] = found.get(language, 0) + 3
+            elif cue_hits:
+                found[language] = found.get(language, 0) + cue_hits
+    # One weak cue ("select ", " from ") is not enough outside a code fence.
+    return [language for language, score in sorted(found.items(), key=lambda item: (-item[1], item[0]))
+            if score >= 2][:3]

@@ -1,0 +1,105 @@
+"""Typed data that flows through the pipeline, with Kura's field names.
+
+These are the objects of the procedural API (what a notebook user handles). The Dagster layer stores
+them as DuckDB tables following the table contract in DESIGN.md; `core.tables` converts between the two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+Role = Literal["user", "assistant", "system", "tool"]
+
+
+class Message(BaseModel):
+    """One turn of a conversation."""
+
+    role: Role
+    content: str
+    created_at: datetime | None = None
+
+
+class Conversation(BaseModel):
+    """A chat between a user and an assistant (Kura's `Conversation`)."""
+
+    chat_id: str
+    created_at: datetime
+    messages: list[Message]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("created_at")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        # Naive timestamps are taken as UTC so that the daily partition of a conversation is well defined.
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    @classmethod
+    def from_conversation_dump(cls, path: str) -> list["Conversation"]:
+        """Kura's JSON dump: a list of conversation objects."""
+        from kura_dagster.core.loaders import load_kura_dump
+
+        return load_kura_dump(path)
+
+    @classmethod
+    def from_jsonl(cls, path: str) -> list["Conversation"]:
+        """One conversation object per line (the landing-zone format)."""
+        from kura_dagster.core.loaders import load_jsonl
+
+        return load_jsonl(path).conversations
+
+
+class ConversationSummary(BaseModel):
+    """Clio's facets of one conversation (Kura's `ConversationSummary`).
+
+    `error` is set, and the facets left at their defaults, when the conversation could not be
+    summarised: the row is kept so that nothing is dropped silently and a later run can retry it.
+    """
+
+    chat_id: str
+    summary: str = ""
+    request: str | None = None
+    topic: str | None = None
+    languages: list[str] = Field(default_factory=list)
+    task: str | None = None
+    concerning_score: int = Field(default=1, ge=1, le=5)
+    user_frustration: int = Field(default=1, ge=1, le=5)
+    assistant_errors: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    embedding: list[float] | None = None
+
+
+class Cluster(BaseModel):
+    """A node of the topic tree: a base cluster (leaf) or a meta cluster (Kura's `Cluster`)."""
+
+    id: str
+    name: str
+    description: str
+    slug: str
+    chat_ids: list[str]
+    parent_id: str | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.chat_ids)
+
+
+class ProjectedCluster(Cluster):
+    """A tree node placed on the 2D map (Kura's `ProjectedCluster`)."""
+
+    x_coord: float
+    y_coord: float
+    level: int
+
+
+UNCLUSTERED_NAME = "Unclustered"
+
+
+def is_unclustered(cluster: Cluster) -> bool:
+    """The node that holds HDBSCAN's noise: real, counted, but not a topic."""
+    return cluster.id.startswith("noise_")

@@ -1,0 +1,150 @@
+"""The six pipeline assets, one per stage, each a thin call into `kura_dagster.core`.
+
+conversations → summaries → embeddings → base_clusters → meta_clusters → projections
+"""
+
+# No `from __future__ import annotations` here: Dagster inspects the real type hints of asset functions.
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import AssetExecutionContext, MetadataValue, asset
+
+from kura_dagster.core import tables
+from kura_dagster.core.cluster import generate_base_clusters_from_conversation_summaries
+from kura_dagster.core.embed import embed_summaries
+from kura_dagster.core.meta_cluster import reduce_clusters_from_base_clusters
+from kura_dagster.core.project import reduce_dimensionality_from_clusters
+from kura_dagster.core.summarise import summarise_conversations
+from kura_dagster.core.tree import depth_first
+from kura_dagster.core.types import ConversationSummary
+from kura_dagster.core.visualise import tree_markdown
+from kura_dagster.defs.io_manager import partition_of
+from kura_dagster.defs.partitions import KURA_PARTITIONS
+from kura_dagster.defs.resources import (
+    ClusteringResource,
+    EmbeddingModelResource,
+    LandingZone,
+    SummaryModelResource,
+)
+
+COMMON = dict(partitions_def=KURA_PARTITIONS, group_name="kura", pool="kura_duckdb")
+
+
+def _partition(context: AssetExecutionContext) -> tuple[str, str]:
+    dataset, day = partition_of(context.partition_key)
+    return dataset, day.isoformat()
+
+
+def _rows(table: pa.Table, **extra) -> dict:
+    return {"dagster/row_count": MetadataValue.int(table.num_rows), **extra}
+
+
+def _clusterable(summaries: pa.Table, embeddings: pa.Table) -> tuple[list[ConversationSummary], np.ndarray]:
+    """Summaries that have an embedding, aligned row by row with their vectors."""
+    chat_ids, vectors = tables.embeddings_from_arrow(embeddings)
+    if not chat_ids:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    by_chat = {s.chat_id: s for s in tables.summaries_from_arrow(summaries)}
+    return [by_chat[chat_id] for chat_id in chat_ids], vectors
+
+
+def _largest_clusters_markdown(table: pa.Table, limit: int = 10) -> str:
+    rows = sorted(table.select(["name", "count"]).to_pylist(), key=lambda r: (-r["count"], r["name"]))[:limit]
+    lines = ["| cluster | conversations |", "|---|---:|"] + [f"| {r['name']} | {r['count']} |" for r in rows]
+    return "\n".join(lines)
+
+
+@asset(code_version="1", **COMMON)
+def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> pa.Table:
+    """Conversations of one dataset and day, validated from the landing zone `data/<dataset>/<date>.jsonl`."""
+    dataset, day = _partition(context)
+    loaded = landing_zone.load(dataset, day)
+    for rejected in loaded.rejected:
+        context.log.warning(f"skipped {rejected.describe()}")
+    table = tables.conversations_to_arrow(loaded.conversations)
+    context.add_output_metadata(_rows(table, rejected_records=MetadataValue.int(len(loaded.rejected))))
+    return table
+
+
+@asset(code_version="1", **COMMON)
+def summaries(context: AssetExecutionContext, conversations: pa.Table, summary_model: SummaryModelResource) -> pa.Table:
+    """Clio facets of every conversation; a conversation that fails keeps its row with `error` set."""
+    model = summary_model.get_model()
+    produced = summarise_conversations(
+        tables.conversations_from_arrow(conversations), model=model,
+        progress=lambda done, total: context.log.info(f"summarised {done}/{total}"),
+    )
+    table = tables.summaries_to_arrow(produced, model=model.name)
+    errors = sum(1 for s in produced if s.error)
+    context.add_output_metadata(_rows(table, errors=MetadataValue.int(errors), model=model.name))
+    return table
+
+
+@asset(code_version="1", **COMMON)
+def embeddings(context: AssetExecutionContext, summaries: pa.Table, embedding_model: EmbeddingModelResource) -> pa.Table:
+    """One vector per successfully summarised conversation, built from its request and task."""
+    model = embedding_model.get_model()
+    usable = summaries.filter(pc.is_null(summaries.column("error")))
+    summary_objects = tables.summaries_from_arrow(usable)
+    vectors = embed_summaries(summary_objects, model=model)
+    table = tables.embeddings_to_arrow([s.chat_id for s in summary_objects], vectors, model.name)
+    dimensions = int(vectors.shape[1]) if vectors.size else 0
+    context.add_output_metadata(_rows(table, model=model.name, dimensions=MetadataValue.int(dimensions)))
+    return table
+
+
+@asset(code_version="1", **COMMON)
+def base_clusters(
+    context: AssetExecutionContext, summaries: pa.Table, embeddings: pa.Table, clustering: ClusteringResource
+) -> pa.Table:
+    """Leaf topics: every embedded conversation in exactly one cluster, named from its members' words."""
+    summary_objects, vectors = _clusterable(summaries, embeddings)
+    clusters = generate_base_clusters_from_conversation_summaries(
+        summary_objects, vectors, clustering_method=clustering.get_clustering_method(),
+        lsa_weight=clustering.lsa_weight, random_state=clustering.seed,
+    )
+    table = tables.base_clusters_to_arrow(clusters)
+    context.add_output_metadata(_rows(table, largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))))
+    return table
+
+
+@asset(code_version="1", **COMMON)
+def meta_clusters(
+    context: AssetExecutionContext,
+    base_clusters: pa.Table,
+    summaries: pa.Table,
+    embeddings: pa.Table,
+    clustering: ClusteringResource,
+) -> pa.Table:
+    """The topic tree: every node, leaves included, with parent_id (NULL at a root) and level (0 = root)."""
+    summary_objects, vectors = _clusterable(summaries, embeddings)
+    nodes = reduce_clusters_from_base_clusters(
+        tables.clusters_from_arrow(base_clusters), summary_objects, vectors, model=clustering.get_meta_model()
+    )
+    ordered = depth_first(nodes)
+    table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
+    roots = sum(1 for node in nodes if node.parent_id is None)
+    context.add_output_metadata(_rows(table, roots=MetadataValue.int(roots), tree=MetadataValue.md(tree_markdown(nodes))))
+    return table
+
+
+@asset(code_version="1", **COMMON)
+def projections(
+    context: AssetExecutionContext,
+    meta_clusters: pa.Table,
+    summaries: pa.Table,
+    embeddings: pa.Table,
+    clustering: ClusteringResource,
+) -> pa.Table:
+    """2D position of every tree node (UMAP of leaf centroids; parents at their leaves' weighted mean)."""
+    summary_objects, vectors = _clusterable(summaries, embeddings)
+    projected = reduce_dimensionality_from_clusters(
+        tables.clusters_from_arrow(meta_clusters), summary_objects, vectors, model=clustering.get_projection()
+    )
+    table = tables.projections_to_arrow(projected)
+    context.add_output_metadata(_rows(table))
+    return table
+
+
+PIPELINE_ASSETS = [conversations, summaries, embeddings, base_clusters, meta_clusters, projections]

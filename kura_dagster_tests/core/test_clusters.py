@@ -1,0 +1,134 @@
+"""Base clusters, hierarchy and projection on themed conversations with a known answer."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from kura_dagster.core.cluster import (
+    HDBSCANClusteringMethod,
+    KMeansClusteringMethod,
+    generate_base_clusters_from_conversation_summaries,
+)
+from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries
+from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, level_sizes, reduce_clusters_from_base_clusters
+from kura_dagster.core.project import UMAPProjection, fallback_layout, reduce_dimensionality_from_clusters
+from kura_dagster.core.summarise import ExtractiveSummaryModel
+from kura_dagster.core.tree import leaves, tree_problems
+from kura_dagster.core.types import UNCLUSTERED_NAME, is_unclustered
+from kura_dagster_tests.conftest import make_conversations
+
+
+@pytest.fixture(scope="module")
+def stage_inputs():
+    conversations = make_conversations(per_theme=15)
+    summaries = ExtractiveSummaryModel().summarise(conversations)
+    vectors = embed_summaries(summaries, model=WordLlamaEmbeddingModel())
+    return summaries, vectors
+
+
+def theme(chat_id: str) -> str:
+    return chat_id.split("-")[0]
+
+
+def test_kmeans_puts_every_conversation_in_exactly_one_cluster(stage_inputs):
+    summaries, vectors = stage_inputs
+    clusters = generate_base_clusters_from_conversation_summaries(
+        summaries, vectors, clustering_method=KMeansClusteringMethod(target_cluster_size=10)
+    )
+    members = [chat for cluster in clusters for chat in cluster.chat_ids]
+    assert sorted(members) == sorted(s.chat_id for s in summaries)
+    assert len(clusters) == round(len(summaries) / 10)
+    # Each cluster is dominated by one theme: the clustering found the structure.
+    for cluster in clusters:
+        top = Counter(theme(c) for c in cluster.chat_ids).most_common(1)[0][1]
+        assert top / cluster.count >= 0.8, cluster
+    assert len({c.slug for c in clusters}) == len(clusters)
+
+
+def test_names_come_from_member_words(stage_inputs):
+    summaries, vectors = stage_inputs
+    clusters = generate_base_clusters_from_conversation_summaries(
+        summaries, vectors, clustering_method=KMeansClusteringMethod(n_clusters=4)
+    )
+    expected_words = {"pandas": "merge", "refund": "refund", "password": "password", "docker": "docker"}
+    for cluster in clusters:
+        dominant = Counter(theme(c) for c in cluster.chat_ids).most_common(1)[0][0]
+        assert expected_words[dominant] in (cluster.name + cluster.description).lower(), cluster.name
+        assert "Most typical request" in cluster.description
+
+
+def test_same_input_same_clusters(stage_inputs):
+    summaries, vectors = stage_inputs
+    method = KMeansClusteringMethod(random_state=7)
+    first = generate_base_clusters_from_conversation_summaries(summaries, vectors, clustering_method=method)
+    second = generate_base_clusters_from_conversation_summaries(summaries, vectors, clustering_method=method)
+    assert [c.model_dump() for c in first] == [c.model_dump() for c in second]
+
+
+def test_hdbscan_noise_is_an_explicit_unclustered_node(stage_inputs):
+    summaries, vectors = stage_inputs
+    odd = ExtractiveSummaryModel().summarise(make_conversations(per_theme=1, seed=3))[:1]
+    odd[0] = odd[0].model_copy(update={"chat_id": "odd-1", "request": "Write a sonnet about autumn leaves and tea"})
+    all_summaries = list(summaries) + odd
+    all_vectors = np.vstack([vectors, embed_summaries(odd, model=WordLlamaEmbeddingModel())])
+    clusters = generate_base_clusters_from_conversation_summaries(
+        all_summaries, all_vectors, clustering_method=HDBSCANClusteringMethod(min_cluster_size=5)
+    )
+    noise = [c for c in clusters if is_unclustered(c)]
+    assert len(noise) == 1 and noise[0].name == UNCLUSTERED_NAME
+    assert "odd-1" in noise[0].chat_ids
+    assert sorted(chat for c in clusters for chat in c.chat_ids) == sorted(s.chat_id for s in all_summaries)
+    tree = reduce_clusters_from_base_clusters(clusters, all_summaries, all_vectors,
+                                              model=AgglomerativeMetaClusterModel(max_roots=3, branching=2))
+    noise_node = next(n for n in tree if is_unclustered(n))
+    assert noise_node.parent_id is None  # noise is never merged into a topic
+    assert tree_problems(tree) == []
+
+
+@pytest.mark.parametrize("max_roots,branching", [(10, 4.0), (2, 2.0), (1, 3.0)])
+def test_hierarchy_is_a_valid_forest_over_the_base_clusters(stage_inputs, max_roots, branching):
+    summaries, vectors = stage_inputs
+    base = generate_base_clusters_from_conversation_summaries(
+        summaries, vectors, clustering_method=KMeansClusteringMethod(target_cluster_size=4)
+    )
+    tree = reduce_clusters_from_base_clusters(base, summaries, vectors,
+                                              model=AgglomerativeMetaClusterModel(max_roots=max_roots, branching=branching))
+    assert tree_problems(tree) == []
+    assert sorted(c.id for c in leaves(tree)) == sorted(c.id for c in base)
+    roots = [n for n in tree if n.parent_id is None]
+    assert 1 <= len(roots) <= max(max_roots, 2)
+    assert sum(r.count for r in roots) == len(summaries)
+    assert len(tree) > len(base)  # there is at least one level above the leaves
+
+
+def test_level_sizes_shrink_strictly():
+    assert level_sizes(400, max_roots=10, branching=4) == [100, 25, 7]
+    assert level_sizes(12, max_roots=10, branching=4) == [3]
+    assert level_sizes(3, max_roots=10, branching=4) == []
+    for n in range(2, 300):
+        sizes = [n] + level_sizes(n, max_roots=5, branching=3)
+        assert all(a > b for a, b in zip(sizes, sizes[1:]))
+
+
+def test_projection_places_every_node_with_finite_coordinates(stage_inputs):
+    summaries, vectors = stage_inputs
+    base = generate_base_clusters_from_conversation_summaries(
+        summaries, vectors, clustering_method=KMeansClusteringMethod(target_cluster_size=4)
+    )
+    tree = reduce_clusters_from_base_clusters(base, summaries, vectors, model=AgglomerativeMetaClusterModel())
+    projected = reduce_dimensionality_from_clusters(tree, summaries, vectors, model=UMAPProjection())
+    assert [p.id for p in projected] == [n.id for n in tree]
+    coordinates = np.array([[p.x_coord, p.y_coord] for p in projected])
+    assert np.isfinite(coordinates).all()
+    assert len({(round(x, 6), round(y, 6)) for x, y in coordinates}) > len(base) // 2
+    assert all(p.level == 0 for p in projected if p.parent_id is None)
+    again = reduce_dimensionality_from_clusters(tree, summaries, vectors, model=UMAPProjection())
+    assert [(p.x_coord, p.y_coord) for p in again] == [(p.x_coord, p.y_coord) for p in projected]
+
+
+@pytest.mark.parametrize("n_points", [0, 1, 2, 3, 5])
+def test_fallback_layout_for_very_few_nodes(n_points):
+    points = np.random.default_rng(0).normal(size=(n_points, 8))
+    layout = fallback_layout(points)
+    assert layout.shape == (n_points, 2) and np.isfinite(layout).all()

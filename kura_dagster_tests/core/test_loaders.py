@@ -1,0 +1,42 @@
+import json
+
+from kura_dagster.core.loaders import load_jsonl, load_kura_dump, load_kura_dump_result
+from kura_dagster_tests.conftest import write_jsonl
+
+
+def test_jsonl_keeps_good_records_and_names_bad_ones(tmp_path, conversations):
+    path = write_jsonl(tmp_path / "day.jsonl", conversations[:3])
+    with path.open("ab") as handle:
+        handle.write(b"{not json\n")
+        handle.write(json.dumps({"chat_id": "empty", "created_at": "2026-11-01T00:00:00Z", "messages": []}).encode() + b"\n")
+        handle.write(b"\xff\xfe broken bytes\n")
+        handle.write(json.dumps({"chat_id": "role", "created_at": "2026-11-01T00:00:00Z",
+                                 "messages": [{"role": "robot", "content": "hi"}]}).encode() + b"\n")
+        handle.write(b"\n")
+        handle.write(json.dumps(conversations[3].model_dump(mode="json")).encode() + b"\n")
+    result = load_jsonl(path)
+    assert [c.chat_id for c in result.conversations] == [c.chat_id for c in conversations[:4]]
+    reasons = {r.record: r.reason for r in result.rejected}
+    assert set(reasons) == {4, 5, 6, 7}
+    assert "malformed JSON" in reasons[4]
+    assert "no messages" in reasons[5]
+    assert "invalid UTF-8" in reasons[6]
+    assert "role" in reasons[7]
+    assert all(str(path) in r.describe() for r in result.rejected)
+
+
+def test_kura_dump_round_trip(tmp_path, conversations):
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([c.model_dump(mode="json") for c in conversations[:5]] + [{"chat_id": "x"}]))
+    loaded = load_kura_dump(path)
+    assert [c.chat_id for c in loaded] == [c.chat_id for c in conversations[:5]]
+    assert loaded[0].messages == conversations[0].messages
+    assert len(load_kura_dump_result(path).rejected) == 1
+
+
+def test_naive_timestamps_are_utc(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"chat_id": "a", "created_at": "2026-11-01T23:30:00+02:00",
+                                "messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    conversation = load_jsonl(path).conversations[0]
+    assert conversation.created_at.isoformat() == "2026-11-01T21:30:00+00:00"

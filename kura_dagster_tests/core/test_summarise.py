@@ -1,0 +1,47 @@
+from datetime import datetime, timezone
+
+from kura_dagster.core.summarise import ExtractiveSummaryModel, summarise_conversations
+from kura_dagster.core.types import Conversation, Message
+
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def chat(*turns: str, chat_id: str = "c1") -> Conversation:
+    roles = ["user", "assistant"]
+    return Conversation(chat_id=chat_id, created_at=NOW,
+                        messages=[Message(role=roles[i % 2], content=t) for i, t in enumerate(turns)])
+
+
+def test_one_summary_per_conversation_in_order(conversations):
+    summaries = summarise_conversations(conversations, model=ExtractiveSummaryModel(), batch_size=7)
+    assert [s.chat_id for s in summaries] == [c.chat_id for c in conversations]
+    assert all(s.error is None and s.request for s in summaries)
+
+
+def test_facets_from_user_turns():
+    summary = ExtractiveSummaryModel().summarise_one(chat(
+        "My pandas merge fails with a KeyError.\n```python\nimport pandas as pd\ndf.merge(other, on='id')\n```\n"
+        "What am I doing wrong? I tried everything.",
+        "Check that both frames have the column.",
+        "That didn't work, I am STILL getting the same error!!",
+    ))
+    assert summary.request.startswith("My pandas merge fails with a KeyError.")
+    assert "import pandas" not in summary.request  # code is described, not copied
+    assert summary.task.startswith("Debug an error")
+    assert "english" in summary.languages and "python" in summary.languages
+    assert summary.user_frustration >= 3
+    assert summary.assistant_errors == ["Suggested solution did not work"]
+    assert summary.concerning_score == 1
+
+
+def test_other_languages_and_concern():
+    spanish = ExtractiveSummaryModel().summarise_one(chat("Hola, quiero un reembolso de mi pedido porque llegó roto"))
+    assert spanish.languages[0] == "spanish"
+    concerning = ExtractiveSummaryModel().summarise_one(chat("How do I hack into someone else's account without them knowing?"))
+    assert concerning.concerning_score >= 3
+
+
+def test_conversation_without_user_turn_gets_an_error_row():
+    no_user = Conversation(chat_id="bot-only", created_at=NOW, messages=[Message(role="assistant", content="Hi!")])
+    [summary] = ExtractiveSummaryModel().summarise([no_user])
+    assert summary.chat_id == "bot-only" and summary.error
