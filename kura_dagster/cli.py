@@ -132,10 +132,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     failed = [r for r in results if not r.success]
     with connect(settings.duckdb_path, read_only=True) as connection:
         counts = {
-            name: connection.execute(f"SELECT count(*) FROM {qualified(connection, name)}").fetchone()[0]
+            name: connection.execute(f"SELECT count(*) FROM {qualified(connection, name)}").fetchall()[0][0]
             for name in ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
         }
-        roots = connection.execute(f"SELECT count(*) FROM {qualified(connection, 'meta_clusters')} WHERE parent_id IS NULL").fetchone()[0]
+        roots = connection.execute(f"SELECT count(*) FROM {qualified(connection, 'meta_clusters')} WHERE parent_id IS NULL").fetchall()[0][0]
     rule = "=" * 60
     print(f"\n{rule}\n{'KURA-DAGSTER DEMO SUMMARY':^60}\n{rule}")
     print(f"• Datasets: {', '.join(datasets)} ({len(partitions)} partitions, {len(failed)} failed)")

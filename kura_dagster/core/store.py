@@ -42,7 +42,7 @@ def connect(path: str | Path, *, read_only: bool = False, timeout_s: float = 120
 
 def qualified(connection: duckdb.DuckDBPyConnection, table_name: str | None = None) -> str:
     """Catalog-qualified name: the file `kura.duckdb` is itself a catalog called `kura`, like the schema."""
-    catalog = connection.execute("SELECT current_database()").fetchone()[0]
+    catalog = connection.execute("SELECT current_database()").fetchall()[0][0]
     schema = f'"{catalog}".{SCHEMA}'
     return schema if table_name is None else f'{schema}."{table_name}"'
 
@@ -83,7 +83,7 @@ def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, datas
     exists = connection.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [SCHEMA, table_name],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return pa.table({})
     return connection.sql(
