@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from datetime import date as Date
@@ -191,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # WordLlama calls logging.basicConfig(level=INFO) on import, which would flood the terminal with
+    # other libraries' INFO lines; configuring the root logger first makes that call a no-op.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

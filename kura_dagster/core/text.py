@@ -25,6 +25,18 @@ STOP_WORDS = frozenset(
     what what's when where which while who whom why will with won't would wouldn't yes yet you you're
     your yours yourself hi hello hey ok okay sure also really one two get make know help thing something
     anything everything work works working tried still again back new way going
+    always never ever best better good great bad first last next many every another other else around
+    already since ago today yesterday tomorrow week weeks day days time times minute minutes hour hours
+    right left wrong fine sure quick quickly simple simply easy easiest clean cleanest cleaner proper properly
+    possible able thing things stuff kind sort lot lots bit little big small whole keep keeps kept give gives
+    look looks looked see seen seems seem said says say tell told ask asked asking call called calling
+    find found show shows shown go goes went come comes came take takes took put puts set sets able
+    maybe actually basically literally probably exactly anyway though although even instead rather quite
+    just also well much more most less least enough far near here there everywhere somewhere anymore
+    hi hey hello thanks thank please sorry ok okay yes yeah nope hmm
+    era esta este esto eso pero muy hay ser fue son están tiene hace
+    cette sont mais très aussi avoir fait être
+    aber auch noch schon sehr wurde wird sind hat
     el la los las de del que y en un una es por con para no se su al lo como más pero sus le ya o este
     mi me hola gracias quiero puedo tengo está estoy
     le la les des du de et est un une pour pas que qui dans ce il je ne sur au avec mon ma mes vous bonjour
