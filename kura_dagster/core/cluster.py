@@ -15,7 +15,7 @@ import numpy as np
 
 from kura_dagster.core.embed import embedding_text
 from kura_dagster.core.features import clustering_features
-from kura_dagster.core.naming import cluster_id, name_groups, naming_text, slugify, unique_slugs
+from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer, cluster_id, slugify, unique_slugs
 from kura_dagster.core.types import UNCLUSTERED_NAME, Cluster, ConversationSummary
 
 NOISE = -1
@@ -101,25 +101,16 @@ class HDBSCANClusteringMethod:
         return model.fit_predict(features).astype(np.int64)
 
 
-def central_member(member_rows: np.ndarray, features: np.ndarray) -> int:
-    """Row of the member closest to the group's centroid."""
-    vectors = features[member_rows]
-    centroid = vectors.mean(axis=0)
-    return int(member_rows[int(np.argmax(vectors @ centroid))])
-
-
 def groups_to_clusters(
     groups: Sequence[np.ndarray],
     summaries: Sequence[ConversationSummary],
     features: np.ndarray,
     *,
+    namer: ClusterNamer,
     unclustered: np.ndarray | None = None,
 ) -> list[Cluster]:
     """Name each group of summary rows and make it a `Cluster`; noise rows become one "Unclustered" node."""
-    texts = [[naming_text(summaries[i]) for i in rows] for rows in groups]
-    tasks = [[summaries[i].task or "" for i in rows] for rows in groups]
-    central = [summaries[central_member(rows, features)].request or "" for rows in groups]
-    names = name_groups(texts, tasks, central)
+    names = namer.name_groups(groups, summaries, features) if groups else []
     clusters = []
     slugs = unique_slugs([slugify(name.keywords, f"cluster_{i}") for i, name in enumerate(names)])
     for rows, name, slug in zip(groups, names, slugs):
@@ -147,6 +138,7 @@ def generate_base_clusters_from_conversation_summaries(
     embeddings: np.ndarray,
     *,
     clustering_method: ClusteringMethod,
+    namer: ClusterNamer | None = None,
     lsa_weight: float = 0.5,
     random_state: int = 42,
 ) -> list[Cluster]:
@@ -165,4 +157,4 @@ def generate_base_clusters_from_conversation_summaries(
     labels = clustering_method.fit_predict(features)
     groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
     noise = np.flatnonzero(labels == NOISE)
-    return groups_to_clusters(groups, summaries, features, unclustered=noise)
+    return groups_to_clusters(groups, summaries, features, namer=namer or KeywordClusterNamer(), unclustered=noise)

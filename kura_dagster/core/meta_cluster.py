@@ -14,8 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from kura_dagster.core.cluster import central_member
-from kura_dagster.core.naming import cluster_id, name_groups, naming_text, slugify, unique_slugs
+from kura_dagster.core.naming import KeywordClusterNamer, cluster_id, slugify, unique_slugs
 from kura_dagster.core.tree import depth_first, member_rows
 from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered
 
@@ -136,10 +135,7 @@ class AgglomerativeMetaClusterModel:
     def _name(self, members, topics, rows, summaries, vectors) -> dict[tuple[int, int], Cluster]:
         keys = sorted(members)
         conversation_rows = [np.concatenate([rows[i] for i in members[key]]) for key in keys]
-        texts = [[naming_text(summaries[r]) for r in group] for group in conversation_rows]
-        tasks = [[summaries[r].task or "" for r in group] for group in conversation_rows]
-        central = [summaries[central_member(group, vectors)].request or "" for group in conversation_rows]
-        names = name_groups(texts, tasks, central)
+        names = KeywordClusterNamer().name_groups(conversation_rows, summaries, vectors)
         # Meta slugs must not repeat a leaf's slug: both live in the meta_clusters table.
         leaf_slugs = [c.slug for c in topics]
         wanted = [slugify(n.keywords, f"topic_{i}") for i, n in enumerate(names)]

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from scipy import sparse
@@ -115,6 +116,41 @@ def name_groups(
         )
         names.append(GroupName(name=name, description=description, keywords=tuple(keywords)))
     return names
+
+
+@runtime_checkable
+class ClusterNamer(Protocol):
+    """Names groups of conversations. `groups` holds row indices into `summaries` and `vectors`."""
+
+    name: str
+
+    def name_groups(
+        self, groups: Sequence[np.ndarray], summaries: Sequence[ConversationSummary], vectors: np.ndarray
+    ) -> list[GroupName]: ...
+
+
+def central_member(member_rows: np.ndarray, vectors: np.ndarray) -> int:
+    """Row of the member closest to the group's centroid."""
+    members = vectors[member_rows]
+    centroid = members.mean(axis=0)
+    return int(member_rows[int(np.argmax(members @ centroid))])
+
+
+class KeywordClusterNamer:
+    """The local namer: dominant intent plus c-TF-IDF keywords, and the most central request."""
+
+    name = "keywords-ctfidf"
+
+    def __init__(self, keyword_count: int = 3) -> None:
+        self.keyword_count = keyword_count
+
+    def name_groups(
+        self, groups: Sequence[np.ndarray], summaries: Sequence[ConversationSummary], vectors: np.ndarray
+    ) -> list[GroupName]:
+        texts = [[naming_text(summaries[i]) for i in rows] for rows in groups]
+        tasks = [[summaries[i].task or "" for i in rows] for rows in groups]
+        central = [summaries[central_member(rows, vectors)].request or "" for rows in groups]
+        return name_groups(texts, tasks, central, keyword_count=self.keyword_count)
 
 
 SLUG_CHARS = re.compile(r"[^a-z0-9]+")

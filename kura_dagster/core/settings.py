@@ -71,6 +71,37 @@ class Settings:
     start_date: str = "2024-01-01"
     executor: str = "in_process"
     max_concurrent: int = 2
+    # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
+    llm_concurrency: int = 20
+    llm_timeout_s: float = 60.0
+    max_usd: float | None = None
+    embedding_dimensions: int | None = None
+    custom_facets: str = ""
+    openai_base_url: str | None = None
+    azure_endpoint: str | None = None
+    azure_api_version: str = "2024-10-21"
+    azure_deployment: str | None = None
+    azure_embedding_deployment: str | None = None
+
+    @property
+    def hosted_provider(self) -> str:
+        """`local`, `openai` or `azure`: the endpoint behind hosted summaries, names and embeddings."""
+        hosted = {self.llm, self.embeddings} - {"local"}
+        if len(hosted) > 1:
+            raise SettingsError("KURA_LLM and KURA_EMBEDDINGS must use the same provider (openai or azure)")
+        return hosted.pop() if hosted else "local"
+
+    @property
+    def chat_model(self) -> str:
+        if self.llm == "azure":
+            return self.azure_deployment or self.summary_model or "gpt-4o-mini"
+        return self.summary_model or "gpt-4o-mini"
+
+    @property
+    def hosted_embedding_model(self) -> str:
+        if self.embeddings == "azure":
+            return self.azure_embedding_deployment or self.embedding_model or "text-embedding-3-small"
+        return self.embedding_model or "text-embedding-3-small"
 
     @property
     def duckdb_path(self) -> Path:
@@ -84,11 +115,17 @@ class Settings:
     def from_env(cls) -> "Settings":
         load_dotenv_once()
         env = os.environ
+        # The seed's switch: USE_AZURE_OPENAI=true sends the hosted stages to Azure OpenAI.
+        azure = env.get("USE_AZURE_OPENAI", "").strip().lower() in ("1", "true", "yes")
+        llm = _choice("KURA_LLM", "local", ("local", "openai", "azure"))
+        embeddings = _choice("KURA_EMBEDDINGS", "local", ("local", "openai", "azure"))
+        if azure:
+            llm, embeddings = ("azure" if llm == "openai" else llm), ("azure" if embeddings == "openai" else embeddings)
         return cls(
             home=Path(env.get("KURA_HOME") or ".kura").expanduser().resolve(),
             data_dir=Path(env.get("KURA_DATA_DIR") or "data").expanduser().resolve(),
-            llm=_choice("KURA_LLM", "local", ("local", "openai", "azure")),
-            embeddings=_choice("KURA_EMBEDDINGS", "local", ("local", "openai", "azure")),
+            llm=llm,
+            embeddings=embeddings,
             summary_model=env.get("KURA_SUMMARY_MODEL") or None,
             embedding_model=env.get("KURA_EMBEDDING_MODEL") or None,
             clustering=_choice("KURA_CLUSTERING", "kmeans", ("kmeans", "hdbscan")),
@@ -102,6 +139,16 @@ class Settings:
             start_date=env.get("KURA_START_DATE") or "2024-01-01",
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
+            llm_concurrency=_number("KURA_LLM_CONCURRENCY", 20, int, 1),
+            llm_timeout_s=_number("KURA_LLM_TIMEOUT", 60.0, float, 1),
+            max_usd=_number("KURA_MAX_USD", 0, float, 0) or None,
+            embedding_dimensions=_number("KURA_EMBEDDING_DIMENSIONS", 0, int, 0) or None,
+            custom_facets=env.get("KURA_CUSTOM_FACETS", ""),
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            azure_endpoint=env.get("AZURE_OPENAI_ENDPOINT") or None,
+            azure_api_version=env.get("AZURE_OPENAI_API_VERSION") or "2024-10-21",
+            azure_deployment=env.get("AZURE_OPENAI_DEPLOYMENT_NAME") or None,
+            azure_embedding_deployment=env.get("AZURE_EMBEDDING_DEPLOYMENT_NAME") or None,
         )
 
     def prepare_home(self) -> None:

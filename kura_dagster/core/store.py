@@ -17,9 +17,8 @@ import pyarrow as pa
 SCHEMA = "kura"
 
 
-@contextmanager
-def connect(path: str | Path, *, read_only: bool = False, timeout_s: float = 120.0):
-    """Open the DuckDB file, waiting while another process holds its write lock."""
+def open_connection(path: str | Path, *, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, waiting while another process holds its write lock."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,13 +26,18 @@ def connect(path: str | Path, *, read_only: bool = False, timeout_s: float = 120
     delay = 0.05
     while True:
         try:
-            connection = duckdb.connect(str(path), read_only=read_only)
-            break
+            return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as error:
             if "lock" not in str(error).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+@contextmanager
+def connect(path: str | Path, *, read_only: bool = False, timeout_s: float = 120.0):
+    """`open_connection` as a context manager that always closes (and so releases the lock)."""
+    connection = open_connection(path, read_only=read_only, timeout_s=timeout_s)
     try:
         yield connection
     finally:

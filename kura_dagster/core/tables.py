@@ -25,7 +25,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("chat_id", pa.string()), ("summary", pa.string()), ("request", pa.string()), ("topic", pa.string()),
         ("task", pa.string()), ("languages", pa.list_(pa.string())), ("concerning_score", pa.int8()),
         ("user_frustration", pa.int8()), ("assistant_errors", pa.list_(pa.string())), ("error", pa.string()),
-        ("model", pa.string()), ("metadata", pa.string()),
+        ("model", pa.string()), ("metadata", pa.string()), ("custom_facets", pa.string()), ("truncated", pa.bool_()),
     ]),
     "embeddings": pa.schema([
         ("chat_id", pa.string()), ("model", pa.string()), ("embedding", pa.list_(pa.float32())),
@@ -82,6 +82,9 @@ def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> 
         "error": [s.error for s in summaries],
         "model": [model] * len(summaries),
         "metadata": [json.dumps(s.metadata, sort_keys=True, ensure_ascii=False, default=str) for s in summaries],
+        "custom_facets": [json.dumps(s.custom_facets, sort_keys=True, ensure_ascii=False, default=str)
+                          for s in summaries],
+        "truncated": [s.truncated for s in summaries],
     })
 
 
@@ -89,6 +92,8 @@ def summaries_from_arrow(table: pa.Table) -> list[ConversationSummary]:
     fields = [f for f in SCHEMAS["summaries"].names if f != "model"]
     return [
         ConversationSummary(**{**r, "metadata": json.loads(r["metadata"] or "{}"),
+                               "custom_facets": json.loads(r["custom_facets"] or "{}"),
+                               "truncated": bool(r["truncated"]),
                                "languages": r["languages"] or [], "assistant_errors": r["assistant_errors"] or []})
         for r in table.select(fields).to_pylist()
     ]

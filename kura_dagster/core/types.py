@@ -70,6 +70,8 @@ class ConversationSummary(BaseModel):
     user_frustration: int = Field(default=1, ge=1, le=5)
     assistant_errors: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    custom_facets: dict[str, Any] = Field(default_factory=dict)  # user-defined facets (Kura's response_schema)
+    truncated: bool = False  # the conversation was cut to the summariser's token budget
     error: str | None = None
     embedding: list[float] | None = None
 

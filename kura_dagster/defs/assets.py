@@ -24,6 +24,7 @@ from kura_dagster.defs.partitions import KURA_PARTITIONS
 from kura_dagster.defs.resources import (
     ClusteringResource,
     EmbeddingModelResource,
+    KuraLLMResource,
     LandingZone,
     SummaryModelResource,
 )
@@ -36,8 +37,10 @@ def _partition(context: AssetExecutionContext) -> tuple[str, str]:
     return dataset, day.isoformat()
 
 
-def _rows(table: pa.Table, **extra) -> dict:
-    return {"dagster/row_count": MetadataValue.int(table.num_rows), **extra}
+def _rows(table: pa.Table, client=None, **extra) -> dict:
+    """Row count, plus the LLM calls, tokens and dollars of this materialisation when the hosted path ran."""
+    usage = client.usage.as_metadata() if client is not None else {}
+    return {"dagster/row_count": MetadataValue.int(table.num_rows), **usage, **extra}
 
 
 def _clusterable(summaries: pa.Table, embeddings: pa.Table) -> tuple[list[ConversationSummary], np.ndarray]:
@@ -67,45 +70,59 @@ def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> 
     return table
 
 
-@asset(code_version="1", **COMMON)
-def summaries(context: AssetExecutionContext, conversations: pa.Table, summary_model: SummaryModelResource) -> pa.Table:
+@asset(code_version="2", **COMMON)
+def summaries(
+    context: AssetExecutionContext, conversations: pa.Table, summary_model: SummaryModelResource, llm: KuraLLMResource
+) -> pa.Table:
     """Clio facets of every conversation; a conversation that fails keeps its row with `error` set."""
-    model = summary_model.get_model()
-    produced = summarise_conversations(
-        tables.conversations_from_arrow(conversations), model=model,
-        progress=lambda done, total: context.log.info(f"summarised {done}/{total}"),
-    )
-    table = tables.summaries_to_arrow(produced, model=model.name)
-    errors = sum(1 for s in produced if s.error)
-    context.add_output_metadata(_rows(table, errors=MetadataValue.int(errors), model=model.name))
+    with llm.open_client() as client:
+        model = summary_model.get_model(client, llm.custom_facet_schemas())
+        produced = summarise_conversations(
+            tables.conversations_from_arrow(conversations), model=model,
+            progress=lambda done, total: context.log.info(f"summarised {done}/{total}"),
+        )
+        table = tables.summaries_to_arrow(produced, model=model.name)
+        errors = sum(1 for s in produced if s.error)
+        truncated = sum(1 for s in produced if s.truncated)
+        context.add_output_metadata(_rows(table, client, errors=MetadataValue.int(errors),
+                                          truncated=MetadataValue.int(truncated), model=model.name))
     return table
 
 
 @asset(code_version="1", **COMMON)
-def embeddings(context: AssetExecutionContext, summaries: pa.Table, embedding_model: EmbeddingModelResource) -> pa.Table:
-    """One vector per successfully summarised conversation, built from its request and task."""
-    model = embedding_model.get_model()
+def embeddings(
+    context: AssetExecutionContext, summaries: pa.Table, embedding_model: EmbeddingModelResource, llm: KuraLLMResource
+) -> pa.Table:
+    """One vector per successfully summarised conversation, built from its request."""
     usable = summaries.filter(pc.is_null(summaries.column("error")))
     summary_objects = tables.summaries_from_arrow(usable)
-    vectors = embed_summaries(summary_objects, model=model)
-    table = tables.embeddings_to_arrow([s.chat_id for s in summary_objects], vectors, model.name)
-    dimensions = int(vectors.shape[1]) if vectors.size else 0
-    context.add_output_metadata(_rows(table, model=model.name, dimensions=MetadataValue.int(dimensions)))
+    with llm.open_client() as client:
+        model = embedding_model.get_model(client)
+        vectors = embed_summaries(summary_objects, model=model)
+        table = tables.embeddings_to_arrow([s.chat_id for s in summary_objects], vectors, model.name)
+        dimensions = int(vectors.shape[1]) if vectors.size else 0
+        context.add_output_metadata(_rows(table, client, model=model.name, dimensions=MetadataValue.int(dimensions)))
     return table
 
 
 @asset(code_version="1", **COMMON)
 def base_clusters(
-    context: AssetExecutionContext, summaries: pa.Table, embeddings: pa.Table, clustering: ClusteringResource
+    context: AssetExecutionContext,
+    summaries: pa.Table,
+    embeddings: pa.Table,
+    clustering: ClusteringResource,
+    llm: KuraLLMResource,
 ) -> pa.Table:
-    """Leaf topics: every embedded conversation in exactly one cluster, named from its members' words."""
+    """Leaf topics: every embedded conversation in exactly one cluster, named from its members."""
     summary_objects, vectors = _clusterable(summaries, embeddings)
-    clusters = generate_base_clusters_from_conversation_summaries(
-        summary_objects, vectors, clustering_method=clustering.get_clustering_method(),
-        lsa_weight=clustering.lsa_weight, random_state=clustering.seed,
-    )
-    table = tables.base_clusters_to_arrow(clusters)
-    context.add_output_metadata(_rows(table, largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))))
+    with llm.open_client() as client:
+        clusters = generate_base_clusters_from_conversation_summaries(
+            summary_objects, vectors, clustering_method=clustering.get_clustering_method(),
+            namer=clustering.get_namer(client), lsa_weight=clustering.lsa_weight, random_state=clustering.seed,
+        )
+        table = tables.base_clusters_to_arrow(clusters)
+        context.add_output_metadata(
+            _rows(table, client, largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))))
     return table
 
 
@@ -116,16 +133,21 @@ def meta_clusters(
     summaries: pa.Table,
     embeddings: pa.Table,
     clustering: ClusteringResource,
+    llm: KuraLLMResource,
 ) -> pa.Table:
     """The topic tree: every node, leaves included, with parent_id (NULL at a root) and level (0 = root)."""
     summary_objects, vectors = _clusterable(summaries, embeddings)
-    nodes = reduce_clusters_from_base_clusters(
-        tables.clusters_from_arrow(base_clusters), summary_objects, vectors, model=clustering.get_meta_model()
-    )
-    ordered = depth_first(nodes)
-    table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
-    roots = sum(1 for node in nodes if node.parent_id is None)
-    context.add_output_metadata(_rows(table, roots=MetadataValue.int(roots), tree=MetadataValue.md(tree_markdown(nodes))))
+    with llm.open_client() as client:
+        model = clustering.get_meta_model(client)
+        nodes = reduce_clusters_from_base_clusters(
+            tables.clusters_from_arrow(base_clusters), summary_objects, vectors, model=model
+        )
+        ordered = depth_first(nodes)
+        table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
+        roots = sum(1 for node in nodes if node.parent_id is None)
+        fell_back = MetadataValue.bool(bool(getattr(model, "fell_back", False)))
+        context.add_output_metadata(_rows(table, client, roots=MetadataValue.int(roots), hierarchy_fallback=fell_back,
+                                          tree=MetadataValue.md(tree_markdown(nodes))))
     return table
 
 

@@ -1,19 +1,29 @@
 """Resources: configurable wrappers that build the core models chosen by settings.
 
 Each resource holds plain configuration (shown in the Dagster UI) and builds its model on demand, so
-nothing heavy is loaded when the definitions are imported.
+nothing heavy is loaded and nothing connects when the definitions are imported. Secrets are given to
+Dagster as `EnvVar`s: the UI and run config show the variable's name, never its value.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from dagster_openai import OpenAIResource
 
 from kura_dagster.core.cluster import ClusteringMethod, HDBSCANClusteringMethod, KMeansClusteringMethod
 from kura_dagster.core.embed import EmbeddingModel, WordLlamaEmbeddingModel
+from kura_dagster.core.llm.cache import ResponseCache
+from kura_dagster.core.llm.client import LLMClient
+from kura_dagster.core.llm.usage import PriceTable
 from kura_dagster.core.loaders import LoadResult, load_landing_partition
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, MetaClusterModel
+from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.project import DimensionalityReduction, UMAPProjection
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.summarise import ExtractiveSummaryModel, SummaryModel
@@ -28,28 +38,108 @@ class LandingZone(ConfigurableResource):
         return load_landing_partition(Path(self.data_dir), dataset, date)
 
 
+class KuraLLMResource(OpenAIResource):
+    """dagster-openai's `OpenAIResource` settings (api_key, base_url, organization, project) plus what the
+    hosted stages need: the provider, models, concurrency, timeout, spending cap and response cache.
+
+    The stages make many calls at once, so they use an async client built from these settings rather
+    than the resource's synchronous one; `provider="local"` builds nothing.
+    """
+
+    provider: str = "local"
+    chat_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimensions: int | None = None
+    concurrency: int = 20
+    timeout_s: float = 60.0
+    max_usd: float | None = None
+    cache_path: str = ".kura/llm_cache.duckdb"
+    custom_facets: str = ""
+    azure_endpoint: str | None = None
+    azure_api_version: str = "2024-10-21"
+    seed: int = 42
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Nothing connects at start-up; the async client is made when a stage first calls the endpoint.
+        pass
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        pass
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider != "local"
+
+    def custom_facet_schemas(self) -> dict[str, dict]:
+        if not self.custom_facets.strip():
+            return {}
+        try:
+            facets = json.loads(self.custom_facets)
+        except ValueError as error:
+            raise ValueError(f"KURA_CUSTOM_FACETS is not JSON ({{\"name\": {{json schema}}}}): {error}") from None
+        if not isinstance(facets, dict):
+            raise ValueError("KURA_CUSTOM_FACETS must be a JSON object of facet name → JSON schema")
+        return facets
+
+    def _make_sdk_client(self):
+        import openai
+
+        if self.provider == "azure":
+            if not self.azure_endpoint:
+                raise ValueError("AZURE_OPENAI_ENDPOINT is not set (needed with KURA_LLM/KURA_EMBEDDINGS=azure)")
+            return openai.AsyncAzureOpenAI(azure_endpoint=self.azure_endpoint, api_key=self.api_key,
+                                           api_version=self.azure_api_version, max_retries=0)
+        return openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, organization=self.organization,
+                                  project=self.project, max_retries=0)
+
+    @contextmanager
+    def open_client(self) -> Iterator[LLMClient | None]:
+        """An `LLMClient` for one asset (None on the local path); its cache is flushed and closed after."""
+        if not self.enabled:
+            yield None
+            return
+        cache = ResponseCache(self.cache_path)
+        client = LLMClient(
+            self._make_sdk_client, chat_model=self.chat_model, embedding_model=self.embedding_model,
+            embedding_dimensions=self.embedding_dimensions, concurrency=self.concurrency, timeout_s=self.timeout_s,
+            cache=cache, prices=PriceTable.from_env(), max_usd=self.max_usd, seed=self.seed,
+        )
+        try:
+            yield client
+        finally:
+            cache.close()
+
+
 class SummaryModelResource(ConfigurableResource):
     backend: str = "local"
 
-    def get_model(self) -> SummaryModel:
+    def get_model(self, client: LLMClient | None, custom_facets: dict[str, dict] | None = None) -> SummaryModel:
         if self.backend == "local":
             return ExtractiveSummaryModel()
-        raise NotImplementedError(f"KURA_LLM={self.backend} is not available yet; use KURA_LLM=local")
+        from kura_dagster.core.llm.summaries import OpenAISummaryModel
+
+        return OpenAISummaryModel(_required(client, "KURA_LLM"), custom_facets=custom_facets)
 
 
 class EmbeddingModelResource(ConfigurableResource):
     backend: str = "local"
 
-    def get_model(self) -> EmbeddingModel:
+    def get_model(self, client: LLMClient | None) -> EmbeddingModel:
         if self.backend == "local":
             return WordLlamaEmbeddingModel()
-        raise NotImplementedError(f"KURA_EMBEDDINGS={self.backend} is not available yet; use KURA_EMBEDDINGS=local")
+        from kura_dagster.core.llm.embeddings import OpenAIEmbeddingModel
+
+        return OpenAIEmbeddingModel(_required(client, "KURA_EMBEDDINGS"))
 
 
 class ClusteringResource(ConfigurableResource):
-    """Base clustering, hierarchy and projection settings (KURA_CLUSTERING, KURA_TARGET_CLUSTER_SIZE, ...)."""
+    """Base clustering, naming, hierarchy and projection (KURA_CLUSTERING, KURA_TARGET_CLUSTER_SIZE, ...).
+
+    `naming="llm"` (set when KURA_LLM is hosted) names clusters and builds the tree with Clio's procedures.
+    """
 
     method: str = "kmeans"
+    naming: str = "local"
     target_cluster_size: int = 10
     hdbscan_min_cluster_size: int = 5
     lsa_weight: float = 0.5
@@ -62,11 +152,52 @@ class ClusteringResource(ConfigurableResource):
             return HDBSCANClusteringMethod(min_cluster_size=self.hdbscan_min_cluster_size)
         return KMeansClusteringMethod(target_cluster_size=self.target_cluster_size, random_state=self.seed)
 
-    def get_meta_model(self) -> MetaClusterModel:
-        return AgglomerativeMetaClusterModel(max_roots=self.max_roots, branching=self.meta_branching)
+    def get_namer(self, client: LLMClient | None) -> ClusterNamer:
+        if self.naming == "local":
+            return KeywordClusterNamer()
+        from kura_dagster.core.llm.naming import ContrastiveClusterNamer
+
+        return ContrastiveClusterNamer(_required(client, "KURA_LLM"), seed=self.seed)
+
+    def get_meta_model(self, client: LLMClient | None) -> MetaClusterModel:
+        if self.naming == "local":
+            return AgglomerativeMetaClusterModel(max_roots=self.max_roots, branching=self.meta_branching)
+        from kura_dagster.core.llm.hierarchy import ClioMetaClusterModel
+
+        return ClioMetaClusterModel(_required(client, "KURA_LLM"), max_roots=self.max_roots,
+                                    branching=self.meta_branching, seed=self.seed)
 
     def get_projection(self) -> DimensionalityReduction:
         return UMAPProjection(random_state=self.seed)
+
+
+def _required(client: LLMClient | None, setting: str) -> LLMClient:
+    if client is None:
+        raise ValueError(f"{setting} asks for a hosted model but the llm resource is local")
+    return client
+
+
+def llm_resource(settings: Settings) -> KuraLLMResource:
+    provider = settings.hosted_provider
+    key_variable = "AZURE_OPENAI_API_KEY" if provider == "azure" else "OPENAI_API_KEY"
+    # Self-hosted servers (vLLM, Ollama) often need no key; the SDK still wants a non-empty one.
+    api_key = EnvVar(key_variable) if provider != "local" and os.environ.get(key_variable) else "not-needed"
+    return KuraLLMResource(
+        api_key=api_key,
+        base_url=settings.openai_base_url if provider == "openai" else None,
+        provider=provider,
+        chat_model=settings.chat_model,
+        embedding_model=settings.hosted_embedding_model,
+        embedding_dimensions=settings.embedding_dimensions,
+        concurrency=settings.llm_concurrency,
+        timeout_s=settings.llm_timeout_s,
+        max_usd=settings.max_usd,
+        cache_path=str(settings.home / "llm_cache.duckdb"),
+        custom_facets=settings.custom_facets,
+        azure_endpoint=settings.azure_endpoint,
+        azure_api_version=settings.azure_api_version,
+        seed=settings.seed,
+    )
 
 
 def resources_from_settings(settings: Settings) -> dict[str, object]:
@@ -75,10 +206,12 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
     return {
         "io_manager": DuckDBPartitionIOManager(database=str(settings.duckdb_path)),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir)),
+        "llm": llm_resource(settings),
         "summary_model": SummaryModelResource(backend=settings.llm),
         "embedding_model": EmbeddingModelResource(backend=settings.embeddings),
         "clustering": ClusteringResource(
             method=settings.clustering,
+            naming="local" if settings.llm == "local" else "llm",
             target_cluster_size=settings.target_cluster_size,
             hdbscan_min_cluster_size=settings.hdbscan_min_cluster_size,
             lsa_weight=settings.lsa_weight,
