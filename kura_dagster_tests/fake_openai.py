@@ -133,6 +133,9 @@ def _fit_string(text: str, schema: dict, key: str) -> str:
         return f"https://example.com/{_hash_int(key, text) % 1000}"
     if fmt == "uuid":
         return str(uuid.UUID(int=_hash_int(key, text) << 64 | _hash_int(text, key)))
+    if key.rsplit(".", 1)[-1] == "name":  # key is the JSON path, e.g. "$.name"
+        # Like a model following "a name of at most ten words": short names for fields called "name".
+        text = " ".join(text.split()[:6])
     min_len = int(schema.get("minLength", 0) or 0)
     max_len = schema.get("maxLength")
     while len(text) < min_len:

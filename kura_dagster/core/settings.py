@@ -74,6 +74,7 @@ class Settings:
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
     llm_concurrency: int = 20
     llm_timeout_s: float = 60.0
+    llm_backoff_s: float = 0.5
     max_usd: float | None = None
     embedding_dimensions: int | None = None
     custom_facets: str = ""
@@ -140,7 +141,8 @@ class Settings:
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
             llm_concurrency=_number("KURA_LLM_CONCURRENCY", 20, int, 1),
-            llm_timeout_s=_number("KURA_LLM_TIMEOUT", 60.0, float, 1),
+            llm_timeout_s=_number("KURA_LLM_TIMEOUT", 60.0, float, 0.1),
+            llm_backoff_s=_number("KURA_LLM_BACKOFF", 0.5, float, 0),
             max_usd=_number("KURA_MAX_USD", 0, float, 0) or None,
             embedding_dimensions=_number("KURA_EMBEDDING_DIMENSIONS", 0, int, 0) or None,
             custom_facets=env.get("KURA_CUSTOM_FACETS", ""),

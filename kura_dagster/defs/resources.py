@@ -52,6 +52,7 @@ class KuraLLMResource(OpenAIResource):
     embedding_dimensions: int | None = None
     concurrency: int = 20
     timeout_s: float = 60.0
+    backoff_base_s: float = 0.5
     max_usd: float | None = None
     cache_path: str = ".kura/llm_cache.duckdb"
     custom_facets: str = ""
@@ -102,6 +103,7 @@ class KuraLLMResource(OpenAIResource):
         client = LLMClient(
             self._make_sdk_client, chat_model=self.chat_model, embedding_model=self.embedding_model,
             embedding_dimensions=self.embedding_dimensions, concurrency=self.concurrency, timeout_s=self.timeout_s,
+            backoff_base_s=self.backoff_base_s,
             cache=cache, prices=PriceTable.from_env(), max_usd=self.max_usd, seed=self.seed,
         )
         try:
@@ -191,6 +193,7 @@ def llm_resource(settings: Settings) -> KuraLLMResource:
         embedding_dimensions=settings.embedding_dimensions,
         concurrency=settings.llm_concurrency,
         timeout_s=settings.llm_timeout_s,
+        backoff_base_s=settings.llm_backoff_s,
         max_usd=settings.max_usd,
         cache_path=str(settings.home / "llm_cache.duckdb"),
         custom_facets=settings.custom_facets,

@@ -68,6 +68,13 @@ class PartitionRun:
     error: str | None = None
 
 
+def _root_cause(error) -> str:
+    """The innermost error message: Dagster wraps user errors in its own step-execution error."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}" if error.cls_name else error.message.strip()
+
+
 def run_partitions(
     defs: Definitions,
     instance: DagsterInstance,
@@ -91,9 +98,8 @@ def run_partitions(
         error = None
         if not outcome.success:
             failures = [event for event in outcome.all_events if event.is_step_failure]
-            error = "; ".join(
-                f"{event.step_key}: {event.step_failure_data.error.message.strip()}" for event in failures
-            ) or "run failed"
+            error = "; ".join(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
+                              for event in failures) or "run failed"
         result = PartitionRun(dataset, day, outcome.run_id, outcome.success, time.monotonic() - started, error)
         results.append(result)
         if on_done is not None:

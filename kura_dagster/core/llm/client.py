@@ -112,6 +112,7 @@ class LLMClient:
         self._semaphore: asyncio.Semaphore | None = None
         self._loop = None
         self._reserved_usd = 0.0
+        self._in_flight: dict[str, asyncio.Future] = {}
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -123,17 +124,25 @@ class LLMClient:
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._semaphore is None or self._loop is not loop:
-            # A semaphore belongs to one event loop; each `run` gets a fresh one (and a fresh SDK client).
+            # A semaphore belongs to one event loop; each `run` gets a fresh one.
             self._semaphore = asyncio.Semaphore(self.concurrency)
-            if self._loop is not None:
-                self._sdk = None
             self._loop = loop
         return self._semaphore
 
     def run(self, coroutine):
         """Run a coroutine to completion from synchronous code (a Dagster asset, the CLI)."""
+
+        async def main():
+            try:
+                return await coroutine
+            finally:
+                # The SDK's HTTP pool belongs to this event loop: close it before the loop ends.
+                if self._sdk is not None:
+                    await self._sdk.close()
+                    self._sdk = None
+
         try:
-            return asyncio.run(coroutine)
+            return asyncio.run(main())
         finally:
             if self.cache is not None:
                 self.cache.flush()
@@ -190,6 +199,19 @@ class LLMClient:
             if cached is not None:
                 self.usage.record_hit(purpose)
                 return json.loads(cached)
+        # Identical requests in flight at the same time share one call (two identical conversations).
+        pending = self._in_flight.get(key)
+        if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+            self.usage.record_hit(purpose)
+            return dict(await asyncio.shield(pending))
+        task = asyncio.ensure_future(self._answer(key, messages, schema, schema_name, purpose, validate, temperature))
+        self._in_flight[key] = task
+        try:
+            return dict(await task)
+        finally:
+            self._in_flight.pop(key, None)
+
+    async def _answer(self, key, messages, schema, schema_name, purpose, validate, temperature) -> dict:
         conversation = list(messages)
         for asking in (1, 2):  # a wrong answer is asked again once, with what was wrong
             content = await self._chat_call(conversation, schema, schema_name, purpose, temperature)
