@@ -56,7 +56,7 @@ def purity(labels: list[str], predicted: np.ndarray) -> float:
     return total / len(labels)
 
 
-def evaluate(name: str, seeds: list[int], lsa_weight: float) -> dict:
+def evaluate(name: str, seeds: list[int], lexical_weight: float, manifold: bool) -> dict:
     file_name, drop = DATASETS[name]
     conversations, labels = load_labelled(EVAL_DIR / file_name, drop)
     started = time.perf_counter()
@@ -70,7 +70,7 @@ def evaluate(name: str, seeds: list[int], lsa_weight: float) -> dict:
         started = time.perf_counter()
         clusters = generate_base_clusters_from_conversation_summaries(
             summaries, vectors, clustering_method=KMeansClusteringMethod(n_clusters=k, random_state=seed),
-            lsa_weight=lsa_weight, random_state=seed,
+            lexical_weight=lexical_weight, manifold=manifold, random_state=seed,
         )
         cluster_s = time.perf_counter() - started
         assigned = {chat: index for index, cluster in enumerate(clusters) for chat in cluster.chat_ids}
@@ -84,7 +84,7 @@ def evaluate(name: str, seeds: list[int], lsa_weight: float) -> dict:
             "cluster_seconds": cluster_s,
         })
     return {
-        "dataset": name, "items": len(conversations), "labels": k, "lsa_weight": lsa_weight,
+        "dataset": name, "items": len(conversations), "labels": k, "lexical_weight": lexical_weight, "manifold": manifold,
         "summarise_embed_seconds": prepare_s,
         "nmi_median": statistics.median(r["nmi"] for r in runs),
         "nmi_min": min(r["nmi"] for r in runs),
@@ -98,13 +98,14 @@ def evaluate(name: str, seeds: list[int], lsa_weight: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--lsa-weight", type=float, default=0.5, help="weight of the TF-IDF/LSA view (0 = off)")
+    parser.add_argument("--lexical-weight", type=float, default=0.4, help="weight of each LSA view (0 = off)")
+    parser.add_argument("--no-manifold", action="store_true", help="k-means on the joined views, without UMAP")
     parser.add_argument("--json", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args(argv)
     if not EVAL_DIR.is_dir():
         print(f"no evaluation data at {EVAL_DIR}; nothing to measure", file=sys.stderr)
         return 0
-    results = [evaluate(name, args.seeds, args.lsa_weight) for name in DATASETS]
+    results = [evaluate(name, args.seeds, args.lexical_weight, not args.no_manifold) for name in DATASETS]
     print("| dataset | items | labels | NMI median | NMI min | ARI | purity | floor |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from kura_dagster.core.embed import embedding_text
-from kura_dagster.core.features import clustering_features
+from kura_dagster.core.features import clustering_features, manifold_view
 from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer, cluster_id, slugify, unique_slugs
 from kura_dagster.core.types import UNCLUSTERED_NAME, Cluster, ConversationSummary
 
@@ -44,7 +44,7 @@ class KMeansClusteringMethod:
         target_cluster_size: int = 10,
         n_clusters: int | None = None,
         random_state: int = 42,
-        n_init: int = 4,
+        n_init: int = 10,
         minibatch_threshold: int = 50_000,
     ) -> None:
         self.target_cluster_size = target_cluster_size
@@ -139,7 +139,8 @@ def generate_base_clusters_from_conversation_summaries(
     *,
     clustering_method: ClusteringMethod,
     namer: ClusterNamer | None = None,
-    lsa_weight: float = 0.5,
+    lexical_weight: float = 0.4,
+    manifold: bool = True,
     random_state: int = 42,
 ) -> list[Cluster]:
     """Kura's stage of the same name: every summary lands in exactly one base cluster.
@@ -152,9 +153,10 @@ def generate_base_clusters_from_conversation_summaries(
     if not summaries:
         return []
     features = clustering_features(
-        embeddings, [embedding_text(s) for s in summaries], lsa_weight=lsa_weight, random_state=random_state
+        embeddings, [embedding_text(s) for s in summaries], lexical_weight=lexical_weight, random_state=random_state
     )
-    labels = clustering_method.fit_predict(features)
+    space = manifold_view(features, random_state=random_state) if manifold else features
+    labels = clustering_method.fit_predict(space)
     groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
     noise = np.flatnonzero(labels == NOISE)
     return groups_to_clusters(groups, summaries, features, namer=namer or KeywordClusterNamer(), unclustered=noise)

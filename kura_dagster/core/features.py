@@ -1,8 +1,12 @@
-"""The vectors clustering works on: the stored embeddings joined with a lexical view of the same texts.
+"""The vectors clustering works on.
 
-Static word embeddings such as WordLlama blur words that matter for intent ("card" vs "cash"); a TF-IDF
-view reduced by truncated SVD (LSA) restores them. Each view is unit-normalised before they are joined,
-so `lsa_weight` says how much the lexical view counts; 0 clusters on the embeddings alone.
+1. Views of the same texts, each unit-normalised, then joined: the stored embeddings, a word TF-IDF view
+   reduced by truncated SVD (LSA), and a character n-gram LSA view. Static word embeddings such as WordLlama
+   blur the words that separate intents ("card" vs "cash"); the lexical views restore them, the character
+   view also catches inflections and typos. `lexical_weight` says how much each lexical view counts.
+2. Optionally a manifold step: UMAP to a few dimensions over the cosine k-nearest-neighbour graph, which
+   k-means then partitions (as BERTopic does before HDBSCAN). On Banking77 and CLINC150 it lifts NMI from
+   about 0.74/0.84 to 0.80/0.88 (bench/quality.py).
 """
 
 from __future__ import annotations
@@ -12,42 +16,99 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
-def lsa_view(texts: Sequence[str], *, components: int = 256, random_state: int = 42) -> np.ndarray | None:
-    """Unit rows of LSA over word uni- and bigrams; None when the texts are too few or too uniform."""
+def lsa_view(
+    texts: Sequence[str], *, analyzer: str = "word", components: int = 256, random_state: int = 42
+) -> np.ndarray | None:
+    """Unit rows of LSA over word 1–2-grams or character 2–5-grams; None when the texts are too few."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     if len(texts) < 3:
         return None
+    ngrams = (1, 2) if analyzer == "word" else (2, 5)
     try:
-        tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1).fit_transform(texts)
+        tfidf = TfidfVectorizer(sublinear_tf=True, analyzer=analyzer, ngram_range=ngrams,
+                                dtype=np.float32).fit_transform(texts)
     except ValueError:  # empty vocabulary
         return None
     n_components = min(components, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
     if n_components < 2:
         return None
     reduced = TruncatedSVD(n_components=n_components, random_state=random_state).fit_transform(tfidf)
-    return _unit_rows(reduced.astype(np.float32))
+    return unit_rows(reduced.astype(np.float32))
 
 
 def clustering_features(
     embeddings: np.ndarray,
     texts: Sequence[str],
     *,
-    lsa_weight: float = 0.5,
+    lexical_weight: float = 0.4,
+    char_view: bool = True,
     lsa_components: int = 256,
     random_state: int = 42,
 ) -> np.ndarray:
-    """Unit-length rows: embeddings, optionally joined with the weighted LSA view."""
-    base = _unit_rows(np.asarray(embeddings, dtype=np.float32))
-    if lsa_weight <= 0 or len(texts) == 0:
-        return base
-    lexical = lsa_view(texts, components=lsa_components, random_state=random_state)
-    if lexical is None:
-        return base
-    return _unit_rows(np.hstack([base, lsa_weight * lexical]))
+    """Unit-length rows: embeddings joined with the weighted word (and character) LSA views."""
+    views = [unit_rows(np.asarray(embeddings, dtype=np.float32))]
+    if lexical_weight > 0 and len(texts):
+        for analyzer in ("word", "char_wb") if char_view else ("word",):
+            view = lsa_view(texts, analyzer=analyzer, components=lsa_components, random_state=random_state)
+            if view is not None:
+                views.append(lexical_weight * view)
+    return unit_rows(np.hstack(views)) if len(views) > 1 else views[0]
+
+
+def cosine_knn(features: np.ndarray, n_neighbors: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours by cosine (rows are unit vectors), each row's first neighbour itself.
+
+    Blocked matrix products keep memory at `block × n`; exact neighbours keep UMAP deterministic.
+    """
+    n_rows = features.shape[0]
+    indices = np.empty((n_rows, n_neighbors), dtype=np.int64)
+    distances = np.empty((n_rows, n_neighbors), dtype=np.float32)
+    for start in range(0, n_rows, block):
+        similarity = features[start : start + block] @ features.T
+        rows = np.arange(similarity.shape[0])
+        similarity[rows, rows + start] = 2.0  # itself first, whatever ties exist
+        nearest = np.argpartition(-similarity, n_neighbors - 1, axis=1)[:, :n_neighbors]
+        scores = np.take_along_axis(similarity, nearest, axis=1)
+        order = np.argsort(-scores, axis=1, kind="stable")
+        indices[start : start + block] = np.take_along_axis(nearest, order, axis=1)
+        scores = np.take_along_axis(scores, order, axis=1)
+        scores[:, 0] = 1.0
+        distances[start : start + block] = np.maximum(1.0 - scores, 0.0)
+    return indices, distances
+
+
+def manifold_view(
+    features: np.ndarray,
+    *,
+    n_components: int = 10,
+    n_neighbors: int = 15,
+    random_state: int = 42,
+    exact_knn_rows: int = 50_000,
+    n_epochs: int = 200,
+) -> np.ndarray:
+    """UMAP to `n_components` dimensions; the input unchanged when it is too small for a neighbourhood graph."""
+    n_rows = features.shape[0]
+    if n_rows <= max(n_neighbors + 1, n_components + 2):
+        return features
+    import warnings
+
+    import umap
+
+    knn = None
+    if n_rows <= exact_knn_rows:
+        indices, distances = cosine_knn(features, n_neighbors)
+        knn = (indices, distances, None)
+    reducer = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=0.0, metric="cosine",
+                        random_state=random_state, n_jobs=1, n_epochs=n_epochs, precomputed_knn=knn or (None, None, None))
+    with warnings.catch_warnings():
+        # Our exact kNN has no search index, so UMAP warns that `transform` of new data is unavailable;
+        # the pipeline never transforms new data with this reducer.
+        warnings.filterwarnings("ignore", message="precomputed_knn")
+        return np.asarray(reducer.fit_transform(features), dtype=np.float32)

@@ -63,7 +63,8 @@ class Settings:
     clustering: str = "kmeans"
     target_cluster_size: int = 10
     hdbscan_min_cluster_size: int = 5
-    lsa_weight: float = 0.5
+    lexical_weight: float = 0.4
+    manifold: str = "umap"
     max_roots: int = 10
     meta_branching: float = 4.0
     min_cluster_size: int = 10
@@ -132,7 +133,8 @@ class Settings:
             clustering=_choice("KURA_CLUSTERING", "kmeans", ("kmeans", "hdbscan")),
             target_cluster_size=_number("KURA_TARGET_CLUSTER_SIZE", 10, int, 1),
             hdbscan_min_cluster_size=_number("KURA_HDBSCAN_MIN_CLUSTER_SIZE", 5, int, 2),
-            lsa_weight=_number("KURA_LSA_WEIGHT", 0.5, float, 0),
+            lexical_weight=_number("KURA_LEXICAL_WEIGHT", 0.4, float, 0),
+            manifold=_choice("KURA_MANIFOLD", "umap", ("umap", "none")),
             max_roots=_number("KURA_MAX_ROOTS", 10, int, 1),
             meta_branching=_number("KURA_META_BRANCHING", 4.0, float, 1.5),
             min_cluster_size=_number("KURA_MIN_CLUSTER_SIZE", 10, int, 1),

@@ -148,7 +148,7 @@ class ExtractiveSummaryModel:
         all_turns = [m.content for m in conversation.messages if m.content.strip()]
         if not user_turns:
             raise ValueError("conversation has no user turn")
-        opening = normalise_space(strip_code(user_turns[0], " [code] "))
+        opening = normalise_space(strip_code(user_turns[0], " "))
         request = truncate(" ".join(sentences(opening)[:2]) or opening, self.request_chars)
         lowered_opening = user_turns[0].lower()
         follow_ups = [turn.lower() for turn in user_turns[1:]]

@@ -118,7 +118,8 @@ def base_clusters(
     with llm.open_client() as client:
         clusters = generate_base_clusters_from_conversation_summaries(
             summary_objects, vectors, clustering_method=clustering.get_clustering_method(),
-            namer=clustering.get_namer(client), lsa_weight=clustering.lsa_weight, random_state=clustering.seed,
+            namer=clustering.get_namer(client), lexical_weight=clustering.lexical_weight,
+            manifold=clustering.manifold == "umap", random_state=clustering.seed,
         )
         table = tables.base_clusters_to_arrow(clusters)
         context.add_output_metadata(

@@ -144,7 +144,8 @@ class ClusteringResource(ConfigurableResource):
     naming: str = "local"
     target_cluster_size: int = 10
     hdbscan_min_cluster_size: int = 5
-    lsa_weight: float = 0.5
+    lexical_weight: float = 0.4
+    manifold: str = "umap"
     max_roots: int = 10
     meta_branching: float = 4.0
     seed: int = 42
@@ -217,7 +218,8 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
             naming="local" if settings.llm == "local" else "llm",
             target_cluster_size=settings.target_cluster_size,
             hdbscan_min_cluster_size=settings.hdbscan_min_cluster_size,
-            lsa_weight=settings.lsa_weight,
+            lexical_weight=settings.lexical_weight,
+            manifold=settings.manifold,
             max_roots=settings.max_roots,
             meta_branching=settings.meta_branching,
             seed=settings.seed,
