@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 DEFAULT_FAULTS: tuple[str, ...] = ("429", "500", "timeout", "invalid_json")
-KNOWN_FAULTS = frozenset(DEFAULT_FAULTS)
+# "reset" (not a default) drops the connection with a TCP reset instead of answering.
+KNOWN_FAULTS = frozenset(DEFAULT_FAULTS) | {"reset"}
 
 _STOPWORDS = frozenset(
     "a an and are as at be but by can do does for from how i i'm in is it its me my no not of on or so that the "
@@ -694,6 +695,12 @@ class FakeOpenAIServer:
         if response is None:  # shutting down during a "timeout" fault
             handler.close_connection = True
             return
+        if response == "reset":
+            # SO_LINGER with a zero timeout makes close() send RST: the client sees "connection reset".
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.close_connection = True
+            handler.connection.close()
+            return
         handler._send_json(*response)
 
     def _respond(self, endpoint: str, body: dict, deployment: str | None) -> tuple[int, Any, dict] | None:
@@ -710,6 +717,8 @@ class FakeOpenAIServer:
         if fault == "500":
             return (500, _error_body("The server had an error (injected by FakeOpenAIServer).", "server_error",
                                      "server_error"), {})
+        if fault == "reset":
+            return "reset"
         if fault == "timeout":
             self._sleep(self.timeout_sleep_s)
             if self._stopping.is_set():

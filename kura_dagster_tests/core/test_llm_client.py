@@ -30,7 +30,7 @@ def ask(client: LLMClient, text: str) -> dict:
                                        purpose="test"))
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "timeout"])
+@pytest.mark.parametrize("fault", ["429", "500", "timeout", "reset"])
 def test_transient_faults_are_retried(fault):
     with FakeOpenAIServer(fault_rate=0.5, faults=(fault,), seed=3, timeout_sleep_s=3.0) as server:
         client = client_for(server)

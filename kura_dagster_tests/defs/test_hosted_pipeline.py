@@ -6,7 +6,11 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, materialize
 
+import pyarrow as pa
+
+from kura_dagster.core import tables
 from kura_dagster.core.settings import Settings
+from kura_dagster.core.tree import tree_problems
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
@@ -67,6 +71,13 @@ def test_whole_pipeline_with_counted_calls_and_no_call_on_rerun(hosted):
         assert dims == 48
         names = [r[0] for r in table(settings, "SELECT name FROM kura.base_clusters")]
         assert all(1 <= len(name.split()) <= 10 for name in names)
+        tree = tables.clusters_from_arrow(pa.Table.from_pylist([
+            dict(zip(("cluster_id", "parent_id", "name", "description", "slug", "chat_ids"), row))
+            for row in table(settings, "SELECT cluster_id, parent_id, name, description, slug, chat_ids "
+                                       "FROM kura.meta_clusters")]))
+        assert tree_problems(tree) == [] and len(tree) > n_clusters  # a valid tree with Clio's parents
+        metadata = result.asset_materializations_for_node("meta_clusters")[0].metadata
+        assert metadata["hierarchy_fallback"].value is False
         calls_before = dict(server.calls)
 
         settings, again = run(server)
@@ -79,11 +90,12 @@ def test_whole_pipeline_with_counted_calls_and_no_call_on_rerun(hosted):
 
 def test_faults_in_a_quarter_of_calls_lose_no_conversation(hosted):
     conversations, run = hosted
-    with FakeOpenAIServer(fault_rate=0.25, seed=11, timeout_sleep_s=3.0, embedding_mode="bow") as server:
+    faults = ("429", "500", "timeout", "invalid_json", "reset")
+    with FakeOpenAIServer(fault_rate=0.25, seed=11, timeout_sleep_s=3.0, embedding_mode="bow", faults=faults) as server:
         settings, result = run(server)
         assert result.success
         assert sum(server.faults.values()) >= 0.2 * sum(server.calls.values()) * 0.5  # faults really happened
-        assert set(server.faults) >= {"429", "500", "timeout", "invalid_json"}
+        assert set(server.faults) >= set(faults)
     rows = table(settings, "SELECT chat_id, error FROM kura.summaries")
     assert sorted(r[0] for r in rows) == sorted(c.chat_id for c in conversations)  # every conversation kept
     failed = [r[0] for r in rows if r[1] is not None]
@@ -128,3 +140,38 @@ def test_the_key_never_reaches_tables_or_metadata(hosted):
             assert CANARY not in dump
     for event in result.all_events:
         assert CANARY not in str(event)
+
+
+def test_hierarchy_falls_back_to_the_local_model_when_calls_fail(hosted):
+    _, run = hosted
+
+    def refuse_hierarchy(body):
+        # Summaries and names work; every hierarchy prompt gets an answer that never fits its schema.
+        prompt = " ".join(message["content"] for message in body["messages"])  # the re-ask too
+        return "not json" if "categor" in prompt or "grouped under one parent" in prompt else None
+
+    with FakeOpenAIServer(responder=refuse_hierarchy, embedding_mode="bow") as server:
+        settings, result = run(server)
+        assert result.success
+    metadata = result.asset_materializations_for_node("meta_clusters")[0].metadata
+    assert metadata["hierarchy_fallback"].value is True
+    rows = table(settings, "SELECT cluster_id, parent_id, count FROM kura.meta_clusters")
+    roots = [r for r in rows if r[1] is None]
+    assert sum(r[2] for r in roots) == table(settings, "SELECT count(*) FROM kura.summaries")[0][0]
+
+
+def test_azure_openai_deployments(tmp_path, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", CANARY)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["azure"])
+    with FakeOpenAIServer(embedding_mode="bow") as server:
+        settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data", llm="azure", embeddings="azure",
+                            azure_endpoint=server.azure_endpoint, azure_deployment="my-chat",
+                            azure_embedding_deployment="my-embeddings", llm_timeout_s=2.0)
+        write_jsonl(settings.data_dir / "azure" / f"{DAY}.jsonl", make_conversations(per_theme=4, day=DAY))
+        result = materialize(PIPELINE_ASSETS, partition_key=partition_key("azure", DAY), instance=instance,
+                             resources=resources_from_settings(settings))
+        assert result.success
+        assert server.calls["chat"] > 0 and server.calls["embeddings"] > 0
+    models = {r[0] for r in table(settings, "SELECT model FROM kura.embeddings")}
+    assert models == {"openai-my-embeddings"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -118,6 +119,9 @@ class LLMClient:
 
     def _client(self):
         if self._sdk is None:
+            # One INFO line per HTTP request would drown the run's log; failures are reported by us.
+            for name in ("httpx", "httpx2", "openai"):
+                logging.getLogger(name).setLevel(logging.WARNING)
             self._sdk = self.make_sdk_client()
         return self._sdk
 
