@@ -1,0 +1,214 @@
+"""Render the 2D map of a topic tree as a small PNG, for Dagster asset metadata.
+
+Dagster's UI renders markdown metadata, including images given as ``data:`` URIs, so a PNG embedded with
+`png_markdown` shows the map right on the asset page. Pulling in matplotlib or Pillow only for that would
+add heavy dependencies, so this module draws with numpy and writes the PNG itself (zlib + struct).
+
+Drawing: leaves are translucent filled discs (radius grows with sqrt(count)), coloured by their root
+topic (`MapPoint.group`, cycling through a fixed palette); parents are thin rings in a darker shade of the
+same colour. The picture is drawn at 2× and averaged down for antialiasing. Output is deterministic:
+the same points give the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "PALETTE",
+    "LEAF_ALPHA",
+    "MapPoint",
+    "encode_png",
+    "group_colour",
+    "png_markdown",
+    "point_pixels",
+    "render_map_png",
+]
+
+# Ten distinguishable colours (RGB, 0-255), used in order and then cycled.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (31, 119, 180),   # blue
+    (255, 127, 14),   # orange
+    (44, 160, 44),    # green
+    (214, 39, 40),    # red
+    (148, 103, 189),  # purple
+    (140, 86, 75),    # brown
+    (227, 119, 194),  # pink
+    (127, 127, 127),  # grey
+    (188, 189, 34),   # olive
+    (23, 190, 207),   # cyan
+)
+
+LEAF_ALPHA = 0.7          # opacity of a leaf disc; overlaps stay visible
+RING_ALPHA = 0.9          # opacity of a parent ring
+RING_SHADE = 0.6          # parent ring colour = group colour × this
+RING_HALF_WIDTH = 0.6     # px (final resolution); ring is ~1.2 px wide
+MIN_RADIUS = 3.0          # px
+MAX_LEAF_RADIUS = 18.0    # px
+MAX_PARENT_RADIUS = 36.0  # px; parents hold more conversations than any leaf
+MARGIN = 22.0             # px between the outermost centres and the image edge
+BACKGROUND = (255, 255, 255)
+FRAME = (204, 204, 204)
+SUPERSAMPLE = 2
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True, slots=True)
+class MapPoint:
+    """One tree node on the map: position, conversation count, depth, kind, and root-topic group."""
+
+    x: float
+    y: float
+    count: int
+    level: int
+    is_leaf: bool
+    group: int = 0
+
+
+def group_colour(group: int) -> tuple[int, int, int]:
+    """The palette colour for a group (cycling; negative groups are fine)."""
+    return PALETTE[group % len(PALETTE)]
+
+
+# --------------------------------------------------------------------------------------------- layout
+
+
+def point_pixels(points: Sequence[MapPoint], width: int = 640, height: int = 480) -> np.ndarray:
+    """Pixel-space centres (column, row) of the points, shape (n, 2); NaN rows for skipped points.
+
+    Both axes share one scale (the map's aspect ratio is kept) and the cloud is centred; y grows upwards.
+    Pixel (r, c) covers [c, c+1) × [r, r+1), so a centre at (c + 0.5, r + 0.5) is the middle of that pixel.
+    A single point, or points that all coincide, land in the middle of the image.
+    """
+    n = len(points)
+    out = np.full((n, 2), np.nan)
+    if n == 0:
+        return out
+    xy = np.array([(p.x, p.y) for p in points], dtype=np.float64).reshape(-1, 2)
+    ok = np.isfinite(xy).all(axis=1)
+    if not ok.any():
+        return out
+    good = xy[ok]
+    lo, hi = good.min(axis=0), good.max(axis=0)
+    mid = (lo + hi) / 2.0
+    span = hi - lo
+    margin = min(MARGIN, width / 4.0, height / 4.0)
+    room = np.array([width - 2 * margin, height - 2 * margin])
+    scales = [room[i] / span[i] for i in range(2) if span[i] > 0 and math.isfinite(room[i] / span[i])]
+    scale = min(scales) if scales else 0.0
+    out[ok, 0] = width / 2.0 + (good[:, 0] - mid[0]) * scale
+    out[ok, 1] = height / 2.0 - (good[:, 1] - mid[1]) * scale
+    return out
+
+
+def _radii(points: Sequence[MapPoint]) -> np.ndarray:
+    """Radius (final px) per point: MIN_RADIUS + k·sqrt(count), k set so the largest leaf gets MAX_LEAF_RADIUS."""
+    counts = np.array([max(float(p.count), 0.0) for p in points], dtype=np.float64)
+    leaf = np.array([p.is_leaf for p in points], dtype=bool)
+    ref = counts[leaf].max() if leaf.any() else (counts.max() if counts.size else 0.0)
+    k = (MAX_LEAF_RADIUS - MIN_RADIUS) / math.sqrt(ref) if ref > 0 else 0.0
+    r = MIN_RADIUS + k * np.sqrt(counts)
+    return np.where(leaf, np.clip(r, MIN_RADIUS, MAX_LEAF_RADIUS), np.clip(r, MIN_RADIUS, MAX_PARENT_RADIUS))
+
+
+# -------------------------------------------------------------------------------------------- drawing
+
+
+def _blend(canvas: np.ndarray, cx: float, cy: float, reach: float, colour: np.ndarray, coverage_fn) -> None:
+    """Alpha-blend `colour` over the canvas within a square of half-size `reach` around (cx, cy)."""
+    h, w = canvas.shape[:2]
+    c0, c1 = max(0, int(math.floor(cx - reach))), min(w, int(math.ceil(cx + reach)) + 1)
+    r0, r1 = max(0, int(math.floor(cy - reach))), min(h, int(math.ceil(cy + reach)) + 1)
+    if c0 >= c1 or r0 >= r1:
+        return
+    dx = np.arange(c0, c1, dtype=np.float32) + np.float32(0.5 - cx)
+    dy = np.arange(r0, r1, dtype=np.float32) + np.float32(0.5 - cy)
+    d = np.sqrt(dx[None, :] ** 2 + dy[:, None] ** 2)
+    a = coverage_fn(d)[..., None]
+    patch = canvas[r0:r1, c0:c1]
+    patch += (colour - patch) * a
+
+
+def render_map_png(points: Sequence[MapPoint], *, width: int = 640, height: int = 480) -> bytes:
+    """Draw the map (see the module docstring) and return it as PNG bytes. Non-finite points are skipped."""
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    points = list(points)
+    ss = SUPERSAMPLE
+    canvas = np.empty((height * ss, width * ss, 3), dtype=np.float32)
+    canvas[:] = np.array(BACKGROUND, dtype=np.float32) / 255.0
+
+    if points:
+        centres = point_pixels(points, width, height) * ss
+        radii = _radii(points) * ss
+        ok = np.isfinite(centres).all(axis=1)
+        idx = np.flatnonzero(ok)
+        leaves = [i for i in idx if points[i].is_leaf]
+        parents = [i for i in idx if not points[i].is_leaf]
+        # Big leaves first so small ones stay on top; rings last (outer levels first) so the tree shows.
+        leaves.sort(key=lambda i: (-radii[i], i))
+        parents.sort(key=lambda i: (points[i].level, -radii[i], i))
+
+        for i in leaves:
+            r = float(radii[i])
+            colour = np.array(group_colour(points[i].group), dtype=np.float32) / 255.0
+            _blend(canvas, float(centres[i, 0]), float(centres[i, 1]), r + 1.0, colour,
+                   lambda d, r=r: np.clip(r + 0.5 - d, 0.0, 1.0) * np.float32(LEAF_ALPHA))
+
+        half = RING_HALF_WIDTH * ss
+        for i in parents:
+            r = float(radii[i])
+            colour = np.array(group_colour(points[i].group), dtype=np.float32) / 255.0 * np.float32(RING_SHADE)
+            _blend(canvas, float(centres[i, 0]), float(centres[i, 1]), r + half + 1.0, colour,
+                   lambda d, r=r: np.clip(half + 0.5 - np.abs(d - r), 0.0, 1.0) * np.float32(RING_ALPHA))
+
+    small = canvas.reshape(height, ss, width, ss, 3).mean(axis=(1, 3))
+    rgb = np.clip(np.rint(small * 255.0), 0, 255).astype(np.uint8)
+    frame = np.array(FRAME, dtype=np.uint8)
+    rgb[0, :] = frame
+    rgb[-1, :] = frame
+    rgb[:, 0] = frame
+    rgb[:, -1] = frame
+    return encode_png(rgb)
+
+
+# ------------------------------------------------------------------------------------------------ PNG
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """Encode an (height, width, 3) uint8 RGB array as an 8-bit truecolour PNG (filter 0 on every row)."""
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"expected a non-empty (height, width, 3) array, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 255:
+            raise ValueError(f"expected uint8 values (0-255), got dtype {arr.dtype}")
+        arr = arr.astype(np.uint8)
+    h, w = arr.shape[:2]
+    raw = np.zeros((h, 1 + w * 3), dtype=np.uint8)
+    raw[:, 1:] = arr.reshape(h, w * 3)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit, truecolour, deflate, filter 0, no interlace
+    return (
+        _PNG_SIGNATURE
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def png_markdown(png: bytes, alt: str = "map") -> str:
+    """Markdown image with the PNG inlined as a data URI (what Dagster's metadata viewer renders)."""
+    safe_alt = alt.replace("[", "(").replace("]", ")").replace("\n", " ")
+    return f"![{safe_alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
