@@ -18,8 +18,12 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from kura_dagster.core.types import ProjectedCluster
 
 __all__ = [
     "PALETTE",
@@ -109,11 +113,14 @@ def point_pixels(points: Sequence[MapPoint], width: int = 640, height: int = 480
     return out
 
 
-def _radii(points: Sequence[MapPoint]) -> np.ndarray:
-    """Radius (final px) per point: MIN_RADIUS + k·sqrt(count), k set so the largest leaf gets MAX_LEAF_RADIUS."""
+def _radii(points: Sequence[MapPoint], drawn: np.ndarray) -> np.ndarray:
+    """Radius (final px) per point: MIN_RADIUS + k·sqrt(count), k set so the largest drawn leaf (or, with no
+    leaves, the largest drawn node) gets MAX_LEAF_RADIUS. Only `drawn` points set the scale."""
     counts = np.array([max(float(p.count), 0.0) for p in points], dtype=np.float64)
     leaf = np.array([p.is_leaf for p in points], dtype=bool)
-    ref = counts[leaf].max() if leaf.any() else (counts.max() if counts.size else 0.0)
+    ref_pool = counts[drawn & leaf] if (drawn & leaf).any() else counts[drawn]
+    ref = float(ref_pool.max()) if ref_pool.size else 0.0
+    ref = ref if math.isfinite(ref) else 0.0
     k = (MAX_LEAF_RADIUS - MIN_RADIUS) / math.sqrt(ref) if ref > 0 else 0.0
     r = MIN_RADIUS + k * np.sqrt(counts)
     return np.where(leaf, np.clip(r, MIN_RADIUS, MAX_LEAF_RADIUS), np.clip(r, MIN_RADIUS, MAX_PARENT_RADIUS))
@@ -148,8 +155,8 @@ def render_map_png(points: Sequence[MapPoint], *, width: int = 640, height: int 
 
     if points:
         centres = point_pixels(points, width, height) * ss
-        radii = _radii(points) * ss
         ok = np.isfinite(centres).all(axis=1)
+        radii = _radii(points, ok) * ss
         idx = np.flatnonzero(ok)
         leaves = [i for i in idx if points[i].is_leaf]
         parents = [i for i in idx if not points[i].is_leaf]
@@ -166,7 +173,8 @@ def render_map_png(points: Sequence[MapPoint], *, width: int = 640, height: int 
         half = RING_HALF_WIDTH * ss
         for i in parents:
             r = float(radii[i])
-            colour = np.array(group_colour(points[i].group), dtype=np.float32) / 255.0 * np.float32(RING_SHADE)
+            base = np.array(group_colour(points[i].group), dtype=np.float32) / 255.0
+            colour = base * np.float32(RING_SHADE)
             _blend(canvas, float(centres[i, 0]), float(centres[i, 1]), r + half + 1.0, colour,
                    lambda d, r=r: np.clip(half + 0.5 - np.abs(d - r), 0.0, 1.0) * np.float32(RING_ALPHA))
 
@@ -184,7 +192,8 @@ def render_map_png(points: Sequence[MapPoint], *, width: int = 640, height: int 
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -212,3 +221,22 @@ def png_markdown(png: bytes, alt: str = "map") -> str:
     """Markdown image with the PNG inlined as a data URI (what Dagster's metadata viewer renders)."""
     safe_alt = alt.replace("[", "(").replace("]", ")").replace("\n", " ")
     return f"![{safe_alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def points_from_projection(projected: Sequence["ProjectedCluster"]) -> list[MapPoint]:
+    """Map points of a projected tree, each coloured by the root it sits under."""
+    parent = {node.id: node.parent_id for node in projected}
+    has_children = {node.parent_id for node in projected if node.parent_id is not None}
+    roots: dict[str, int] = {}
+
+    def root_of(node_id: str) -> str:
+        while parent.get(node_id) is not None:
+            node_id = parent[node_id]
+        return node_id
+
+    points = []
+    for node in projected:
+        group = roots.setdefault(root_of(node.id), len(roots))
+        points.append(MapPoint(x=node.x_coord, y=node.y_coord, count=node.count, level=node.level,
+                               is_leaf=node.id not in has_children, group=group))
+    return points

@@ -8,11 +8,12 @@ conversations → summaries → embeddings → base_clusters → meta_clusters �
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, DataVersion, MetadataValue, Output, asset
 
 from kura_dagster.core import tables
 from kura_dagster.core.cluster import generate_base_clusters_from_conversation_summaries
 from kura_dagster.core.embed import embed_summaries
+from kura_dagster.core.map_image import png_markdown, points_from_projection, render_map_png
 from kura_dagster.core.meta_cluster import reduce_clusters_from_base_clusters
 from kura_dagster.core.project import reduce_dimensionality_from_clusters
 from kura_dagster.core.summarise import summarise_conversations
@@ -59,15 +60,19 @@ def _largest_clusters_markdown(table: pa.Table, limit: int = 10) -> str:
 
 
 @asset(code_version="1", **COMMON)
-def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> pa.Table:
-    """Conversations of one dataset and day, validated from the landing zone `data/<dataset>/<date>.jsonl`."""
+def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> Output[pa.Table]:
+    """Conversations of one dataset and day, validated from the landing zone `data/<dataset>/<date>.jsonl`.
+
+    Its data version is the file's SHA-256, so "Materialize changed and missing" re-runs a day exactly
+    when its file changed (downstream data versions follow from it and the code versions).
+    """
     dataset, day = _partition(context)
     loaded = landing_zone.load(dataset, day)
     for rejected in loaded.rejected:
         context.log.warning(f"skipped {rejected.describe()}")
     table = tables.conversations_to_arrow(loaded.conversations)
-    context.add_output_metadata(_rows(table, rejected_records=MetadataValue.int(len(loaded.rejected))))
-    return table
+    return Output(table, data_version=DataVersion(landing_zone.fingerprint(dataset, day)),
+                  metadata=_rows(table, rejected_records=MetadataValue.int(len(loaded.rejected))))
 
 
 @asset(code_version="2", **COMMON)
@@ -166,7 +171,8 @@ def projections(
         tables.clusters_from_arrow(meta_clusters), summary_objects, vectors, model=clustering.get_projection()
     )
     table = tables.projections_to_arrow(projected)
-    context.add_output_metadata(_rows(table))
+    picture = png_markdown(render_map_png(points_from_projection(projected)), alt=f"map of {len(projected)} topics")
+    context.add_output_metadata(_rows(table, map=MetadataValue.md(picture)))
     return table
 
 

@@ -7,6 +7,7 @@ Dagster as `EnvVar`s: the UI and run config show the variable's name, never its 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -36,6 +37,17 @@ class LandingZone(ConfigurableResource):
 
     def load(self, dataset: str, date: str) -> LoadResult:
         return load_landing_partition(Path(self.data_dir), dataset, date)
+
+    def fingerprint(self, dataset: str, date: str) -> str:
+        """SHA-256 of the day's file ("absent" without one): the data version of `conversations`."""
+        path = Path(self.data_dir) / dataset / f"{date}.jsonl"
+        if not path.exists():
+            return "absent"
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
 
 class KuraLLMResource(OpenAIResource):

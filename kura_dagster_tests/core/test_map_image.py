@@ -124,7 +124,7 @@ def test_parent_ring_is_drawn_darker_around_centre():
     cx, cy = point_pixels(pts, 200, 200)[0]
     # The ring's middle is hollow; some pixel on the ring is darker than the group colour.
     assert tuple(pixel_at(img, (cx, cy))) == BACKGROUND
-    ring_band = img[int(cy) - 40:int(cy) + 40, int(cx) - 40:int(cx) + 40].astype(int)
+    ring_band = img[max(0, int(cy) - 40):int(cy) + 40, max(0, int(cx) - 40):int(cx) + 40].astype(int)
     darkest = ring_band.sum(axis=2).min()
     assert darkest < sum(group_colour(3))
 
@@ -143,7 +143,8 @@ def test_empty_input_gives_blank_framed_image():
 
 @pytest.mark.parametrize("pts", [
     [MapPoint(3.0, -2.0, 7, 1, True, 4)],
-    [MapPoint(1.0, 1.0, 7, 1, True, 4), MapPoint(1.0, 1.0, 2, 1, True, 4), MapPoint(1.0, 1.0, 9, 0, False, 4)],
+    [MapPoint(1.0, 1.0, 7, 1, True, 4), MapPoint(1.0, 1.0, 2, 1, True, 4),
+     MapPoint(1.0, 1.0, 9, 0, False, 4)],
 ])
 def test_single_point_and_coincident_points_land_in_the_middle(pts):
     img = decode_png(render_map_png(pts, width=100, height=80))

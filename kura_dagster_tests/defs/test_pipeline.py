@@ -105,3 +105,22 @@ def test_metadata_shows_counts_and_the_tree(pipeline):
     assert summaries_meta["dagster/row_count"].value == len(conversations)
     tree_meta = result.asset_materializations_for_node("meta_clusters")[0].metadata
     assert tree_meta["tree"].value.startswith("- **")
+
+
+def test_projections_show_a_picture_of_the_map(pipeline):
+    _, _, run = pipeline
+    result = run()
+    picture = result.asset_materializations_for_node("projections")[0].metadata["map"].value
+    assert picture.startswith("![map of ") and "](data:image/png;base64,iVBORw0KGgo" in picture
+
+
+def test_conversations_data_version_is_the_file_hash(pipeline):
+    import hashlib
+
+    settings, conversations, run = pipeline
+    path = settings.data_dir / "demo" / f"{DAY}.jsonl"
+    first = run().asset_materializations_for_node("conversations")[0]
+    assert first.tags["dagster/data_version"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    write_jsonl(path, conversations[:-1])
+    second = run().asset_materializations_for_node("conversations")[0]
+    assert second.tags["dagster/data_version"] != first.tags["dagster/data_version"]
