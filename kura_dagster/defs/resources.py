@@ -30,6 +30,9 @@ from kura_dagster.core.settings import Settings
 from kura_dagster.core.summarise import ExtractiveSummaryModel, SummaryModel
 
 
+NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)
+
+
 class LandingZone(ConfigurableResource):
     """The folder of raw daily files: `<data_dir>/<dataset>/<YYYY-MM-DD>.jsonl`."""
 
@@ -94,12 +97,19 @@ class KuraLLMResource(OpenAIResource):
             raise ValueError("KURA_CUSTOM_FACETS must be a JSON object of facet name → JSON schema")
         return facets
 
+    def _check_configuration(self) -> None:
+        """Fail the asset at once, with the setting to fix, rather than every call one by one."""
+        if self.provider == "azure" and not self.azure_endpoint:
+            raise ValueError("AZURE_OPENAI_ENDPOINT is not set (needed with KURA_LLM/KURA_EMBEDDINGS=azure)")
+        if self.provider == "azure" and self.api_key == NO_KEY:
+            raise ValueError("AZURE_OPENAI_API_KEY is not set (needed with KURA_LLM/KURA_EMBEDDINGS=azure)")
+        if self.provider == "openai" and self.api_key == NO_KEY and not self.base_url:
+            raise ValueError("OPENAI_API_KEY is not set: set it, or OPENAI_BASE_URL for a self-hosted server")
+
     def _make_sdk_client(self):
         import openai
 
         if self.provider == "azure":
-            if not self.azure_endpoint:
-                raise ValueError("AZURE_OPENAI_ENDPOINT is not set (needed with KURA_LLM/KURA_EMBEDDINGS=azure)")
             return openai.AsyncAzureOpenAI(azure_endpoint=self.azure_endpoint, api_key=self.api_key,
                                            api_version=self.azure_api_version, max_retries=0)
         return openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, organization=self.organization,
@@ -111,6 +121,7 @@ class KuraLLMResource(OpenAIResource):
         if not self.enabled:
             yield None
             return
+        self._check_configuration()
         cache = ResponseCache(self.cache_path)
         client = LLMClient(
             self._make_sdk_client, chat_model=self.chat_model, embedding_model=self.embedding_model,
@@ -196,7 +207,7 @@ def llm_resource(settings: Settings) -> KuraLLMResource:
     provider = settings.hosted_provider
     key_variable = "AZURE_OPENAI_API_KEY" if provider == "azure" else "OPENAI_API_KEY"
     # Self-hosted servers (vLLM, Ollama) often need no key; the SDK still wants a non-empty one.
-    api_key = EnvVar(key_variable) if provider != "local" and os.environ.get(key_variable) else "not-needed"
+    api_key = EnvVar(key_variable) if provider != "local" and os.environ.get(key_variable) else NO_KEY
     return KuraLLMResource(
         api_key=api_key,
         base_url=settings.openai_base_url if provider == "openai" else None,

@@ -175,3 +175,16 @@ def test_azure_openai_deployments(tmp_path, monkeypatch):
         assert server.calls["chat"] > 0 and server.calls["embeddings"] > 0
     models = {r[0] for r in table(settings, "SELECT model FROM kura.embeddings")}
     assert models == {"openai-my-embeddings"}
+
+
+def test_a_missing_key_fails_at_once_with_the_setting_to_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["nokey"])
+    settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data", llm="openai", embeddings="local")
+    write_jsonl(settings.data_dir / "nokey" / f"{DAY}.jsonl", make_conversations(per_theme=2, day=DAY))
+    result = materialize(PIPELINE_ASSETS, partition_key=partition_key("nokey", DAY), instance=instance,
+                         resources=resources_from_settings(settings), raise_on_error=False)
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "summaries"
+    assert "OPENAI_API_KEY is not set" in failure.step_failure_data.error.to_string()
