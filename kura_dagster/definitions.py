@@ -12,14 +12,25 @@ from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.resources import resources_from_settings
 
 
+def executor_for(settings: Settings):
+    """The executor named by KURA_EXECUTOR; the distributed ones are imported only when chosen."""
+    if settings.executor == "multiprocess":
+        return multiprocess_executor.configured({"max_concurrent": settings.max_concurrent})
+    if settings.executor == "k8s":
+        from dagster_k8s import k8s_job_executor  # pip install dagster-k8s==0.29.27
+
+        return k8s_job_executor.configured({"max_concurrent": settings.max_concurrent})
+    if settings.executor == "celery":
+        from dagster_celery import celery_executor  # pip install dagster-celery==0.29.27
+
+        return celery_executor
+    return in_process_executor
+
+
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     settings.prepare_home()
-    executor = (
-        multiprocess_executor.configured({"max_concurrent": settings.max_concurrent})
-        if settings.executor == "multiprocess"
-        else in_process_executor
-    )
+    executor = executor_for(settings)
     return Definitions(
         assets=PIPELINE_ASSETS,
         asset_checks=PIPELINE_CHECKS,

@@ -140,7 +140,7 @@ class Settings:
             min_cluster_size=_number("KURA_MIN_CLUSTER_SIZE", 10, int, 1),
             seed=_number("KURA_SEED", 42, int),
             start_date=env.get("KURA_START_DATE") or "2024-01-01",
-            executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess")),
+            executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess", "k8s", "celery")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
             llm_concurrency=_number("KURA_LLM_CONCURRENCY", 20, int, 1),
             llm_timeout_s=_number("KURA_LLM_TIMEOUT", 60.0, float, 0.1),
