@@ -159,4 +159,7 @@ def generate_base_clusters_from_conversation_summaries(
     labels = clustering_method.fit_predict(space)
     groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
     noise = np.flatnonzero(labels == NOISE)
-    return groups_to_clusters(groups, summaries, features, namer=namer or KeywordClusterNamer(), unclustered=noise)
+    clusters = groups_to_clusters(groups, summaries, features, namer=namer or KeywordClusterNamer(), unclustered=noise)
+    # Keep each topic's centroid in the clustering space: the hierarchy and the map group by it.
+    centroids = [space[rows].mean(axis=0).astype(np.float32).tolist() for rows in groups]
+    return [c.model_copy(update={"centroid": centroid}) for c, centroid in zip(clusters, centroids)] + clusters[len(groups):]

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from kura_dagster.core.naming import KeywordClusterNamer, cluster_id, slugify, unique_slugs
-from kura_dagster.core.tree import depth_first, member_rows
+from kura_dagster.core.tree import cluster_centroids, depth_first, member_rows
 from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered
 
 
@@ -94,7 +94,7 @@ class AgglomerativeMetaClusterModel:
 
         from scipy.cluster.hierarchy import fcluster, linkage
 
-        centroids = np.vstack([vectors[r].mean(axis=0) for r in rows]).astype(np.float64)
+        centroids = cluster_centroids(topics, row_of_chat, vectors)
         dendrogram = linkage(centroids, method="ward")
         # cuts[0] is the leaves themselves; cuts[i] labels each leaf with its group at level i (coarser up).
         cuts = [np.arange(len(topics))] + [fcluster(dendrogram, t=size, criterion="maxclust") - 1 for size in sizes]

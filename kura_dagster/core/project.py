@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from kura_dagster.core.tree import depth_first, leaves, member_rows
+from kura_dagster.core.tree import cluster_centroids, depth_first, leaves
 from kura_dagster.core.types import Cluster, ConversationSummary, ProjectedCluster
 
 
@@ -85,9 +85,7 @@ def reduce_dimensionality_from_clusters(
         return []
     leaf_nodes = leaves(clusters)
     row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
-    vectors = np.asarray(embeddings, dtype=np.float64)
-    centroids = np.vstack([vectors[rows].mean(axis=0) for rows in member_rows(leaf_nodes, row_of_chat)])
-    positions = model.fit_transform(centroids)
+    positions = model.fit_transform(cluster_centroids(leaf_nodes, row_of_chat, embeddings))
     leaf_position = {leaf.id: positions[i] for i, leaf in enumerate(leaf_nodes)}
     leaf_ids_under = _leaf_ids_under(clusters, {leaf.id for leaf in leaf_nodes})
     by_id = {c.id: c for c in clusters}
@@ -96,9 +94,8 @@ def reduce_dimensionality_from_clusters(
         under = leaf_ids_under[node.id]
         weights = np.array([by_id[leaf_id].count for leaf_id in under], dtype=np.float64)
         point = np.average(np.vstack([leaf_position[leaf_id] for leaf_id in under]), axis=0, weights=weights)
-        projected.append(
-            ProjectedCluster(**node.model_dump(), x_coord=float(point[0]), y_coord=float(point[1]), level=level)
-        )
+        projected.append(ProjectedCluster(**node.model_dump(exclude={"centroid"}), x_coord=float(point[0]),
+                                          y_coord=float(point[1]), level=level))
     return projected
 
 

@@ -71,6 +71,7 @@ def write_partition(connection: duckdb.DuckDBPyConnection, table_name: str, data
     try:
         connection.execute("BEGIN TRANSACTION")
         connection.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM incoming LIMIT 0")
+        _add_new_columns(connection, target)
         connection.execute(f"DELETE FROM {target} WHERE dataset = ? AND date = ?", [dataset, day])
         connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
         connection.execute("COMMIT")
@@ -79,6 +80,14 @@ def write_partition(connection: duckdb.DuckDBPyConnection, table_name: str, data
         raise
     finally:
         connection.unregister("incoming")
+
+
+def _add_new_columns(connection: duckdb.DuckDBPyConnection, target: str) -> None:
+    """A newer version of an asset may write more columns: add them, so older files keep working."""
+    existing = {row[0] for row in connection.execute(f"DESCRIBE {target}").fetchall()}
+    for name, column_type, *_ in connection.execute("DESCRIBE SELECT * FROM incoming").fetchall():
+        if name not in existing:
+            connection.execute(f'ALTER TABLE {target} ADD COLUMN "{name}" {column_type}')
 
 
 def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date) -> pa.Table:

@@ -32,7 +32,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
     "base_clusters": pa.schema([
         ("cluster_id", pa.string()), ("name", pa.string()), ("description", pa.string()), ("slug", pa.string()),
-        ("count", pa.int64()), ("chat_ids", pa.list_(pa.string())),
+        ("count", pa.int64()), ("chat_ids", pa.list_(pa.string())), ("centroid", pa.list_(pa.float32())),
     ]),
     "meta_clusters": pa.schema([
         ("cluster_id", pa.string()), ("parent_id", pa.string()), ("level", pa.int32()), ("name", pa.string()),
@@ -126,6 +126,7 @@ def base_clusters_to_arrow(clusters: Sequence[Cluster]) -> pa.Table:
         "cluster_id": [c.id for c in clusters], "name": [c.name for c in clusters],
         "description": [c.description for c in clusters], "slug": [c.slug for c in clusters],
         "count": [c.count for c in clusters], "chat_ids": [c.chat_ids for c in clusters],
+        "centroid": [c.centroid for c in clusters],
     })
 
 
@@ -133,7 +134,7 @@ def clusters_from_arrow(table: pa.Table) -> list[Cluster]:
     rows = table.to_pylist()
     return [
         Cluster(id=r["cluster_id"], name=r["name"], description=r["description"], slug=r["slug"],
-                chat_ids=r["chat_ids"] or [], parent_id=r.get("parent_id"))
+                chat_ids=r["chat_ids"] or [], parent_id=r.get("parent_id"), centroid=r.get("centroid"))
         for r in rows
     ]
 

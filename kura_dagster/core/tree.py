@@ -70,3 +70,15 @@ def leaves(nodes: Sequence[Cluster]) -> list[Cluster]:
 def member_rows(clusters: Sequence[Cluster], row_of_chat: Mapping[str, int]) -> list[np.ndarray]:
     """Row indices (into the summaries/embeddings arrays) of each cluster's conversations."""
     return [np.array([row_of_chat[chat] for chat in cluster.chat_ids], dtype=np.int64) for cluster in clusters]
+
+
+def cluster_centroids(
+    clusters: Sequence[Cluster], row_of_chat: Mapping[str, int], embeddings: np.ndarray
+) -> np.ndarray:
+    """One row per cluster: its stored clustering-space centroid when every cluster has one (what the base
+    stage clustered on, which groups topics best), else the mean of its members' unit embeddings."""
+    if clusters and all(cluster.centroid is not None for cluster in clusters):
+        return np.asarray([cluster.centroid for cluster in clusters], dtype=np.float64)
+    vectors = np.asarray(embeddings, dtype=np.float64)
+    vectors = vectors / np.where((norms := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1.0, norms)
+    return np.vstack([vectors[rows].mean(axis=0) for rows in member_rows(clusters, row_of_chat)])

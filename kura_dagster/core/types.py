@@ -85,6 +85,8 @@ class Cluster(BaseModel):
     slug: str
     chat_ids: list[str]
     parent_id: str | None = None
+    # Where a base cluster sits in the space it was clustered in; the hierarchy and the map use it.
+    centroid: list[float] | None = Field(default=None, repr=False)
 
     @property
     def count(self) -> int:
