@@ -13,6 +13,9 @@ Its heuristics, documented here and in the README:
 - concerning_score (1–5): the highest level among cue lists of increasing severity (access to another
   person's account, malware, violence), 1 when none matches.
 - assistant_errors: what the user's follow-ups say went wrong ("didn't work", "wrong", "misunderstood").
+
+Personal data (emails, phone and card numbers, IBANs, IP addresses, credentials, keys) is replaced by typed
+placeholders (`core.privacy.scrub`) before any facet is computed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+from kura_dagster.core.privacy import scrub
 from kura_dagster.core.text import (
     content_words,
     detect_natural_languages,
@@ -144,7 +148,8 @@ class ExtractiveSummaryModel:
         return results
 
     def summarise_one(self, conversation: Conversation) -> ConversationSummary:
-        user_turns = [m.content for m in conversation.messages if m.role == "user" and m.content.strip()]
+        # Scrubbed first: no facet, and so no name or description built from facets, carries personal data.
+        user_turns = [scrub(m.content) for m in conversation.messages if m.role == "user" and m.content.strip()]
         all_turns = [m.content for m in conversation.messages if m.content.strip()]
         if not user_turns:
             raise ValueError("conversation has no user turn")

@@ -15,6 +15,7 @@ import numpy as np
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
 from kura_dagster.core.llm.summaries import escape
 from kura_dagster.core.naming import GroupName, KeywordClusterNamer
+from kura_dagster.core.privacy import scrub
 from kura_dagster.core.types import ConversationSummary
 
 NAMING_INSTRUCTIONS = """You are naming a cluster of related conversations between users and an AI assistant \
@@ -71,7 +72,8 @@ class ContrastiveClusterNamer:
         keyword_names = self.fallback.name_groups(groups, summaries, vectors)
         answers = self.client.run(self._name_all(groups, summaries, vectors))
         return [
-            GroupName(name=answer["name"].strip(), description=answer["summary"].strip(), keywords=fallback.keywords)
+            GroupName(name=scrub(answer["name"].strip()), description=scrub(answer["summary"].strip()),
+                      keywords=fallback.keywords)
             if answer is not None else fallback
             for answer, fallback in zip(answers, keyword_names)
         ]

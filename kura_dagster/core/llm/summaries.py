@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
+from kura_dagster.core.privacy import scrub
 from kura_dagster.core.types import Conversation, ConversationSummary
 
 SUMMARY_INSTRUCTIONS = """You analyse one conversation between a user and an AI assistant for aggregate, \
@@ -60,11 +61,13 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def format_conversation(conversation: Conversation, max_chars: int) -> tuple[str, bool]:
-    """The conversation as tagged messages, cut to `max_chars` of content; returns (text, was_cut)."""
+def format_conversation(conversation: Conversation, max_chars: int, *, scrub_personal_data: bool = True
+                        ) -> tuple[str, bool]:
+    """The conversation as tagged messages (scrubbed of personal data, escaped), cut to `max_chars` of
+    content; returns (text, was_cut)."""
     parts, used, cut = [], 0, False
     for message in conversation.messages:
-        content = escape(message.content)
+        content = escape(scrub(message.content) if scrub_personal_data else message.content)
         remaining = max_chars - used
         if remaining <= 0:
             cut = True
@@ -110,8 +113,9 @@ class OpenAISummaryModel:
     """
 
     def __init__(self, client: LLMClient, *, custom_facets: dict[str, dict] | None = None,
-                 max_conversation_tokens: int = 6000) -> None:
+                 max_conversation_tokens: int = 6000, scrub_personal_data: bool = True) -> None:
         self.client = client
+        self.scrub_personal_data = scrub_personal_data
         self.custom_facets = dict(custom_facets or {})
         self.max_conversation_tokens = max_conversation_tokens
         self.schema = summary_schema(self.custom_facets)
@@ -127,7 +131,8 @@ class OpenAISummaryModel:
         return list(await asyncio.gather(*(self._one(c) for c in conversations)))
 
     async def _one(self, conversation: Conversation) -> ConversationSummary:
-        text, truncated = format_conversation(conversation, self.max_conversation_tokens * 4)
+        text, truncated = format_conversation(conversation, self.max_conversation_tokens * 4,
+                                              scrub_personal_data=self.scrub_personal_data)
         messages = [
             {"role": "system", "content": SUMMARY_INSTRUCTIONS},
             {"role": "user", "content": f"{text}\n\nDescribe the conversation above with the JSON fields asked for."},
@@ -142,14 +147,15 @@ class OpenAISummaryModel:
                                        truncated=truncated, error=str(error)[:500])
         return ConversationSummary(
             chat_id=conversation.chat_id,
-            summary=answer["summary"],
-            request=answer["request"],
+            # The model is told not to repeat personal data; scrubbing its answer makes sure.
+            summary=scrub(answer["summary"]),
+            request=scrub(answer["request"]),
             topic=answer["topic"],
             languages=[str(language).lower() for language in answer["languages"]],
-            task=answer["task"],
+            task=scrub(answer["task"]),
             concerning_score=answer["concerning_score"],
             user_frustration=answer["user_frustration"],
-            assistant_errors=list(answer["assistant_errors"]),
+            assistant_errors=[scrub(str(error)) for error in answer["assistant_errors"]],
             metadata=dict(conversation.metadata),
             custom_facets={name: answer.get(name) for name in self.custom_facets},
             truncated=truncated,
