@@ -15,7 +15,7 @@ from dagster import AssetCheckResult, AssetIn, asset_check
 
 from kura_dagster.core import tables
 from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
-from kura_dagster.defs.assets import base_clusters, embeddings, meta_clusters, projections, summaries
+from kura_dagster.defs.assets import base_clusters, meta_clusters, projections, summaries
 from kura_dagster.defs.partitions import KURA_PARTITIONS
 
 # Partitioned asset checks are marked "preview" in dagster 1.13; they are what makes a check load the same

@@ -1,39 +1,14 @@
 """One partition through the real Dagster machinery into a real DuckDB file."""
 
-from pathlib import Path
-
 import duckdb
 import numpy as np
-import pytest
-from dagster import DagsterInstance, materialize
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.store import qualified
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
-from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster_tests.conftest import make_conversations, write_jsonl
+from kura_dagster_tests.conftest import write_jsonl
+from kura_dagster_tests.defs.conftest import DAY
 
-DAY = "2026-11-01"
 TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
-
-
-@pytest.fixture
-def pipeline(tmp_path: Path):
-    settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data")
-    settings.prepare_home()
-    conversations = make_conversations(per_theme=15, day=DAY)
-    write_jsonl(settings.data_dir / "demo" / f"{DAY}.jsonl", conversations)
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["demo"])
-
-    def run(day: str = DAY):
-        result = materialize(PIPELINE_ASSETS, partition_key=partition_key("demo", day), instance=instance,
-                             resources=resources_from_settings(settings))
-        assert result.success
-        return result
-
-    return settings, conversations, run
 
 
 def rows(settings: Settings, sql: str) -> list[tuple]:

@@ -1,0 +1,104 @@
+"""Export one partition: Kura's checkpoint JSONL files (so Kura's own UI can load them), Parquet or CSV.
+
+Kura's checkpoint directory holds `conversations.jsonl`, `summaries.jsonl`, `clusters.jsonl`,
+`meta_clusters.jsonl` and `dimensionality.jsonl`, one pydantic model dump per line with Kura's field names
+(`chat_id`, `created_at`, `messages`; `id`, `name`, `description`, `slug`, `chat_ids`, `parent_id`, `count`;
+`x_coord`, `y_coord`, `level`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from kura_dagster.core import tables
+from kura_dagster.core.store import read_table
+
+TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
+FORMATS = ("kura", "parquet", "csv")
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records),
+                    encoding="utf-8")
+
+
+def _cluster_record(row: dict) -> dict:
+    return {"id": row["cluster_id"], "name": row["name"], "description": row["description"], "slug": row["slug"],
+            "chat_ids": list(row["chat_ids"] or []), "parent_id": row.get("parent_id"), "count": row["count"]}
+
+
+def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -> dict[str, int]:
+    """Write Kura's five checkpoint files for one partition; returns the number of lines of each."""
+    out.mkdir(parents=True, exist_ok=True)
+    read = {name: read_table(database, name, dataset, day) for name in TABLES}
+    conversations = tables.conversations_from_arrow(read["conversations"])
+    conversation_records = []
+    for c in conversations:
+        record = c.model_dump(mode="json")
+        for message in record["messages"]:  # Kura's Message requires a timestamp
+            message["created_at"] = message.get("created_at") or record["created_at"]
+        conversation_records.append(record)
+    vectors = dict(zip(*tables.embeddings_from_arrow(read["embeddings"]))) if read["embeddings"].num_rows else {}
+    summary_records = []
+    for s in tables.summaries_from_arrow(read["summaries"]):
+        record = s.model_dump(mode="json", exclude={"error", "custom_facets", "truncated", "embedding"})
+        record["metadata"] = {**record["metadata"], **s.custom_facets}  # where Kura keeps extra facets
+        vector = vectors.get(s.chat_id)
+        record["embedding"] = vector.tolist() if vector is not None else None
+        summary_records.append(record)
+    meta_rows = read["meta_clusters"].to_pylist()
+    position = {row["cluster_id"]: row for row in read["projections"].to_pylist()}
+    dimensionality = [
+        {**_cluster_record(row), "x_coord": position[row["cluster_id"]]["x"],
+         "y_coord": position[row["cluster_id"]]["y"], "level": position[row["cluster_id"]]["level"]}
+        for row in meta_rows if row["cluster_id"] in position
+    ]
+    files = {
+        "conversations.jsonl": conversation_records,
+        "summaries.jsonl": summary_records,
+        "clusters.jsonl": [_cluster_record(row) for row in read["base_clusters"].to_pylist()],
+        "meta_clusters.jsonl": [_cluster_record(row) for row in meta_rows],
+        "dimensionality.jsonl": dimensionality,
+    }
+    for name, records in files.items():
+        _write_jsonl(out / name, records)
+    return {name: len(records) for name, records in files.items()}
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """CSV has no lists or structs: such columns are written as JSON text."""
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_list(column.type) or pa.types.is_struct(column.type):
+            columns[name] = pa.array([json.dumps(v, ensure_ascii=False, default=str) for v in column.to_pylist()])
+        else:
+            columns[name] = column
+    return pa.table(columns)
+
+
+def export_tables(database: Path, dataset: str, day: str, out: Path, fmt: str) -> dict[str, int]:
+    """Write the six tables of one partition as `<table>.parquet` or `<table>.csv`; returns row counts."""
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"unknown table format {fmt!r}: expected parquet or csv")
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for name in TABLES:
+        table = read_table(database, name, dataset, day)
+        if fmt == "parquet":
+            pq.write_table(table, out / f"{name}.parquet")
+        else:
+            pa_csv.write_csv(_csv_ready(table), out / f"{name}.csv")
+        counts[f"{name}.{fmt}"] = table.num_rows
+    return counts
+
+
+def export_partition(database: Path, dataset: str, day: str, out: Path, fmt: str = "kura") -> dict[str, int]:
+    if fmt == "kura":
+        return export_kura_checkpoints(database, dataset, day, out)
+    return export_tables(database, dataset, day, out, fmt)
