@@ -39,18 +39,58 @@ class Conversation(BaseModel):
         return value.astimezone(timezone.utc)
 
     @classmethod
-    def from_conversation_dump(cls, path: str) -> list["Conversation"]:
-        """Kura's JSON dump: a list of conversation objects."""
-        from kura_dagster.core.loaders import load_kura_dump
+    def from_conversation_dump(cls, file_path: str) -> list["Conversation"]:
+        """Kura's JSON dump: a list of conversation objects (the good ones; see `core.connectors.load`)."""
+        from kura_dagster.core.connectors import load_conversations
 
-        return load_kura_dump(path)
+        return load_conversations(file_path, "kura")
 
     @classmethod
-    def from_jsonl(cls, path: str) -> list["Conversation"]:
+    def from_jsonl(cls, file_path: str) -> list["Conversation"]:
         """One conversation object per line (the landing-zone format)."""
-        from kura_dagster.core.loaders import load_jsonl
+        from kura_dagster.core.connectors import load_conversations
 
-        return load_jsonl(path).conversations
+        return load_conversations(file_path, "jsonl")
+
+    @classmethod
+    def from_claude_conversation_dump(cls, file_path: str, metadata_fn: Any = None) -> list["Conversation"]:
+        """Claude's export (`conversations.json`, a .zip export or its folder); `metadata_fn(raw) -> dict`."""
+        from kura_dagster.core.connectors import load_conversations
+
+        return load_conversations(file_path, "claude", metadata_function=metadata_fn)
+
+    @classmethod
+    def from_chatgpt_export(cls, file_path: str, metadata_fn: Any = None) -> list["Conversation"]:
+        """ChatGPT's export: the branch each conversation's `current_node` selects."""
+        from kura_dagster.core.connectors import load_conversations
+
+        return load_conversations(file_path, "chatgpt", metadata_function=metadata_fn)
+
+    @classmethod
+    def from_hf_dataset(cls, dataset_name: str, split: str = "train", max_conversations: int | None = None,
+                        chat_id_fn: Any = None, created_at_fn: Any = None, messages_fn: Any = None,
+                        metadata_fn: Any = None) -> list["Conversation"]:
+        """A Hugging Face dataset: a `save_to_disk` folder, a local data file, or a hub name (needs a network).
+
+        As in Kura, `*_fn(row)` pick the fields from a row; without them the columns are found by name
+        (chat_id/id, created_at/timestamp, messages/conversations, metadata, or one row per message).
+        """
+        from kura_dagster.core.connectors import load_conversations
+        from kura_dagster.core.connectors.common import DEFAULT_COLUMNS
+
+        def pick_fields(row: dict[str, Any]) -> dict[str, Any]:
+            def field(fn: Any, key: str) -> Any:
+                if fn is not None:
+                    return fn(row)
+                return next((row[name] for name in DEFAULT_COLUMNS[key] if name in row), None)
+
+            return {"chat_id": field(chat_id_fn, "chat_id"), "created_at": field(created_at_fn, "created_at"),
+                    "messages": field(messages_fn, "messages"), "metadata": {}}
+
+        custom = any(fn is not None for fn in (chat_id_fn, created_at_fn, messages_fn))
+        return load_conversations(dataset_name, "hf", split=split, max_records=max_conversations,
+                                  row_function=pick_fields if custom else None,
+                                  metadata_function=metadata_fn)
 
 
 class ConversationSummary(BaseModel):
