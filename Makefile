@@ -24,9 +24,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The UI, the daemon (sensor, schedule, backfills, run queue) and the code server, on the instance that
+# `kura-dagster run` uses. The instance config (run queue, one DuckDB writer step at a time in pool
+# kura_duckdb) is written to $(DAGSTER_HOME)/dagster.yaml when that file is missing or empty.
 dev: $(STAMP)
-	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -m kura_dagster.defs.instance
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${KURA_DEV_PORT:-3000}
 
 validate: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)

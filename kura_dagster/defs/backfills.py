@@ -1,0 +1,273 @@
+"""Backfills of `kura_pipeline` from the command line, through the same machinery as the UI.
+
+`kura-dagster run` creates a real Dagster *job backfill* in the persistent instance (the record that the
+GraphQL mutation `launchPartitionBackfill` makes for a job's partition set), so it shows on the UI's
+Backfills page with its runs. Who turns it into runs:
+
+* a running `dagster-daemon` (`make dev`): its backfill daemon submits one run per partition to the
+  run queue and its run-queue daemon launches them within the instance's limits; the command only
+  watches and prints progress;
+* no daemon: the command does the daemon's two jobs for *this* backfill only, then exits:
+  it runs the backfill daemon's iteration for this backfill (runs are created and submitted to the
+  queue exactly as the daemon does) and launches the queued runs of this backfill through the
+  instance's run launcher, at most `max_concurrent` at a time. Each run executes in its own process,
+  started by a code server of the same code location as workspace.yaml (`kura_dagster.definitions`).
+
+Why internal APIs: dagster 1.13 has no public Python API to create a backfill or to progress one without
+the daemon (`dagster job backfill` submits every run to the queue, which then needs a daemon; the GraphQL
+API needs a running webserver). So every internal import lives in this module only: `PartitionBackfill`
+and `BulkActionStatus` (the backfill record), `execute_backfill_iteration_with_instigation_logger` (the
+backfill daemon's step, run here for one backfill), `WorkspaceProcessContext` and `ModuleTarget` (the code
+location), `make_new_backfill_id`. Runs are created, queued and launched by `DagsterInstance` methods
+(`add_backfill`, `submit_run` inside the iteration, `launch_run`) and read with `get_run_records`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.execution.backfill import (
+    BULK_ACTION_TERMINAL_STATUSES,
+    BulkActionStatus,
+    PartitionBackfill,
+)
+from dagster._core.storage.tags import BACKFILL_ID_TAG, PARTITION_NAME_TAG
+from dagster._core.utils import make_new_backfill_id
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.backfill import execute_backfill_iteration_with_instigation_logger
+from dagster._time import get_current_timestamp
+
+from kura_dagster.defs.jobs import PIPELINE_JOB_NAME
+
+# The module workspace.yaml loads, with no location name: the code location then has the same name
+# ("kura_dagster.definitions") as in `dagster dev -w workspace.yaml`, so the UI links these runs to it.
+DEFINITIONS_MODULE = "kura_dagster.definitions"
+LAUNCHED_BY_TAG = "kura/launched_by"
+# The daemons write a heartbeat every 30 s; older than this and we assume no daemon is running.
+DAEMON_HEARTBEAT_MAX_AGE_S = 75.0
+DAEMON_TYPES = ("BACKFILL", "QUEUED_RUN_COORDINATOR")
+FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+IN_FLIGHT = {DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
+NOT_LAUNCHED = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED}
+# The runs print Dagster's step-by-step log only at WARNING on the console (it stays complete in the UI).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+_log = logging.getLogger("kura_dagster.backfill")
+
+
+class BackfillError(RuntimeError):
+    """The backfill could not be created or Dagster gave up on it."""
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    partition_key: str
+    run_id: str
+    success: bool
+    seconds: float
+    error: str | None = None
+
+
+@contextmanager
+def code_location(instance: DagsterInstance) -> Iterator[WorkspaceProcessContext]:
+    """The project's code location, served by a code server process for as long as the context lasts."""
+    target = ModuleTarget(module_name=DEFINITIONS_MODULE, attribute=None, working_directory=os.getcwd(),
+                          location_name=None)
+    with WorkspaceProcessContext(instance, target, code_server_log_level="WARNING") as context:
+        errors = context.create_request_context().code_location_errors()
+        if errors:
+            raise BackfillError(f"cannot load {DEFINITIONS_MODULE}: {errors[0].message.strip()}")
+        yield context
+
+
+def daemon_is_running(instance: DagsterInstance, max_age_s: float = DAEMON_HEARTBEAT_MAX_AGE_S) -> bool:
+    """True when a dagster-daemon (e.g. of `dagster dev`) is progressing backfills and the run queue."""
+    heartbeats = instance.get_daemon_heartbeats()
+    now = time.time()
+    return all(kind in heartbeats and now - heartbeats[kind].timestamp <= max_age_s for kind in DAEMON_TYPES)
+
+
+def submit_backfill(context: WorkspaceProcessContext, partition_keys: Sequence[str], *,
+                    tags: Mapping[str, str] | None = None, description: str | None = None) -> str:
+    """Create a job backfill of `kura_pipeline` over `partition_keys` (REQUESTED); returns its id."""
+    request = context.create_request_context()
+    partition_sets = [
+        partition_set
+        for location in request.code_locations
+        for repository in location.get_repositories().values()
+        for partition_set in repository.get_partition_sets()
+        if partition_set.job_name == PIPELINE_JOB_NAME
+    ]
+    if len(partition_sets) != 1:
+        raise BackfillError(f"expected one partition set for job {PIPELINE_JOB_NAME}, "
+                            f"found {len(partition_sets)}")
+    backfill_id = make_new_backfill_id()
+    context.instance.add_backfill(PartitionBackfill(
+        backfill_id=backfill_id,
+        partition_set_origin=partition_sets[0].get_remote_origin(),
+        status=BulkActionStatus.REQUESTED,
+        partition_names=list(partition_keys),
+        from_failure=False,
+        reexecution_steps=None,
+        tags=dict(tags or {}),
+        backfill_timestamp=get_current_timestamp(),
+        description=description,
+        run_config=QUIET_RUN_CONFIG,
+    ))
+    return backfill_id
+
+
+def _backfill_runs(instance: DagsterInstance, backfill_id: str):
+    return instance.get_run_records(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+
+
+def _iterate(context: WorkspaceProcessContext, backfill: PartitionBackfill) -> list[str]:
+    """One step of the backfill daemon for this backfill only; returns the errors it reported."""
+    errors = execute_backfill_iteration_with_instigation_logger(backfill, _log, context, context.instance)
+    return [error.message.strip() for error in errors if error is not None]
+
+
+def _launch_queued(context: WorkspaceProcessContext, records, order: Mapping[str, int],
+                   max_concurrent: int) -> None:
+    """What the run-queue daemon does, for this backfill's runs: launch queued runs while there is room."""
+    instance = context.instance
+    in_flight = sum(1 for record in records if record.dagster_run.status in IN_FLIGHT)
+    queued = sorted((r.dagster_run for r in records if r.dagster_run.status == DagsterRunStatus.QUEUED),
+                    key=lambda run: order.get(run.tags.get(PARTITION_NAME_TAG, ""), len(order)))
+    for run in queued[: max(0, max_concurrent - in_flight)]:
+        current = instance.get_run_by_id(run.run_id)
+        if current is None or current.status != DagsterRunStatus.QUEUED:
+            continue  # someone else (a daemon that just started) took it
+        try:
+            instance.launch_run(run.run_id, context.create_request_context())
+        except Exception as error:  # launch_run has already marked the run failed with the reason
+            _log.warning(f"could not launch run {run.run_id}: {error}")
+
+
+def root_cause(error) -> str:
+    """The innermost error message: Dagster wraps user errors in its own step-execution error."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}" if error.cls_name else error.message.strip()
+
+
+def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
+    """Why a run failed: its failed steps' root causes, else the run failure or engine error message."""
+    step_failures = [
+        entry for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+        if entry.dagster_event and entry.dagster_event.step_failure_data
+    ]
+    if step_failures:
+        return "; ".join(f"{e.dagster_event.step_key}: {root_cause(e.dagster_event.step_failure_data.error)}"
+                         for e in step_failures)
+    for entry in reversed(instance.all_logs(run_id, of_type={DagsterEventType.RUN_FAILURE,
+                                                              DagsterEventType.ENGINE_EVENT})):
+        data = entry.dagster_event.event_specific_data if entry.dagster_event else None
+        error = getattr(data, "error", None)
+        if error is not None:
+            return root_cause(error)
+        if entry.dagster_event and entry.dagster_event.event_type == DagsterEventType.RUN_FAILURE:
+            return entry.dagster_event.message or "run failed"
+    return "run failed"
+
+
+def _finished(instance: DagsterInstance, record) -> FinishedRun:
+    run = record.dagster_run
+    seconds = (record.end_time - record.start_time) if record.start_time and record.end_time else 0.0
+    success = run.status == DagsterRunStatus.SUCCESS
+    error = None if success else ("run canceled" if run.status == DagsterRunStatus.CANCELED
+                                  else run_failure_reason(instance, run.run_id))
+    return FinishedRun(run.tags.get(PARTITION_NAME_TAG, ""), run.run_id, success, seconds, error)
+
+
+def _cancel(context: WorkspaceProcessContext, backfill_id: str) -> None:
+    """Stop what this command started: queued runs are canceled, running ones terminated."""
+    instance = context.instance
+    for record in _backfill_runs(instance, backfill_id):
+        run = record.dagster_run
+        try:
+            if run.status in NOT_LAUNCHED:
+                instance.report_run_canceled(run, message="kura-dagster run was interrupted")
+            elif run.status in IN_FLIGHT:
+                instance.run_launcher.terminate(run.run_id)
+        except Exception as error:  # best effort while exiting
+            _log.warning(f"could not cancel run {run.run_id}: {error}")
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is not None and backfill.status not in BULK_ACTION_TERMINAL_STATUSES:
+        instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED).with_end_timestamp(
+            get_current_timestamp()))
+
+
+def wait_for_backfill(
+    context: WorkspaceProcessContext,
+    backfill_id: str,
+    *,
+    max_concurrent: int = 2,
+    on_finished: Callable[[FinishedRun], None] | None = None,
+    poll_s: float = 0.5,
+    iterate_every_s: float = 2.0,
+) -> list[FinishedRun]:
+    """Follow the backfill until every partition has a finished run; progress it when no daemon does.
+
+    `on_finished` is called once per partition as its run ends. Returns the finished runs in the
+    backfill's partition order; a partition that never got a run (backfill failed or canceled) is
+    reported as a failure with Dagster's reason.
+    """
+    instance = context.instance
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is None:
+        raise BackfillError(f"no backfill {backfill_id} in the instance")
+    keys = list(backfill.partition_names or [])
+    order = {key: index for index, key in enumerate(keys)}
+    done: dict[str, FinishedRun] = {}
+    errors: list[str] = []
+    last_iteration = 0.0
+    try:
+        while True:
+            backfill = instance.get_backfill(backfill_id)
+            if not daemon_is_running(instance):
+                if backfill.status not in BULK_ACTION_TERMINAL_STATUSES and (
+                        time.monotonic() - last_iteration >= iterate_every_s or not last_iteration):
+                    errors += _iterate(context, backfill)
+                    last_iteration = time.monotonic()
+                    backfill = instance.get_backfill(backfill_id)
+                _launch_queued(context, _backfill_runs(instance, backfill_id), order, max_concurrent)
+
+            for record in sorted(_backfill_runs(instance, backfill_id), key=lambda r: r.create_timestamp):
+                key = record.dagster_run.tags.get(PARTITION_NAME_TAG, "")
+                if record.dagster_run.status in FINISHED and key in order and key not in done:
+                    done[key] = _finished(instance, record)
+                    if on_finished is not None:
+                        on_finished(done[key])
+
+            if len(done) == len(keys):
+                break
+            if backfill.status in BULK_ACTION_TERMINAL_STATUSES and not any(
+                    r.dagster_run.status not in FINISHED for r in _backfill_runs(instance, backfill_id)):
+                reason = backfill.error.message.strip() if backfill.error else None
+                reason = reason or (errors[-1] if errors else None)
+                why = f"backfill {backfill.status.value.lower()}: {reason or 'no run created'}"
+                for key in keys:
+                    if key not in done:
+                        done[key] = FinishedRun(key, "", False, 0.0, why)
+                        if on_finished is not None:
+                            on_finished(done[key])
+                break
+            time.sleep(poll_s)
+    except BaseException:
+        _cancel(context, backfill_id)
+        raise
+
+    # The last run just ended: one more step lets the backfill record its final status when we drive it.
+    if not daemon_is_running(instance):
+        backfill = instance.get_backfill(backfill_id)
+        if backfill is not None and backfill.status not in BULK_ACTION_TERMINAL_STATUSES:
+            _iterate(context, backfill)
+    return [done[key] for key in keys]
