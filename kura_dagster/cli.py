@@ -34,24 +34,45 @@ def _dataset(text: str) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.connectors import ConnectorOptions, parse_columns
     from kura_dagster.core.ingest import ingest
     from kura_dagster.defs.runs import kura_instance, register_datasets
 
+    options = ConnectorOptions(columns=parse_columns(args.columns), default_created_at=args.default_date,
+                               split=args.split, cache_dir=settings.home / "hf_cache")
     report = ingest(args.path, dataset=args.dataset, data_dir=settings.data_dir,
-                    quarantine_dir=settings.home / "quarantine", fmt=args.format)
+                    quarantine_dir=settings.home / "quarantine", fmt=args.format, options=options,
+                    db_path=settings.duckdb_path)
     for rejected in report.rejected[:20]:
         print(f"rejected: {rejected.describe()}", file=sys.stderr)
     if len(report.rejected) > 20:
         print(f"... and {len(report.rejected) - 20} more rejected records", file=sys.stderr)
+    if not report.balanced:  # an invariant of the loaders: say so loudly rather than lose records quietly
+        raise CommandError(f"{args.path}: {report.input_records} records read but {report.accepted} accepted + "
+                           f"{report.duplicates} duplicates + {len(report.rejected)} quarantined do not add up")
     register_datasets(kura_instance(settings), [args.dataset])
-    print(f"Ingested {args.path} into dataset '{args.dataset}': {report.input_records} records read, "
+    print(f"Ingested {args.path} ({report.format}) into dataset '{args.dataset}': {report.input_records} records read, "
           f"{report.accepted} accepted, {report.duplicates} duplicates merged, {len(report.rejected)} quarantined")
+    print(f"  {report.accepted} accepted + {report.duplicates} duplicates merged + {len(report.rejected)} quarantined "
+          f"= {report.input_records} records read ({report.unchanged} of the accepted were already landed unchanged)")
+    if report.default_created_at is not None:
+        print(f"  conversations without a timestamp were dated {report.default_created_at.isoformat()} "
+              f"({'--default-date' if args.default_date else 'the day the file was last modified; set --default-date'})")
     if report.days:
         print(f"Landing zone: {settings.data_dir / args.dataset} ({len(report.days)} days: "
               f"{report.days[0]} .. {report.days[-1]})")
     if report.quarantine_file:
-        print(f"Quarantine: {report.quarantine_file}")
+        print(f"Quarantine: {report.quarantine_file} and table {report.quarantine_table} in {settings.duckdb_path}")
     return 0
+
+
+def _timestamp(text: str):
+    from kura_dagster.core.connectors import parse_time
+
+    try:
+        return parse_time(text, "--default-date")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date or timestamp ({error})") from None
 
 
 def _dates_for(args: argparse.Namespace, settings: Settings) -> list[str]:
@@ -81,21 +102,41 @@ def _print_run(result, index: int, total: int) -> None:
 
 
 def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
-    from kura_dagster.definitions import build_definitions
+    """Materialise `partitions` as one Dagster backfill in the persistent instance (visible in the UI).
+
+    With `make dev` running, its daemon launches the runs and this command follows them; otherwise the
+    command launches them itself, up to KURA_MAX_CONCURRENT at a time, and waits for the last one.
+    """
     from kura_dagster.defs.runs import kura_instance, run_partitions
 
-    defs = build_definitions(settings)
     instance = kura_instance(settings)
     print(f"Materialising 6 assets for {len(partitions)} partition(s) through Dagster "
           f"(instance: {settings.dagster_home})", flush=True)
-    return run_partitions(defs, instance, partitions, on_done=_print_run)
+
+    def submitted(backfill_id: str, daemon_running: bool) -> None:
+        driver = ("the running dagster-daemon launches its runs" if daemon_running else
+                  f"this command launches its runs, up to {settings.max_concurrent} at a time")
+        print(f"Backfill {backfill_id}: {driver}", flush=True)
+
+    from kura_dagster.defs.backfills import BackfillError
+
+    try:
+        return run_partitions(instance, partitions, max_concurrent=settings.max_concurrent,
+                              on_done=_print_run, on_submitted=submitted)
+    except BackfillError as error:
+        raise CommandError(str(error)) from None
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     partitions = [(args.dataset, day) for day in _dates_for(args, settings)]
+    started = time.monotonic()
     results = _run(settings, partitions)
     failed = [r for r in results if not r.success]
-    print(f"{len(results) - len(failed)} of {len(results)} partitions materialised; DuckDB: {settings.duckdb_path}")
+    print(f"{len(results) - len(failed)} of {len(results)} partitions materialised in "
+          f"{time.monotonic() - started:.1f}s; DuckDB: {settings.duckdb_path}")
+    if failed:
+        print(f"Failed: {', '.join(f'{r.dataset} {r.date}' for r in failed)} (details in the Dagster UI: make dev)",
+              file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -129,7 +170,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not datasets:
         raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
     partitions = [(dataset, day) for dataset in datasets for day in landing_dates(settings.data_dir, dataset)]
-    results = _run(settings, partitions)
+    from kura_dagster.definitions import build_definitions
+    from kura_dagster.defs.runs import kura_instance, run_partitions_in_process
+
+    print(f"Materialising 6 assets for {len(partitions)} partitions through Dagster, in this process "
+          f"(instance: {settings.dagster_home})", flush=True)
+    results = run_partitions_in_process(build_definitions(settings), kura_instance(settings), partitions,
+                                        on_done=_print_run)
     failed = [r for r in results if not r.success]
     with connect(settings.duckdb_path, read_only=True) as connection:
         counts = {
@@ -157,6 +204,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.export import export_partition
+
+    counts = export_partition(settings.duckdb_path, args.dataset, args.date, args.out, args.format)
+    if not counts.get("conversations.jsonl", counts.get(f"conversations.{args.format}", 0)):
+        raise CommandError(f"nothing to export for dataset '{args.dataset}' on {args.date}: run "
+                           f"`kura-dagster run --dataset {args.dataset} --date {args.date}` first")
+    for name, count in counts.items():
+        print(f"{args.out / name}: {count} rows")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kura-dagster",
@@ -166,9 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="normalise an export into the landing zone and register the dataset")
-    ingest.add_argument("path", type=Path, help="the export file (Kura JSON dump or JSONL)")
+    ingest.add_argument("path", type=Path, help="the export: a file (JSON, JSONL, CSV, Parquet, a .zip export), an "
+                                                "export folder, a saved Hugging Face dataset, or with --format hf a hub name")
     ingest.add_argument("--dataset", required=True, type=_dataset, help="dataset name: a-z, 0-9, '_' and '-'")
-    ingest.add_argument("--format", default="auto", choices=("auto", "kura", "jsonl"), help="input format (default: auto)")
+    ingest.add_argument("--format", default="auto",
+                        choices=("auto", "kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt", "parquet", "csv", "hf"),
+                        help="input format (default: auto, detected from the file)")
+    ingest.add_argument("--columns", default="", metavar="KEY=COLUMN,...",
+                        help="table columns: chat_id, created_at, messages, role, content, metadata, order "
+                             "(e.g. chat_id=id,created_at=ts,messages=msgs)")
+    ingest.add_argument("--default-date", type=_timestamp, default=None, metavar="DATE",
+                        help="date for conversations whose export has no timestamps (OpenAI messages, ShareGPT); "
+                             "default: the day the file was last modified")
+    ingest.add_argument("--split", default="train", help="split of a Hugging Face dataset (default: train)")
     ingest.set_defaults(handler=cmd_ingest)
 
     run = commands.add_parser("run", help="materialise every asset for some partitions through Dagster")
@@ -185,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     tree.add_argument("--date", required=True, type=_day)
     tree.add_argument("--style", default="basic", choices=STYLES, help="Kura's three styles (default: basic)")
     tree.set_defaults(handler=cmd_tree)
+
+    export = commands.add_parser("export", help="write one partition as Kura checkpoint files, Parquet or CSV")
+    export.add_argument("--dataset", required=True, type=_dataset)
+    export.add_argument("--date", required=True, type=_day)
+    export.add_argument("--format", default="kura", choices=("kura", "parquet", "csv"),
+                        help="kura: Kura's checkpoint JSONL files, loadable by Kura's UI (default)")
+    export.add_argument("--out", required=True, type=Path, help="the folder to write")
+    export.set_defaults(handler=cmd_export)
 
     demo = commands.add_parser("demo", help="run every partition of the landing zone and print a summary and trees")
     demo.set_defaults(handler=cmd_demo)

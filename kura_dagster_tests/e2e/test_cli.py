@@ -56,6 +56,11 @@ def test_ingest_run_tree(kura_env):
         assert tree.returncode == 0, tree.stderr
         assert marker in tree.stdout
 
+    exported = kura("export", "--dataset", "support", "--date", "2026-11-01", "--out", str(kura_env / "kura_ckpt"),
+                    cwd=kura_env, env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert len((kura_env / "kura_ckpt" / "conversations.jsonl").read_text().splitlines()) == 32
+
 
 def test_clear_errors(kura_env):
     env = dict(os.environ)
