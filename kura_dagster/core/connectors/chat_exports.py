@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kura_dagster.core.connectors.common import Context, as_text, parse_time, placeholder, role_of
+from kura_dagster.core.connectors.common import (
+    Context,
+    as_text,
+    conversation_time,
+    parse_time,
+    placeholder,
+    role_of,
+)
 
 CLAUDE_SENDERS = {"human": "user", "user": "user", "assistant": "assistant"}
 
@@ -90,12 +97,7 @@ def claude_record(obj: Any, ctx: Context) -> dict[str, Any]:
         messages.sort(key=lambda message: message["created_at"])
     if not messages:
         raise ValueError("chat_messages: conversation has no messages")
-    if obj.get("created_at") not in (None, ""):
-        created_at = parse_time(obj["created_at"], "created_at")
-    elif any("created_at" in message for message in messages):
-        created_at = min(message["created_at"] for message in messages if "created_at" in message)
-    else:
-        raise ValueError("created_at: missing")
+    created_at = conversation_time(obj.get("created_at"), "created_at", messages)
     metadata: dict[str, Any] = {"source_format": "claude"}
     if isinstance(obj.get("name"), str) and obj["name"].strip():
         metadata["title"] = obj["name"]
@@ -202,12 +204,7 @@ def chatgpt_record(obj: Any, ctx: Context) -> dict[str, Any]:
         messages.append(entry)
     if not messages:
         raise ValueError("mapping: conversation has no visible messages")
-    if obj.get("create_time") not in (None, ""):
-        created_at = parse_time(obj["create_time"], "create_time")
-    elif any("created_at" in message for message in messages):
-        created_at = min(message["created_at"] for message in messages if "created_at" in message)
-    else:
-        raise ValueError("create_time: missing")
+    created_at = conversation_time(obj.get("create_time"), "create_time", messages)
     metadata: dict[str, Any] = {"source_format": "chatgpt"}
     if isinstance(obj.get("title"), str) and obj["title"].strip():
         metadata["title"] = obj["title"]

@@ -91,13 +91,7 @@ class Context:
     def extra_metadata(self, raw: dict[str, Any]) -> dict[str, Any]:
         if self.options.metadata_function is None:
             return {}
-        try:
-            extra = self.options.metadata_function(raw)
-        except Exception as error:  # a user's function: its failure rejects this record, not the export
-            raise ValueError(f"metadata function failed: {type(error).__name__}: {error}") from None
-        if not isinstance(extra, dict):
-            raise ValueError(f"metadata_fn returned {type(extra).__name__}, not a dict")
-        return extra
+        return call_user_function(self.options.metadata_function, raw, "metadata function")
 
 
 def _mtime_day(path: Path | str) -> datetime:
@@ -232,3 +226,24 @@ def parse_columns(text: str | None) -> dict[str, str]:
             raise ValueError(f"--columns: unknown key {key!r}: expected one of {', '.join(COLUMN_KEYS)}")
         columns[key] = column
     return columns
+
+
+def conversation_time(value: Any, name: str, messages: list[dict[str, Any]]) -> datetime:
+    """The conversation's own timestamp, else its earliest message's; an error when neither exists."""
+    if value not in (None, ""):
+        return parse_time(value, name)
+    stamps = [message["created_at"] for message in messages if "created_at" in message]
+    if not stamps:
+        raise ValueError(f"{name}: missing")
+    return min(stamps)
+
+
+def call_user_function(function, argument: Any, what: str) -> dict[str, Any]:
+    """A user's mapping function: its failure or a non-dict result rejects this record, not the export."""
+    try:
+        result = function(argument)
+    except Exception as error:
+        raise ValueError(f"{what} failed: {type(error).__name__}: {error}") from None
+    if not isinstance(result, dict):
+        raise ValueError(f"{what} returned {type(result).__name__}, not a dict")
+    return result

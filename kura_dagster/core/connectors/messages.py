@@ -16,6 +16,7 @@ from typing import Any
 from kura_dagster.core.connectors.common import (
     DEFAULT_COLUMNS,
     Context,
+    call_user_function,
     as_text,
     content_hash,
     content_text,
@@ -106,13 +107,7 @@ def row_record(row: dict[str, Any], ctx: Context, prefix: str, columns: dict[str
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
     if ctx.options.row_function is not None:
-        try:
-            record = ctx.options.row_function(row)
-        except Exception as error:  # a user's function: its failure rejects this record, not the export
-            raise ValueError(f"row function failed: {type(error).__name__}: {error}") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"the row function returned {type(record).__name__}, not a dict")
-        record = dict(record)
+        record = dict(call_user_function(ctx.options.row_function, row, "row function"))
         messages = record.get("messages")
         if isinstance(messages, (str, bytes)) or (isinstance(messages, list) and all(isinstance(m, dict) for m in messages)):
             record["messages"] = messages_from_list(messages, "messages")  # {from, value} and parts too
