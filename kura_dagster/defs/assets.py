@@ -5,6 +5,8 @@ conversations → summaries → embeddings → base_clusters → meta_clusters �
 
 # No `from __future__ import annotations` here: Dagster inspects the real type hints of asset functions.
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +31,10 @@ from kura_dagster.defs.resources import (
     LandingZone,
     SummaryModelResource,
 )
+
+# `Output(data_version=...)` is marked beta in dagster 1.13; it is how `conversations` versions its data by the
+# file's hash, so the warning would only repeat on every run.
+warnings.filterwarnings("ignore", message="Parameter `data_version` of initializer `Output.__init__`")
 
 COMMON = dict(partitions_def=KURA_PARTITIONS, group_name="kura", pool="kura_duckdb")
 
