@@ -252,10 +252,6 @@ def gather(outcomes: Iterable[Conversation | Rejected]) -> LoadResult:
     return result
 
 
-def _collect(source: str, records: Iterable[tuple[int, str, Any]], limits: Limits | None = None) -> LoadResult:
-    return gather(collect(source, records, limits))
-
-
 def jsonl_records(path: Path) -> Iterator[tuple[int, str, Any]]:
     """Decoded lines of a JSONL file, streamed: (line number, raw text, object or Invalid); blank lines skipped."""
     with path.open("rb") as handle:
@@ -277,27 +273,17 @@ def jsonl_records(path: Path) -> Iterator[tuple[int, str, Any]]:
                 yield number, line.rstrip("\r\n"), Invalid("malformed JSON: nested too deeply")
 
 
-_jsonl_records = jsonl_records
-
-
 def load_jsonl(path: str | Path, limits: Limits | None = None) -> LoadResult:
     """Load one conversation per line; blank lines are skipped, bad lines rejected with their number."""
     path = Path(path)
-    return _collect(str(path), jsonl_records(path), limits)
+    return gather(collect(str(path), jsonl_records(path), limits))
 
 
-def load_kura_dump_result(path: str | Path, limits: Limits | None = None) -> LoadResult:
+def load_kura_dump_result(path: str | Path) -> LoadResult:
     """Load Kura's JSON dump (a list of conversations), keeping the rejects."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"{path}: not a readable JSON document: {error}") from None
-    if isinstance(data, dict) and isinstance(data.get("conversations"), list):
-        data = data["conversations"]
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of conversations, got {type(data).__name__}")
-    return _collect(str(path), ((i, raw_of(obj), obj) for i, obj in enumerate(data, start=1)), limits)
+    from kura_dagster.core.connectors import load  # the connectors read JSON documents (and import this module)
+
+    return load(path, "kura")
 
 
 def load_kura_dump(path: str | Path) -> list[Conversation]:

@@ -61,7 +61,6 @@ def test_whole_pipeline_with_counted_calls_and_no_call_on_rerun(hosted):
         settings, result = run(server)
         assert result.success
         n_clusters = table(settings, "SELECT count(*) FROM kura.base_clusters")[0][0]
-        n_nodes = table(settings, "SELECT count(*) FROM kura.meta_clusters")[0][0]
         assert usage(result, "summaries")["llm_calls"] == len(conversations)  # one call per conversation
         assert usage(result, "base_clusters")["llm_calls"] <= n_clusters  # one naming call per cluster at most
         hierarchy = usage(result, "meta_clusters")

@@ -41,12 +41,11 @@ from kura_dagster.core.connectors.documents import (
     document_items,
     document_records,
     json_container,
-    jsonl_items,
     read_document,
     sniff_shape,
 )
 from kura_dagster.core.connectors.messages import row_record
-from kura_dagster.core.loaders import Invalid, LoadResult, Rejected, gather, parse_record, safe_text
+from kura_dagster.core.loaders import Invalid, LoadResult, Rejected, gather, jsonl_records, parse_record, safe_text
 from kura_dagster.core.types import Conversation
 
 FORMATS = ("auto", "kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt", "parquet", "csv", "hf")
@@ -84,7 +83,7 @@ def _sniff(path: Path) -> tuple[str, Any]:
         raise ValueError(f"{path}: cannot tell the format (not JSON, JSON lines, CSV or Parquet); pass --format")
     container, document = json_container(path)
     if container == "jsonl":
-        return _json_shape_format(sniff_shape(jsonl_items(path), "kura"), "jsonl"), None
+        return _json_shape_format(sniff_shape(jsonl_records(path), "kura"), "jsonl"), None
     return _json_shape_format(sniff_shape(document_records(document), "kura"), "json"), document
 
 
@@ -133,9 +132,9 @@ class Export:
             if self._document is not None:
                 return document_items(self._document), converters[fmt]
             if fmt == "jsonl" and self.path.is_file():
-                return jsonl_items(self.path), converters[fmt]
+                return jsonl_records(self.path), converters[fmt]
             container, document = json_container(self.path)
-            items = jsonl_items(self.path) if container == "jsonl" else document_items(document)
+            items = jsonl_records(self.path) if container == "jsonl" else document_items(document)
             return items, converters[fmt]
         if fmt == "csv":
             names, rows = tables.csv_rows(self.path)

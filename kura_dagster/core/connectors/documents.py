@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kura_dagster.core.loaders import jsonl_records, raw_of
+from kura_dagster.core.loaders import raw_of
 
 Item = tuple[int, str, Any]  # (record number, raw text, decoded object or loaders.Invalid)
 SNIFF_RECORDS = 50
@@ -77,10 +77,6 @@ def document_records(document: Any) -> list[Any]:
             return document["conversations"]
         for key in ("data", "records"):
             if own_shape is None and isinstance(document.get(key), list):
-                return document[key]
-        return [document]
-        for key in ("conversations", "data", "records"):
-            if isinstance(document.get(key), list):
                 return document[key]
         return [document]
     raise ValueError(f"expected a JSON list of conversations, got {type(document).__name__}")
@@ -164,7 +160,3 @@ def json_container(path: Path) -> tuple[str, Any]:
         if _has_object_line(path):
             return "jsonl", None
         raise
-
-
-def jsonl_items(path: Path) -> Iterator[Item]:
-    return jsonl_records(path)
