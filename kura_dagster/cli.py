@@ -76,7 +76,7 @@ def _timestamp(text: str):
 
 
 def _dates_for(args: argparse.Namespace, settings: Settings) -> list[str]:
-    from kura_dagster.defs.runs import landing_dates
+    from kura_dagster.core.landing import scan_landing_zone
 
     if args.date:
         return sorted(set(args.date))
@@ -87,7 +87,7 @@ def _dates_for(args: argparse.Namespace, settings: Settings) -> list[str]:
         if end < start:
             raise CommandError(f"--until {args.until} is before --since {args.since}")
         return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-    dates = landing_dates(settings.data_dir, args.dataset)
+    dates = scan_landing_zone(settings.data_dir).dates(args.dataset)
     if not dates:
         raise CommandError(f"no daily files in {settings.data_dir / args.dataset}; ingest data first")
     return dates
@@ -163,13 +163,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Register the landing zone's datasets, run every partition, print a summary and the trees."""
     from kura_dagster.core.store import connect, qualified
     from kura_dagster.core.visualise import render_tree
-    from kura_dagster.defs.runs import landing_dates, landing_datasets
+    from kura_dagster.core.landing import scan_landing_zone
 
     started = time.monotonic()
-    datasets = landing_datasets(settings.data_dir)
+    zone = scan_landing_zone(settings.data_dir)
+    datasets = zone.datasets
     if not datasets:
         raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
-    partitions = [(dataset, day) for dataset in datasets for day in landing_dates(settings.data_dir, dataset)]
+    partitions = [(dataset, day) for dataset in datasets for day in zone.dates(dataset)]
     from kura_dagster.definitions import build_definitions
     from kura_dagster.defs.runs import kura_instance, run_partitions_in_process
 
@@ -198,7 +199,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"• Dagster instance: {settings.dagster_home} (open it with `make dev`)")
     print(f"• Time: {time.monotonic() - started:.1f}s")
     for dataset in datasets:
-        day = landing_dates(settings.data_dir, dataset)[-1]
+        day = zone.dates(dataset)[-1]
         print(f"\n{rule}\nTopic tree of {dataset} on {day}\n{rule}")
         print(render_tree(_load_tree(settings, dataset, day), "basic"), end="")
     return 1 if failed else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from pathlib import Path
 
 from dagster import (
@@ -25,7 +25,8 @@ from dagster import (
     sensor,
 )
 
-from kura_dagster.core.settings import Settings, SettingsError, validate_dataset_name
+from kura_dagster.core.landing import scan_landing_zone
+from kura_dagster.core.settings import Settings
 from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, DATE_PARTITIONS, partition_key
 
@@ -40,15 +41,6 @@ def _fingerprint(path: Path) -> str:
     # A file caught half-written changes size/mtime again when finished, so its final content is run too.
     stat = path.stat()
     return f"{stat.st_size}-{stat.st_mtime_ns}"
-
-
-def _as_day(stem: str) -> str | None:
-    """`stem` if it is a real calendar day written YYYY-MM-DD (strptime alone accepts '2026-1-1')."""
-    try:
-        day = datetime.strptime(stem, "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return stem if day.isoformat() == stem else None
 
 
 def _load_cursor(raw: str | None) -> dict[str, str]:
@@ -83,19 +75,13 @@ def landing_zone_sensor(context: SensorEvaluationContext) -> SensorResult | Skip
     cursor: dict[str, str] = {}
     new_datasets: list[str] = []
     run_requests: list[RunRequest] = []
-    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        try:
-            dataset = validate_dataset_name(folder.name)
-        except SettingsError as error:
-            context.log.warning(f"skipping folder {folder.name!r}: {error}")
-            continue
+    zone = scan_landing_zone(data_dir)
+    for name, reason in zone.skipped:
+        context.log.warning(f"skipping {name!r}: {reason}")
+    for dataset in zone.datasets:
         if dataset not in known:
             new_datasets.append(dataset)
-        for path in sorted(folder.glob("*.jsonl")):
-            day = _as_day(path.stem)
-            if day is None:
-                context.log.warning(f"skipping {dataset}/{path.name}: the name is not a YYYY-MM-DD date")
-                continue
+        for day, path in sorted(zone.files[dataset].items()):
             if day < start:
                 context.log.info(f"skipping {dataset}/{path.name}: before the first date partition {start}")
                 continue

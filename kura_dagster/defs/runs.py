@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from dagster import DagsterInstance, Definitions
 
@@ -38,25 +37,6 @@ def register_datasets(instance: DagsterInstance, datasets: Iterable[str]) -> lis
     if new:
         instance.add_dynamic_partitions(DATASET_PARTITIONS.name, new)
     return new
-
-
-def landing_datasets(data_dir: Path) -> list[str]:
-    """Dataset folders of the landing zone (folders whose names are not valid slugs are ignored)."""
-    if not data_dir.is_dir():
-        return []
-    names = []
-    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
-        try:
-            names.append(validate_dataset_name(folder.name))
-        except ValueError:
-            continue
-    return names
-
-
-def landing_dates(data_dir: Path, dataset: str) -> list[str]:
-    """Days that have a file in `data/<dataset>/`."""
-    folder = data_dir / validate_dataset_name(dataset)
-    return sorted(p.stem for p in folder.glob("*.jsonl") if len(p.stem) == 10)
 
 
 @dataclass(frozen=True)
