@@ -118,7 +118,7 @@ def run_partitions_in_process(
     the UI), but imports and UMAP's compilation are paid once instead of once per run process, which makes
     the 14 sample partitions take about 45 s instead of about 4 minutes. `run` goes through a backfill.
     """
-    from kura_dagster.defs.backfills import root_cause
+    from kura_dagster.defs.backfills import LAUNCHED_BY_TAG, QUIET_RUN_CONFIG, run_failure_reason
     from kura_dagster.defs.jobs import PIPELINE_JOB_NAME
 
     job = defs.resolve_job_def(PIPELINE_JOB_NAME)
@@ -129,13 +129,9 @@ def run_partitions_in_process(
         started = time.monotonic()
         outcome = job.execute_in_process(
             partition_key=partition_key(dataset, day), instance=instance, raise_on_error=False,
-            tags={"kura/launched_by": "kura-dagster demo"},
-            # The command prints its own progress; Dagster's step-by-step log stays in the UI.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags={LAUNCHED_BY_TAG: "kura-dagster demo"}, run_config=QUIET_RUN_CONFIG,
         )
-        failures = [event for event in outcome.all_events if event.is_step_failure]
-        error = "; ".join(f"{e.step_key}: {root_cause(e.step_failure_data.error)}" for e in failures) or (
-            None if outcome.success else "run failed")
+        error = None if outcome.success else run_failure_reason(instance, outcome.run_id)
         result = PartitionRun(dataset, day, outcome.run_id, outcome.success, time.monotonic() - started, error)
         results.append(result)
         if on_done is not None:
