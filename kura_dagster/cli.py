@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from kura_dagster.core.settings import Settings, SettingsError, validate_dataset_name
+from kura_dagster.core.visualise import STYLES
 
-STYLES = ("basic", "enhanced", "rich")
 
 
 class CommandError(Exception):

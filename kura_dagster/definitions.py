@@ -6,7 +6,7 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.automation import build_daily_schedule, landing_zone_sensor
+from kura_dagster.defs.automation import daily_recluster_schedule, landing_zone_sensor
 from kura_dagster.defs.checks import PIPELINE_CHECKS
 from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.resources import resources_from_settings
@@ -36,7 +36,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         asset_checks=PIPELINE_CHECKS,
         jobs=[kura_pipeline],
         sensors=[landing_zone_sensor],
-        schedules=[build_daily_schedule()],
+        schedules=[daily_recluster_schedule],
         resources=resources_from_settings(settings),
         executor=executor,
     )

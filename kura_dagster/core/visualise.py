@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Literal
 
 from kura_dagster.core.tree import children_of
 from kura_dagster.core.types import Cluster
 
-Style = Literal["basic", "enhanced", "rich"]
 STYLES: tuple[str, ...] = ("basic", "enhanced", "rich")
 RULE = "=" * 80
 LEVEL_COLOURS = ("bright_green", "bright_yellow", "bright_magenta", "bright_blue", "bright_red")

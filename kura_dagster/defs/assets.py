@@ -22,6 +22,7 @@ from kura_dagster.core.summarise import summarise_conversations
 from kura_dagster.core.tree import depth_first
 from kura_dagster.core.types import ConversationSummary
 from kura_dagster.core.visualise import tree_markdown
+from kura_dagster.defs.instance import POOL
 from kura_dagster.defs.io_manager import partition_of
 from kura_dagster.defs.partitions import KURA_PARTITIONS
 from kura_dagster.defs.resources import (
@@ -36,7 +37,8 @@ from kura_dagster.defs.resources import (
 # file's hash, so the warning would only repeat on every run.
 warnings.filterwarnings("ignore", message="Parameter `data_version` of initializer `Output.__init__`")
 
-COMMON = dict(partitions_def=KURA_PARTITIONS, group_name="kura", pool="kura_duckdb")
+# Every asset writes the one DuckDB file: they share the pool that the instance limits to one step.
+COMMON = dict(partitions_def=KURA_PARTITIONS, group_name="kura", pool=POOL)
 
 
 def _partition(context: AssetExecutionContext) -> tuple[str, str]:

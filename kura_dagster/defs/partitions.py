@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, MultiPartitionsDefinition
 
-from kura_dagster.core.settings import load_dotenv_once
-
-load_dotenv_once()
+from kura_dagster.core.settings import Settings
 
 DATASET_PARTITIONS = DynamicPartitionsDefinition(name="dataset")
 # The first day partitions can address; KURA_START_DATE moves it for older histories.
-DATE_PARTITIONS = DailyPartitionsDefinition(start_date=os.environ.get("KURA_START_DATE") or "2024-01-01")
+DATE_PARTITIONS = DailyPartitionsDefinition(start_date=Settings.from_env().start_date)
 KURA_PARTITIONS = MultiPartitionsDefinition({"dataset": DATASET_PARTITIONS, "date": DATE_PARTITIONS})
 
 
