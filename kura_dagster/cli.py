@@ -217,6 +217,18 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.report import report_path, write_report
+
+    out = args.out or report_path(settings.home, args.dataset, args.date)
+    result = write_report(settings.duckdb_path, args.dataset, args.date, out,
+                          include_messages=settings.report_include_messages)
+    trends = "with topics over time" if result.has_trends else "no topic trends yet (materialise topic_trends)"
+    print(f"{result.path}: {result.conversations:,} conversations, {result.clusters:,} clusters, {trends}; "
+          f"{result.bytes / 1e6:.2f} MB in {result.seconds:.2f}s. Open it in a browser (it works offline).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kura-dagster",
@@ -255,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     tree.add_argument("--date", required=True, type=_day)
     tree.add_argument("--style", default="basic", choices=STYLES, help="Kura's three styles (default: basic)")
     tree.set_defaults(handler=cmd_tree)
+
+    report = commands.add_parser("report", help="write the HTML explorer of one partition (one offline file)")
+    report.add_argument("--dataset", required=True, type=_dataset)
+    report.add_argument("--date", required=True, type=_day)
+    report.add_argument("--out", type=Path, default=None,
+                        help="the file to write (default: $KURA_HOME/reports/<dataset>/<date>.html)")
+    report.set_defaults(handler=cmd_report)
 
     export = commands.add_parser("export", help="write one partition as Kura checkpoint files, Parquet or CSV")
     export.add_argument("--dataset", required=True, type=_dataset)

@@ -50,6 +50,15 @@ def _number(name: str, default: float, kind: type = int, minimum: float | None =
     return value
 
 
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={raw!r}: expected true or false")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with local defaults that need no network and no key."""
@@ -72,6 +81,9 @@ class Settings:
     start_date: str = "2024-01-01"
     executor: str = "in_process"
     max_concurrent: int = 2
+    # Explorer and topics over time. Messages are raw conversation text: off unless asked for.
+    report_include_messages: bool = False
+    trends_window_days: int = 7
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
     llm_concurrency: int = 20
     llm_timeout_s: float = 60.0
@@ -142,6 +154,8 @@ class Settings:
             start_date=env.get("KURA_START_DATE") or "2024-01-01",
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess", "k8s", "celery")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
+            report_include_messages=_flag("KURA_REPORT_INCLUDE_MESSAGES"),
+            trends_window_days=_number("KURA_TRENDS_WINDOW_DAYS", 7, int, 1),
             llm_concurrency=_number("KURA_LLM_CONCURRENCY", 20, int, 1),
             llm_timeout_s=_number("KURA_LLM_TIMEOUT", 60.0, float, 0.1),
             llm_backoff_s=_number("KURA_LLM_BACKOFF", 0.5, float, 0),

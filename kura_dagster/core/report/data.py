@@ -1,0 +1,219 @@
+"""The explorer's data: one partition's tables turned into compact, columnar JSON-ready structures.
+
+Compact because a partition can hold 100,000 conversations and 5,000 clusters and the file must open fast:
+- clusters are listed depth-first and conversations are ordered by their leaf in that order, so the members of
+  every node are one contiguous range `[start, end)` of the conversation arrays: no list of chat ids per node;
+- columns are arrays (one per field), never one object per row, so keys are not repeated 100,000 times;
+- 1-5 scores are strings of digits ("0" when missing) and categorical values are indices into a vocabulary.
+The browser derives everything else (facet breakdowns, counts under a filter) from these arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+FORMAT_VERSION = 1
+MAX_META_KEYS = 16        # metadata keys offered as facets
+MAX_META_VALUES = 64      # a key with more distinct values (ids, timestamps) is not a facet
+COORD_DIGITS = 4
+
+
+def _rows(table: pa.Table | None, columns: Sequence[str]) -> list[dict]:
+    if table is None or table.num_rows == 0:
+        return []
+    present = [c for c in columns if c in table.column_names]
+    return table.select(present).to_pylist()
+
+
+def _number(value: Any, digits: int = COORD_DIGITS) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def order_tree(nodes: Sequence[dict]) -> list[tuple[dict, int, int]]:
+    """(node, parent position, depth) depth-first, children largest first as in the terminal tree.
+
+    A parent missing from the table makes its child a root, and nodes caught in a cycle become roots too:
+    the report shows what the tables hold rather than failing on it.
+    """
+    by_id = {node["cluster_id"]: node for node in nodes}
+    children: dict[str | None, list[dict]] = {}
+    for node in nodes:
+        parent = node.get("parent_id")
+        children.setdefault(parent if parent in by_id and parent != node["cluster_id"] else None, []).append(node)
+    for siblings in children.values():
+        siblings.sort(key=lambda n: (-(n.get("count") or 0), n.get("name") or "", n["cluster_id"]))
+    ordered: list[tuple[dict, int, int]] = []
+    seen: set[str] = set()
+
+    def visit(roots: list[dict]) -> None:
+        stack = [(root, -1, 0) for root in reversed(roots)]
+        while stack:
+            node, parent, depth = stack.pop()
+            if node["cluster_id"] in seen:
+                continue
+            seen.add(node["cluster_id"])
+            ordered.append((node, parent, depth))
+            position = len(ordered) - 1
+            stack.extend((kid, position, depth + 1) for kid in reversed(children.get(node["cluster_id"], [])))
+
+    visit(children.get(None, []))
+    visit([node for node in nodes if node["cluster_id"] not in seen])  # cycles: break them at any node
+    return ordered
+
+
+def _digits(values: Sequence[Any]) -> str:
+    """1-5 scores as one character each; "0" stands for missing."""
+    return "".join(str(int(v)) if isinstance(v, (int, float)) and 1 <= v <= 9 else "0" for v in values)
+
+
+def _encode(values: Sequence[Any]) -> dict:
+    """Categorical column: vocabulary by frequency (then text) and one index per row, -1 when missing."""
+    counts = Counter(v for v in values if v is not None)
+    vocabulary = sorted(counts, key=lambda v: (-counts[v], v))
+    index = {value: i for i, value in enumerate(vocabulary)}
+    return {"values": vocabulary, "codes": [index[v] if v is not None else -1 for v in values]}
+
+
+def _metadata_facets(metadata_texts: Sequence[str | None]) -> dict[str, dict]:
+    """Low-cardinality scalar metadata keys as categorical facets (ids and timestamps are not facets)."""
+    parsed = []
+    for text in metadata_texts:
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            value = {}
+        parsed.append(value if isinstance(value, dict) else {})
+    key_counts = Counter(key for record in parsed for key in record)
+    facets: dict[str, dict] = {}
+    for key, _ in sorted(key_counts.items(), key=lambda item: (-item[1], item[0])):
+        values = [_scalar(record.get(key)) for record in parsed]
+        if len({v for v in values if v is not None}) <= MAX_META_VALUES:
+            facets[key] = _encode(values)
+        if len(facets) == MAX_META_KEYS:
+            break
+    return facets
+
+
+def _scalar(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _languages(rows: Sequence[dict]) -> dict:
+    lists = [[str(v) for v in (row.get("languages") or [])] for row in rows]
+    counts = Counter(v for values in lists for v in values)
+    vocabulary = sorted(counts, key=lambda v: (-counts[v], v))
+    index = {value: i for i, value in enumerate(vocabulary)}
+    return {"values": vocabulary, "codes": [[index[v] for v in values] for values in lists]}
+
+
+def _messages(conversations: pa.Table | None, chat_ids: Sequence[str]) -> list[list[list[str]]]:
+    by_chat = {row["chat_id"]: row.get("messages") or [] for row in _rows(conversations, ["chat_id", "messages"])}
+    return [[[m.get("role") or "", m.get("content") or ""] for m in by_chat.get(chat, [])] for chat in chat_ids]
+
+
+def _trends(trends: pa.Table | None) -> dict | None:
+    rows = _rows(trends, ["day", "topic_id", "topic", "level", "conversations", "share", "status",
+                          "recent_share", "baseline_share", "z"])
+    if not rows:
+        return None
+    days = sorted({row["day"] for row in rows})
+    column = {day: i for i, day in enumerate(days)}
+    topics: dict[str, dict] = {}
+    for row in rows:
+        topic = topics.setdefault(row["topic_id"], {
+            "id": row["topic_id"], "name": row["topic"], "status": row["status"], "level": row["level"],
+            "recent_share": _number(row["recent_share"]), "baseline_share": _number(row["baseline_share"]),
+            "z": _number(row["z"], 2), "counts": [0] * len(days), "shares": [None] * len(days)})
+        topic["counts"][column[row["day"]]] = row["conversations"]
+        topic["shares"][column[row["day"]]] = _number(row["share"])
+    ordered = sorted(topics.values(), key=lambda t: (t["id"] == "other", -sum(t["counts"]), t["name"]))
+    return {"days": [day.isoformat() for day in days], "topics": ordered}
+
+
+def build_report_data(
+    dataset: str,
+    day: str,
+    *,
+    summaries: pa.Table,
+    meta_clusters: pa.Table,
+    projections: pa.Table | None = None,
+    conversations: pa.Table | None = None,
+    trends: pa.Table | None = None,
+    include_messages: bool = False,
+) -> dict:
+    """Everything the explorer shows for one partition, as plain JSON-ready values."""
+    nodes = _rows(meta_clusters, ["cluster_id", "parent_id", "level", "name", "description", "count", "chat_ids"])
+    ordered = order_tree(nodes)
+    children_count = Counter(parent for _, parent, _ in ordered if parent >= 0)
+    summary_rows = {row["chat_id"]: row for row in _rows(
+        summaries, ["chat_id", "summary", "languages", "concerning_score", "user_frustration", "metadata", "error"])}
+    position = {row["cluster_id"]: row for row in _rows(projections, ["cluster_id", "x", "y"])}
+
+    # Conversations in depth-first leaf order: each node's members become one range.
+    members: list[str] = []
+    placed: set[str] = set()
+    starts, ends = [0] * len(ordered), [0] * len(ordered)
+    for i, (node, _, _) in enumerate(ordered):
+        starts[i] = len(members)
+        if children_count[i] == 0:
+            for chat in node.get("chat_ids") or []:
+                if chat in summary_rows and chat not in placed:
+                    placed.add(chat)
+                    members.append(chat)
+        ends[i] = len(members)
+    for i in range(len(ordered) - 1, -1, -1):  # children follow their parent: fold ranges upwards
+        parent = ordered[i][1]
+        if parent >= 0:
+            ends[parent] = max(ends[parent], ends[i])
+
+    rows = [summary_rows[chat] for chat in members]
+    clusters = {
+        "id": [node["cluster_id"] for node, _, _ in ordered],
+        "parent": [parent for _, parent, _ in ordered],
+        "depth": [depth for _, _, depth in ordered],
+        "name": [node.get("name") or "" for node, _, _ in ordered],
+        "description": [node.get("description") or "" for node, _, _ in ordered],
+        "count": [int(node.get("count") or 0) for node, _, _ in ordered],
+        "x": [_number(position.get(node["cluster_id"], {}).get("x")) for node, _, _ in ordered],
+        "y": [_number(position.get(node["cluster_id"], {}).get("y")) for node, _, _ in ordered],
+        "start": starts,
+        "end": ends,
+    }
+    conversation_columns: dict[str, Any] = {
+        "id": members,
+        "summary": [row.get("summary") or "" for row in rows],
+        "frustration": _digits([row.get("user_frustration") for row in rows]),
+        "concern": _digits([row.get("concerning_score") for row in rows]),
+        "languages": _languages(rows),
+        "metadata": _metadata_facets([row.get("metadata") for row in rows]),
+    }
+    if include_messages:
+        conversation_columns["messages"] = _messages(conversations, members)
+    return {
+        "version": FORMAT_VERSION,
+        "dataset": dataset,
+        "date": day,
+        "totals": {
+            "conversations": len(summary_rows),
+            "clustered": len(members),
+            "failed_summaries": sum(1 for row in summary_rows.values() if row.get("error")),
+            "clusters": len(ordered),
+            "roots": sum(1 for _, parent, _ in ordered if parent < 0),
+        },
+        "include_messages": include_messages,
+        "clusters": clusters,
+        "conversations": conversation_columns,
+        "trends": _trends(trends),
+    }

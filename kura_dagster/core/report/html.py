@@ -1,0 +1,56 @@
+"""One self-contained HTML file: the template, its CSS and JavaScript inline, and the data as escaped JSON.
+
+Names, summaries and messages are untrusted. The data travels in a `<script type="application/json">`
+element, where the only way out is a `</script` sequence, so `<`, `>` and `&` are written as JSON escapes
+(`\\u003c`...) that `JSON.parse` turns back into the same text; U+2028/U+2029 are escaped too for old parsers.
+The page's script then puts every value into the DOM with `textContent` or SVG/canvas text, never as markup.
+The template's placeholders are filled in a single pass, so text inside the data that happens to look like
+a placeholder is never expanded.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from importlib import resources
+from typing import Any
+
+_PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _asset(name: str) -> str:
+    return resources.files("kura_dagster.core.report").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such numbers become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def embed_json(data: Any) -> str:
+    """JSON that is safe inside a `<script>` element, whatever strings it carries."""
+    text = json.dumps(_finite(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
+
+
+def render_report_html(data: dict) -> str:
+    """The explorer page for `data` (from `build_report_data`)."""
+    parts = {
+        "TITLE": html.escape(f"Kura explorer: {data.get('dataset', '')} {data.get('date', '')}"),
+        "CSS": _asset("explorer.css"),
+        "JS": _asset("explorer.js"),
+        "DATA": embed_json(data),
+    }
+    for name in ("CSS", "JS"):  # our own files: guard against an edit that would end the element early
+        if re.search(r"</(script|style)", parts[name], re.IGNORECASE):
+            raise ValueError(f"static explorer {name} must not contain a closing script/style tag")
+    return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("explorer.html"))

@@ -1,0 +1,158 @@
+"""The explorer's embedded data and the safety of the page against hostile names and summaries."""
+
+import json
+import re
+
+import pyarrow as pa
+import pytest
+
+from kura_dagster.core import tables
+from kura_dagster.core.report import build_report_data, embed_json, render_report_html, write_report
+from kura_dagster.core.settings import Settings, SettingsError
+from kura_dagster.core.types import Cluster
+from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
+
+DAY = "2026-11-07"
+HOSTILE = [
+    "</script><script>window.pwned = 1</script>",
+    "<img src=x onerror=\"window.pwned = 2\">",
+    "</SCRIPT ><!-- <script>",
+    "@@JS@@ @@DATA@@ &amp; \u2028line\u2029break",
+]
+
+
+def data_of(part, **extra):
+    return build_report_data("demo", DAY, summaries=part.summaries, meta_clusters=part.meta_clusters,
+                             projections=part.projections, conversations=part.conversations, **extra)
+
+
+def embedded_data(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="kura-data">(.*?)</script>', page, re.DOTALL)
+    return json.loads(match.group(1))
+
+
+def test_every_node_is_one_contiguous_range_of_its_members():
+    part = synthetic_partition(300, 12)
+    data = data_of(part)
+    clusters, conversations = data["clusters"], data["conversations"]
+    by_id = {node.id: node for node in part.tree}
+    assert sorted(clusters["id"]) == sorted(by_id)
+    for i, cluster_id in enumerate(clusters["id"]):
+        members = conversations["id"][clusters["start"][i]:clusters["end"][i]]
+        assert sorted(members) == sorted(by_id[cluster_id].chat_ids), cluster_id
+        assert clusters["count"][i] == by_id[cluster_id].count
+        parent = clusters["parent"][i]
+        assert (parent == -1) == (by_id[cluster_id].parent_id is None)
+        if parent >= 0:  # depth-first: a parent comes before its children
+            assert parent < i and clusters["id"][parent] == by_id[cluster_id].parent_id
+            assert clusters["depth"][i] == clusters["depth"][parent] + 1
+    assert data["totals"] == {"conversations": 300, "clustered": 300, "failed_summaries": 0,
+                              "clusters": len(part.tree), "roots": sum(1 for n in part.tree if n.parent_id is None)}
+
+
+def test_columns_are_compact_and_aligned():
+    part = synthetic_partition(300, 12)
+    data = data_of(part)
+    conversations = data["conversations"]
+    summaries = {row["chat_id"]: row for row in part.summaries.to_pylist()}
+    assert len(conversations["frustration"]) == len(conversations["concern"]) == 300
+    for k, chat in enumerate(conversations["id"]):
+        row = summaries[chat]
+        assert conversations["summary"][k] == row["summary"]
+        assert int(conversations["frustration"][k]) == row["user_frustration"]
+        assert int(conversations["concern"][k]) == row["concerning_score"]
+        languages = conversations["languages"]
+        assert [languages["values"][c] for c in languages["codes"][k]] == row["languages"]
+    metadata = conversations["metadata"]
+    assert set(metadata) == {"channel", "model"}  # user_id has 300 distinct values: not a facet
+    channel = metadata["channel"]
+    assert sorted(channel["values"]) == ["api", "email", "mobile", "web"]
+    first = json.loads(summaries[conversations["id"][0]]["metadata"])["channel"]
+    assert channel["values"][channel["codes"][0]] == first
+    assert "messages" not in conversations and data["include_messages"] is False
+    assert data["trends"] is None
+
+
+def test_hostile_names_and_summaries_stay_text():
+    part = synthetic_partition(40, 4, leaf_names=HOSTILE, summaries_text=[HOSTILE[k % 4] for k in range(40)])
+    data = data_of(part, include_messages=True)
+    page = render_report_html(data)
+    lowered = page.lower()
+    # Only the page's own two script elements close; nothing from the data opens a tag or a comment.
+    assert lowered.count("</script") == 2
+    assert lowered.count("<script") == 2
+    assert "<img" not in lowered and "<!--" not in page
+    assert "\u2028" not in page and "\u2029" not in page
+    # The placeholders in the data were not expanded, and the data reads back exactly.
+    assert embedded_data(page) == json.loads(json.dumps(data))
+    assert set(HOSTILE) <= set(embedded_data(page)["clusters"]["name"])
+    title = re.search(r"<title>(.*?)</title>", page).group(1)
+    assert "<" not in title
+
+
+def test_embed_json_escapes_what_could_end_a_script():
+    text = embed_json({"name": "</script>&<b>", "nan": float("nan")})
+    assert text == '{"name":"\\u003c/script\\u003e\\u0026\\u003cb\\u003e","nan":null}'
+    assert json.loads(text) == {"name": "</script>&<b>", "nan": None}
+
+
+def test_messages_only_when_asked():
+    part = synthetic_partition(30, 3)
+    secret = part.conversations.column("messages")[0].as_py()[0]["content"]
+    without = data_of(part)
+    assert "messages" not in without["conversations"]
+    with_messages = data_of(part, include_messages=True)
+    k = with_messages["conversations"]["id"].index(part.chat_ids[0])
+    assert with_messages["conversations"]["messages"][k][0] == ["user", secret]
+    assert "Here is how." not in render_report_html(without)
+    assert "Here is how." in render_report_html(with_messages)
+
+
+def test_broken_trees_still_render():
+    """A missing parent, a cycle and a node without coordinates: the report shows what the tables hold."""
+    nodes = [Cluster(id="a", name="A", description="", slug="a", chat_ids=["1"], parent_id="gone"),
+             Cluster(id="b", name="B", description="", slug="b", chat_ids=["2"], parent_id="c"),
+             Cluster(id="c", name="C", description="", slug="c", chat_ids=["2"], parent_id="b")]
+    meta = tables.meta_clusters_to_arrow(nodes, [0, 1, 1])
+    summaries = pa.table({"chat_id": ["1", "2", "3"], "summary": ["one", "two", "three"],
+                          "error": [None, None, "timeout"]})
+    projections = pa.table({"cluster_id": ["a"], "x": [1.0], "y": [float("nan")]})
+    data = build_report_data("demo", DAY, summaries=summaries, meta_clusters=meta, projections=projections)
+    clusters = data["clusters"]
+    assert sorted(clusters["id"]) == ["a", "b", "c"]
+    assert clusters["parent"][clusters["id"].index("a")] == -1
+    assert clusters["x"][clusters["id"].index("a")] == 1.0 and clusters["y"][clusters["id"].index("a")] is None
+    assert data["totals"]["conversations"] == 3 and data["totals"]["clustered"] == 2
+    assert data["totals"]["failed_summaries"] == 1
+    render_report_html(data)
+
+
+def test_write_report_reads_the_partition_and_its_trends(tmp_path):
+    database = tmp_path / "kura.duckdb"
+    part = synthetic_partition(500, 30)
+    trends = write_synthetic_partition(database, "demo", DAY, part)
+    result = write_report(database, "demo", DAY, tmp_path / "out" / "report.html")
+    assert result.path.exists() and result.bytes == result.path.stat().st_size
+    assert (result.conversations, result.clusters, result.has_trends) == (500, len(part.tree), True)
+    data = embedded_data(result.path.read_text(encoding="utf-8"))
+    assert data["trends"]["days"][-1] == DAY and len(data["trends"]["days"]) == 7
+    topic_ids = {t["id"] for t in data["trends"]["topics"]}
+    assert topic_ids == set(trends.column("topic_id").to_pylist())
+    roots = {n.id for n in part.tree if n.parent_id is None}
+    assert topic_ids - {"other"} == roots
+    with pytest.raises(ValueError, match="nothing to report for dataset 'demo' on 2026-11-08"):
+        write_report(database, "demo", "2026-11-08", tmp_path / "empty.html")
+    with pytest.raises(FileNotFoundError):
+        write_report(tmp_path / "missing.duckdb", "demo", DAY, tmp_path / "x.html")
+
+
+def test_settings_for_the_report(monkeypatch):
+    assert Settings.from_env().report_include_messages is False
+    assert Settings.from_env().trends_window_days == 7
+    monkeypatch.setenv("KURA_REPORT_INCLUDE_MESSAGES", "true")
+    monkeypatch.setenv("KURA_TRENDS_WINDOW_DAYS", "14")
+    assert Settings.from_env().report_include_messages is True
+    assert Settings.from_env().trends_window_days == 14
+    monkeypatch.setenv("KURA_REPORT_INCLUDE_MESSAGES", "maybe")
+    with pytest.raises(SettingsError, match="KURA_REPORT_INCLUDE_MESSAGES"):
+        Settings.from_env()
