@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export KURA_HOME ?= $(CURDIR)/.kura
 export DAGSTER_HOME ?= $(KURA_HOME)/dagster
 
-.PHONY: setup demo test dev bench quality sample validate clean
+.PHONY: setup browser demo test dev bench quality sample validate clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -16,12 +16,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The explorer's browser test drives Debian's Chromium through Playwright (never `playwright install`).
+# Installed when missing and apt-get can (as root); otherwise a note, and that test says what is missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium for the explorer's browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: the browser test will not run"; \
+	  else echo "no /usr/bin/chromium and no apt-get as root: the browser test will not run"; fi; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/kura-dagster demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 # The UI, the daemon (sensor, schedule, backfills, run queue) and the code server, on the instance that
