@@ -72,6 +72,7 @@ class Settings:
     start_date: str = "2024-01-01"
     executor: str = "in_process"
     max_concurrent: int = 2
+    partitions_per_run: int = 10
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
     llm_concurrency: int = 20
     llm_timeout_s: float = 60.0
@@ -142,6 +143,7 @@ class Settings:
             start_date=env.get("KURA_START_DATE") or "2024-01-01",
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess", "k8s", "celery")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
+            partitions_per_run=_number("KURA_PARTITIONS_PER_RUN", 10, int, 1),
             llm_concurrency=_number("KURA_LLM_CONCURRENCY", 20, int, 1),
             llm_timeout_s=_number("KURA_LLM_TIMEOUT", 60.0, float, 0.1),
             llm_backoff_s=_number("KURA_LLM_BACKOFF", 0.5, float, 0),
