@@ -81,6 +81,7 @@ class Settings:
     start_date: str = "2024-01-01"
     executor: str = "in_process"
     max_concurrent: int = 2
+    partitions_per_run: int = 10
     # Explorer and topics over time. Messages are raw conversation text: off unless asked for.
     report_include_messages: bool = False
     trends_window_days: int = 7
@@ -154,6 +155,7 @@ class Settings:
             start_date=env.get("KURA_START_DATE") or "2024-01-01",
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess", "k8s", "celery")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
+            partitions_per_run=_number("KURA_PARTITIONS_PER_RUN", 10, int, 1),
             report_include_messages=_flag("KURA_REPORT_INCLUDE_MESSAGES"),
             trends_window_days=_number("KURA_TRENDS_WINDOW_DAYS", 7, int, 1),
             llm_concurrency=_number("KURA_LLM_CONCURRENCY", 20, int, 1),

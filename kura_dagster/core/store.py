@@ -7,12 +7,14 @@ reads through them. DuckDB allows one writer process at a time; `connect` waits 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import date as Date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SCHEMA = "kura"
 
@@ -61,18 +63,38 @@ def with_partition_columns(table: pa.Table, dataset: str, day: Date) -> pa.Table
     return table.add_column(0, pa.field("dataset", pa.string()), pa.array([dataset] * rows, type=pa.string()))
 
 
+def partition_slice(table: pa.Table, dataset: str, day: Date) -> pa.Table:
+    """The rows of one partition, without the partition columns, in their stored order."""
+    if "dataset" not in table.column_names or table.num_rows == 0:
+        return table.drop_columns([name for name in ("dataset", "date") if name in table.column_names])
+    mask = pc.and_(pc.equal(table.column("dataset"), dataset), pc.equal(table.column("date"), pa.scalar(day, pa.date32())))
+    return table.filter(mask).drop_columns(["dataset", "date"])
+
+
 def write_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date,
                     table: pa.Table) -> None:
     """Replace one partition's rows of `kura.<table_name>` in a single transaction."""
+    write_partitions(connection, table_name, with_partition_columns(table, dataset, day), [(dataset, day)])
+
+
+def write_partitions(connection: duckdb.DuckDBPyConnection, table_name: str, table: pa.Table,
+                     partitions: Sequence[tuple[str, Date]]) -> None:
+    """Replace the rows of every (dataset, date) in `partitions` with the rows of `table`, in one transaction.
+
+    `table` carries the partition columns; a partition with no row in it ends up empty (a day with no
+    conversations is a real, empty result, not a missing one). Rows outside `partitions` are an error:
+    writing them would silently touch partitions the caller did not materialise.
+    """
+    _require_within(table, partitions)
     target = qualified(connection, table_name)
-    data = with_partition_columns(table, dataset, day)
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(connection)}")
-    connection.register("incoming", data)
+    connection.register("incoming", table)
     try:
         connection.execute("BEGIN TRANSACTION")
         connection.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM incoming LIMIT 0")
         _add_new_columns(connection, target)
-        connection.execute(f"DELETE FROM {target} WHERE dataset = ? AND date = ?", [dataset, day])
+        connection.executemany(f"DELETE FROM {target} WHERE dataset = ? AND date = ?",
+                               [[dataset, day] for dataset, day in partitions])
         connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
         connection.execute("COMMIT")
     except Exception:
@@ -80,6 +102,20 @@ def write_partition(connection: duckdb.DuckDBPyConnection, table_name: str, data
         raise
     finally:
         connection.unregister("incoming")
+
+
+def _require_within(table: pa.Table, partitions: Sequence[tuple[str, Date]]) -> None:
+    if table.num_rows == 0:
+        return
+    missing = [name for name in ("dataset", "date") if name not in table.column_names]
+    if missing:
+        raise ValueError(f"rows to write lack the partition column(s) {', '.join(missing)}")
+    present = set(zip(table.column("dataset").to_pylist(), table.column("date").to_pylist()))
+    stray = present - {(dataset, day) for dataset, day in partitions}
+    if stray:
+        dataset, day = sorted(stray)[0]
+        raise ValueError(f"{len(stray)} partition(s) in the rows were not asked to be written "
+                         f"(first: {dataset}|{day})")
 
 
 def _add_new_columns(connection: duckdb.DuckDBPyConnection, target: str) -> None:
@@ -90,18 +126,34 @@ def _add_new_columns(connection: duckdb.DuckDBPyConnection, target: str) -> None
             connection.execute(f'ALTER TABLE {target} ADD COLUMN "{name}" {column_type}')
 
 
-def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date) -> pa.Table:
-    """One partition's rows without the partition columns; an empty table when nothing was written."""
-    target = qualified(connection, table_name)
-    exists = connection.execute(
+def _table_exists(connection: duckdb.DuckDBPyConnection, table_name: str) -> bool:
+    return connection.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [SCHEMA, table_name],
-    ).fetchall()[0][0]
-    if not exists:
+    ).fetchall()[0][0] > 0
+
+
+def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date) -> pa.Table:
+    """One partition's rows without the partition columns; an empty table when nothing was written."""
+    if not _table_exists(connection, table_name):
         return pa.table({})
     return connection.sql(
-        f"SELECT * EXCLUDE (dataset, date) FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day]
+        f"SELECT * EXCLUDE (dataset, date) FROM {qualified(connection, table_name)} WHERE dataset = ? AND date = ?",
+        params=[dataset, day],
     ).to_arrow_table()
+
+
+def read_partitions(connection: duckdb.DuckDBPyConnection, table_name: str,
+                    partitions: Sequence[tuple[str, Date]]) -> pa.Table:
+    """The rows of several partitions, partition columns included, partition after partition in the order
+    given and each in the order it was written (one filtered scan each: a join would not keep that order,
+    and clustering must see the same rows in the same order to give the same result)."""
+    if not _table_exists(connection, table_name):
+        return pa.table({})
+    target = qualified(connection, table_name)
+    parts = [connection.sql(f"SELECT * FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day])
+             .to_arrow_table() for dataset, day in partitions]
+    return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
 
 
 def read_table(path: str | Path, table_name: str, dataset: str, day: Date | str) -> pa.Table:

@@ -1,71 +1,114 @@
 """Asset checks: blocking where a bad result must not flow downstream.
 
-Each check loads the partition it checks (same run, same partition key) and calls a function of
-`kura_dagster.core.validation`.
+Each check evaluates every (dataset, date) partition its run materialised (one, or a backfill's date
+range) and records one result per partition, so the UI shows which day failed; any failure blocks the
+downstream steps of the run. The rules themselves are functions of `kura_dagster.core.validation`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster inspects the real type hint of `context`.
 
+import inspect
 import os
 import warnings
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetCheckResult, AssetIn, asset_check
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckExecutionContext,
+    AssetCheckSpec,
+    AssetIn,
+    AssetKey,
+    AssetsDefinition,
+    multi_asset_check,
+)
 
 from kura_dagster.core import tables
+from kura_dagster.core.store import partition_slice
 from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
 from kura_dagster.defs.assets import base_clusters, meta_clusters, projections, summaries
-from kura_dagster.defs.partitions import KURA_PARTITIONS
+from kura_dagster.defs.io_manager import partitions_of
+from kura_dagster.defs.partitions import KURA_PARTITIONS, partition_key
 
 # Partitioned asset checks are marked "preview" in dagster 1.13; they are what makes a check load the same
-# (dataset, date) partition as the asset it guards, so we use them and keep the warning out of every import.
+# (dataset, date) partitions as the asset it guards, so we use them and keep the warning out of every import.
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
 
-
-def _result(problems: list[str], **metadata) -> AssetCheckResult:
-    return AssetCheckResult(passed=not problems, metadata={"problems": "\n".join(problems) or "none", **metadata})
+Problems = tuple[list[str], dict]
 
 
-@asset_check(asset=summaries, blocking=True, partitions_def=KURA_PARTITIONS,
-             additional_ins={"conversations": AssetIn("conversations")})
-def every_conversation_has_a_summary(summaries: pa.Table, conversations: pa.Table) -> AssetCheckResult:
+def partition_check(asset: AssetsDefinition, *also: str) -> Callable[[Callable[..., Problems]], AssetsDefinition]:
+    """Make `rule(**one partition's tables) -> (problems, metadata)` a blocking check of `asset`.
+
+    The check loads `asset` and the assets named in `also` for its run's partitions and yields one
+    evaluation per partition. (Why evaluations rather than one `AssetCheckResult`: a result is recorded
+    for the step's single partition key, and a run over a date range has none.)
+    """
+    asset_key = asset.key
+
+    def decorate(rule: Callable[..., Problems]) -> AssetsDefinition:
+        name = rule.__name__
+        inputs = (asset_key.path[-1], *also)
+        spec = AssetCheckSpec(name, asset=asset_key, blocking=True, partitions_def=KURA_PARTITIONS,
+                              description=inspect.getdoc(rule), additional_deps=[AssetKey(n) for n in also])
+
+        @multi_asset_check(specs=[spec], name=name, ins={n: AssetIn(n) for n in inputs}, can_subset=True)
+        def check(context: AssetCheckExecutionContext, **loaded: pa.Table):
+            for dataset, day in partitions_of(context.partition_keys):
+                problems, metadata = rule(**{n: partition_slice(loaded[n], dataset, day) for n in inputs})
+                yield AssetCheckEvaluation(
+                    asset_key=asset_key, check_name=name, passed=not problems, blocking=True,
+                    partition=partition_key(dataset, day.isoformat()),
+                    metadata={"problems": "\n".join(problems) or "none", **metadata},
+                )
+
+        return check
+
+    return decorate
+
+
+@partition_check(summaries, "conversations")
+def every_conversation_has_a_summary(summaries: pa.Table, conversations: pa.Table) -> Problems:
     """One summary row per conversation: failures keep a row with `error`, they are never dropped."""
-    missing, extra = missing_and_extra(conversations.column("chat_id").to_pylist(), summaries.column("chat_id").to_pylist())
+    missing, extra = missing_and_extra(conversations.column("chat_id").to_pylist() if conversations.num_rows else [],
+                                       summaries.column("chat_id").to_pylist() if summaries.num_rows else [])
     problems = ([f"{len(missing)} conversations without a summary (first: {missing[0]})"] if missing else []) + (
         [f"{len(extra)} summaries of unknown conversations (first: {extra[0]})"] if extra else [])
-    return _result(problems, conversations=conversations.num_rows, summaries=summaries.num_rows)
+    return problems, {"conversations": conversations.num_rows, "summaries": summaries.num_rows}
 
 
-@asset_check(asset=summaries, blocking=True, partitions_def=KURA_PARTITIONS)
-def summary_error_rate_is_low(summaries: pa.Table) -> AssetCheckResult:
+@partition_check(summaries)
+def summary_error_rate_is_low(summaries: pa.Table) -> Problems:
     """Share of conversations whose summary failed stays under KURA_MAX_SUMMARY_ERROR_RATE (default 5%)."""
     threshold = float(os.environ.get("KURA_MAX_SUMMARY_ERROR_RATE", "0.05"))
     errors = summaries.num_rows - pc.sum(pc.is_null(summaries.column("error"))).as_py() if summaries.num_rows else 0
     rate = errors / summaries.num_rows if summaries.num_rows else 0.0
     problems = [f"{rate:.1%} of summaries failed (threshold {threshold:.1%})"] if rate > threshold else []
-    return _result(problems, error_rate=rate, threshold=threshold)
+    return problems, {"error_rate": rate, "threshold": threshold}
 
 
-@asset_check(asset=base_clusters, blocking=True, partitions_def=KURA_PARTITIONS,
-             additional_ins={"embeddings": AssetIn("embeddings")})
-def every_embedded_conversation_in_exactly_one_cluster(base_clusters: pa.Table, embeddings: pa.Table) -> AssetCheckResult:
-    problems = coverage_problems(embeddings.column("chat_id").to_pylist(), tables.clusters_from_arrow(base_clusters))
-    return _result(problems, clusters=base_clusters.num_rows)
+@partition_check(base_clusters, "embeddings")
+def every_embedded_conversation_in_exactly_one_cluster(base_clusters: pa.Table, embeddings: pa.Table) -> Problems:
+    """Base clusters cover every embedded conversation exactly once."""
+    chat_ids = embeddings.column("chat_id").to_pylist() if embeddings.num_rows else []
+    return coverage_problems(chat_ids, tables.clusters_from_arrow(base_clusters)), {"clusters": base_clusters.num_rows}
 
 
-@asset_check(asset=meta_clusters, blocking=True, partitions_def=KURA_PARTITIONS,
-             additional_ins={"base_clusters": AssetIn("base_clusters")})
-def tree_is_valid(meta_clusters: pa.Table, base_clusters: pa.Table) -> AssetCheckResult:
+@partition_check(meta_clusters, "base_clusters")
+def tree_is_valid(meta_clusters: pa.Table, base_clusters: pa.Table) -> Problems:
     """One parent each, no cycles, no single-child chains, counts add up, leaves are the base clusters."""
     problems = hierarchy_problems(tables.clusters_from_arrow(meta_clusters), tables.clusters_from_arrow(base_clusters))
-    return _result(problems, nodes=meta_clusters.num_rows)
+    return problems, {"nodes": meta_clusters.num_rows}
 
 
-@asset_check(asset=projections, blocking=True, partitions_def=KURA_PARTITIONS)
-def projections_are_finite(projections: pa.Table) -> AssetCheckResult:
+@partition_check(projections)
+def projections_are_finite(projections: pa.Table) -> Problems:
+    """Every projected tree node has finite x and y."""
+    if not projections.num_rows:
+        return [], {"points": 0}
     bad = non_finite_points(projections.column("x").to_pylist(), projections.column("y").to_pylist())
-    return _result([f"{bad} nodes with non-finite coordinates"] if bad else [], points=projections.num_rows)
+    return ([f"{bad} nodes with non-finite coordinates"] if bad else []), {"points": projections.num_rows}
 
 
 PIPELINE_CHECKS = [

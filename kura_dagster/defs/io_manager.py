@@ -1,20 +1,25 @@
 """The DuckDB IO manager: one table per asset in schema `kura`, one (dataset, date) slice per partition.
 
 Why not the stock `DuckDBPandasIOManager`: the pipeline moves Arrow tables (typed even when a day is
-empty, list columns without pandas object dtypes, no row-by-row conversion), and a partition is
-replaced in one transaction (DELETE then INSERT), so a re-run never duplicates rows and a failed write
+empty, list columns without pandas object dtypes, no row-by-row conversion), and the partitions of a step
+are replaced in one transaction (DELETE then INSERT), so a re-run never duplicates rows and a failed write
 leaves the previous rows in place. A writer that finds the file locked by another process waits.
+
+A step may cover several partitions (a backfill run over a date range, see `BackfillPolicy` in
+assets.py): inputs then hold the rows of all of them and outputs must, both with the partition columns
+`dataset` and `date`, which the assets use to work partition by partition.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date as Date
 
 import pyarrow as pa
 from dagster import ConfigurableIOManager, InputContext, MultiPartitionKey, OutputContext
 
 from kura_dagster.core.settings import validate_dataset_name
-from kura_dagster.core.store import SCHEMA, connect, read_partition, write_partition
+from kura_dagster.core.store import SCHEMA, connect, read_partitions, with_partition_columns, write_partitions
 
 
 def partition_of(key: str | MultiPartitionKey) -> tuple[str, Date]:
@@ -28,6 +33,11 @@ def partition_of(key: str | MultiPartitionKey) -> tuple[str, Date]:
     return validate_dataset_name(by_dimension["dataset"]), Date.fromisoformat(by_dimension["date"])
 
 
+def partitions_of(keys: Iterable[str | MultiPartitionKey]) -> list[tuple[str, Date]]:
+    """The (dataset, date) pairs of partition keys, sorted: a step's partitions in a stable order."""
+    return sorted({partition_of(key) for key in keys})
+
+
 class DuckDBPartitionIOManager(ConfigurableIOManager):
     """Stores each asset's Arrow table in `<database>` as `kura.<asset name>`, partition by partition."""
 
@@ -36,14 +46,16 @@ class DuckDBPartitionIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: pa.Table) -> None:
         if not isinstance(obj, pa.Table):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a pyarrow.Table, got {type(obj).__name__}")
-        dataset, day = partition_of(context.asset_partition_key)
+        partitions = partitions_of(context.asset_partition_keys)
+        if len(partitions) == 1 and "dataset" not in obj.column_names:
+            obj = with_partition_columns(obj, *partitions[0])
         table_name = context.asset_key.path[-1]
         with connect(self.database) as connection:
-            write_partition(connection, table_name, dataset, day, obj)
+            write_partitions(connection, table_name, obj, partitions)
         context.add_output_metadata({"table": f"{SCHEMA}.{table_name}", "database": self.database})
 
     def load_input(self, context: InputContext) -> pa.Table:
-        dataset, day = partition_of(context.asset_partition_key)
+        partitions = partitions_of(context.asset_partition_keys)
         table_name = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
         with connect(self.database) as connection:
-            return read_partition(connection, table_name, dataset, day)
+            return read_partitions(connection, table_name, partitions)

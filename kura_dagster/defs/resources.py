@@ -52,6 +52,11 @@ class LandingZone(ConfigurableResource):
                 digest.update(block)
         return digest.hexdigest()
 
+    @staticmethod
+    def combined_fingerprint(fingerprints: list[str]) -> str:
+        """One version for several days' files (a run over a date range): the hash of their hashes."""
+        return hashlib.sha256("\n".join(fingerprints).encode()).hexdigest()
+
 
 class KuraLLMResource(OpenAIResource):
     """dagster-openai's `OpenAIResource` settings (api_key, base_url, organization, project) plus what the

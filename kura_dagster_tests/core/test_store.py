@@ -18,3 +18,27 @@ def test_partitions_are_replaced_and_new_columns_added(tmp_path):
         assert read_partition(connection, "things", "b", day).to_pylist() == [{"id": "z", "score": None}]
     assert read_table(path, "things", "a", "2026-11-01").num_rows == 1
     assert read_table(path, "missing_table", "a", "2026-11-01").num_rows == 0
+
+
+def test_several_partitions_are_written_and_read_together(tmp_path):
+    from kura_dagster.core.store import read_partitions, write_partitions, with_partition_columns
+
+    first, second, third = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+    rows = pa.concat_tables([with_partition_columns(pa.table({"id": ["b", "a"]}), "d", first),
+                             with_partition_columns(pa.table({"id": ["c"]}), "d", third)])
+    with connect(tmp_path / "kura.duckdb") as connection:
+        write_partition(connection, "things", "d", second, pa.table({"id": ["old"]}))
+        write_partition(connection, "things", "other", first, pa.table({"id": ["kept"]}))
+        # The second day is part of the write but has no rows: its old rows go, it stays empty.
+        write_partitions(connection, "things", rows, [("d", first), ("d", second), ("d", third)])
+        read = read_partitions(connection, "things", [("d", third), ("d", second), ("d", first)])
+        assert read.select(["date", "id"]).to_pylist() == [
+            {"date": third, "id": "c"}, {"date": first, "id": "b"}, {"date": first, "id": "a"}]
+        assert read_partition(connection, "things", "other", first).to_pylist() == [{"id": "kept"}]
+        try:
+            write_partitions(connection, "things", rows, [("d", first)])
+        except ValueError as error:
+            assert "d|2026-11-03" in str(error)
+        else:
+            raise AssertionError("rows of a partition that was not asked for must not be written")
+        assert read_partitions(connection, "things", [("d", third)]).num_rows == 1
