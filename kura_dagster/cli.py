@@ -110,7 +110,7 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     from kura_dagster.defs.runs import kura_instance, run_partitions
 
     instance = kura_instance(settings)
-    print(f"Materialising 6 assets for {len(partitions)} partition(s) through Dagster "
+    print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
           f"(instance: {settings.dagster_home})", flush=True)
 
     def submitted(backfill_id: str, daemon_running: bool) -> None:
@@ -174,7 +174,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.definitions import build_definitions
     from kura_dagster.defs.runs import kura_instance, run_partitions_in_process
 
-    print(f"Materialising 6 assets for {len(partitions)} partitions through Dagster, in this process "
+    print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through Dagster, in this process "
           f"(instance: {settings.dagster_home})", flush=True)
     results = run_partitions_in_process(build_definitions(settings), kura_instance(settings), partitions,
                                         on_done=_print_run)

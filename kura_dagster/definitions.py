@@ -8,6 +8,7 @@ from kura_dagster.core.settings import Settings
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.automation import daily_recluster_schedule, landing_zone_sensor
 from kura_dagster.defs.checks import PIPELINE_CHECKS
+from kura_dagster.defs.explorer import EXPLORER_ASSETS
 from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.resources import resources_from_settings
 
@@ -32,7 +33,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings.prepare_home()
     executor = executor_for(settings)
     return Definitions(
-        assets=PIPELINE_ASSETS,
+        assets=[*PIPELINE_ASSETS, *EXPLORER_ASSETS],
         asset_checks=PIPELINE_CHECKS,
         jobs=[kura_pipeline],
         sensors=[landing_zone_sensor],

@@ -233,10 +233,13 @@ def llm_resource(settings: Settings) -> KuraLLMResource:
 
 
 def resources_from_settings(settings: Settings) -> dict[str, object]:
+    from kura_dagster.defs.explorer import ExplorerResource
     from kura_dagster.defs.io_manager import DuckDBPartitionIOManager
 
     return {
         "io_manager": DuckDBPartitionIOManager(database=str(settings.duckdb_path)),
+        "explorer": ExplorerResource(database=str(settings.duckdb_path), home=str(settings.home),
+                                     include_messages=settings.report_include_messages),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir)),
         "llm": llm_resource(settings),
         "summary_model": SummaryModelResource(backend=settings.llm),

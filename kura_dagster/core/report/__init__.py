@@ -53,11 +53,15 @@ def load_report_data(database: str | Path, dataset: str, day: str, *, include_me
 
 
 def write_report(database: str | Path, dataset: str, day: str, out: str | Path, *,
-                 include_messages: bool = False) -> ReportResult:
-    """Write the explorer of (dataset, day) to `out`; raise ValueError when the partition has no tree."""
+                 include_messages: bool = False, allow_empty: bool = False) -> ReportResult:
+    """Write the explorer of (dataset, day) to `out`.
+
+    A partition with nothing in it raises ValueError (a user asked for a report of a day that has not run),
+    unless `allow_empty`: the pipeline writes a page that says the day was empty.
+    """
     started = time.perf_counter()
     data = load_report_data(database, dataset, day, include_messages=include_messages)
-    if not data["totals"]["conversations"] and not data["totals"]["clusters"]:
+    if not allow_empty and not data["totals"]["conversations"] and not data["totals"]["clusters"]:
         raise ValueError(f"nothing to report for dataset '{dataset}' on {day}: run `kura-dagster run "
                          f"--dataset {dataset} --date {day}` first (or that day had no conversations)")
     page = render_report_html(data)

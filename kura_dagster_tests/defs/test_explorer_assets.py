@@ -1,0 +1,94 @@
+"""topic_trends and report through real Dagster runs: a window of days read through the partition mapping,
+rows in DuckDB, the explorer file written under KURA_HOME and linked from the materialisation."""
+
+import json
+import re
+from datetime import date, timedelta
+
+from dagster import DagsterInstance, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from kura_dagster.core.settings import Settings
+from kura_dagster.core.store import read_table
+from kura_dagster.defs.assets import PIPELINE_ASSETS
+from kura_dagster.defs.explorer import EXPLORER_ASSETS, TRENDS_WINDOW_DAYS
+from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
+from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster_tests.conftest import make_conversations, write_jsonl
+
+DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
+ASSETS = [*PIPELINE_ASSETS, *EXPLORER_ASSETS]
+
+
+def _setup(tmp_path):
+    settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data")
+    settings.prepare_home()
+    for seed, day in enumerate(DAYS):
+        conversations = make_conversations(per_theme=6 + 3 * seed, seed=seed, day=day)
+        for c in conversations:
+            c.chat_id = f"{day}-{c.chat_id}"
+        write_jsonl(settings.data_dir / "trend" / f"{day}.jsonl", conversations)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["trend"])
+    return settings, instance
+
+
+def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
+    settings, instance = _setup(tmp_path)
+    result = materialize(ASSETS, instance=instance, resources=resources_from_settings(settings),
+                         tags={ASSET_PARTITION_RANGE_START_TAG: partition_key("trend", DAYS[0]),
+                               ASSET_PARTITION_RANGE_END_TAG: partition_key("trend", DAYS[-1])})
+    assert result.success
+
+    last = DAYS[-1]
+    rows = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
+    window = [date.fromisoformat(last) - timedelta(days=offset) for offset in range(TRENDS_WINDOW_DAYS - 1, -1, -1)]
+    roots = {row["cluster_id"]: row["name"] for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last)
+             .to_pylist() if row["parent_id"] is None}
+    topics = {row["topic_id"] for row in rows}
+    assert topics - {"other"} == set(roots)  # the last day's top-level topics, followed back in time
+    assert all(row["topic"] == roots[row["topic_id"]] for row in rows if row["topic_id"] != "other")
+    assert sorted({row["day"] for row in rows}) == window and len(rows) == len(topics) * len(window)
+    # Each day's volumes add up to that day's embedded conversations; days without data have no share.
+    for day in window:
+        embedded = read_table(settings.duckdb_path, "embeddings", "trend", day).num_rows
+        day_rows = [row for row in rows if row["day"] == day]
+        assert sum(row["conversations"] for row in day_rows) == embedded, day
+        if embedded:
+            assert abs(sum(row["share"] for row in day_rows) - 1) < 1e-9
+        else:
+            assert all(row["share"] is None for row in day_rows)
+    assert {row["status"] for row in rows} <= {"emerging", "fading", "steady", "no_history"}
+    # The first day has no earlier day in its window: no history to compare with.
+    first = read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[0]).to_pylist()
+    assert first and {row["status"] for row in first} == {"no_history"}
+
+    # The explorer of each day: a file under KURA_HOME, linked from that day's materialisation.
+    events = {event.partition: event.materialization.metadata
+              for event in result.get_asset_materialization_events() if event.asset_key.to_user_string() == "report"}
+    assert set(events) == {partition_key("trend", day) for day in DAYS}
+    page_path = settings.home / "reports" / "trend" / f"{last}.html"
+    metadata = events[partition_key("trend", last)]
+    assert metadata["path"].value == str(page_path) and metadata["url"].value == page_path.as_uri()
+    assert metadata["has_trends"].value is True and metadata["messages_included"].value is False
+    page = page_path.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="kura-data">(.*?)</script>', page, re.DOTALL).group(1))
+    assert data["totals"]["conversations"] == read_table(settings.duckdb_path, "summaries", "trend", last).num_rows
+    assert {t["id"] for t in data["trends"]["topics"]} == topics
+
+
+def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
+    settings, instance = _setup(tmp_path)
+    for day in DAYS[:2]:
+        assert materialize(PIPELINE_ASSETS, partition_key=partition_key("trend", day), instance=instance,
+                           resources=resources_from_settings(settings)).success
+    result = materialize(ASSETS, partition_key=partition_key("trend", DAYS[2]), instance=instance,
+                         resources=resources_from_settings(settings))
+    assert result.success
+    rows = read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
+    volumes = {}
+    for row in rows:
+        volumes[row["day"]] = volumes.get(row["day"], 0) + row["conversations"]
+    assert [volumes[date.fromisoformat(day)] for day in DAYS] == [24, 36, 48]
+    metadata = result.asset_materializations_for_node("topic_trends")[0].metadata
+    assert metadata["days_with_conversations"].value == 3
