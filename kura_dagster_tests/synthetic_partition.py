@@ -103,10 +103,13 @@ def synthetic_partition(n_conversations: int = 400, n_leaves: int = 20, *, day: 
         if node.id.startswith("leaf-"):
             top = root_of[node.chat_ids[0]]
             xy[node.id] = (8 * math.cos(angle[top]) + rng.normal(0, 2), 8 * math.sin(angle[top]) + rng.normal(0, 2))
+    kids_of: dict[str, list[str]] = {}
+    for node in nodes:
+        if node.parent_id is not None:
+            kids_of.setdefault(node.parent_id, []).append(node.id)
     for node in sorted(nodes, key=lambda n: -levels[n.id]):
         if node.id not in xy:
-            kids = [n for n in nodes if n.parent_id == node.id]
-            xy[node.id] = tuple(np.mean([xy[k.id] for k in kids], axis=0))
+            xy[node.id] = tuple(np.mean([xy[kid] for kid in kids_of[node.id]], axis=0))
     meta = tables.meta_clusters_to_arrow(nodes, [levels[n.id] for n in nodes])
     projections = pa.Table.from_pydict({
         "cluster_id": [n.id for n in nodes], "parent_id": [n.parent_id for n in nodes],

@@ -90,6 +90,9 @@
     return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   }
 
+  // Milliseconds of the last draw and search, for the bench (bench/report_scale.py).
+  const timings = { draw: 0, search: 0 };
+
   // ---------- state ----------
   const state = { query: "", filters: [], colourBy: "topic", selected: -1, expanded: new Set(), focus: -1, hover: -1 };
   let mask = null; // Uint8Array over conversations when a search or filter is active
@@ -100,6 +103,11 @@
   const visible = (i) => !prefix || hits(i) > 0 || nameHit[i] === 1;
 
   function recompute() {
+    const started = performance.now();
+    filterAndRender();
+    timings.search = performance.now() - started;
+  }
+  function filterAndRender() {
     const q = state.query.trim().toLowerCase();
     nameHit.fill(0);
     autoExpanded = new Set();
@@ -553,6 +561,11 @@
     scheduleDraw();
   }
   function draw() {
+    const started = performance.now();
+    drawPoints();
+    timings.draw = performance.now() - started;
+  }
+  function drawPoints() {
     ctx.clearRect(0, 0, view.width, view.height);
     if (!nNodes) {
       ctx.fillStyle = "#667085";
@@ -830,5 +843,9 @@
   renderTrends();
   resize();
   // For scripted use (and the browser test): where a node is drawn, in canvas pixels.
-  window.kuraExplorer = { ready: true, select, state, data: DATA, screenPosition: (i) => [sx(nodeX[i]), sy(nodeY[i])] };
+  window.kuraExplorer = {
+    ready: true, select, state, timings, data: DATA,
+    screenPosition: (i) => [sx(nodeX[i]), sy(nodeY[i])],
+    search: (q) => { $("search").value = q; state.query = q; recompute(); },
+  };
 })();
