@@ -4,8 +4,9 @@ Each day is clustered on its own, so its cluster ids and even its clustering spa
 comparable with another day's. What is comparable is the embedding model's space. So the reference day's
 tree (the last day of the window) is cut at a level, each topic gets the centroid of its members' unit
 embeddings, and every conversation of every day in the window goes to its nearest centroid by cosine
-similarity. Conversations further from every centroid than almost all of the reference day's own members
-(the `other_quantile` of their similarities) go to "Other": that is where something new shows up first.
+similarity. A conversation further from its nearest topic than almost all of the reference day's conversations
+of that topic (below the `other_quantile` of their similarities) goes to "Other": where something new shows
+up first.
 
 The same rule is applied to every day, the reference day included, so a topic's volume never jumps because
 the method changed between days (the reference day's volumes are therefore close to, not exactly, the tree's
@@ -113,21 +114,34 @@ def topic_centroids(topics: Sequence[Cluster], chat_ids: Sequence[str], vectors:
     return kept, unit_rows(np.vstack(centroids))
 
 
-def nearest_topics(vectors: np.ndarray, centroids: np.ndarray, threshold: float) -> np.ndarray:
-    """Index of each row's nearest centroid by cosine similarity, -1 ("Other") below `threshold`."""
+def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's nearest centroid by cosine similarity, and that similarity."""
     if len(vectors) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     similarity = unit_rows(vectors) @ centroids.T
     best = similarity.argmax(axis=1)
-    return np.where(similarity[np.arange(len(best)), best] >= threshold, best, -1)
+    return best, similarity[np.arange(len(best)), best]
 
 
-def other_threshold(vectors: np.ndarray, centroids: np.ndarray, quantile: float) -> float:
-    """Similarity below which a conversation is further from every topic than almost any reference member."""
-    if quantile <= 0 or len(vectors) == 0:
-        return -math.inf
-    best = (unit_rows(vectors) @ centroids.T).max(axis=1)
-    return float(np.quantile(best, quantile, method="lower"))
+def nearest_topics(vectors: np.ndarray, centroids: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest centroid, -1 ("Other") when less similar than that topic's threshold."""
+    best, similarity = _nearest(vectors, centroids)
+    return np.where(similarity >= thresholds[best], best, -1) if len(best) else best
+
+
+def other_thresholds(vectors: np.ndarray, centroids: np.ndarray, quantile: float) -> np.ndarray:
+    """Per topic, the similarity below which a conversation is further from it than almost all of the
+    reference day's conversations that it attracts. Per topic, not global: a diffuse topic would otherwise
+    feed "Other" more than a tight one, and Other's share would follow the mix of topics, not novelty."""
+    thresholds = np.full(len(centroids), -math.inf)
+    if quantile <= 0:
+        return thresholds
+    best, similarity = _nearest(vectors, centroids)
+    for topic in range(len(centroids)):
+        own = similarity[best == topic]
+        if len(own):
+            thresholds[topic] = float(np.quantile(own, quantile, method="lower"))
+    return thresholds
 
 
 @dataclass(frozen=True)
@@ -167,7 +181,7 @@ def compute_topic_trends(nodes: Sequence[Cluster], daily: DailyEmbeddings, end: 
     topics, centroids = topic_centroids(topics_at_level(nodes, options.level), reference_ids, reference_vectors)
     if not topics:
         return TRENDS_SCHEMA.empty_table()
-    threshold = other_threshold(reference_vectors, centroids, options.other_quantile)
+    thresholds = other_thresholds(reference_vectors, centroids, options.other_quantile)
     counts = np.zeros((len(topics) + 1, len(days)), dtype=np.int64)  # last row: Other
     for column, day in enumerate(days):
         chat_ids, vectors = daily.get(day, ([], np.zeros((0, centroids.shape[1]))))
@@ -176,7 +190,7 @@ def compute_topic_trends(nodes: Sequence[Cluster], daily: DailyEmbeddings, end: 
         if vectors.shape[1] != centroids.shape[1]:
             raise ValueError(f"embeddings of {day} have {vectors.shape[1]} dimensions, the reference day "
                              f"{end} has {centroids.shape[1]}: the embedding model changed inside the window")
-        assigned = nearest_topics(vectors, centroids, threshold)
+        assigned = nearest_topics(vectors, centroids, thresholds)
         counts[:, column] = np.bincount(np.where(assigned < 0, len(topics), assigned), minlength=len(topics) + 1)
     return _trend_rows(topics, counts, days, options)
 
