@@ -12,7 +12,12 @@ The same rule is applied to every day, the reference day included, so a topic's 
 the method changed between days (the reference day's volumes are therefore close to, not exactly, the tree's
 counts). A topic is *emerging* when its share of the last `recent_days` days is significantly higher than its
 share of the earlier days of the window (a two-proportion z-test) and at least `min_ratio` times it; *fading*
-is the mirror image. Deterministic: no randomness at all.
+is the mirror image. "Other" is never flagged: the tree was built from the reference day, so that day's
+conversations fit it better than earlier days' do by construction, and Other would always look like fading.
+
+Trends are computed for the cut at each of `levels` (default the roots and the level below them): new
+themes are usually small and merge into a large root, where they barely move its share, while their own
+level-1 topic stands out. Deterministic: no randomness at all.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from kura_dagster.core.types import Cluster, is_unclustered
 
 OTHER_ID = "other"
 OTHER_NAME = "Other (far from every reference topic)"
-STATUSES = ("emerging", "fading", "steady", "no_history")
+STATUSES = ("emerging", "fading", "steady", "no_history", "not_flagged")
 
 TRENDS_SCHEMA = pa.schema([
     ("day", pa.date32()), ("topic_id", pa.string()), ("topic", pa.string()), ("level", pa.int32()),
@@ -47,7 +52,7 @@ class TrendOptions:
     """How topics are followed and flagged; the defaults suit daily partitions of a few hundred chats."""
 
     window_days: int = 7
-    level: int = 0                # cut the reference tree here (0 = its roots)
+    levels: tuple[int, ...] = (0, 1)  # cuts of the reference tree to follow (0 = its roots)
     recent_days: int | None = None  # None: a third of the window, at least one day
     other_quantile: float = 0.05  # share of the reference day's members allowed to fall into "Other"
     min_z: float = 1.96           # two-sided 5% for the change in share
@@ -177,8 +182,15 @@ def compute_topic_trends(nodes: Sequence[Cluster], daily: DailyEmbeddings, end: 
     matrix (rows aligned); days of the window missing from it count as days without conversations.
     """
     days = window_days(end, options.window_days)
+    parts = [_trends_at_level(nodes, daily, days, level, options) for level in options.levels]
+    return pa.concat_tables([TRENDS_SCHEMA.empty_table(), *parts])
+
+
+def _trends_at_level(nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int,
+                     options: TrendOptions) -> pa.Table:
+    end = days[-1]
     reference_ids, reference_vectors = daily.get(end, ([], np.zeros((0, 0))))
-    topics, centroids = topic_centroids(topics_at_level(nodes, options.level), reference_ids, reference_vectors)
+    topics, centroids = topic_centroids(topics_at_level(nodes, level), reference_ids, reference_vectors)
     if not topics:
         return TRENDS_SCHEMA.empty_table()
     thresholds = other_thresholds(reference_vectors, centroids, options.other_quantile)
@@ -192,10 +204,11 @@ def compute_topic_trends(nodes: Sequence[Cluster], daily: DailyEmbeddings, end: 
                              f"{end} has {centroids.shape[1]}: the embedding model changed inside the window")
         assigned = nearest_topics(vectors, centroids, thresholds)
         counts[:, column] = np.bincount(np.where(assigned < 0, len(topics), assigned), minlength=len(topics) + 1)
-    return _trend_rows(topics, counts, days, options)
+    return _trend_rows(topics, counts, days, level, options)
 
 
-def _trend_rows(topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], options: TrendOptions) -> pa.Table:
+def _trend_rows(topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int,
+                options: TrendOptions) -> pa.Table:
     totals = counts.sum(axis=0)
     recent = min(options.recent, len(days))
     split = len(days) - recent
@@ -206,11 +219,13 @@ def _trend_rows(topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Da
             continue  # no "Other" row when nothing fell outside the topics
         flag = flag_topic(int(counts[row, split:].sum()), int(totals[split:].sum()),
                           int(counts[row, :split].sum()), int(totals[:split].sum()), options)
+        if topic_id == OTHER_ID:
+            flag = TopicFlag("not_flagged", flag.recent_share, flag.baseline_share, flag.z)
         for column, day in enumerate(days):
             columns["day"].append(day)
             columns["topic_id"].append(topic_id)
             columns["topic"].append(name)
-            columns["level"].append(options.level)
+            columns["level"].append(level)
             columns["conversations"].append(int(counts[row, column]))
             columns["share"].append(float(counts[row, column] / totals[column]) if totals[column] else None)
             columns["status"].append(flag.status)

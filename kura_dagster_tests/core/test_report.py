@@ -137,9 +137,13 @@ def test_write_report_reads_the_partition_and_its_trends(tmp_path):
     data = embedded_data(result.path.read_text(encoding="utf-8"))
     assert data["trends"]["days"][-1] == DAY and len(data["trends"]["days"]) == 7
     topic_ids = {t["id"] for t in data["trends"]["topics"]}
-    assert topic_ids == set(trends.column("topic_id").to_pylist())
+    assert topic_ids == {row["topic_id"] for row in trends.to_pylist() if row["level"] == 0}
     roots = {n.id for n in part.tree if n.parent_id is None}
     assert topic_ids - {"other"} == roots
+    # Finer topics appear only when they move, and never twice.
+    level_one = {row["topic_id"]: row["status"] for row in trends.to_pylist() if row["level"] == 1}
+    moving = {t["id"] for t in data["trends"]["subtopics"]}
+    assert moving == {i for i, status in level_one.items() if status in ("emerging", "fading") and i not in topic_ids}
     with pytest.raises(ValueError, match="nothing to report for dataset 'demo' on 2026-11-08"):
         write_report(database, "demo", "2026-11-08", tmp_path / "empty.html")
     with pytest.raises(FileNotFoundError):

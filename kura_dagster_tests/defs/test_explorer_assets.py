@@ -41,7 +41,9 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     assert result.success
 
     last = DAYS[-1]
-    rows = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
+    all_rows = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
+    assert {row["level"] for row in all_rows} <= {0, 1}
+    rows = [row for row in all_rows if row["level"] == 0]
     window = [date.fromisoformat(last) - timedelta(days=offset) for offset in range(TRENDS_WINDOW_DAYS - 1, -1, -1)]
     roots = {row["cluster_id"]: row["name"] for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last)
              .to_pylist() if row["parent_id"] is None}
@@ -58,10 +60,10 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
             assert abs(sum(row["share"] for row in day_rows) - 1) < 1e-9
         else:
             assert all(row["share"] is None for row in day_rows)
-    assert {row["status"] for row in rows} <= {"emerging", "fading", "steady", "no_history"}
+    assert {row["status"] for row in rows} <= {"emerging", "fading", "steady", "no_history", "not_flagged"}
     # The first day has no earlier day in its window: no history to compare with.
     first = read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[0]).to_pylist()
-    assert first and {row["status"] for row in first} == {"no_history"}
+    assert first and {row["status"] for row in first if row["topic_id"] != "other"} == {"no_history"}
 
     # The explorer of each day: a file under KURA_HOME, linked from that day's materialisation.
     events = {event.partition: event.materialization.metadata
@@ -75,6 +77,7 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     data = json.loads(re.search(r'id="kura-data">(.*?)</script>', page, re.DOTALL).group(1))
     assert data["totals"]["conversations"] == read_table(settings.duckdb_path, "summaries", "trend", last).num_rows
     assert {t["id"] for t in data["trends"]["topics"]} == topics
+    assert data["trends"]["level"] == 0
 
 
 def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
@@ -85,7 +88,8 @@ def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
     result = materialize(ASSETS, partition_key=partition_key("trend", DAYS[2]), instance=instance,
                          resources=resources_from_settings(settings))
     assert result.success
-    rows = read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
+    rows = [row for row in read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
+            if row["level"] == 0]
     volumes = {}
     for row in rows:
         volumes[row["day"]] = volumes.get(row["day"], 0) + row["conversations"]

@@ -130,16 +130,21 @@ def _trends(trends: pa.Table | None) -> dict | None:
         return None
     days = sorted({row["day"] for row in rows})
     column = {day: i for i, day in enumerate(days)}
-    topics: dict[str, dict] = {}
+    topics: dict[tuple[int, str], dict] = {}
     for row in rows:
-        topic = topics.setdefault(row["topic_id"], {
+        topic = topics.setdefault((row["level"] or 0, row["topic_id"]), {
             "id": row["topic_id"], "name": row["topic"], "status": row["status"], "level": row["level"],
             "recent_share": _number(row["recent_share"]), "baseline_share": _number(row["baseline_share"]),
             "z": _number(row["z"], 2), "counts": [0] * len(days), "shares": [None] * len(days)})
         topic["counts"][column[row["day"]]] = row["conversations"]
         topic["shares"][column[row["day"]]] = _number(row["share"])
     ordered = sorted(topics.values(), key=lambda t: (t["id"] == "other", -sum(t["counts"]), t["name"]))
-    return {"days": [day.isoformat() for day in days], "topics": ordered}
+    top = min(t["level"] or 0 for t in ordered)
+    # The chart follows the top cut; of the finer cuts, only topics on the move (and not already a top topic).
+    top_ids = {t["id"] for t in ordered if t["level"] == top}
+    moving = [t for t in ordered if t["level"] != top and t["id"] not in top_ids and t["status"] in ("emerging", "fading")]
+    return {"days": [day.isoformat() for day in days], "level": top,
+            "topics": [t for t in ordered if t["level"] == top], "subtopics": moving}
 
 
 def build_report_data(

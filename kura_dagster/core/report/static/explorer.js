@@ -766,7 +766,7 @@
   function topicColour(topic, n) {
     if (topic.id === "other") return OTHER_COLOUR;
     const i = indexOfId.get(topic.id);
-    if (i !== undefined && rootIndex.has(i)) return PALETTE[rootIndex.get(i) % PALETTE.length];
+    if (i !== undefined) return PALETTE[rootIndex.get(rootOf[i]) % PALETTE.length]; // its top-level topic's colour
     return PALETTE[n % PALETTE.length];
   }
   function renderTrends() {
@@ -809,9 +809,22 @@
       chart.appendChild(group);
     });
     body.appendChild(chart);
+    body.appendChild(trendTable(trends.topics, "Topic"));
+    if (trends.subtopics && trends.subtopics.length) {
+      body.appendChild(el("h3", { text: "Sub-topics on the move" }));
+      body.appendChild(trendTable(trends.subtopics, "Sub-topic (level " + (trends.level + 1) + " and below)"));
+    } else {
+      body.appendChild(el("p", { class: "muted", text: "No finer sub-topic is emerging or fading." }));
+    }
+    body.appendChild(el("p", { class: "muted", text: `Each day's conversations assigned to this day's topics by ` +
+      `nearest centroid in embedding space, ${days[0]} to ${days[days.length - 1]}. Recent = the last days of the ` +
+      `window, earlier = the days before; flagged when the change in share is significant and large. ` +
+      `“Other” holds conversations far from every topic of this day; it is not flagged.` }));
+  }
+  function trendTable(list, heading) {
     const table = el("table", { class: "trend-table" });
-    table.appendChild(el("tr", {}, ["", "Topic", "Trend", "Recent share", "Earlier share", "Conversations"].map((h) => el("th", { text: h }))));
-    trends.topics.forEach((topic, n) => {
+    table.appendChild(el("tr", {}, ["", heading, "Trend", "Recent share", "Earlier share", "Conversations"].map((h) => el("th", { text: h }))));
+    list.forEach((topic, n) => {
       const i = indexOfId.get(topic.id);
       const name = i !== undefined ? el("span", { class: "link", text: topic.name, onclick: () => select(i, true) }) : el("span", { text: topic.name });
       const arrow = topic.status === "emerging" ? "▲ emerging" : topic.status === "fading" ? "▼ fading" : topic.status.replace("_", " ");
@@ -824,10 +837,7 @@
         el("td", { class: "num", text: fmt(topic.counts.reduce((a, b) => a + b, 0)) }),
       ]));
     });
-    body.appendChild(table);
-    body.appendChild(el("p", { class: "muted", text: `Each day's conversations assigned to this day's top-level topics by ` +
-      `nearest centroid in embedding space, ${days[0]} to ${days[days.length - 1]}. Recent = the last days of the ` +
-      `window, earlier = the days before; flagged when the change in share is significant and large.` }));
+    return table;
   }
 
   // ---------- start ----------
