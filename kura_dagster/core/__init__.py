@@ -8,18 +8,48 @@
     )
 """
 
-from kura_dagster.core.cluster import (
-    HDBSCANClusteringMethod,
-    KMeansClusteringMethod,
-    generate_base_clusters_from_conversation_summaries,
-)
-from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries, embedding_text
-from kura_dagster.core.loaders import load_jsonl, load_kura_dump
-from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
-from kura_dagster.core.project import UMAPProjection, reduce_dimensionality_from_clusters
-from kura_dagster.core.summarise import ExtractiveSummaryModel, summarise_conversations
-from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, Message, ProjectedCluster
-from kura_dagster.core.visualise import visualise_pipeline_results
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public name -> module. Imported on first use: `import kura_dagster.core.settings` (what loading the
+# Dagster definitions needs) must not pay for scikit-learn, WordLlama or UMAP.
+_EXPORTS = {
+    "HDBSCANClusteringMethod": "cluster",
+    "KMeansClusteringMethod": "cluster",
+    "generate_base_clusters_from_conversation_summaries": "cluster",
+    "WordLlamaEmbeddingModel": "embed",
+    "embed_summaries": "embed",
+    "embedding_text": "embed",
+    "load_jsonl": "loaders",
+    "load_kura_dump": "loaders",
+    "AgglomerativeMetaClusterModel": "meta_cluster",
+    "reduce_clusters_from_base_clusters": "meta_cluster",
+    "UMAPProjection": "project",
+    "reduce_dimensionality_from_clusters": "project",
+    "ExtractiveSummaryModel": "summarise",
+    "summarise_conversations": "summarise",
+    "Cluster": "types",
+    "Conversation": "types",
+    "ConversationSummary": "types",
+    "Message": "types",
+    "ProjectedCluster": "types",
+    "visualise_pipeline_results": "visualise",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "AgglomerativeMetaClusterModel",

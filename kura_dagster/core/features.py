@@ -99,7 +99,9 @@ def manifold_view(
         return features
     import warnings
 
-    import umap
+    from kura_dagster.core.umap_loader import import_umap
+
+    umap = import_umap()
 
     knn = None
     if n_rows <= exact_knn_rows:

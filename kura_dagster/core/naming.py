@@ -16,7 +16,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer
 
 from kura_dagster.core.text import STOP_WORDS, content_words, truncate
 from kura_dagster.core.types import ConversationSummary
@@ -47,6 +46,8 @@ def ctfidf_keywords(
     if not docs:
         return [[] for _ in group_texts]
     labels = np.repeat(np.arange(len(group_texts)), [len(texts) for texts in group_texts])
+    from sklearn.feature_extraction.text import CountVectorizer  # deferred: loading the definitions stays fast
+
     vectorizer = CountVectorizer(analyzer=_analyzer, binary=True)
     try:
         doc_terms = vectorizer.fit_transform(docs)

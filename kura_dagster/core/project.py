@@ -42,7 +42,9 @@ class UMAPProjection:
         n_points = centroids.shape[0]
         if n_points < self.min_points_for_umap:
             return fallback_layout(centroids)
-        import umap
+        from kura_dagster.core.umap_loader import import_umap
+
+        umap = import_umap()
 
         reducer = umap.UMAP(
             n_components=2,

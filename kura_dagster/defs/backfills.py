@@ -1,12 +1,13 @@
-"""Backfills of `kura_pipeline` from the command line, through the same machinery as the UI.
+"""Backfills of the pipeline's assets from the command line, through the same machinery as the UI.
 
-`kura-dagster run` creates a real Dagster *job backfill* in the persistent instance (the record that the
-GraphQL mutation `launchPartitionBackfill` makes for a job's partition set), so it shows on the UI's
-Backfills page with its runs. Who turns it into runs:
+`kura-dagster run` creates a real Dagster *asset backfill* in the persistent instance (the record that the
+UI's "Materialize" of selected partitions makes, via the GraphQL mutation `launchPartitionBackfill`), so it
+shows on the UI's Backfills page with its runs, and Dagster applies the assets' backfill policy: a
+dataset's date range goes in runs of up to KURA_PARTITIONS_PER_RUN days. Who turns it into runs:
 
-* a running `dagster-daemon` (`make dev`): its backfill daemon submits one run per partition to the
-  run queue and its run-queue daemon launches them within the instance's limits; the command only
-  watches and prints progress;
+* a running `dagster-daemon` (`make dev`): its backfill daemon submits the runs to the run queue and its
+  run-queue daemon launches them within the instance's limits; the command only watches and prints
+  progress;
 * no daemon: the command does the daemon's two jobs for *this* backfill only, then exits:
   it runs the backfill daemon's iteration for this backfill (runs are created and submitted to the
   queue exactly as the daemon does) and launches the queued runs of this backfill through the
@@ -31,20 +32,25 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, PartitionKeyRange, RunsFilter
 from dagster._core.execution.backfill import (
     BULK_ACTION_TERMINAL_STATUSES,
     BulkActionStatus,
     PartitionBackfill,
 )
-from dagster._core.storage.tags import BACKFILL_ID_TAG, PARTITION_NAME_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    BACKFILL_ID_TAG,
+    PARTITION_NAME_TAG,
+)
 from dagster._core.utils import make_new_backfill_id
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.backfill import execute_backfill_iteration_with_instigation_logger
 from dagster._time import get_current_timestamp
 
-from kura_dagster.defs.jobs import PIPELINE_JOB_NAME
+from kura_dagster.defs.partitions import KURA_PARTITIONS
 
 # The module workspace.yaml loads, with no location name: the code location then has the same name
 # ("kura_dagster.definitions") as in `dagster dev -w workspace.yaml`, so the UI links these runs to it.
@@ -66,9 +72,15 @@ class BackfillError(RuntimeError):
     """The backfill could not be created or Dagster gave up on it."""
 
 
+# The assets a backfill materialises: the pipeline's group (conversations through projections).
+PIPELINE_GROUP = "kura"
+
+
 @dataclass(frozen=True)
 class FinishedRun:
-    partition_key: str
+    """A finished run of the backfill and the partitions it covered (one, or a date range)."""
+
+    partition_keys: tuple[str, ...]
     run_id: str
     success: bool
     seconds: float
@@ -96,32 +108,39 @@ def daemon_is_running(instance: DagsterInstance, max_age_s: float = DAEMON_HEART
 
 def submit_backfill(context: WorkspaceProcessContext, partition_keys: Sequence[str], *,
                     tags: Mapping[str, str] | None = None, description: str | None = None) -> str:
-    """Create a job backfill of `kura_pipeline` over `partition_keys` (REQUESTED); returns its id."""
+    """Create an asset backfill of the pipeline's assets over `partition_keys` (REQUESTED); returns its id."""
     request = context.create_request_context()
-    partition_sets = [
-        partition_set
-        for location in request.code_locations
-        for repository in location.get_repositories().values()
-        for partition_set in repository.get_partition_sets()
-        if partition_set.job_name == PIPELINE_JOB_NAME
-    ]
-    if len(partition_sets) != 1:
-        raise BackfillError(f"expected one partition set for job {PIPELINE_JOB_NAME}, "
-                            f"found {len(partition_sets)}")
+    asset_graph = request.asset_graph
+    selection = sorted(key for key in asset_graph.materializable_asset_keys
+                       if asset_graph.get(key).group_name == PIPELINE_GROUP)
+    if not selection:
+        raise BackfillError(f"no assets in group {PIPELINE_GROUP!r} in {DEFINITIONS_MODULE}")
     backfill_id = make_new_backfill_id()
-    context.instance.add_backfill(PartitionBackfill(
+    context.instance.add_backfill(PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id,
-        partition_set_origin=partition_sets[0].get_remote_origin(),
-        status=BulkActionStatus.REQUESTED,
+        asset_graph=asset_graph,
         partition_names=list(partition_keys),
-        from_failure=False,
-        reexecution_steps=None,
-        tags=dict(tags or {}),
+        asset_selection=selection,
         backfill_timestamp=get_current_timestamp(),
+        tags=dict(tags or {}),
+        dynamic_partitions_store=context.instance,
+        all_partitions=False,
+        title=None,
         description=description,
         run_config=QUIET_RUN_CONFIG,
     ))
     return backfill_id
+
+
+def run_partition_keys(instance: DagsterInstance, run) -> tuple[str, ...]:
+    """The partitions a run covers: its partition, or every key of its partition range."""
+    if PARTITION_NAME_TAG in run.tags:
+        return (run.tags[PARTITION_NAME_TAG],)
+    start, end = run.tags.get(ASSET_PARTITION_RANGE_START_TAG), run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if start is None or end is None:
+        return ()
+    return tuple(KURA_PARTITIONS.get_partition_keys_in_range(PartitionKeyRange(start, end),
+                                                             dynamic_partitions_store=instance))
 
 
 def _backfill_runs(instance: DagsterInstance, backfill_id: str):
@@ -139,8 +158,10 @@ def _launch_queued(context: WorkspaceProcessContext, records, order: Mapping[str
     """What the run-queue daemon does, for this backfill's runs: launch queued runs while there is room."""
     instance = context.instance
     in_flight = sum(1 for record in records if record.dagster_run.status in IN_FLIGHT)
-    queued = sorted((r.dagster_run for r in records if r.dagster_run.status == DagsterRunStatus.QUEUED),
-                    key=lambda run: order.get(run.tags.get(PARTITION_NAME_TAG, ""), len(order)))
+    def first_key(run) -> int:
+        return min((order.get(key, len(order)) for key in run_partition_keys(instance, run)), default=len(order))
+
+    queued = sorted((r.dagster_run for r in records if r.dagster_run.status == DagsterRunStatus.QUEUED), key=first_key)
     for run in queued[: max(0, max_concurrent - in_flight)]:
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status != DagsterRunStatus.QUEUED:
@@ -184,7 +205,7 @@ def _finished(instance: DagsterInstance, record) -> FinishedRun:
     success = run.status == DagsterRunStatus.SUCCESS
     error = None if success else ("run canceled" if run.status == DagsterRunStatus.CANCELED
                                   else run_failure_reason(instance, run.run_id))
-    return FinishedRun(run.tags.get(PARTITION_NAME_TAG, ""), run.run_id, success, seconds, error)
+    return FinishedRun(run_partition_keys(instance, run), run.run_id, success, seconds, error)
 
 
 def _cancel(context: WorkspaceProcessContext, backfill_id: str) -> None:
@@ -216,17 +237,18 @@ def wait_for_backfill(
 ) -> list[FinishedRun]:
     """Follow the backfill until every partition has a finished run; progress it when no daemon does.
 
-    `on_finished` is called once per partition as its run ends. Returns the finished runs in the
-    backfill's partition order; a partition that never got a run (backfill failed or canceled) is
-    reported as a failure with Dagster's reason.
+    `on_finished` is called once per run as it ends. Returns, for each of the backfill's partitions in
+    order, the finished run that covered it; a partition that never got a run (backfill failed or
+    canceled) is reported as a failure with Dagster's reason.
     """
     instance = context.instance
     backfill = instance.get_backfill(backfill_id)
     if backfill is None:
         raise BackfillError(f"no backfill {backfill_id} in the instance")
-    keys = list(backfill.partition_names or [])
+    keys = _backfill_partition_keys(backfill)
     order = {key: index for index, key in enumerate(keys)}
     done: dict[str, FinishedRun] = {}
+    seen_runs: set[str] = set()
     errors: list[str] = []
     last_iteration = 0.0
     try:
@@ -241,11 +263,12 @@ def wait_for_backfill(
                 _launch_queued(context, _backfill_runs(instance, backfill_id), order, max_concurrent)
 
             for record in sorted(_backfill_runs(instance, backfill_id), key=lambda r: r.create_timestamp):
-                key = record.dagster_run.tags.get(PARTITION_NAME_TAG, "")
-                if record.dagster_run.status in FINISHED and key in order and key not in done:
-                    done[key] = _finished(instance, record)
+                if record.dagster_run.status in FINISHED and record.dagster_run.run_id not in seen_runs:
+                    seen_runs.add(record.dagster_run.run_id)
+                    finished = _finished(instance, record)
+                    done.update({key: finished for key in finished.partition_keys if key in order})
                     if on_finished is not None:
-                        on_finished(done[key])
+                        on_finished(finished)
 
             if len(done) == len(keys):
                 break
@@ -254,11 +277,12 @@ def wait_for_backfill(
                 reason = backfill.error.message.strip() if backfill.error else None
                 reason = reason or (errors[-1] if errors else None)
                 why = f"backfill {backfill.status.value.lower()}: {reason or 'no run created'}"
-                for key in keys:
-                    if key not in done:
-                        done[key] = FinishedRun(key, "", False, 0.0, why)
-                        if on_finished is not None:
-                            on_finished(done[key])
+                never_ran = tuple(key for key in keys if key not in done)
+                if never_ran:
+                    finished = FinishedRun(never_ran, "", False, 0.0, why)
+                    done.update({key: finished for key in never_ran})
+                    if on_finished is not None:
+                        on_finished(finished)
                 break
             time.sleep(poll_s)
     except BaseException:
@@ -271,3 +295,10 @@ def wait_for_backfill(
         if backfill is not None and backfill.status not in BULK_ACTION_TERMINAL_STATUSES:
             _iterate(context, backfill)
     return [done[key] for key in keys]
+
+
+def _backfill_partition_keys(backfill: PartitionBackfill) -> list[str]:
+    """The partitions the backfill targets, in a stable order (dataset, then date)."""
+    subset = backfill.asset_backfill_data.target_subset
+    keys = {key.partition_key for key in subset.iterate_asset_partitions() if key.partition_key}
+    return sorted(keys)

@@ -21,6 +21,7 @@ from dagster import (
     AssetIn,
     AssetKey,
     AssetsDefinition,
+    Output,
     multi_asset_check,
 )
 
@@ -62,6 +63,10 @@ def partition_check(asset: AssetsDefinition, *also: str) -> Callable[[Callable[.
                     partition=partition_key(dataset, day.isoformat()),
                     metadata={"problems": "\n".join(problems) or "none", **metadata},
                 )
+            # The check's output (never stored) tells the executor the check ran; without it Dagster warns
+            # that downstream steps proceed ungated. A failed evaluation fails this step, which is what
+            # stops the steps downstream.
+            yield Output(None, output_name=spec.get_python_identifier())
 
         return check
 

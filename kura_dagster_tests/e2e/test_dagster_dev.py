@@ -2,7 +2,9 @@
 
 A temporary KURA_HOME/DAGSTER_HOME/KURA_DATA_DIR holds two datasets x three days of small data. Through
 `DagsterGraphQLClient` the test stops the landing-zone sensor (so it launches nothing behind our back),
-registers the datasets, launches one run of one partition and a backfill of all six partitions, runs
+registers the datasets, launches one run of one partition and an asset backfill of all six partitions
+(what the UI's "Materialize" of selected partitions launches: the backfill policy makes one run per
+dataset over its three days), runs
 `kura-dagster run` (which leaves its backfill to the running daemon), waits for the daemon to run
 everything, and checks the DuckDB tables partition by partition.
 """
@@ -28,6 +30,7 @@ from kura_dagster_tests.conftest import REPO, make_conversations, write_jsonl
 
 DATASETS = ("alpha", "beta")
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
+ASSETS = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
 PER_THEME = 4  # 4 themes x 4 = 16 conversations a day
 REPOSITORY = "__repository__"
 TEST_TAG = "kura/test"
@@ -51,11 +54,6 @@ mutation ($repositorySelector: RepositorySelector!, $partitionsDefName: String!,
   addDynamicPartition(repositorySelector: $repositorySelector, partitionsDefName: $partitionsDefName,
                       partitionKey: $partitionKey) {
     __typename ... on PythonError { message } ... on DuplicateDynamicPartitionError { partitionName } } }
-"""
-PARTITION_SETS = """
-query ($repositorySelector: RepositorySelector!) {
-  partitionSetsOrError(repositorySelector: $repositorySelector, pipelineName: "kura_pipeline") {
-    __typename ... on PartitionSets { results { name } } } }
 """
 LAUNCH_BACKFILL = """
 mutation ($backfillParams: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $backfillParams) {
@@ -142,6 +140,14 @@ def _wait_for_location(client: DagsterGraphQLClient, url: str, process: subproce
     raise AssertionError(f"dagster dev did not answer within {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
 
 
+def _covered(run: dict) -> tuple[str, str]:
+    """(first, last) partition key of a run: a range run's range, or a one-partition run's key twice."""
+    tags = run["tags"]
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"], tags["dagster/partition"]
+    return tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
+
+
 def _runs_tagged(client: DagsterGraphQLClient, key: str, value: str) -> list[dict]:
     result = _gql(client, RUNS_QUERY, filter={"tags": [{"key": key, "value": value}]})["runsOrError"]
     assert result["__typename"] == "Runs", result
@@ -204,12 +210,10 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
                   "dagster/partition/date": DAYS[0], TEST_TAG: "single"},
         )
 
-        # A backfill of the job's partition set over all six partitions, as the Backfills page does it.
-        sets = _gql(client, PARTITION_SETS, repositorySelector=repository)["partitionSetsOrError"]
-        (partition_set,) = [s["name"] for s in sets["results"]]
+        # An asset backfill of all six partitions, as "Materialize" of selected partitions does it in the UI.
         keys = [partition_key(dataset, day) for dataset in DATASETS for day in DAYS]
         launched = _gql(client, LAUNCH_BACKFILL, backfillParams={
-            "selector": {"partitionSetName": partition_set, "repositorySelector": repository},
+            "assetSelection": [{"path": [name]} for name in ASSETS],
             "partitionNames": keys, "tags": [{"key": TEST_TAG, "value": "backfill"}],
         })["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
@@ -226,7 +230,7 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
             single_status = client.get_run_status(single_run).value
             backfill = _gql(client, BACKFILL_QUERY, backfillId=backfill_id)["partitionBackfillOrError"]
             backfill_runs = _runs_tagged(client, "dagster/backfill", backfill_id)
-            statuses = {run["tags"]["dagster/partition"]: run["status"] for run in backfill_runs}
+            statuses = {_covered(run): run["status"] for run in backfill_runs}
             finished = single_status in ("SUCCESS", "FAILURE", "CANCELED") and backfill["status"] in (
                 "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED", "COMPLETED")
             if finished or time.monotonic() > deadline:
@@ -240,8 +244,9 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
 
         assert single_status == "SUCCESS", log.read_text()[-4000:]
         assert backfill["status"] == "COMPLETED_SUCCESS", (backfill, statuses, log.read_text()[-4000:])
-        assert sorted(statuses) == sorted(keys) and set(statuses.values()) == {"SUCCESS"}, statuses
-        assert len(backfill_runs) == len(keys)
+        # The backfill policy: one run per dataset, over its three days.
+        assert sorted(statuses) == [(partition_key(d, DAYS[0]), partition_key(d, DAYS[-1])) for d in DATASETS], statuses
+        assert set(statuses.values()) == {"SUCCESS"}, statuses
         # Runs counted by our tags: whatever the schedule might add (a 02:00 UTC tick) is not ours.
         assert [r["runId"] for r in _runs_tagged(client, TEST_TAG, "single")] == [single_run]
         tagged = _runs_tagged(client, TEST_TAG, "backfill")
