@@ -1,75 +1,53 @@
 """Topics over time and the HTML explorer as assets, downstream of the six pipeline stages.
 
-    embeddings (the last KURA_TRENDS_WINDOW_DAYS days) ─┐
-    meta_clusters ──────────────────────────────────────┴→ topic_trends ─┐
-    summaries, meta_clusters, projections ───────────────────────────────┴→ report  ($KURA_HOME/reports/…)
+    embeddings, meta_clusters ─→ topic_trends ─┐
+    summaries, meta_clusters, projections ─────┴→ report  ($KURA_HOME/reports/<dataset>/<date>.html)
 
-`topic_trends` reads a window of days of `embeddings` through a partition mapping (same dataset, the
-date and the days before it), so Dagster knows the dependency: the trends of a day go stale when an
-earlier day of its window is re-materialised. The algorithm is `kura_dagster.core.trends`; the page is
-`kura_dagster.core.report`.
+`topic_trends` of a day needs the embeddings of the days before it too. They are read from the DuckDB
+store rather than through a partition mapping: a mapping to other days would make Dagster's backfill put
+`topic_trends` in later runs than the stages (it will not plan a step before all of its mapped parents), so a
+date range would no longer be one run (the backfill policy). Within a run, the input holds the run's own days;
+earlier days come from the store, as materialised when the run starts. The algorithm is
+`kura_dagster.core.trends`; the page is `kura_dagster.core.report`.
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the real type hints of asset functions.
 
-import warnings
 from datetime import date as Date
-from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-from dagster import (
-    AssetExecutionContext,
-    AssetIn,
-    ConfigurableResource,
-    DimensionPartitionMapping,
-    IdentityPartitionMapping,
-    MetadataValue,
-    MultiPartitionMapping,
-    TimeWindowPartitionMapping,
-    asset,
-)
+from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, asset
 
 from kura_dagster.core import tables
 from kura_dagster.core.report import report_path, write_report
-from kura_dagster.core.settings import Settings
-from kura_dagster.core.trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow
+from kura_dagster.core.store import connect, partition_slice, read_partitions, with_partition_columns
+from kura_dagster.core.trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow, window_days
 from kura_dagster.defs.assets import COMMON, _each_partition, _rows, meta_clusters, projections, summaries
-
-# The window is a partition mapping, and both mappings it needs are marked beta in dagster 1.13.
-warnings.filterwarnings("ignore", message="Class `MultiPartitionMapping` is currently in beta")
-warnings.filterwarnings("ignore", message="Parameter `allow_nonexistent_upstream_partitions`")
-
-# Read when the definitions load: the window shapes the dependency graph, so changing it is a code change.
-TRENDS_WINDOW_DAYS = Settings.from_env().trends_window_days
-
-# The same dataset; on the date dimension, the day and the (window - 1) days before it. Days before the first
-# date partition do not exist, and are simply not read.
-TRENDS_WINDOW = MultiPartitionMapping({
-    "dataset": DimensionPartitionMapping("dataset", IdentityPartitionMapping()),
-    "date": DimensionPartitionMapping("date", TimeWindowPartitionMapping(
-        start_offset=-(TRENDS_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)),
-})
+from kura_dagster.defs.io_manager import partitions_of
+from kura_dagster.defs.partitions import partition_key
 
 
 class ExplorerResource(ConfigurableResource):
-    """Where the explorer reads the tables and writes its pages, and whether pages carry raw messages."""
+    """Where the explorer reads the tables and writes its pages, whether pages carry raw messages, and how
+    many days topic_trends follows (KURA_REPORT_INCLUDE_MESSAGES, KURA_TRENDS_WINDOW_DAYS)."""
 
     database: str
     home: str
     include_messages: bool = False
+    trends_window_days: int = 7
 
-
-def _window_of(embeddings: pa.Table, dataset: str, day: Date) -> pa.Table:
-    """The embeddings of `dataset` over the window that ends on `day` (the input may span more days)."""
-    if embeddings.num_rows == 0:
-        return embeddings
-    first = pa.scalar(day - timedelta(days=TRENDS_WINDOW_DAYS - 1), pa.date32())
-    dates = embeddings.column("date")
-    mask = pc.and_(pc.equal(embeddings.column("dataset"), dataset),
-                   pc.and_(pc.greater_equal(dates, first), pc.less_equal(dates, pa.scalar(day, pa.date32()))))
-    return embeddings.filter(mask)
+    def window_embeddings(self, dataset: str, day: Date, in_run: pa.Table, run_days: set[Date]) -> pa.Table:
+        """The embeddings of `dataset` over the window ending on `day`: the run's own days from its input,
+        the earlier days from the store."""
+        days = window_days(day, self.trends_window_days)
+        parts = [with_partition_columns(partition_slice(in_run, dataset, d), dataset, d) for d in days if d in run_days]
+        earlier = [(dataset, d) for d in days if d not in run_days]
+        if earlier and Path(self.database).exists():
+            with connect(self.database, read_only=True) as connection:
+                parts.append(read_partitions(connection, "embeddings", earlier))
+        parts = [part for part in parts if part.num_rows]
+        return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
 
 
 def _status_list(table: pa.Table, status: str) -> str:
@@ -77,14 +55,20 @@ def _status_list(table: pa.Table, status: str) -> str:
     return ", ".join(names) or "none"
 
 
-@asset(code_version="1", ins={"embeddings": AssetIn(partition_mapping=TRENDS_WINDOW)}, **COMMON)
-def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embeddings: pa.Table) -> pa.Table:
-    """Daily volume and share of this day's top-level topics over the last KURA_TRENDS_WINDOW_DAYS days, each
-    day's conversations assigned by nearest centroid in embedding space; emerging and fading topics flagged."""
-    options = TrendOptions(window_days=TRENDS_WINDOW_DAYS)
+@asset(code_version="1", **COMMON)
+def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embeddings: pa.Table,
+                 explorer: ExplorerResource) -> pa.Table:
+    """Daily volume and share of this day's topics (roots and the level below) over the last
+    KURA_TRENDS_WINDOW_DAYS days, each day's conversations assigned by nearest centroid in embedding space;
+    emerging and fading topics flagged."""
+    options = TrendOptions(window_days=explorer.trends_window_days)
+    run_days: dict[str, set[Date]] = {}
+    for dataset, day in partitions_of(context.partition_keys):
+        run_days.setdefault(dataset, set()).add(day)
 
     def trends_day(dataset: str, day: Date, key: str, meta_clusters: pa.Table) -> pa.Table:
-        daily = daily_embeddings_from_arrow(_window_of(embeddings, dataset, day))
+        window = explorer.window_embeddings(dataset, day, embeddings, run_days[dataset])
+        daily = daily_embeddings_from_arrow(window)
         table = compute_topic_trends(tables.clusters_from_arrow(meta_clusters), daily, day, options)
         context.add_asset_metadata(_rows(
             table, window_days=MetadataValue.int(options.window_days),
@@ -99,9 +83,6 @@ def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embedd
 @asset(code_version="1", deps=[summaries, meta_clusters, projections, topic_trends], **COMMON)
 def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
     """The HTML explorer of each day: one offline file under $KURA_HOME/reports/<dataset>/<date>.html."""
-    from kura_dagster.defs.io_manager import partitions_of
-    from kura_dagster.defs.partitions import partition_key
-
     for dataset, day in partitions_of(context.partition_keys):
         path = report_path(Path(explorer.home), dataset, day.isoformat())
         result = write_report(explorer.database, dataset, day.isoformat(), path,

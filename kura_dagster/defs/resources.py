@@ -239,7 +239,8 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
     return {
         "io_manager": DuckDBPartitionIOManager(database=str(settings.duckdb_path)),
         "explorer": ExplorerResource(database=str(settings.duckdb_path), home=str(settings.home),
-                                     include_messages=settings.report_include_messages),
+                                     include_messages=settings.report_include_messages,
+                                     trends_window_days=settings.trends_window_days),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir)),
         "llm": llm_resource(settings),
         "summary_model": SummaryModelResource(backend=settings.llm),

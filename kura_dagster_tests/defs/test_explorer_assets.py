@@ -11,7 +11,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.store import read_table
 from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.explorer import EXPLORER_ASSETS, TRENDS_WINDOW_DAYS
+from kura_dagster.defs.explorer import EXPLORER_ASSETS
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
@@ -44,7 +44,7 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     all_rows = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
     assert {row["level"] for row in all_rows} <= {0, 1}
     rows = [row for row in all_rows if row["level"] == 0]
-    window = [date.fromisoformat(last) - timedelta(days=offset) for offset in range(TRENDS_WINDOW_DAYS - 1, -1, -1)]
+    window = [date.fromisoformat(last) - timedelta(days=offset) for offset in range(settings.trends_window_days - 1, -1, -1)]
     roots = {row["cluster_id"]: row["name"] for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last)
              .to_pylist() if row["parent_id"] is None}
     topics = {row["topic_id"] for row in rows}
