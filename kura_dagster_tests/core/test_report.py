@@ -150,6 +150,22 @@ def test_write_report_reads_the_partition_and_its_trends(tmp_path):
         write_report(tmp_path / "missing.duckdb", "demo", DAY, tmp_path / "x.html")
 
 
+def test_without_a_tree_the_leaves_are_shown_as_roots(tmp_path):
+    from datetime import date
+
+    from kura_dagster.core.report import load_report_data
+    from kura_dagster.core.store import connect, write_partition
+
+    part = synthetic_partition(60, 6)
+    leaves = [node for node in part.tree if node.id.startswith("leaf-")]
+    with connect(tmp_path / "kura.duckdb") as connection:
+        write_partition(connection, "summaries", "demo", date.fromisoformat(DAY), part.summaries)
+        write_partition(connection, "base_clusters", "demo", date.fromisoformat(DAY), tables.base_clusters_to_arrow(leaves))
+    data = load_report_data(tmp_path / "kura.duckdb", "demo", DAY)
+    assert sorted(data["clusters"]["id"]) == sorted(node.id for node in leaves)
+    assert set(data["clusters"]["parent"]) == {-1} and data["totals"]["clustered"] == 60
+
+
 def test_settings_for_the_report(monkeypatch):
     assert Settings.from_env().report_include_messages is False
     assert Settings.from_env().trends_window_days == 7

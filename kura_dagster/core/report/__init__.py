@@ -47,6 +47,8 @@ def load_report_data(database: str | Path, dataset: str, day: str, *, include_me
     names = ["summaries", "meta_clusters", "projections", "topic_trends"] + (["conversations"] if include_messages else [])
     with connect(database, read_only=True) as connection:
         read = {name: read_partition(connection, name, dataset, when) for name in names}
+        if read["meta_clusters"].num_rows == 0:  # no tree yet (its stage failed): the leaves alone, as roots
+            read["meta_clusters"] = read_partition(connection, "base_clusters", dataset, when)
     return build_report_data(dataset, day, summaries=read["summaries"], meta_clusters=read["meta_clusters"],
                              projections=read["projections"], conversations=read.get("conversations"),
                              trends=read["topic_trends"], include_messages=include_messages)
