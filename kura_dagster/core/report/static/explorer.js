@@ -350,7 +350,13 @@
     const crumbs = el("div", { class: "crumbs" });
     const path = [];
     for (let p = C.parent[i]; p >= 0; p = C.parent[p]) path.unshift(p);
-    crumbs.appendChild(el("a", { text: "All", onclick: () => { state.selected = -1; renderTree(); box.textContent = ""; scheduleDraw(); } }));
+    crumbs.appendChild(el("a", { text: "All", onclick: () => {
+      state.selected = -1;
+      renderTree();
+      box.textContent = "";
+      box.appendChild(el("p", { class: "muted", text: "Click a topic in the tree or on the map to see its details." }));
+      scheduleDraw();
+    } }));
     for (const p of path) {
       crumbs.appendChild(document.createTextNode(" › "));
       crumbs.appendChild(el("a", { text: C.name[p], onclick: () => select(p, true) }));
