@@ -9,9 +9,12 @@ the peak resident memory of the command's process (`getrusage(RUSAGE_CHILDREN).r
 process that runs nothing else, so the figure is the kernel's high-water mark of that one process).
 The counts printed by the command are checked against what the generator wrote.
 
-    python bench/ingest_memory.py [--size-mb 1024] [--days 7] [--seed 0] [--workdir DIR] [--keep]
+    python bench/ingest_memory.py [--size-mb 1024] [--days 7] [--seed 0] [--format jsonl|kura] [--workdir DIR] [--keep]
 
-Results: `bench/results/ingest_memory.json` (overwritten) and one markdown line appended to
+`--format kura` writes the same records as one JSON array (Kura's dump; Claude's and ChatGPT's exports
+are arrays too), without the malformed-JSON records, which would make the whole document unreadable.
+
+Results: `bench/results/ingest_memory_<format>.json` (overwritten) and one markdown line appended to
 `bench/results/ingest_memory.md`.
 """
 
@@ -90,15 +93,18 @@ BROKEN = (
 )
 
 
-def generate(path: Path, size_bytes: int, days: int, seed: int) -> dict:
-    """Write the export; return what the command must report."""
+def generate(path: Path, size_bytes: int, days: int, seed: int, document: bool = False) -> dict:
+    """Write the export (JSON lines, or one JSON array when `document`); return what the command must report."""
     rng = random.Random(seed)
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
     counts = {"records": 0, "good": 0, "repeats": 0, "variants": 0, "broken": 0}
     recent: list[dict] = []
     written = 0
+    breakers = BROKEN[1:] if document else BROKEN  # a document cannot hold malformed JSON and still be read
     with path.open("wb") as handle:
         number = 0
+        if document:
+            handle.write(b"[\n")
         while written < size_bytes:
             roll = rng.random()
             if recent and roll < 0.004:  # an exact repeat of a recent record: merged as a duplicate
@@ -108,17 +114,20 @@ def generate(path: Path, size_bytes: int, days: int, seed: int) -> dict:
                 variant = {**original, "metadata": {**original["metadata"], "edited": True}}
                 line, kind = json.dumps(variant).encode(), "variants"
             elif recent and roll < 0.012:
-                line, kind = rng.choice(BROKEN)(rng.choice(recent)), "broken"
+                line, kind = rng.choice(breakers)(rng.choice(recent)), "broken"
             else:
                 number += 1
                 good = _conversation(rng, number, start, days)
                 recent = (recent + [good])[-64:]
                 line, kind = json.dumps(good).encode(), "good"
-            handle.write(line + b"\n")
+            separator = b",\n" if document and counts["records"] else b""
+            handle.write(separator + line if document else line + b"\n")
             written += len(line) + 1
             counts["records"] += 1
             counts[kind] += 1
-    counts["bytes"] = written
+        if document:
+            handle.write(b"\n]\n")
+    counts["bytes"] = path.stat().st_size
     return counts
 
 
@@ -164,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=float, default=1024.0, help="size of the generated export (MiB)")
     parser.add_argument("--days", type=int, default=7, help="UTC days the conversations are spread over")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--format", choices=("jsonl", "kura"), default="jsonl", help="JSON lines or one JSON array")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--note", default="", help="a remark stored with the result (e.g. 'machine busy')")
@@ -172,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kura-ingest-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        export = workdir / "export.jsonl"
+        export = workdir / ("export.jsonl" if args.format == "jsonl" else "conversations.json")
         started = time.perf_counter()
-        expected = generate(export, int(args.size_mb * 1024 * 1024), args.days, args.seed)
+        expected = generate(export, int(args.size_mb * 1024 * 1024), args.days, args.seed, args.format == "kura")
         print(f"generated {expected['bytes'] / 2**20:.0f} MiB, {expected['records']:,} records in "
               f"{time.perf_counter() - started:.0f}s: {expected}", flush=True)
         runs = []
@@ -193,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         mib = expected["bytes"] / 2**20
         result = {
             "benchmark": "ingest_memory", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "export_mib": round(mib, 1), "records": expected["records"], "days": args.days, "day_files": files,
+            "format": args.format, "export_mib": round(mib, 1), "records": expected["records"], "days": args.days,
+            "day_files": files,
             "seed": args.seed, "cpus": os.cpu_count(), "note": args.note,
             "first": {**first, "mib_per_s": round(mib / first["seconds"], 2),
                       "records_per_s": round(first["records"] / first["seconds"])},
@@ -201,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                       "records_per_s": round(again["records"] / again["seconds"])},
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "ingest_memory.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        line = (f"| {result['date']} | {mib:.0f} MiB, {expected['records']:,} records, {files} days | "
+        (RESULTS / f"ingest_memory_{args.format}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        line = (f"| {result['date']} | {args.format}, {mib:.0f} MiB, {expected['records']:,} records, {files} days | "
                 f"first: {first['seconds']:.0f} s, {result['first']['mib_per_s']:.1f} MiB/s, "
                 f"{result['first']['records_per_s']:,} records/s, peak RSS {first['peak_rss_mib']:.0f} MiB | "
                 f"again: {again['seconds']:.0f} s, peak RSS {again['peak_rss_mib']:.0f} MiB | {args.note} |\n")
