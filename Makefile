@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export KURA_HOME ?= $(CURDIR)/.kura
 export DAGSTER_HOME ?= $(KURA_HOME)/dagster
 
-.PHONY: setup browser demo test dev bench quality sample validate clean
+.PHONY: setup browser demo test test-postgres dev bench bench-ingest quality sample validate clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -35,6 +35,10 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
+# The README's Postgres instance, against a throwaway server (needs PostgreSQL's programs: apt-get install postgresql).
+test-postgres: $(STAMP)
+	$(BIN)/python -m pytest -q -m postgres
+
 # The UI, the daemon (sensor, schedule, backfills, run queue) and the code server, on the instance that
 # `kura-dagster run` uses. The instance config (run queue, one DuckDB writer step at a time in pool
 # kura_duckdb) is written to $(DAGSTER_HOME)/dagster.yaml when that file is missing or empty.
@@ -50,6 +54,10 @@ quality: $(STAMP)
 	$(BIN)/python bench/quality.py
 
 bench: quality
+
+# Peak memory and speed of `kura-dagster ingest` on a generated 1 GB JSONL export (INGEST_MB to change).
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest_memory.py --size-mb $${INGEST_MB:-1024}
 
 sample: $(STAMP)
 	$(BIN)/python scripts/generate_sample.py --out data

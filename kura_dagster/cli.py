@@ -45,15 +45,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                     db_path=settings.duckdb_path)
     for rejected in report.rejected[:20]:
         print(f"rejected: {rejected.describe()}", file=sys.stderr)
-    if len(report.rejected) > 20:
-        print(f"... and {len(report.rejected) - 20} more rejected records", file=sys.stderr)
+    if report.quarantined > 20:
+        print(f"... and {report.quarantined - 20} more rejected records", file=sys.stderr)
     if not report.balanced:  # an invariant of the loaders: say so loudly rather than lose records quietly
         raise CommandError(f"{args.path}: {report.input_records} records read but {report.accepted} accepted + "
-                           f"{report.duplicates} duplicates + {len(report.rejected)} quarantined do not add up")
+                           f"{report.duplicates} duplicates + {report.quarantined} quarantined do not add up")
     register_datasets(kura_instance(settings), [args.dataset])
     print(f"Ingested {args.path} ({report.format}) into dataset '{args.dataset}': {report.input_records} records read, "
-          f"{report.accepted} accepted, {report.duplicates} duplicates merged, {len(report.rejected)} quarantined")
-    print(f"  {report.accepted} accepted + {report.duplicates} duplicates merged + {len(report.rejected)} quarantined "
+          f"{report.accepted} accepted, {report.duplicates} duplicates merged, {report.quarantined} quarantined")
+    print(f"  {report.accepted} accepted + {report.duplicates} duplicates merged + {report.quarantined} quarantined "
           f"= {report.input_records} records read ({report.unchanged} of the accepted were already landed unchanged)")
     if report.default_created_at is not None:
         print(f"  conversations without a timestamp were dated {report.default_created_at.isoformat()} "

@@ -225,11 +225,36 @@ def parse_record(obj: Any, limits: Limits | None = None) -> Conversation:
             previous = conversation.metadata.get("truncated_messages")
             previous = previous if isinstance(previous, int) and not isinstance(previous, bool) else 0
             conversation.metadata["truncated_messages"] = previous + cut
-    try:
-        json.dumps(conversation.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError(f"invalid UTF-8 (a lone surrogate at character {error.start} of the record)") from None
+    _check_utf8(conversation)
     return conversation
+
+
+def _utf8_problem(value: Any) -> int | None:
+    """The position of a lone surrogate (what invalid UTF-8 decodes to) in a text, or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return error.start
+    return None
+
+
+def _check_utf8(conversation: Conversation) -> None:
+    """Every text of the record must be writable as UTF-8; encoding each string is much cheaper than
+    serialising the whole record to find out."""
+    texts: list[tuple[str, Any]] = [("chat_id", conversation.chat_id)]
+    texts += [(f"messages.{index}.content", message.content) for index, message in enumerate(conversation.messages)]
+    for key, value in conversation.metadata.items():
+        texts.append(("metadata key", key))
+        values = value if isinstance(value, list) else [value]
+        texts += [(f"metadata.{_utf8_safe(key)}", item) for item in values if isinstance(item, str)]
+    for where, text in texts:
+        position = _utf8_problem(text)
+        if position is not None:
+            raise ValueError(f"invalid UTF-8 (a lone surrogate in {where} at character {position})")
+
+
+def _utf8_safe(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def collect(source: str, records: Iterable[tuple[int, str, Any]], limits: Limits | None = None) -> Iterator[

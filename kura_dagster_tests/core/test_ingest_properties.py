@@ -9,6 +9,7 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,6 +103,8 @@ def exports(draw):
         lines.append(("good", json.dumps(good).encode()))  # an exact repeat: a duplicate
         variant = {**good, "metadata": {"variant": index}}  # same id, other content: kept as ID~n
         lines.append(("good", json.dumps(variant).encode()))
+        if draw(st.booleans()):  # the variant again: a duplicate of ID~n, not another ID~m
+            lines.append(("good", json.dumps(variant).encode()))
     bad = draw(st.lists(st.one_of(
         st.sampled_from(goods).flatmap(mutations).map(lambda r: json.dumps(r).encode("utf-8", "surrogatepass")),
         json_values.map(lambda v: {k: x for k, x in v.items() if k != "messages"} if isinstance(v, dict) else v)
@@ -132,9 +135,16 @@ def test_nothing_is_lost(export):
         n_good = sum(1 for kind, _ in lines if kind == "good")
         n_bad = len(lines) - n_good
         assert report.records_read == len(lines)
-        assert report.accepted + report.duplicates + len(report.rejected) == report.records_read
-        assert len(report.rejected) == n_bad, [r.describe() for r in report.rejected]
+        assert report.accepted + report.duplicates + report.quarantined == report.records_read
+        assert report.quarantined == len(report.rejected) == n_bad, [r.describe() for r in report.rejected]
         assert report.accepted + report.duplicates == n_good
+        distinct = {line for kind, line in lines if kind == "good"}  # repeats of a line are duplicates
+        assert report.duplicates == n_good - len(distinct)
+        if n_bad:  # every reject, once, in the file and in the table
+            quarantined = (root / "home" / "quarantine" / "fuzz.jsonl").read_text(encoding="utf-8").splitlines()
+            assert sorted(json.loads(q)["record"] for q in quarantined) == sorted(r.record for r in report.rejected)
+            with duckdb.connect(str(root / "home" / "kura.duckdb"), read_only=True) as connection:
+                assert connection.execute("SELECT count(*) FROM kura.kura.quarantine").fetchone()[0] == n_bad
         landed = {}
         for day_file in (root / "data" / "fuzz").glob("*.jsonl") if n_good else []:
             for line in day_file.read_text(encoding="utf-8").splitlines():
@@ -146,7 +156,7 @@ def test_nothing_is_lost(export):
         assert len(landed) == report.accepted
         before = _snapshot(root / "data") | _snapshot(root / "home" / "quarantine")
         again = ingest(path, **kwargs)
-        assert again.balanced and len(again.rejected) == n_bad
+        assert again.balanced and again.quarantined == n_bad and again.unchanged == again.accepted == report.accepted
         assert _snapshot(root / "data") | _snapshot(root / "home" / "quarantine") == before
 
 

@@ -39,9 +39,8 @@ from kura_dagster.core.connectors.common import ConnectorOptions, Context, parse
 from kura_dagster.core.connectors.documents import (
     Item,
     document_items,
-    document_records,
+    first_records,
     json_container,
-    read_document,
     sniff_shape,
 )
 from kura_dagster.core.connectors.messages import row_record
@@ -64,8 +63,8 @@ def _sniff(path: Path) -> tuple[str, Any]:
     if path.is_dir():
         if any((path / marker).exists() for marker in tables.HF_MARKERS):
             return "hf", None
-        document = read_document(path)
-        return _json_shape_format(sniff_shape(document_records(document), "kura"), "json"), document
+        _, document = json_container(path)
+        return _json_shape_format(sniff_shape(first_records(document, path), "kura"), "json"), document
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -76,15 +75,15 @@ def _sniff(path: Path) -> tuple[str, Any]:
     if suffix in (".csv", ".tsv"):
         return "csv", None
     if zipfile.is_zipfile(path):
-        document = read_document(path)
-        return _json_shape_format(sniff_shape(document_records(document), "kura"), "json"), document
+        _, document = json_container(path)
+        return _json_shape_format(sniff_shape(first_records(document, path), "kura"), "json"), document
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not start[:1] in (b"[", b"{"):
         raise ValueError(f"{path}: cannot tell the format (not JSON, JSON lines, CSV or Parquet); pass --format")
     container, document = json_container(path)
     if container == "jsonl":
         return _json_shape_format(sniff_shape(jsonl_records(path), "kura"), "jsonl"), None
-    return _json_shape_format(sniff_shape(document_records(document), "kura"), "json"), document
+    return _json_shape_format(sniff_shape(first_records(document, path), "kura"), "json"), document
 
 
 def detect_format(path: str | Path) -> str:
@@ -130,11 +129,11 @@ class Export:
                 "sharegpt": lambda obj: row_record(obj, ctx, "sharegpt"),
             }
             if self._document is not None:
-                return document_items(self._document), converters[fmt]
+                return document_items(self._document, self.path), converters[fmt]
             if fmt == "jsonl" and self.path.is_file():
                 return jsonl_records(self.path), converters[fmt]
             container, document = json_container(self.path)
-            items = jsonl_records(self.path) if container == "jsonl" else document_items(document)
+            items = jsonl_records(self.path) if container == "jsonl" else document_items(document, self.path)
             return items, converters[fmt]
         if fmt == "csv":
             names, rows = tables.csv_rows(self.path)

@@ -1,0 +1,200 @@
+"""The quarantine: every rejected record with its reason, in a JSONL file and the DuckDB table `kura.quarantine`.
+
+`<quarantine_dir>/<dataset>.jsonl` holds one entry per line: {dataset, source, record, reason, raw,
+ingested_at}; the table has the same columns. Both are keyed by (dataset, source, record, reason): the
+table has that primary key and inserts with ON CONFLICT DO NOTHING, the file is deduplicated on the same
+key and rewritten sorted, so ingesting an export again adds nothing (and keeps the first ingested_at).
+`source` is the absolute path of the export.
+
+`QuarantineWriter` streams: entries go to a scratch file as they come, and `commit` merges it with the
+existing file by key and position (the raw records are never all in memory at once) and inserts into the
+table in batches.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from kura_dagster.core.loaders import Rejected, json_line
+
+QUARANTINE_TABLE = "quarantine"
+BATCH = 2_000  # entries per insert into the table
+
+Key = tuple[str, str, int, str]
+
+
+def _key(entry: dict) -> Key:
+    record = entry.get("record")
+    return (str(entry.get("dataset", "")), str(entry.get("source", "")),
+            record if isinstance(record, int) and not isinstance(record, bool) else -1, str(entry.get("reason", "")))
+
+
+class QuarantineWriter:
+    """Collects rejected records for one dataset; `commit` writes them (see the module docstring).
+
+    `sample` keeps the first few rejects in memory for the command to print; `count` counts them all.
+    """
+
+    def __init__(self, quarantine_dir: Path, dataset: str, *, db_path: Path | None = None,
+                 ingested_at: datetime | None = None, sample: int = 100) -> None:
+        self.quarantine_dir = Path(quarantine_dir)
+        self.dataset = dataset
+        self.db_path = Path(db_path) if db_path is not None else None
+        stamp = (ingested_at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+        self.ingested_at = stamp.isoformat()
+        self.sample_size = sample
+        self.sample: list[Rejected] = []
+        self.count = 0
+        self._scratch: Path | None = None
+        self._handle: BinaryIO | None = None
+
+    def __enter__(self) -> "QuarantineWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._scratch is not None:
+            self._scratch.unlink(missing_ok=True)
+            self._scratch = None
+
+    def add(self, rejected: Rejected) -> None:
+        if self._handle is None:
+            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            descriptor, name = tempfile.mkstemp(prefix=f".{self.dataset}-", suffix=".scratch", dir=self.quarantine_dir)
+            self._scratch, self._handle = Path(name), os.fdopen(descriptor, "wb")
+        entry = {"dataset": self.dataset, "source": rejected.source, "record": rejected.record,
+                 "reason": rejected.reason, "raw": rejected.raw, "ingested_at": self.ingested_at}
+        self._handle.write(json_line(entry).encode("utf-8") + b"\n")
+        self.count += 1
+        if len(self.sample) < self.sample_size:
+            self.sample.append(rejected)
+
+    def commit(self) -> Path | None:
+        """Merge into the file, then the table; the file's path, or None when nothing was rejected."""
+        if self._handle is None or self._scratch is None:
+            return None
+        self._handle.close()
+        self._handle = None
+        path = self.quarantine_dir / f"{self.dataset}.jsonl"
+        self._merge_file(path)
+        if self.db_path is not None:  # after the file: if the database is busy past the wait, the file has them
+            import duckdb
+
+            try:
+                _insert(self._batches(), self.db_path)
+            except duckdb.Error as error:
+                raise ValueError(f"{path} is written, but not the table kura.quarantine in {self.db_path}: {error}; "
+                                 f"ingest again to retry (nothing will be duplicated)") from None
+        return path
+
+    def _merge_file(self, path: Path) -> None:
+        assert self._scratch is not None
+        entries: dict[Key, tuple[int, int]] = {}  # key -> (0 = existing file / 1 = scratch, offset)
+        verbatim = self._scratch.with_suffix(".verbatim")
+        try:
+            if path.exists():
+                with path.open("rb") as old, verbatim.open("wb") as keep:
+                    for offset, raw in _lines(old):
+                        try:
+                            entry = json.loads(raw.decode("utf-8", "surrogateescape"))
+                            entry.setdefault("dataset", self.dataset)
+                            entries.setdefault(_key(entry), (0, offset))
+                        except (ValueError, AttributeError, RecursionError):
+                            if raw.strip():
+                                keep.write(raw.rstrip(b"\r\n") + b"\n")
+            with self._scratch.open("rb") as new:
+                for offset, raw in _lines(new):
+                    entries.setdefault(_key(json.loads(raw)), (1, offset))
+            merged = self._scratch.with_suffix(".merged")
+            with merged.open("wb") as out, self._scratch.open("rb") as new:
+                old_handle = path.open("rb") if path.exists() else None
+                try:
+                    for _, (source, offset) in sorted(entries.items(), key=lambda item: item[0]):
+                        handle = new if source == 1 else old_handle
+                        assert handle is not None
+                        handle.seek(offset)
+                        out.write(handle.readline().rstrip(b"\r\n") + b"\n")
+                finally:
+                    if old_handle is not None:
+                        old_handle.close()
+                if verbatim.exists():
+                    with verbatim.open("rb") as lines:
+                        out.write(lines.read())
+            if path.exists() and filecmp.cmp(merged, path, shallow=False):
+                merged.unlink()
+            else:
+                os.replace(merged, path)
+        finally:
+            verbatim.unlink(missing_ok=True)
+
+    def _batches(self) -> Iterator[list[dict]]:
+        assert self._scratch is not None
+        batch: list[dict] = []
+        with self._scratch.open("rb") as new:
+            for _, raw in _lines(new):
+                batch.append(json.loads(raw))
+                if len(batch) >= BATCH:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) for every non-blank line of a binary file."""
+    offset = 0
+    for raw in handle:
+        if raw.strip():
+            yield offset, raw
+        offset += len(raw)
+
+
+def _insert(batches: Iterator[list[dict]], db_path: Path) -> None:
+    import pyarrow as pa
+
+    from kura_dagster.core.store import connect, qualified
+
+    with connect(db_path) as connection:
+        target = qualified(connection, QUARANTINE_TABLE)
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(connection)}")
+        connection.execute(
+            f"CREATE TABLE IF NOT EXISTS {target} (dataset VARCHAR NOT NULL, source VARCHAR NOT NULL, "
+            "record BIGINT NOT NULL, reason VARCHAR NOT NULL, raw VARCHAR, ingested_at TIMESTAMP NOT NULL, "
+            "PRIMARY KEY (dataset, source, record, reason))")
+        for batch in batches:
+            unique = list({_key(entry): entry for entry in reversed(batch)}.values())  # first of a key wins
+            table = pa.table({
+                "dataset": pa.array([e["dataset"] for e in unique], pa.string()),
+                "source": pa.array([e["source"] for e in unique], pa.string()),
+                "record": pa.array([e["record"] for e in unique], pa.int64()),
+                "reason": pa.array([e["reason"] for e in unique], pa.string()),
+                "raw": pa.array([e["raw"] for e in unique], pa.string()),
+                "ingested_at": pa.array([datetime.fromisoformat(e["ingested_at"]).replace(tzinfo=None) for e in unique],
+                                        pa.timestamp("us")),
+            })
+            connection.register("incoming_quarantine", table)
+            try:
+                connection.execute(f"INSERT INTO {target} SELECT * FROM incoming_quarantine ON CONFLICT DO NOTHING")
+            finally:
+                connection.unregister("incoming_quarantine")
+
+
+def write_quarantine(rejected: Sequence[Rejected], quarantine_dir: Path, dataset: str, *,
+                     db_path: Path | None = None, ingested_at: datetime | None = None) -> Path | None:
+    """Keep rejected records with their reasons in `<quarantine_dir>/<dataset>.jsonl` (and `kura.quarantine`)."""
+    with QuarantineWriter(quarantine_dir, dataset, db_path=db_path, ingested_at=ingested_at, sample=0) as writer:
+        for item in rejected:
+            writer.add(item)
+        return writer.commit()
