@@ -203,6 +203,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         day = zone.dates(dataset)[-1]
         print(f"\n{rule}\nTopic tree of {dataset} on {day}\n{rule}")
         print(render_tree(_load_tree(settings, dataset, day), "basic"), end="")
+        from kura_dagster.core.report import report_path
+
+        page = report_path(settings.home, dataset, day)
+        if page.exists():
+            print(f"Explorer (map, tree, details, topics over time; opens offline): {page}")
     return 1 if failed else 0
 
 
