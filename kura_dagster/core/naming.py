@@ -149,7 +149,9 @@ class KeywordClusterNamer:
     ) -> list[GroupName]:
         texts = [[naming_text(summaries[i]) for i in rows] for rows in groups]
         tasks = [[summaries[i].task or "" for i in rows] for rows in groups]
-        central = [summaries[central_member(rows, vectors)].request or "" for rows in groups]
+        # A member without text (a failed summary, a conversation the namer may not read) is never quoted.
+        with_text = [np.array([i for i in rows if naming_text(summaries[i])] or rows, dtype=np.int64) for rows in groups]
+        central = [summaries[central_member(rows, vectors)].request or "" for rows in with_text]
         return name_groups(texts, tasks, central, keyword_count=self.keyword_count)
 
 

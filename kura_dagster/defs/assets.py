@@ -118,7 +118,7 @@ def embeddings(
     return table
 
 
-@asset(code_version="1", **COMMON)
+@asset(code_version="2", **COMMON)
 def base_clusters(
     context: AssetExecutionContext,
     summaries: pa.Table,
@@ -134,13 +134,14 @@ def base_clusters(
             namer=clustering.get_namer(client), lexical_weight=clustering.lexical_weight,
             manifold=clustering.manifold == "umap", random_state=clustering.seed,
         )
+        clusters = (privacy := clustering.get_privacy_guard(client)).protect_leaves(clusters, summary_objects)
         table = tables.base_clusters_to_arrow(clusters)
-        context.add_output_metadata(
-            _rows(table, client, largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))))
+        context.add_output_metadata(_rows(table, client, **privacy.metadata(),
+                                          largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))))
     return table
 
 
-@asset(code_version="1", **COMMON)
+@asset(code_version="2", **COMMON)
 def meta_clusters(
     context: AssetExecutionContext,
     base_clusters: pa.Table,
@@ -152,7 +153,7 @@ def meta_clusters(
     """The topic tree: every node, leaves included, with parent_id (NULL at a root) and level (0 = root)."""
     summary_objects, vectors = _clusterable(summaries, embeddings)
     with llm.open_client() as client:
-        model = clustering.get_meta_model(client)
+        model = (privacy := clustering.get_privacy_guard(client)).protect_hierarchy(clustering.get_meta_model(client))
         nodes = reduce_clusters_from_base_clusters(
             tables.clusters_from_arrow(base_clusters), summary_objects, vectors, model=model
         )
@@ -160,7 +161,8 @@ def meta_clusters(
         table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
         roots = sum(1 for node in nodes if node.parent_id is None)
         fell_back = MetadataValue.bool(bool(getattr(model, "fell_back", False)))
-        context.add_output_metadata(_rows(table, client, roots=MetadataValue.int(roots), hierarchy_fallback=fell_back,
+        context.add_output_metadata(_rows(table, client, **privacy.metadata(), roots=MetadataValue.int(roots),
+                                          hierarchy_fallback=fell_back,
                                           tree=MetadataValue.md(tree_markdown(nodes))))
     return table
 

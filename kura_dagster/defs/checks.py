@@ -14,9 +14,11 @@ import pyarrow.compute as pc
 from dagster import AssetCheckResult, AssetIn, asset_check
 
 from kura_dagster.core import tables
+from kura_dagster.core.thresholds import Thresholds, threshold_problems, user_ids_of
 from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
 from kura_dagster.defs.assets import base_clusters, meta_clusters, projections, summaries
 from kura_dagster.defs.partitions import KURA_PARTITIONS
+from kura_dagster.defs.resources import ClusteringResource
 
 # Partitioned asset checks are marked "preview" in dagster 1.13; they are what makes a check load the same
 # (dataset, date) partition as the asset it guards, so we use them and keep the warning out of every import.
@@ -68,10 +70,39 @@ def projections_are_finite(projections: pa.Table) -> AssetCheckResult:
     return _result([f"{bad} nodes with non-finite coordinates"] if bad else [], points=projections.num_rows)
 
 
+def _threshold_result(clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource) -> AssetCheckResult:
+    thresholds = Thresholds(min_conversations=clustering.min_cluster_size, min_users=clustering.min_cluster_users)
+    nodes = tables.clusters_from_arrow(clusters)
+    problems = threshold_problems(nodes, user_ids_of(tables.summaries_from_arrow(summaries)), thresholds)
+    return _result(problems, clusters=len(nodes), min_cluster_size=thresholds.min_conversations,
+                   min_cluster_users=thresholds.min_users)
+
+
+@asset_check(asset=base_clusters, blocking=True, partitions_def=KURA_PARTITIONS,
+             additional_ins={"summaries": AssetIn("summaries")})
+def no_base_cluster_below_the_privacy_thresholds_is_named(
+    base_clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource
+) -> AssetCheckResult:
+    """No cluster below KURA_MIN_CLUSTER_SIZE / KURA_MIN_CLUSTER_USERS is shown by name."""
+    return _threshold_result(base_clusters, summaries, clustering)
+
+
+@asset_check(asset=meta_clusters, blocking=True, partitions_def=KURA_PARTITIONS,
+             additional_ins={"summaries": AssetIn("summaries")})
+def no_tree_node_below_the_privacy_thresholds_is_named(
+    meta_clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource
+) -> AssetCheckResult:
+    """No node below KURA_MIN_CLUSTER_SIZE / KURA_MIN_CLUSTER_USERS is shown by name, and no parent is named
+    when every leaf below it is hidden (its name could only have come from hidden content)."""
+    return _threshold_result(meta_clusters, summaries, clustering)
+
+
 PIPELINE_CHECKS = [
     every_conversation_has_a_summary,
     summary_error_rate_is_low,
     every_embedded_conversation_in_exactly_one_cluster,
     tree_is_valid,
     projections_are_finite,
+    no_base_cluster_below_the_privacy_thresholds_is_named,
+    no_tree_node_below_the_privacy_thresholds_is_named,
 ]
