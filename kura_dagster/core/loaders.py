@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kura_dagster.core.landing import landing_file
 from kura_dagster.core.types import Conversation
 
 RAW_LIMIT = 100_000  # characters of a rejected record kept in the quarantine
@@ -293,7 +294,7 @@ def load_kura_dump(path: str | Path) -> list[Conversation]:
 
 def load_landing_partition(data_dir: str | Path, dataset: str, date: str) -> LoadResult:
     """Read `data/<dataset>/<date>.jsonl`; a missing file is an empty day, not an error."""
-    path = Path(data_dir) / dataset / f"{date}.jsonl"
+    path = landing_file(Path(data_dir), dataset, date)  # names checked, no link out of the zone
     if not path.exists():
         return LoadResult()
     return load_jsonl(path)

@@ -22,6 +22,7 @@ from kura_dagster.core.embed import EmbeddingModel, WordLlamaEmbeddingModel
 from kura_dagster.core.llm.cache import ResponseCache
 from kura_dagster.core.llm.client import LLMClient
 from kura_dagster.core.llm.usage import PriceTable
+from kura_dagster.core.landing import landing_file
 from kura_dagster.core.loaders import LoadResult, load_landing_partition
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, MetaClusterModel
 from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer
@@ -44,7 +45,7 @@ class LandingZone(ConfigurableResource):
 
     def fingerprint(self, dataset: str, date: str) -> str:
         """SHA-256 of the day's file ("absent" without one): the data version of `conversations`."""
-        path = Path(self.data_dir) / dataset / f"{date}.jsonl"
+        path = landing_file(Path(self.data_dir), dataset, date)
         if not path.exists():
             return "absent"
         digest = hashlib.sha256()
