@@ -556,7 +556,8 @@ class FakeOpenAIServer:
 
     Counters (all guarded by a lock): ``calls`` (Counter by endpoint, "chat"/"embeddings", every request
     including faulted ones), ``faults`` (Counter by injected fault kind actually served), ``requests``
-    (parsed JSON bodies in arrival order), ``in_flight`` and ``max_in_flight``.
+    (parsed JSON bodies in arrival order), ``api_keys`` (Counter of the keys clients sent), ``in_flight`` and
+    ``max_in_flight``.
     """
 
     def __init__(
@@ -602,6 +603,7 @@ class FakeOpenAIServer:
         self.calls: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.requests: list[dict] = []
+        self.api_keys: Counter[str] = Counter()  # keys the clients sent (Bearer or Azure's api-key header)
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -667,6 +669,7 @@ class FakeOpenAIServer:
             self.calls = Counter()
             self.faults = Counter()
             self.requests = []
+            self.api_keys = Counter()
             self.max_in_flight = self.in_flight
 
     # -- internals -----------------------------------------------------------------------------------
@@ -718,6 +721,8 @@ class FakeOpenAIServer:
         with self._lock:
             self.calls[endpoint] += 1
             self.requests.append(body)
+            key = handler.headers.get("api-key") or handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            self.api_keys[key] += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

@@ -21,7 +21,8 @@ def client_for(server: FakeOpenAIServer, **options) -> LLMClient:
 
 
 def cluster(name: str, description: str, key: str) -> Cluster:
-    return Cluster(id=f"c_{key}", name=name, description=description, slug=key, chat_ids=[f"{key}-{i}" for i in range(12)])
+    return Cluster(id=f"c_{key}", name=name, description=description, slug=key,
+                   chat_ids=[f"{key}-{i}" for i in range(12)])
 
 
 GENERAL = cluster("Debug pandas merge errors", "Users asked why a dataframe merge raised a KeyError.", "general")
@@ -55,7 +56,8 @@ def test_identifying_names_are_renamed_and_general_ones_kept(tmp_path):
                                                  "privacy_audit_withheld": 0}
         # Cached like every other call: auditing the same clusters again asks nothing.
         calls = sum(server.calls.values())
-        again = PrivacyAuditor(client_for(server, cache=ResponseCache(tmp_path / "cache.duckdb"))).audit([GENERAL, IDENTIFYING])
+        fresh = client_for(server, cache=ResponseCache(tmp_path / "cache.duckdb"))
+        again = PrivacyAuditor(fresh).audit([GENERAL, IDENTIFYING])
         assert again == [general, renamed] and sum(server.calls.values()) == calls
 
 

@@ -51,11 +51,11 @@ def corpus(per_theme: int = 12, users_per_theme: int = 12, secret: int = 8):
             vectors.append(vector + rng.normal(0, 0.02, 8))
     summaries = ExtractiveSummaryModel().summarise(conversations)
     clusters = []
+    request_of = {s.chat_id: s.request for s in summaries}
     for theme in themes:
         chat_ids = sorted(c.chat_id for c in conversations if c.chat_id.startswith(f"{theme}-"))
         clusters.append(Cluster(id=cluster_id(chat_ids), name=f"{theme} requests", slug=theme,
-                                description=f"About {theme}: {summaries[[s.chat_id for s in summaries].index(chat_ids[0])].request}",
-                                chat_ids=chat_ids))
+                                description=f"About {theme}: {request_of[chat_ids[0]]}", chat_ids=chat_ids))
     return summaries, np.asarray(vectors, dtype=np.float32), clusters
 
 
