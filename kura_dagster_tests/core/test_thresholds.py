@@ -135,3 +135,30 @@ def test_views_fold_hidden_leaves_into_one_line_under_their_parent():
     assert f"**{BELOW_THRESHOLD_NAME}: 2 small groups** (10)" in tree_markdown([root, *nodes])
     for style in ("enhanced", "rich"):
         assert render_tree([root, *nodes], style, colour=False).count(BELOW_THRESHOLD_NAME) == 1
+
+
+def test_privacy_settings_come_from_the_environment(monkeypatch):
+    from kura_dagster.core.settings import Settings, SettingsError
+
+    monkeypatch.setattr("kura_dagster.core.settings.load_dotenv_once", lambda path=None: None)
+    for name in ("KURA_MIN_CLUSTER_SIZE", "KURA_MIN_CLUSTER_USERS", "KURA_PRIVACY_AUDIT", "KURA_PRIVACY_MIN_SCORE",
+                 "KURA_LLM", "KURA_EMBEDDINGS", "USE_AZURE_OPENAI"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = Settings.from_env()
+    assert (defaults.min_cluster_size, defaults.min_cluster_users, defaults.privacy_audit,
+            defaults.privacy_min_score) == (10, 5, False, 3)
+    monkeypatch.setenv("KURA_MIN_CLUSTER_USERS", "3")
+    monkeypatch.setenv("KURA_PRIVACY_MIN_SCORE", "4")
+    monkeypatch.setenv("KURA_PRIVACY_AUDIT", "true")
+    with pytest.raises(SettingsError, match="KURA_PRIVACY_AUDIT=true needs a hosted chat model"):
+        Settings.from_env()  # the auditor is an LLM: on the local path asking for it is an error
+    monkeypatch.setenv("KURA_LLM", "openai")
+    hosted = Settings.from_env()
+    assert (hosted.min_cluster_users, hosted.privacy_audit, hosted.privacy_min_score) == (3, True, 4)
+    monkeypatch.setenv("KURA_PRIVACY_MIN_SCORE", "6")
+    with pytest.raises(SettingsError, match="from 1 to 5"):
+        Settings.from_env()
+    monkeypatch.setenv("KURA_PRIVACY_MIN_SCORE", "3")
+    monkeypatch.setenv("KURA_MIN_CLUSTER_USERS", "0")
+    with pytest.raises(SettingsError, match="KURA_MIN_CLUSTER_USERS"):
+        Settings.from_env()
