@@ -12,8 +12,9 @@ Endpoints (OpenAI and Azure style paths):
 * ``GET /v1/models`` (a one-model list, for clients that probe it)
 
 Chat content, in order of precedence: the ``responder(request_json)`` hook (dict -> JSON-encoded, str -> raw,
-None -> default); for ``response_format={"type": "json_schema", ...}`` a JSON object generated
-deterministically from the schema (see :func:`generate_from_schema`); for ``{"type": "json_object"}`` a
+None -> default); the privacy auditor's two schemas, answered like a careful model would (see
+:func:`privacy_rating` and :func:`general_name`); for ``response_format={"type": "json_schema", ...}`` a JSON
+object generated deterministically from the schema (see :func:`generate_from_schema`); for ``{"type": "json_object"}`` a
 ``{"text": ...}`` object; otherwise a short plain text made from the last user message (:func:`prompt_text`).
 
 Embeddings are deterministic unit vectors: ``embedding_mode="hash"`` (default) seeds ``random.Random`` with
@@ -42,6 +43,8 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "FakeOpenAIServer",
+    "general_name",
+    "privacy_rating",
     "generate_from_schema",
     "prompt_text",
     "embed_text",
@@ -118,6 +121,37 @@ def prompt_text(body: dict, max_words: int = 12) -> str:
     words = _WORD_RE.findall(source)
     text = " ".join(words[:max_words]).strip()
     return text or "empty prompt"
+
+
+# What the fake privacy auditor treats as identifying: a placeholder left by personal-data scrubbing, a number
+# of three or more digits (order, account, house numbers), an @ (handles, addresses).
+_IDENTIFYING_RE = re.compile(r"\[(?:EMAIL|PHONE|CARD_NUMBER|IBAN|IP_ADDRESS|CREDENTIALS|TOKEN|API_KEY|SECRET|"
+                             r"PRIVATE_KEY)\]|\d{3,}|\S*@\S*")
+
+
+def _tagged(body: dict, tag: str) -> str:
+    """The content of the last ``<tag>...</tag>`` block of the last user message (the whole message without one)."""
+    source = last_user_message(body)
+    blocks = [m.group(2) for m in _TAG_BLOCK_RE.finditer(source) if m.group(1) == tag]
+    return blocks[-1] if blocks else source
+
+
+def privacy_rating(text: str) -> int:
+    """The fake auditor's score on Clio's 1-5 privacy scale: 2 when ``text`` has an identifying cue, else 5."""
+    return 2 if _IDENTIFYING_RE.search(text) else 5
+
+
+def general_name(text: str) -> dict:
+    """The fake auditor's more general rewrite of a ``Name: ...`` / ``Description: ...`` block: every
+    identifying cue dropped (which is what :func:`privacy_rating` looks for)."""
+    fields = {"name": "", "summary": ""}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        target = {"name": "name", "description": "summary"}.get(key.strip().lower())
+        if target:
+            fields[target] = " ".join(_IDENTIFYING_RE.sub(" ", value).split())
+    name = " ".join(fields["name"].split()[:10]) or "General request"
+    return {"summary": fields["summary"] or f"Conversations about: {name}.", "name": name}
 
 
 def _fit_string(text: str, schema: dict, key: str) -> str:
@@ -522,7 +556,8 @@ class FakeOpenAIServer:
 
     Counters (all guarded by a lock): ``calls`` (Counter by endpoint, "chat"/"embeddings", every request
     including faulted ones), ``faults`` (Counter by injected fault kind actually served), ``requests``
-    (parsed JSON bodies in arrival order), ``in_flight`` and ``max_in_flight``.
+    (parsed JSON bodies in arrival order), ``api_keys`` (Counter of the keys clients sent), ``in_flight`` and
+    ``max_in_flight``.
     """
 
     def __init__(
@@ -568,6 +603,7 @@ class FakeOpenAIServer:
         self.calls: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.requests: list[dict] = []
+        self.api_keys: Counter[str] = Counter()  # keys the clients sent (Bearer or Azure's api-key header)
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -633,6 +669,7 @@ class FakeOpenAIServer:
             self.calls = Counter()
             self.faults = Counter()
             self.requests = []
+            self.api_keys = Counter()
             self.max_in_flight = self.in_flight
 
     # -- internals -----------------------------------------------------------------------------------
@@ -684,6 +721,8 @@ class FakeOpenAIServer:
         with self._lock:
             self.calls[endpoint] += 1
             self.requests.append(body)
+            key = handler.headers.get("api-key") or handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            self.api_keys[key] += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -782,6 +821,13 @@ class FakeOpenAIServer:
         kind = fmt.get("type") if isinstance(fmt, dict) else None
         if kind == "json_schema":
             spec = fmt.get("json_schema") or {}
+            if spec.get("name") == "privacy_rating":
+                block = _tagged(body, "cluster")
+                score = privacy_rating(block)
+                reason = "identifying details" if score < 3 else "general description"
+                return json.dumps({"reasoning": reason, "score": score})
+            if spec.get("name") == "general_cluster_name":
+                return json.dumps(general_name(_tagged(body, "cluster")))
             schema = spec.get("schema")
             if not isinstance(schema, dict):
                 raise _BadRequest("response_format.json_schema.schema must be an object",

@@ -1,8 +1,10 @@
 """The landing zone's layout, `<data_dir>/<dataset>/<YYYY-MM-DD>.jsonl`, read and written in one place.
 
 The sensor, `kura-dagster run` and `demo` all see the same datasets and days, and the same things skipped
-with the same reasons: folders whose names are not dataset slugs, files whose names are not real dates.
-`LandingWriter` writes the day files (what `kura-dagster ingest` uses) in bounded memory.
+with the same reasons: folders whose names are not dataset slugs, files whose names are not real dates, and
+links that lead outside the landing zone (a file dropped into the zone must not make the pipeline read, and
+log, a file elsewhere on the machine). `LandingWriter` writes the day files (what `kura-dagster ingest` uses)
+in bounded memory.
 """
 
 from __future__ import annotations
@@ -42,6 +44,23 @@ def as_day(stem: str) -> str | None:
     return stem if day.isoformat() == stem else None
 
 
+def inside(path: Path, root: Path) -> bool:
+    """Whether `path`, links followed, is `root` or lies below it."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def landing_file(data_dir: Path, dataset: str, day: str) -> Path:
+    """The day file of a dataset, `<data_dir>/<dataset>/<day>.jsonl`; a bad name or a link out of the zone
+    is a ValueError naming it."""
+    validate_dataset_name(dataset)
+    if as_day(day) is None:
+        raise ValueError(f"invalid day {day!r}: expected YYYY-MM-DD")
+    path = Path(data_dir) / dataset / f"{day}.jsonl"
+    if not inside(path, Path(data_dir)):
+        raise ValueError(f"{path} leads outside the landing zone {data_dir}: refusing to read it")
+    return path
+
+
 @dataclass
 class LandingScan:
     """What a scan found: day files by dataset (sorted), and what it skipped with the reason."""
@@ -62,17 +81,23 @@ def scan_landing_zone(data_dir: Path) -> LandingScan:
     zone = LandingScan()
     if not data_dir.is_dir():
         return zone
+    outside = "a link that leads outside the landing zone"
     for folder in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
             dataset = validate_dataset_name(folder.name)
         except SettingsError as error:
             zone.skipped.append((folder.name, str(error)))
             continue
+        if not inside(folder, data_dir):
+            zone.skipped.append((folder.name, outside))
+            continue
         days = zone.files.setdefault(dataset, {})
         for path in sorted(folder.glob("*.jsonl")):
             day = as_day(path.stem)
             if day is None:
                 zone.skipped.append((f"{dataset}/{path.name}", "the name is not a YYYY-MM-DD date"))
+            elif not inside(path, data_dir):
+                zone.skipped.append((f"{dataset}/{path.name}", outside))
             else:
                 days[day] = path
     return zone

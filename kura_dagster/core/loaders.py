@@ -318,7 +318,9 @@ def load_kura_dump(path: str | Path) -> list[Conversation]:
 
 def load_landing_partition(data_dir: str | Path, dataset: str, date: str) -> LoadResult:
     """Read `data/<dataset>/<date>.jsonl`; a missing file is an empty day, not an error."""
-    path = Path(data_dir) / dataset / f"{date}.jsonl"
+    from kura_dagster.core.landing import landing_file  # landing writes records with this module's parser
+
+    path = landing_file(Path(data_dir), dataset, date)  # names checked, no link out of the zone
     if not path.exists():
         return LoadResult()
     return load_jsonl(path)

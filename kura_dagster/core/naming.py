@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy import sparse
 
+from kura_dagster.core.injection import drop_instructions
 from kura_dagster.core.text import STOP_WORDS, content_words, truncate
 from kura_dagster.core.types import ConversationSummary
 
@@ -29,8 +30,9 @@ class GroupName:
 
 
 def naming_text(summary: ConversationSummary) -> str:
-    """Names come from the user's own request: the task facet's intent label would name every cluster."""
-    return summary.request or summary.summary
+    """Names come from the user's own request: the task facet's intent label would name every cluster.
+    Sentences that instruct the analysis ("name this cluster ...") never name anything (`core.injection`)."""
+    return drop_instructions(summary.request or summary.summary)
 
 
 def _analyzer(text: str) -> list[str]:
@@ -150,7 +152,10 @@ class KeywordClusterNamer:
     ) -> list[GroupName]:
         texts = [[naming_text(summaries[i]) for i in rows] for rows in groups]
         tasks = [[summaries[i].task or "" for i in rows] for rows in groups]
-        central = [summaries[central_member(rows, vectors)].request or "" for rows in groups]
+        # A member without text (a failed summary, a conversation the namer may not read) is never quoted.
+        with_text = [np.array([i for i in rows if naming_text(summaries[i])] or rows, dtype=np.int64)
+                     for rows in groups]
+        central = [drop_instructions(summaries[central_member(rows, vectors)].request) for rows in with_text]
         return name_groups(texts, tasks, central, keyword_count=self.keyword_count)
 
 

@@ -59,6 +59,14 @@ def _flag(name: str) -> bool:
     raise SettingsError(f"{name}={raw!r}: expected true or false")
 
 
+def _privacy_audit(llm: str) -> bool:
+    """KURA_PRIVACY_AUDIT: the auditor is an LLM, so asking for it on the local path is an error, not a no-op."""
+    wanted = _flag("KURA_PRIVACY_AUDIT")
+    if wanted and llm == "local":
+        raise SettingsError("KURA_PRIVACY_AUDIT=true needs a hosted chat model: set KURA_LLM=openai or azure")
+    return wanted
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with local defaults that need no network and no key."""
@@ -77,6 +85,9 @@ class Settings:
     max_roots: int = 10
     meta_branching: float = 4.0
     min_cluster_size: int = 10
+    min_cluster_users: int = 5
+    privacy_audit: bool = False
+    privacy_min_score: int = 3
     seed: int = 42
     start_date: str = "2024-01-01"
     executor: str = "in_process"
@@ -97,6 +108,10 @@ class Settings:
     azure_api_version: str = "2024-10-21"
     azure_deployment: str | None = None
     azure_embedding_deployment: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.privacy_min_score <= 5:
+            raise SettingsError(f"KURA_PRIVACY_MIN_SCORE={self.privacy_min_score}: the privacy scale runs from 1 to 5")
 
     @property
     def hosted_provider(self) -> str:
@@ -151,6 +166,9 @@ class Settings:
             max_roots=_number("KURA_MAX_ROOTS", 10, int, 1),
             meta_branching=_number("KURA_META_BRANCHING", 4.0, float, 1.5),
             min_cluster_size=_number("KURA_MIN_CLUSTER_SIZE", 10, int, 1),
+            min_cluster_users=_number("KURA_MIN_CLUSTER_USERS", 5, int, 1),
+            privacy_audit=_privacy_audit(llm),
+            privacy_min_score=_number("KURA_PRIVACY_MIN_SCORE", 3, int, 1),
             seed=_number("KURA_SEED", 42, int),
             start_date=env.get("KURA_START_DATE") or "2024-01-01",
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess", "k8s", "celery")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+from kura_dagster.core.thresholds import BELOW_THRESHOLD_NAME, is_hidden, named_leaf_below
 from kura_dagster.core.tree import children_of
 from kura_dagster.core.types import Cluster
 
@@ -13,13 +14,36 @@ RULE = "=" * 80
 LEVEL_COLOURS = ("bright_green", "bright_yellow", "bright_magenta", "bright_blue", "bright_red")
 
 
+def _fold_hidden(kids: list[Cluster], parent_key: str | None, named_below: dict[str, bool]) -> list[Cluster]:
+    """Siblings as shown: two or more hidden subtrees (below a threshold, withheld, nothing named inside)
+    become one line, last."""
+    hidden = [kid for kid in kids if is_hidden(kid) and not named_below.get(kid.id, False)]
+    if len(hidden) < 2:
+        return kids
+    if all(kid.name == BELOW_THRESHOLD_NAME for kid in hidden):
+        name = f"{BELOW_THRESHOLD_NAME}: {len(hidden)} small groups"
+    else:
+        name = f"Not shown: {len(hidden)} groups too small or withheld by the privacy audit"
+    group = Cluster(id=f"hidden_under_{parent_key or 'root'}", name=name, slug="below_threshold",
+                    description="Groups that may not be described, counted together.",
+                    chat_ids=[chat for kid in hidden for chat in kid.chat_ids])
+    folded = {kid.id for kid in hidden}
+    return [kid for kid in kids if kid.id not in folded] + [group]
+
+
+def displayed_children(clusters: Sequence[Cluster]) -> dict[str | None, list[Cluster]]:
+    """`children_of`, with the hidden subtrees under each parent (and among the roots) folded into one line."""
+    named_below = named_leaf_below(clusters)
+    return {key: _fold_hidden(kids, key, named_below) for key, kids in children_of(clusters).items()}
+
+
 def _bar(count: int, total: int, width: int) -> str:
     filled = int(count / total * width) if total else 0
     return "█" * filled + "░" * (width - filled)
 
 
 def render_basic(clusters: Sequence[Cluster]) -> str:
-    children = children_of(clusters)
+    children = displayed_children(clusters)
     roots = children.get(None, [])
     total = sum(root.count for root in roots)
     lines = [f"Clusters ({total} conversations)"]
@@ -36,7 +60,7 @@ def render_basic(clusters: Sequence[Cluster]) -> str:
 
 
 def render_enhanced(clusters: Sequence[Cluster]) -> str:
-    children = children_of(clusters)
+    children = displayed_children(clusters)
     roots = children.get(None, [])
     total = sum(root.count for root in roots)
     lines = ["", RULE, "🎯 ENHANCED CLUSTER VISUALIZATION", RULE, "",
@@ -76,7 +100,7 @@ def render_rich(clusters: Sequence[Cluster], *, width: int = 120, colour: bool =
     from rich.text import Text
     from rich.tree import Tree
 
-    children = children_of(clusters)
+    children = displayed_children(clusters)
     roots = children.get(None, [])
     total = sum(root.count for root in roots)
     tree = Tree(Text(f"📚 All Clusters ({total:,} conversations)", style="bold bright_cyan"))
@@ -149,7 +173,7 @@ def visualise_pipeline_results(clusters: Sequence[Cluster], style: str = "basic"
 
 def tree_markdown(clusters: Sequence[Cluster], *, max_nodes: int = 200) -> str:
     """Nested markdown list of the tree for Dagster asset metadata (cut after `max_nodes` lines)."""
-    children = children_of(clusters)
+    children = displayed_children(clusters)
     lines: list[str] = []
 
     def walk(node: Cluster, depth: int) -> None:
@@ -161,6 +185,7 @@ def tree_markdown(clusters: Sequence[Cluster], *, max_nodes: int = 200) -> str:
 
     for root in children.get(None, []):
         walk(root, 0)
-    if len(clusters) > len(lines):
-        lines.append(f"\n_…{len(clusters) - len(lines)} more nodes not shown_")
+    shown = sum(len(kids) for kids in children.values())
+    if shown > len(lines):
+        lines.append(f"\n_…{shown - len(lines)} more nodes not shown_")
     return "\n".join(lines) or "_empty tree_"

@@ -155,7 +155,7 @@ def embeddings(
     return _each_partition(context, embed_day, summaries=summaries)
 
 
-@asset(code_version="1", **COMMON)
+@asset(code_version="2", **COMMON)
 def base_clusters(
     context: AssetExecutionContext,
     summaries: pa.Table,
@@ -173,15 +173,17 @@ def base_clusters(
                 namer=clustering.get_namer(client), lexical_weight=clustering.lexical_weight,
                 manifold=clustering.manifold == "umap", random_state=clustering.seed,
             )
+            clusters = (privacy := clustering.get_privacy_guard(client)).protect_leaves(clusters, summary_objects)
             table = tables.base_clusters_to_arrow(clusters)
             context.add_asset_metadata(_rows(
-                table, client, largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))), partition_key=key)
+                table, client, **privacy.metadata(),
+                largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))), partition_key=key)
         return table
 
     return _each_partition(context, cluster_day, summaries=summaries, embeddings=embeddings)
 
 
-@asset(code_version="1", **COMMON)
+@asset(code_version="2", **COMMON)
 def meta_clusters(
     context: AssetExecutionContext,
     base_clusters: pa.Table,
@@ -196,7 +198,8 @@ def meta_clusters(
                    embeddings: pa.Table) -> pa.Table:
         summary_objects, vectors = _clusterable(summaries, embeddings)
         with llm.open_client() as client:
-            model = clustering.get_meta_model(client)
+            privacy = clustering.get_privacy_guard(client)
+            model = privacy.protect_hierarchy(clustering.get_meta_model(client))
             nodes = reduce_clusters_from_base_clusters(
                 tables.clusters_from_arrow(base_clusters), summary_objects, vectors, model=model
             )
@@ -204,7 +207,7 @@ def meta_clusters(
             table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
             fell_back = MetadataValue.bool(bool(getattr(model, "fell_back", False)))
             context.add_asset_metadata(_rows(
-                table, client, roots=MetadataValue.int(sum(1 for node in nodes if node.parent_id is None)),
+                table, client, **privacy.metadata(), roots=MetadataValue.int(sum(1 for node in nodes if node.parent_id is None)),
                 hierarchy_fallback=fell_back, tree=MetadataValue.md(tree_markdown(nodes))), partition_key=key)
         return table
 

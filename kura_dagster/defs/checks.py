@@ -27,10 +27,12 @@ from dagster import (
 
 from kura_dagster.core import tables
 from kura_dagster.core.store import partition_slice
+from kura_dagster.core.thresholds import Thresholds, threshold_problems, user_ids_of
 from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
 from kura_dagster.defs.assets import base_clusters, meta_clusters, projections, summaries
 from kura_dagster.defs.io_manager import partitions_of
 from kura_dagster.defs.partitions import KURA_PARTITIONS, partition_key
+from kura_dagster.defs.resources import ClusteringResource
 
 # Partitioned asset checks are marked "preview" in dagster 1.13; they are what makes a check load the same
 # (dataset, date) partitions as the asset it guards, so we use them and keep the warning out of every import.
@@ -39,12 +41,14 @@ warnings.filterwarnings("ignore", message="Specifying a partitions_def on an Ass
 Problems = tuple[list[str], dict]
 
 
-def partition_check(asset: AssetsDefinition, *also: str) -> Callable[[Callable[..., Problems]], AssetsDefinition]:
-    """Make `rule(**one partition's tables) -> (problems, metadata)` a blocking check of `asset`.
+def partition_check(asset: AssetsDefinition, *also: str, resources: tuple[str, ...] = ()
+                    ) -> Callable[[Callable[..., Problems]], AssetsDefinition]:
+    """Make `rule(**one partition's tables, **resources) -> (problems, metadata)` a blocking check of `asset`.
 
     The check loads `asset` and the assets named in `also` for its run's partitions and yields one
-    evaluation per partition. (Why evaluations rather than one `AssetCheckResult`: a result is recorded
-    for the step's single partition key, and a run over a date range has none.)
+    evaluation per partition; the resources named in `resources` are passed by name. (Why evaluations
+    rather than one `AssetCheckResult`: a result is recorded for the step's single partition key, and a run
+    over a date range has none.)
     """
     asset_key = asset.key
 
@@ -54,10 +58,12 @@ def partition_check(asset: AssetsDefinition, *also: str) -> Callable[[Callable[.
         spec = AssetCheckSpec(name, asset=asset_key, blocking=True, partitions_def=KURA_PARTITIONS,
                               description=inspect.getdoc(rule), additional_deps=[AssetKey(n) for n in also])
 
-        @multi_asset_check(specs=[spec], name=name, ins={n: AssetIn(n) for n in inputs}, can_subset=True)
+        @multi_asset_check(specs=[spec], name=name, ins={n: AssetIn(n) for n in inputs}, can_subset=True,
+                           required_resource_keys=set(resources))
         def check(context: AssetCheckExecutionContext, **loaded: pa.Table):
+            given = {key: getattr(context.resources, key) for key in resources}
             for dataset, day in partitions_of(context.partition_keys):
-                problems, metadata = rule(**{n: partition_slice(loaded[n], dataset, day) for n in inputs})
+                problems, metadata = rule(**{n: partition_slice(loaded[n], dataset, day) for n in inputs}, **given)
                 yield AssetCheckEvaluation(
                     asset_key=asset_key, check_name=name, passed=not problems, blocking=True,
                     partition=partition_key(dataset, day.isoformat()),
@@ -116,10 +122,37 @@ def projections_are_finite(projections: pa.Table) -> Problems:
     return ([f"{bad} nodes with non-finite coordinates"] if bad else []), {"points": projections.num_rows}
 
 
+def _threshold_problems(clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource) -> Problems:
+    thresholds = Thresholds(min_conversations=clustering.min_cluster_size, min_users=clustering.min_cluster_users)
+    nodes = tables.clusters_from_arrow(clusters)
+    problems = threshold_problems(nodes, user_ids_of(tables.summaries_from_arrow(summaries)), thresholds)
+    return problems, {"clusters": len(nodes), "min_cluster_size": thresholds.min_conversations,
+                      "min_cluster_users": thresholds.min_users}
+
+
+@partition_check(base_clusters, "summaries", resources=("clustering",))
+def no_base_cluster_below_the_privacy_thresholds_is_named(
+    base_clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource
+) -> Problems:
+    """No cluster below KURA_MIN_CLUSTER_SIZE / KURA_MIN_CLUSTER_USERS is shown by name."""
+    return _threshold_problems(base_clusters, summaries, clustering)
+
+
+@partition_check(meta_clusters, "summaries", resources=("clustering",))
+def no_tree_node_below_the_privacy_thresholds_is_named(
+    meta_clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource
+) -> Problems:
+    """No node below KURA_MIN_CLUSTER_SIZE / KURA_MIN_CLUSTER_USERS is shown by name, and no parent is named
+    when every leaf below it is hidden (its name could only have come from hidden content)."""
+    return _threshold_problems(meta_clusters, summaries, clustering)
+
+
 PIPELINE_CHECKS = [
     every_conversation_has_a_summary,
     summary_error_rate_is_low,
     every_embedded_conversation_in_exactly_one_cluster,
     tree_is_valid,
     projections_are_finite,
+    no_base_cluster_below_the_privacy_thresholds_is_named,
+    no_tree_node_below_the_privacy_thresholds_is_named,
 ]

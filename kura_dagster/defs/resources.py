@@ -22,12 +22,14 @@ from kura_dagster.core.embed import EmbeddingModel, WordLlamaEmbeddingModel
 from kura_dagster.core.llm.cache import ResponseCache
 from kura_dagster.core.llm.client import LLMClient
 from kura_dagster.core.llm.usage import PriceTable
+from kura_dagster.core.landing import landing_file
 from kura_dagster.core.loaders import LoadResult, load_landing_partition
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, MetaClusterModel
 from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.project import DimensionalityReduction, UMAPProjection
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.summarise import ExtractiveSummaryModel, SummaryModel
+from kura_dagster.core.thresholds import PrivacyGuard, Thresholds
 
 
 NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)
@@ -43,7 +45,7 @@ class LandingZone(ConfigurableResource):
 
     def fingerprint(self, dataset: str, date: str) -> str:
         """SHA-256 of the day's file ("absent" without one): the data version of `conversations`."""
-        path = Path(self.data_dir) / dataset / f"{date}.jsonl"
+        path = landing_file(Path(self.data_dir), dataset, date)
         if not path.exists():
             return "absent"
         digest = hashlib.sha256()
@@ -166,6 +168,8 @@ class ClusteringResource(ConfigurableResource):
     """Base clustering, naming, hierarchy and projection (KURA_CLUSTERING, KURA_TARGET_CLUSTER_SIZE, ...).
 
     `naming="llm"` (set when KURA_LLM is hosted) names clusters and builds the tree with Clio's procedures.
+    The privacy settings decide which clusters may be named at all (KURA_MIN_CLUSTER_SIZE,
+    KURA_MIN_CLUSTER_USERS) and whether the hosted privacy audit runs (KURA_PRIVACY_AUDIT, KURA_PRIVACY_MIN_SCORE).
     """
 
     method: str = "kmeans"
@@ -177,6 +181,10 @@ class ClusteringResource(ConfigurableResource):
     max_roots: int = 10
     meta_branching: float = 4.0
     seed: int = 42
+    min_cluster_size: int = 10
+    min_cluster_users: int = 5
+    privacy_audit: bool = False
+    privacy_min_score: int = 3
 
     def get_clustering_method(self) -> ClusteringMethod:
         if self.method == "hdbscan":
@@ -197,6 +205,17 @@ class ClusteringResource(ConfigurableResource):
 
         return ClioMetaClusterModel(_required(client, "KURA_LLM"), max_roots=self.max_roots,
                                     branching=self.meta_branching, seed=self.seed)
+
+    def get_privacy_guard(self, client: LLMClient | None) -> PrivacyGuard:
+        thresholds = Thresholds(min_conversations=self.min_cluster_size, min_users=self.min_cluster_users)
+        # The local hierarchy names parents from conversations, Clio's from the children's names.
+        structure = dict(hidden_leaves_in_structure=self.naming == "local")
+        if not self.privacy_audit:
+            return PrivacyGuard(thresholds, **structure)
+        from kura_dagster.core.llm.auditor import PrivacyAuditor
+
+        auditor = PrivacyAuditor(_required(client, "KURA_PRIVACY_AUDIT"), min_score=self.privacy_min_score)
+        return PrivacyGuard(thresholds, auditor, **structure)
 
     def get_projection(self) -> DimensionalityReduction:
         return UMAPProjection(random_state=self.seed)
@@ -255,5 +274,9 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
             max_roots=settings.max_roots,
             meta_branching=settings.meta_branching,
             seed=settings.seed,
+            min_cluster_size=settings.min_cluster_size,
+            min_cluster_users=settings.min_cluster_users,
+            privacy_audit=settings.privacy_audit,
+            privacy_min_score=settings.privacy_min_score,
         ),
     }
