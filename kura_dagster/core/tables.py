@@ -55,17 +55,28 @@ def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
         "chat_id": [c.chat_id for c in conversations],
         "created_at": [c.created_at for c in conversations],
         "messages": [[{"role": m.role, "content": m.content} for m in c.messages] for c in conversations],
-        "metadata": [json.dumps(c.metadata, sort_keys=True, ensure_ascii=False, default=str) for c in conversations],
+        "metadata": [_json(c.metadata) for c in conversations],
     })
 
 
 def conversations_from_arrow(table: pa.Table) -> list[Conversation]:
+    # Validated, not `model_construct`ed: pydantic-core builds the nested messages as fast as construction
+    # would (measured), and validation keeps the UTC invariant of created_at.
     rows = table.select(["chat_id", "created_at", "messages", "metadata"]).to_pylist()
     return [
         Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
-                     metadata=json.loads(r["metadata"] or "{}"))
+                     metadata=_load_json(r["metadata"]))
         for r in rows
     ]
+
+
+def _json(value: dict) -> str:
+    # Most rows of a big day have no custom facets: skip the encoder for the empty object.
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str) if value else "{}"
+
+
+def _load_json(text: str | None) -> dict:
+    return json.loads(text) if text and text != "{}" else {}
 
 
 def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> pa.Table:
@@ -80,23 +91,29 @@ def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> 
         "user_frustration": [s.user_frustration for s in summaries],
         "assistant_errors": [s.assistant_errors for s in summaries],
         "error": [s.error for s in summaries],
-        "model": [model] * len(summaries),
-        "metadata": [json.dumps(s.metadata, sort_keys=True, ensure_ascii=False, default=str) for s in summaries],
-        "custom_facets": [json.dumps(s.custom_facets, sort_keys=True, ensure_ascii=False, default=str)
-                          for s in summaries],
+        "model": pa.array([model] * len(summaries), type=pa.string()),
+        "metadata": [_json(s.metadata) for s in summaries],
+        "custom_facets": [_json(s.custom_facets) for s in summaries],
         "truncated": [s.truncated for s in summaries],
     })
 
 
 def summaries_from_arrow(table: pa.Table) -> list[ConversationSummary]:
+    """Typed summaries of a stored table, column by column and without re-validation (see
+    `conversations_from_arrow`): the embeddings, clustering, hierarchy and map stages each read them."""
     fields = [f for f in SCHEMAS["summaries"].names if f != "model"]
-    return [
-        ConversationSummary(**{**r, "metadata": json.loads(r["metadata"] or "{}"),
-                               "custom_facets": json.loads(r["custom_facets"] or "{}"),
-                               "truncated": bool(r["truncated"]),
-                               "languages": r["languages"] or [], "assistant_errors": r["assistant_errors"] or []})
-        for r in table.select(fields).to_pylist()
-    ]
+    columns = {name: table.column(name).to_pylist() for name in fields}
+    columns["metadata"] = [_load_json(text) for text in columns["metadata"]]
+    columns["custom_facets"] = [_load_json(text) for text in columns["custom_facets"]]
+    columns["summary"] = [value or "" for value in columns["summary"]]
+    columns["truncated"] = [bool(value) for value in columns["truncated"]]
+    columns["languages"] = [value or [] for value in columns["languages"]]
+    columns["assistant_errors"] = [value or [] for value in columns["assistant_errors"]]
+    # Integer facets stored as NULL (an older table, a failed row) take the model's default.
+    for name in ("concerning_score", "user_frustration"):
+        columns[name] = [1 if value is None else value for value in columns[name]]
+    make = ConversationSummary.model_construct
+    return [make(**dict(zip(fields, values))) for values in zip(*(columns[name] for name in fields))]
 
 
 def embeddings_to_arrow(chat_ids: Sequence[str], vectors: np.ndarray, model: str) -> pa.Table:
