@@ -9,6 +9,7 @@ topic. Names come from `naming` (c-TF-IDF keywords plus the most central request
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -91,6 +92,7 @@ def two_stage_kmeans(
     then k-means inside each group with a share of k proportional to its size. Labels are 0..k'-1 in
     coarse-group order; seeded, so the same input gives the same labels."""
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     n_rows = features.shape[0]
     coarse_k = max(2, min(math.isqrt(k - 1) + 1, n_rows))
@@ -99,17 +101,21 @@ def two_stage_kmeans(
     coarse_labels = coarse.predict(features)
     labels = np.empty(n_rows, dtype=np.int64)
     next_label = 0
-    for group in range(coarse_k):
-        rows = np.flatnonzero(coarse_labels == group)
-        if len(rows) == 0:
-            continue
-        share = max(1, min(len(rows), round(k * len(rows) / n_rows)))
-        if share == 1:
-            labels[rows] = next_label
-        else:
-            fine = KMeans(n_clusters=share, random_state=random_state + group, n_init=1)
-            labels[rows] = next_label + fine.fit_predict(features[rows])
-        next_label += share
+    with warnings.catch_warnings():
+        # Real traffic repeats itself ("hi", the same error message): a group can hold fewer distinct rows
+        # than its share of k, which k-means reports as a warning per group; the unused labels are dropped below.
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        for group in range(coarse_k):
+            rows = np.flatnonzero(coarse_labels == group)
+            if len(rows) == 0:
+                continue
+            share = max(1, min(len(rows), round(k * len(rows) / n_rows)))
+            if share == 1:
+                labels[rows] = next_label
+            else:
+                fine = KMeans(n_clusters=share, random_state=random_state + group, n_init=1)
+                labels[rows] = next_label + fine.fit_predict(features[rows])
+            next_label += share
     # A fine k-means can leave a label unused; renumber so labels stay dense.
     _, dense = np.unique(labels, return_inverse=True)
     return dense.astype(np.int64)

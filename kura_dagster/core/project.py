@@ -33,14 +33,15 @@ class UMAPProjection:
 
     def __init__(
         self, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 42, min_points_for_umap: int = 8,
-        exact_knn_from: int = 4096,
+        exact_knn_from: int = 256,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.random_state = random_state
         self.min_points_for_umap = min_points_for_umap
-        # UMAP finds neighbours exactly below 4,096 points and with NN-descent above, whose compilation
-        # and search cost more than exact blocked products over a few thousand centroids.
+        # From this many points the neighbour graph is computed here, exactly, by blocked matrix products.
+        # UMAP itself would, below 4,096 points, fill a full distance matrix calling its numba metric once
+        # per pair from Python (minutes for 4,000 centroids), and above it compile and run NN-descent.
         self.exact_knn_from = exact_knn_from
 
     def fit_transform(self, centroids: np.ndarray) -> np.ndarray:
@@ -65,6 +66,8 @@ class UMAPProjection:
             n_jobs=1,  # a seeded UMAP is single-threaded anyway: same input, same map
             init="spectral" if n_points > 16 else "random",
             precomputed_knn=knn,
+            # Without this UMAP ignores the precomputed graph below 4,096 points.
+            force_approximation_algorithm=knn[0] is not None,
         )
         with warnings.catch_warnings():
             # A precomputed graph has no search index, so UMAP warns that `transform` is unavailable;
