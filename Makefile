@@ -38,7 +38,10 @@ validate: $(STAMP)
 quality: $(STAMP)
 	$(BIN)/python bench/quality.py
 
-bench: quality
+# Scale benchmark (bench/scale.py): 10k, 100k (3 runs each) and 1M conversations (1 run) in one partition,
+# through Dagster; results in bench/results/scale.json and scale.md. BENCH_ARGS="--sizes 10000 100000" for less.
+bench: $(STAMP)
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
 
 sample: $(STAMP)
 	$(BIN)/python scripts/generate_sample.py --out data
