@@ -7,7 +7,7 @@ concerning requests) and ~13% non-English chats. Differences from the sample gen
 - one partition holds both datasets' themes, in the proportion of their popularity, so a big day looks
   like a busy assistant rather than 10,000 copies of one day's mix;
 - the count is exact (the sample generator varies it ±8% per day);
-- the user's opening turn gets, half of the time, a context sentence (`CONTEXT`: their setting, urgency,
+- the user's opening turn gets, a quarter of the time, a trailing context sentence (`CONTEXT`: their setting, urgency,
   what they tried) and, now and then, typing habits (all lower case, no final punctuation): the templates
   alone give ~20k distinct openings per 100k conversations, real traffic has a longer tail;
 - conversations are produced and written in streaming chunks, so 1M rows never sit in memory at once.
@@ -107,12 +107,12 @@ def generate_records(n: int, day: dt.date, *, seed: int = 7, dataset: str = "ben
 def vary_opening(rng: random.Random, messages: list[tuple[str, str]], source: str) -> list[tuple[str, str]]:
     """The opening turn with an optional context sentence and typing habits (see the module docstring)."""
     role, opening = messages[0]
-    if rng.random() < 0.5:
+    if rng.random() < 0.25:
         sentence = rng.choice(CONTEXT[0 if source == "coding_assistant" else 1])
         for name, values in CONTEXT_SLOTS.items():
             if "{" + name + "}" in sentence:
                 sentence = sentence.replace("{" + name + "}", rng.choice(values))
-        opening = f"{opening} {sentence}" if rng.random() < 0.6 else f"{sentence} {opening}"
+        opening = f"{opening} {sentence}"
     if rng.random() < 0.15 and "```" not in opening:
         opening = opening.lower().rstrip(".?!")
     return [(role, opening), *messages[1:]]

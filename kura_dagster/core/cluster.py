@@ -86,18 +86,21 @@ class KMeansClusteringMethod:
 
 
 def two_stage_kmeans(
-    features: np.ndarray, k: int, *, random_state: int = 42, coarse_fit_rows: int = 50_000, n_init: int = 3
+    features: np.ndarray, k: int, *, random_state: int = 42, coarse_fit_rows: int = 50_000, n_init: int = 2,
+    max_iter: int = 25,
 ) -> np.ndarray:
     """About `k` clusters: k-means into ⌈√k⌉ coarse groups (fit on a seeded sample, every row assigned),
     then k-means inside each group with a share of k proportional to its size. Labels are 0..k'-1 in
-    coarse-group order; seeded, so the same input gives the same labels."""
+    coarse-group order; seeded, so the same input gives the same labels. `max_iter` bounds Lloyd's
+    iterations: at thousands of small clusters the last iterations move a handful of points each."""
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
     n_rows = features.shape[0]
     coarse_k = max(2, min(math.isqrt(k - 1) + 1, n_rows))
     sample = seeded_sample(n_rows, coarse_fit_rows, random_state)
-    coarse = KMeans(n_clusters=coarse_k, random_state=random_state, n_init=n_init).fit(features[sample])
+    coarse = KMeans(n_clusters=coarse_k, random_state=random_state, n_init=n_init, max_iter=max_iter).fit(
+        features[sample])
     coarse_labels = coarse.predict(features)
     labels = np.empty(n_rows, dtype=np.int64)
     next_label = 0
@@ -113,7 +116,7 @@ def two_stage_kmeans(
             if share == 1:
                 labels[rows] = next_label
             else:
-                fine = KMeans(n_clusters=share, random_state=random_state + group, n_init=1)
+                fine = KMeans(n_clusters=share, random_state=random_state + group, n_init=1, max_iter=max_iter)
                 labels[rows] = next_label + fine.fit_predict(features[rows])
             next_label += share
     # A fine k-means can leave a label unused; renumber so labels stay dense.

@@ -139,7 +139,7 @@ def large_input_features(
     lexical_weight: float = 0.4,
     lsa_components: int = 128,
     n_components: int = 48,
-    fit_rows: int = 20_000,
+    fit_rows: int = 10_000,
     chunk_rows: int = 50_000,
     random_state: int = 42,
 ) -> np.ndarray:
@@ -154,11 +154,13 @@ def large_input_features(
     lexical = None
     if lexical_weight > 0:
         try:
-            vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), dtype=np.float32)
+            # min_df=2: a term seen once in the sample (an order number, a typo) cannot group anything.
+            vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, dtype=np.float32)
             sample_tfidf = vectorizer.fit_transform([texts[i] for i in sample])
             components = min(lsa_components, sample_tfidf.shape[0] - 1, sample_tfidf.shape[1] - 1)
             if components >= 2:
-                lexical = (vectorizer, TruncatedSVD(n_components=components, random_state=random_state).fit(sample_tfidf))
+                svd = TruncatedSVD(n_components=components, n_iter=3, random_state=random_state)
+                lexical = (vectorizer, svd.fit(sample_tfidf))
         except ValueError:  # empty vocabulary: the embeddings alone
             lexical = None
 

@@ -50,7 +50,13 @@ def _table(name: str, columns: dict[str, list | pa.Array]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=SCHEMAS[name])
 
 
+CHUNK_ROWS = 50_000  # rows converted at a time: Python dicts of a million conversations would be gigabytes
+
+
 def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
+    if len(conversations) > CHUNK_ROWS:
+        return pa.concat_tables([conversations_to_arrow(conversations[start:start + CHUNK_ROWS])
+                                 for start in range(0, len(conversations), CHUNK_ROWS)])
     return _table("conversations", {
         "chat_id": [c.chat_id for c in conversations],
         "created_at": [c.created_at for c in conversations],
@@ -61,13 +67,16 @@ def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
 
 def conversations_from_arrow(table: pa.Table) -> list[Conversation]:
     # Validated, not `model_construct`ed: pydantic-core builds the nested messages as fast as construction
-    # would (measured), and validation keeps the UTC invariant of created_at.
-    rows = table.select(["chat_id", "created_at", "messages", "metadata"]).to_pylist()
-    return [
-        Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
-                     metadata=_load_json(r["metadata"]))
-        for r in rows
-    ]
+    # would (measured), and validation keeps the UTC invariant of created_at. Chunk by chunk, so the
+    # intermediate dicts of only one chunk are alive at a time.
+    conversations = []
+    for batch in table.select(["chat_id", "created_at", "messages", "metadata"]).to_batches(CHUNK_ROWS):
+        conversations.extend(
+            Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
+                         metadata=_load_json(r["metadata"]))
+            for r in batch.to_pylist()
+        )
+    return conversations
 
 
 def _json(value: dict) -> str:
