@@ -339,6 +339,11 @@ def markdown(report: dict) -> str:
     if total:
         lines += ["", f"Wall time grows as n^{total:.2f} end to end, CPU time as n^{total_cpu:.2f} "
                   "(least-squares slope of log time against log n over the sizes; exponents per stage are of wall time)."]
+        steps = [f"{a['n']:,} → {b['n']:,}: wall n^{fitted_exponent([a['n'], b['n']], [a['assets_s'], b['assets_s']]):.2f}, "
+                 f"CPU n^{fitted_exponent([a['n'], b['n']], [a['assets_cpu_s'], b['assets_cpu_s']]):.2f}"
+                 for a, b in zip(sizes, sizes[1:])]
+        lines += ["", "Between consecutive sizes (above 20,000 conversations the base clusters take the large-input "
+                  "path, so the step from 10k is not like for like): " + "; ".join(steps) + "."]
     if report.get("baseline"):
         lines += ["", "## BERTopic-style baseline on the same embeddings", "",
                   "UMAP(5, cosine) → HDBSCAN(min_cluster_size=10) → c-TF-IDF, against this pipeline's "

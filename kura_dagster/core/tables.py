@@ -65,18 +65,52 @@ def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
     })
 
 
-def conversations_from_arrow(table: pa.Table) -> list[Conversation]:
+class ConversationRows(Sequence[Conversation]):
+    """The conversations of a stored table as a read-only sequence that builds `Conversation` objects only
+    for the rows asked for: summarising a million conversations in batches then holds one batch of objects
+    at a time instead of all of them (several GB). Iterating converts chunk by chunk."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table.select(["chat_id", "created_at", "messages", "metadata"])
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return _conversations(self._table.slice(start, max(stop - start, 0)))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"conversation {index} of {len(self)}")
+        return _conversations(self._table.slice(index, 1))[0]
+
+    def __iter__(self):
+        for start in range(0, len(self), CHUNK_ROWS):
+            yield from self[start:start + CHUNK_ROWS]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # a sequence compared by content
+
+
+def conversations_from_arrow(table: pa.Table) -> ConversationRows:
+    """Typed conversations of a stored table (`ConversationRows`: built on access, batch by batch)."""
+    return ConversationRows(table)
+
+
+def _conversations(table: pa.Table) -> list[Conversation]:
     # Validated, not `model_construct`ed: pydantic-core builds the nested messages as fast as construction
-    # would (measured), and validation keeps the UTC invariant of created_at. Chunk by chunk, so the
-    # intermediate dicts of only one chunk are alive at a time.
-    conversations = []
-    for batch in table.select(["chat_id", "created_at", "messages", "metadata"]).to_batches(CHUNK_ROWS):
-        conversations.extend(
-            Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
-                         metadata=_load_json(r["metadata"]))
-            for r in batch.to_pylist()
-        )
-    return conversations
+    # would (measured), and validation keeps the UTC invariant of created_at.
+    return [
+        Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
+                     metadata=_load_json(r["metadata"]))
+        for r in table.to_pylist()
+    ]
 
 
 def _json(value: dict) -> str:
