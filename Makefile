@@ -53,7 +53,10 @@ validate: $(STAMP)
 quality: $(STAMP)
 	$(BIN)/python bench/quality.py
 
-bench: quality
+# Scale benchmark (bench/scale.py): 10k, 100k (3 runs each) and 1M conversations (1 run) in one partition,
+# through Dagster; results in bench/results/scale.json and scale.md. BENCH_ARGS="--sizes 10000 100000" for less.
+bench: $(STAMP)
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
 
 # Peak memory and speed of `kura-dagster ingest` on a generated 1 GB JSONL export (INGEST_MB to change).
 bench-ingest: $(STAMP)

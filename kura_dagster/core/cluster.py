@@ -8,13 +8,21 @@ topic. Names come from `naming` (c-TF-IDF keywords plus the most central request
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from kura_dagster.core.embed import embedding_text
-from kura_dagster.core.features import clustering_features, manifold_view
+from kura_dagster.core.features import (
+    LARGE_INPUT_ROWS,
+    clustering_features,
+    large_input_features,
+    manifold_view,
+    seeded_sample,
+)
 from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer, cluster_id, slugify, unique_slugs
 from kura_dagster.core.types import UNCLUSTERED_NAME, Cluster, ConversationSummary
 
@@ -31,10 +39,11 @@ class ClusteringMethod(Protocol):
 
 
 class KMeansClusteringMethod:
-    """Seeded k-means with k = round(n / target_cluster_size), or a fixed `n_clusters`.
+    """Seeded k-means with k = round(n / target_cluster_size), or a fixed `n_clusters`, at most `max_clusters`.
 
-    Above `minibatch_threshold` rows it switches to mini-batch k-means, whose memory and time stay
-    bounded for a million conversations.
+    Above `large_input_rows` rows it switches to two-stage k-means (`two_stage_kmeans`): Lloyd's algorithm
+    costs n·k per iteration, which for a million conversations and thousands of clusters is hours; splitting
+    into √k coarse groups first and clustering inside each costs about n·2√k.
     """
 
     name = "kmeans"
@@ -45,16 +54,20 @@ class KMeansClusteringMethod:
         n_clusters: int | None = None,
         random_state: int = 42,
         n_init: int = 10,
-        minibatch_threshold: int = 50_000,
+        max_clusters: int | None = None,
+        large_input_rows: int = LARGE_INPUT_ROWS,
     ) -> None:
         self.target_cluster_size = target_cluster_size
         self.n_clusters = n_clusters
         self.random_state = random_state
         self.n_init = n_init
-        self.minibatch_threshold = minibatch_threshold
+        self.max_clusters = max_clusters
+        self.large_input_rows = large_input_rows
 
     def cluster_count(self, n_rows: int) -> int:
         wanted = self.n_clusters or max(1, round(n_rows / max(self.target_cluster_size, 1)))
+        if self.max_clusters is not None:
+            wanted = min(wanted, self.max_clusters)
         return max(1, min(wanted, n_rows))
 
     def fit_predict(self, features: np.ndarray) -> np.ndarray:
@@ -64,17 +77,51 @@ class KMeansClusteringMethod:
         k = self.cluster_count(n_rows)
         if k == 1:
             return np.zeros(n_rows, dtype=np.int64)
-        if n_rows > self.minibatch_threshold:
-            from sklearn.cluster import MiniBatchKMeans
+        if n_rows > self.large_input_rows:
+            return two_stage_kmeans(features, k, random_state=self.random_state)
+        from sklearn.cluster import KMeans
 
-            model = MiniBatchKMeans(
-                n_clusters=k, random_state=self.random_state, n_init=self.n_init, batch_size=8192
-            )
-        else:
-            from sklearn.cluster import KMeans
-
-            model = KMeans(n_clusters=k, random_state=self.random_state, n_init=self.n_init)
+        model = KMeans(n_clusters=k, random_state=self.random_state, n_init=self.n_init)
         return model.fit_predict(features).astype(np.int64)
+
+
+def two_stage_kmeans(
+    features: np.ndarray, k: int, *, random_state: int = 42, coarse_fit_rows: int = 50_000, n_init: int = 2,
+    max_iter: int = 25,
+) -> np.ndarray:
+    """About `k` clusters: k-means into ⌈√k⌉ coarse groups (fit on a seeded sample, every row assigned),
+    then k-means inside each group with a share of k proportional to its size. Labels are 0..k'-1 in
+    coarse-group order; seeded, so the same input gives the same labels. `max_iter` bounds Lloyd's
+    iterations: at thousands of small clusters the last iterations move a handful of points each."""
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    n_rows = features.shape[0]
+    coarse_k = max(2, min(math.isqrt(k - 1) + 1, n_rows))
+    sample = seeded_sample(n_rows, coarse_fit_rows, random_state)
+    coarse = KMeans(n_clusters=coarse_k, random_state=random_state, n_init=n_init, max_iter=max_iter).fit(
+        features[sample])
+    coarse_labels = coarse.predict(features)
+    labels = np.empty(n_rows, dtype=np.int64)
+    next_label = 0
+    with warnings.catch_warnings():
+        # Real traffic repeats itself ("hi", the same error message): a group can hold fewer distinct rows
+        # than its share of k, which k-means reports as a warning per group; the unused labels are dropped below.
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        for group in range(coarse_k):
+            rows = np.flatnonzero(coarse_labels == group)
+            if len(rows) == 0:
+                continue
+            share = max(1, min(len(rows), round(k * len(rows) / n_rows)))
+            if share == 1:
+                labels[rows] = next_label
+            else:
+                fine = KMeans(n_clusters=share, random_state=random_state + group, n_init=1, max_iter=max_iter)
+                labels[rows] = next_label + fine.fit_predict(features[rows])
+            next_label += share
+    # A fine k-means can leave a label unused; renumber so labels stay dense.
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.int64)
 
 
 class HDBSCANClusteringMethod:
@@ -133,6 +180,18 @@ def groups_to_clusters(
     return clusters
 
 
+def rows_by_label(labels: np.ndarray) -> list[np.ndarray]:
+    """Ascending row indices of each label except NOISE, labels in ascending order (one sort, not one
+    scan of all rows per label: a million rows in thousands of clusters)."""
+    if len(labels) == 0:
+        return []
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    groups = np.split(order, starts[1:])
+    return [rows for rows, label in zip(groups, sorted_labels[starts]) if label != NOISE]
+
+
 def generate_base_clusters_from_conversation_summaries(
     summaries: Sequence[ConversationSummary],
     embeddings: np.ndarray,
@@ -142,22 +201,28 @@ def generate_base_clusters_from_conversation_summaries(
     lexical_weight: float = 0.4,
     manifold: bool = True,
     random_state: int = 42,
+    large_input_rows: int = LARGE_INPUT_ROWS,
 ) -> list[Cluster]:
     """Kura's stage of the same name: every summary lands in exactly one base cluster.
 
     Summaries with `error` set have no facets to cluster on; the caller leaves them out (they stay in
-    the summaries table for a retry).
+    the summaries table for a retry). Above `large_input_rows` summaries the features take the large-input
+    path (`core.features.large_input_features`).
     """
     if len(summaries) != embeddings.shape[0]:
         raise ValueError(f"{len(summaries)} summaries but {embeddings.shape[0]} embeddings")
     if not summaries:
         return []
-    features = clustering_features(
-        embeddings, [embedding_text(s) for s in summaries], lexical_weight=lexical_weight, random_state=random_state
-    )
-    space = manifold_view(features, random_state=random_state) if manifold else features
+    texts = [embedding_text(s) for s in summaries]
+    if len(summaries) > large_input_rows:
+        # Sampled fits and a linear projection instead of the manifold step (see core.features).
+        features = large_input_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state)
+        space = features
+    else:
+        features = clustering_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state)
+        space = manifold_view(features, random_state=random_state) if manifold else features
     labels = clustering_method.fit_predict(space)
-    groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
+    groups = rows_by_label(labels)
     noise = np.flatnonzero(labels == NOISE)
     clusters = groups_to_clusters(groups, summaries, features, namer=namer or KeywordClusterNamer(), unclustered=noise)
     # Keep each topic's centroid in the clustering space: the hierarchy and the map group by it.

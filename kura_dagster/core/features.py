@@ -114,3 +114,71 @@ def manifold_view(
         # the pipeline never transforms new data with this reducer.
         warnings.filterwarnings("ignore", message="precomputed_knn")
         return np.asarray(reducer.fit_transform(features), dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------------------- large inputs
+# Above LARGE_INPUT_ROWS rows the views above cost too much: TF-IDF/LSA over every text, the character
+# view (Python n-grams of every text) and UMAP over a k-nearest-neighbour graph all grow at least linearly
+# with a large constant, the exact graph quadratically. `large_input_features` keeps the same idea
+# (embeddings joined with a weighted word-LSA view) but fits every model on a seeded sample and streams the
+# other rows through `transform`, and replaces the manifold step by a linear one (PCA), so memory stays at
+# one chunk of text plus an n × `n_components` float32 matrix.
+
+LARGE_INPUT_ROWS = 20_000
+
+
+def seeded_sample(n_rows: int, size: int, random_state: int) -> np.ndarray:
+    """Sorted row indices of a seeded sample without replacement (every row when `size >= n_rows`)."""
+    if size >= n_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(random_state).choice(n_rows, size=size, replace=False))
+
+
+def large_input_features(
+    embeddings: np.ndarray,
+    texts: Sequence[str],
+    *,
+    lexical_weight: float = 0.4,
+    lsa_components: int = 128,
+    n_components: int = 48,
+    fit_rows: int = 10_000,
+    chunk_rows: int = 50_000,
+    random_state: int = 42,
+) -> np.ndarray:
+    """n × `n_components` float32 rows: PCA of [unit embeddings, weighted unit word LSA], all models fit on
+    `fit_rows` sampled rows, every row transformed chunk by chunk."""
+    from sklearn.decomposition import PCA, TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    n_rows = embeddings.shape[0]
+    sample = seeded_sample(n_rows, fit_rows, random_state)
+    lexical = None
+    if lexical_weight > 0:
+        try:
+            # min_df=2: a term seen once in the sample (an order number, a typo) cannot group anything.
+            vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, dtype=np.float32)
+            sample_tfidf = vectorizer.fit_transform([texts[i] for i in sample])
+            components = min(lsa_components, sample_tfidf.shape[0] - 1, sample_tfidf.shape[1] - 1)
+            if components >= 2:
+                svd = TruncatedSVD(n_components=components, n_iter=3, random_state=random_state)
+                lexical = (vectorizer, svd.fit(sample_tfidf))
+        except ValueError:  # empty vocabulary: the embeddings alone
+            lexical = None
+
+    def joined(rows: np.ndarray) -> np.ndarray:
+        views = [unit_rows(embeddings[rows])]
+        if lexical is not None:
+            vectorizer, svd = lexical
+            reduced = svd.transform(vectorizer.transform([texts[i] for i in rows])).astype(np.float32)
+            views.append(lexical_weight * unit_rows(reduced))
+        return unit_rows(np.hstack(views)) if len(views) > 1 else views[0]
+
+    fitted = joined(sample)
+    dims = min(n_components, fitted.shape[1], len(sample))
+    pca = PCA(n_components=dims, svd_solver="randomized", random_state=random_state).fit(fitted)
+    out = np.empty((n_rows, dims), dtype=np.float32)
+    for start in range(0, n_rows, chunk_rows):
+        rows = np.arange(start, min(start + chunk_rows, n_rows))
+        out[rows] = pca.transform(joined(rows))
+    return out

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy import sparse
 
+from kura_dagster.core.features import LARGE_INPUT_ROWS
 from kura_dagster.core.injection import drop_instructions
 from kura_dagster.core.text import STOP_WORDS, content_words, truncate
 from kura_dagster.core.types import ConversationSummary
@@ -58,32 +59,43 @@ def ctfidf_keywords(
     membership = sparse.csr_matrix(
         (np.ones(len(docs)), (labels, np.arange(len(docs)))), shape=(len(group_texts), len(docs))
     )
-    docs_with_term = (membership @ doc_terms).toarray()  # groups × terms: members using the term
+    # Sparse throughout: thousands of groups × a vocabulary of 10^5 terms would be gigabytes dense.
+    docs_with_term = (membership @ doc_terms).tocsr()  # groups × terms: members using the term
+    docs_with_term.sort_indices()
     sizes = np.maximum(np.array([len(texts) for texts in group_texts], dtype=float), 1.0)
-    frequency = docs_with_term / sizes[:, None]
-    total_per_term = docs_with_term.sum(axis=0)
+    total_per_term = np.asarray(docs_with_term.sum(axis=0)).ravel()
     average_words = docs_with_term.sum() / max(len(group_texts), 1)
     idf = np.log1p(average_words / np.maximum(total_per_term, 1))
-    scores = frequency * idf
-    needed = np.minimum(min_keyword_docs, sizes)[:, None]
-    scores[docs_with_term < needed] = 0.0
+    needed = np.minimum(min_keyword_docs, sizes)
     vocabulary = vectorizer.get_feature_names_out()
     keywords = []
-    for row in scores:
-        order = np.lexsort((vocabulary, -row))  # ties broken alphabetically: deterministic names
-        chosen: list[str] = []
-        for index in order:
-            if row[index] <= 0 or len(chosen) >= top_n:
-                break
-            term = str(vocabulary[index])
-            # Skip a unigram already inside a chosen bigram, and a bigram whose words are both chosen.
-            if any(term in kept.split() for kept in chosen if " " in kept):
-                continue
-            if " " in term and all(part in chosen for part in term.split()):
-                continue
-            chosen.append(term)
-        keywords.append(chosen)
+    for group in range(len(group_texts)):
+        start, end = docs_with_term.indptr[group], docs_with_term.indptr[group + 1]
+        terms = docs_with_term.indices[start:end]
+        counts = docs_with_term.data[start:end]
+        scores = counts / sizes[group] * idf[terms]
+        scores[counts < needed[group]] = 0.0
+        keywords.append(_top_terms(terms, scores, vocabulary, top_n))
     return keywords
+
+
+def _top_terms(terms: np.ndarray, scores: np.ndarray, vocabulary: np.ndarray, top_n: int) -> list[str]:
+    """Highest-scoring terms, ties broken alphabetically (deterministic names), skipping a unigram already
+    inside a chosen bigram and a bigram whose words are both chosen."""
+    positive = scores > 0
+    terms, scores = terms[positive], scores[positive]
+    order = np.lexsort((vocabulary[terms], -scores))
+    chosen: list[str] = []
+    for index in order:
+        if len(chosen) >= top_n:
+            break
+        term = str(vocabulary[terms[index]])
+        if any(term in kept.split() for kept in chosen if " " in kept):
+            continue
+        if " " in term and all(part in chosen for part in term.split()):
+            continue
+        chosen.append(term)
+    return chosen
 
 
 def _dominant_intent(tasks: Sequence[str]) -> str | None:
@@ -100,11 +112,15 @@ def name_groups(
     central_requests: Sequence[str],
     *,
     keyword_count: int = 3,
+    group_sizes: Sequence[int] | None = None,
 ) -> list[GroupName]:
-    """A short name (dominant intent plus top keywords) and a two-sentence description per group."""
+    """A short name (dominant intent plus top keywords) and a two-sentence description per group.
+
+    `group_sizes` are the real member counts when the texts are a sample of each group."""
     all_keywords = ctfidf_keywords(group_texts, top_n=max(keyword_count, 6))
+    sizes = group_sizes if group_sizes is not None else [len(texts) for texts in group_texts]
     names = []
-    for texts, tasks, central, keywords in zip(group_texts, group_tasks, central_requests, all_keywords):
+    for size, tasks, central, keywords in zip(sizes, group_tasks, central_requests, all_keywords):
         shown = keywords[:keyword_count]
         intent = _dominant_intent(tasks)
         if shown:
@@ -114,7 +130,7 @@ def name_groups(
             name = intent or "Miscellaneous requests"
         described = ", ".join(keywords) if keywords else "no shared keywords"
         description = (
-            f"{len(texts)} conversations about {described}. "
+            f"{size} conversations about {described}. "
             f"Most typical request: \u201c{truncate(central, 160)}\u201d"
         )
         names.append(GroupName(name=name, description=description, keywords=tuple(keywords)))
@@ -140,23 +156,56 @@ def central_member(member_rows: np.ndarray, vectors: np.ndarray) -> int:
 
 
 class KeywordClusterNamer:
-    """The local namer: dominant intent plus c-TF-IDF keywords, and the most central request."""
+    """The local namer: dominant intent plus c-TF-IDF keywords, and the most central request.
+
+    Above `large_input_rows` summaries, keywords and the dominant intent come from an evenly spaced sample
+    of each group (at least `min_texts_per_group`, about `text_budget` texts in all): tokenising a million
+    texts once per tree level is most of the naming cost, and a few dozen members name a topic as well.
+    Counts in descriptions and the most central request still use every member.
+    """
 
     name = "keywords-ctfidf"
 
-    def __init__(self, keyword_count: int = 3) -> None:
+    def __init__(
+        self, keyword_count: int = 3, large_input_rows: int = LARGE_INPUT_ROWS, text_budget: int = 200_000,
+        min_texts_per_group: int = 40,
+    ) -> None:
         self.keyword_count = keyword_count
+        self.large_input_rows = large_input_rows
+        self.text_budget = text_budget
+        self.min_texts_per_group = min_texts_per_group
 
     def name_groups(
         self, groups: Sequence[np.ndarray], summaries: Sequence[ConversationSummary], vectors: np.ndarray
     ) -> list[GroupName]:
-        texts = [[naming_text(summaries[i]) for i in rows] for rows in groups]
-        tasks = [[summaries[i].task or "" for i in rows] for rows in groups]
-        # A member without text (a failed summary, a conversation the namer may not read) is never quoted.
-        with_text = [np.array([i for i in rows if naming_text(summaries[i])] or rows, dtype=np.int64)
-                     for rows in groups]
-        central = [drop_instructions(summaries[central_member(rows, vectors)].request) for rows in with_text]
-        return name_groups(texts, tasks, central, keyword_count=self.keyword_count)
+        sampled = groups
+        if len(summaries) > self.large_input_rows and groups:
+            per_group = max(self.min_texts_per_group, -(-self.text_budget // len(groups)))
+            sampled = [evenly_spaced(rows, per_group) for rows in groups]
+        texts = [[naming_text(summaries[i]) for i in rows] for rows in sampled]
+        tasks = [[summaries[i].task or "" for i in rows] for rows in sampled]
+        central = [drop_instructions(summaries[quotable_member(rows, summaries, vectors)].request or "")
+                   for rows in groups]
+        return name_groups(texts, tasks, central, keyword_count=self.keyword_count,
+                           group_sizes=[len(rows) for rows in groups])
+
+
+def quotable_member(rows: np.ndarray, summaries: Sequence[ConversationSummary], vectors: np.ndarray) -> int:
+    """The most central member that has text to quote: a member without text (a failed summary, a
+    conversation the namer may not read) is never quoted. Only a group whose central member has no text
+    pays for looking at the others."""
+    best = central_member(rows, vectors)
+    if naming_text(summaries[best]):
+        return best
+    readable = np.array([i for i in rows if naming_text(summaries[i])], dtype=np.int64)
+    return central_member(readable, vectors) if len(readable) else best
+
+
+def evenly_spaced(rows: np.ndarray, limit: int) -> np.ndarray:
+    """At most `limit` of `rows`, evenly spaced (deterministic; all of them when there are few)."""
+    if len(rows) <= limit:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, limit).round().astype(np.int64)]
 
 
 SLUG_CHARS = re.compile(r"[^a-z0-9]+")

@@ -7,12 +7,13 @@ UMAP's neighbourhood graph fall back to PCA, and one or two leaves to fixed posi
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from kura_dagster.core.tree import cluster_centroids, depth_first, leaves
+from kura_dagster.core.tree import cluster_centroids, depth_first, leaves, member_rows
 from kura_dagster.core.types import Cluster, ConversationSummary, ProjectedCluster
 
 
@@ -31,12 +32,17 @@ class UMAPProjection:
     name = "umap"
 
     def __init__(
-        self, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 42, min_points_for_umap: int = 8
+        self, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 42, min_points_for_umap: int = 8,
+        exact_knn_from: int = 256,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.random_state = random_state
         self.min_points_for_umap = min_points_for_umap
+        # From this many points the neighbour graph is computed here, exactly, by blocked matrix products.
+        # UMAP itself would, below 4,096 points, fill a full distance matrix calling its numba metric once
+        # per pair from Python (minutes for 4,000 centroids), and above it compile and run NN-descent.
+        self.exact_knn_from = exact_knn_from
 
     def fit_transform(self, centroids: np.ndarray) -> np.ndarray:
         n_points = centroids.shape[0]
@@ -46,16 +52,30 @@ class UMAPProjection:
 
         umap = import_umap()
 
+        n_neighbors = min(self.n_neighbors, n_points - 1)
+        knn = (None, None, None)
+        if n_points >= self.exact_knn_from:
+            from kura_dagster.core.features import cosine_knn, unit_rows
+
+            indices, distances = cosine_knn(unit_rows(np.asarray(centroids, dtype=np.float32)), n_neighbors)
+            knn = (indices, distances, None)
         reducer = umap.UMAP(
             n_components=2,
-            n_neighbors=min(self.n_neighbors, n_points - 1),
+            n_neighbors=n_neighbors,
             min_dist=self.min_dist,
             metric="cosine",
             random_state=self.random_state,
             n_jobs=1,  # a seeded UMAP is single-threaded anyway: same input, same map
             init="spectral" if n_points > 16 else "random",
+            precomputed_knn=knn,
+            # Without this UMAP ignores the precomputed graph below 4,096 points.
+            force_approximation_algorithm=knn[0] is not None,
         )
-        return np.asarray(reducer.fit_transform(centroids), dtype=np.float64)
+        with warnings.catch_warnings():
+            # A precomputed graph has no search index, so UMAP warns that `transform` is unavailable;
+            # the map never transforms new points.
+            warnings.filterwarnings("ignore", message="precomputed_knn")
+            return np.asarray(reducer.fit_transform(centroids), dtype=np.float64)
 
 
 def fallback_layout(points: np.ndarray) -> np.ndarray:
@@ -87,7 +107,7 @@ def reduce_dimensionality_from_clusters(
         return []
     leaf_nodes = leaves(clusters)
     row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
-    positions = model.fit_transform(cluster_centroids(leaf_nodes, row_of_chat, embeddings))
+    positions = model.fit_transform(leaf_centroids(leaf_nodes, row_of_chat, embeddings))
     leaf_position = {leaf.id: positions[i] for i, leaf in enumerate(leaf_nodes)}
     leaf_ids_under = _leaf_ids_under(clusters, {leaf.id for leaf in leaf_nodes})
     by_id = {c.id: c for c in clusters}
@@ -99,6 +119,20 @@ def reduce_dimensionality_from_clusters(
         projected.append(ProjectedCluster(**node.model_dump(exclude={"centroid"}), x_coord=float(point[0]),
                                           y_coord=float(point[1]), level=level))
     return projected
+
+
+def leaf_centroids(leaf_nodes: Sequence[Cluster], row_of_chat: dict[str, int], embeddings: np.ndarray) -> np.ndarray:
+    """`tree.cluster_centroids`, computed cluster by cluster: the same float64 means of unit rows, without
+    a float64 copy of the whole embedding matrix (2 GB at a million conversations)."""
+    if not leaf_nodes or any(leaf.centroid is None for leaf in leaf_nodes):
+        rows = member_rows(leaf_nodes, row_of_chat)
+        means = []
+        for members in rows:
+            vectors = np.asarray(embeddings[members], dtype=np.float64)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            means.append((vectors / np.where(norms == 0, 1.0, norms)).mean(axis=0))
+        return np.vstack(means) if means else np.zeros((0, embeddings.shape[1] if embeddings.ndim == 2 else 0))
+    return cluster_centroids(leaf_nodes, row_of_chat, embeddings)
 
 
 def _leaf_ids_under(clusters: Sequence[Cluster], leaf_ids: set[str]) -> dict[str, list[str]]:

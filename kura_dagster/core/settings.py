@@ -79,6 +79,7 @@ class Settings:
     embedding_model: str | None = None
     clustering: str = "kmeans"
     target_cluster_size: int = 10
+    max_base_clusters: int = 5000
     hdbscan_min_cluster_size: int = 5
     lexical_weight: float = 0.4
     manifold: str = "umap"
@@ -160,6 +161,7 @@ class Settings:
             embedding_model=env.get("KURA_EMBEDDING_MODEL") or None,
             clustering=_choice("KURA_CLUSTERING", "kmeans", ("kmeans", "hdbscan")),
             target_cluster_size=_number("KURA_TARGET_CLUSTER_SIZE", 10, int, 1),
+            max_base_clusters=_number("KURA_MAX_BASE_CLUSTERS", 5000, int, 1),
             hdbscan_min_cluster_size=_number("KURA_HDBSCAN_MIN_CLUSTER_SIZE", 5, int, 2),
             lexical_weight=_number("KURA_LEXICAL_WEIGHT", 0.4, float, 0),
             manifold=_choice("KURA_MANIFOLD", "umap", ("umap", "none")),

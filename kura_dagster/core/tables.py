@@ -50,22 +50,76 @@ def _table(name: str, columns: dict[str, list | pa.Array]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=SCHEMAS[name])
 
 
+CHUNK_ROWS = 50_000  # rows converted at a time: Python dicts of a million conversations would be gigabytes
+
+
 def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
+    if len(conversations) > CHUNK_ROWS:
+        return pa.concat_tables([conversations_to_arrow(conversations[start:start + CHUNK_ROWS])
+                                 for start in range(0, len(conversations), CHUNK_ROWS)])
     return _table("conversations", {
         "chat_id": [c.chat_id for c in conversations],
         "created_at": [c.created_at for c in conversations],
         "messages": [[{"role": m.role, "content": m.content} for m in c.messages] for c in conversations],
-        "metadata": [json.dumps(c.metadata, sort_keys=True, ensure_ascii=False, default=str) for c in conversations],
+        "metadata": [_json(c.metadata) for c in conversations],
     })
 
 
-def conversations_from_arrow(table: pa.Table) -> list[Conversation]:
-    rows = table.select(["chat_id", "created_at", "messages", "metadata"]).to_pylist()
+class ConversationRows(Sequence[Conversation]):
+    """The conversations of a stored table as a read-only sequence that builds `Conversation` objects only
+    for the rows asked for: summarising a million conversations in batches then holds one batch of objects
+    at a time instead of all of them (several GB). Iterating converts chunk by chunk."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table.select(["chat_id", "created_at", "messages", "metadata"])
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return _conversations(self._table.slice(start, max(stop - start, 0)))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"conversation {index} of {len(self)}")
+        return _conversations(self._table.slice(index, 1))[0]
+
+    def __iter__(self):
+        for start in range(0, len(self), CHUNK_ROWS):
+            yield from self[start:start + CHUNK_ROWS]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # a sequence compared by content
+
+
+def conversations_from_arrow(table: pa.Table) -> ConversationRows:
+    """Typed conversations of a stored table (`ConversationRows`: built on access, batch by batch)."""
+    return ConversationRows(table)
+
+
+def _conversations(table: pa.Table) -> list[Conversation]:
+    # Validated, not `model_construct`ed: pydantic-core builds the nested messages as fast as construction
+    # would (measured), and validation keeps the UTC invariant of created_at.
     return [
         Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
-                     metadata=json.loads(r["metadata"] or "{}"))
-        for r in rows
+                     metadata=_load_json(r["metadata"]))
+        for r in table.to_pylist()
     ]
+
+
+def _json(value: dict) -> str:
+    # Most rows of a big day have no custom facets: skip the encoder for the empty object.
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str) if value else "{}"
+
+
+def _load_json(text: str | None) -> dict:
+    return json.loads(text) if text and text != "{}" else {}
 
 
 def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> pa.Table:
@@ -80,23 +134,29 @@ def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> 
         "user_frustration": [s.user_frustration for s in summaries],
         "assistant_errors": [s.assistant_errors for s in summaries],
         "error": [s.error for s in summaries],
-        "model": [model] * len(summaries),
-        "metadata": [json.dumps(s.metadata, sort_keys=True, ensure_ascii=False, default=str) for s in summaries],
-        "custom_facets": [json.dumps(s.custom_facets, sort_keys=True, ensure_ascii=False, default=str)
-                          for s in summaries],
+        "model": pa.array([model] * len(summaries), type=pa.string()),
+        "metadata": [_json(s.metadata) for s in summaries],
+        "custom_facets": [_json(s.custom_facets) for s in summaries],
         "truncated": [s.truncated for s in summaries],
     })
 
 
 def summaries_from_arrow(table: pa.Table) -> list[ConversationSummary]:
+    """Typed summaries of a stored table, column by column and without re-validation (see
+    `conversations_from_arrow`): the embeddings, clustering, hierarchy and map stages each read them."""
     fields = [f for f in SCHEMAS["summaries"].names if f != "model"]
-    return [
-        ConversationSummary(**{**r, "metadata": json.loads(r["metadata"] or "{}"),
-                               "custom_facets": json.loads(r["custom_facets"] or "{}"),
-                               "truncated": bool(r["truncated"]),
-                               "languages": r["languages"] or [], "assistant_errors": r["assistant_errors"] or []})
-        for r in table.select(fields).to_pylist()
-    ]
+    columns = {name: table.column(name).to_pylist() for name in fields}
+    columns["metadata"] = [_load_json(text) for text in columns["metadata"]]
+    columns["custom_facets"] = [_load_json(text) for text in columns["custom_facets"]]
+    columns["summary"] = [value or "" for value in columns["summary"]]
+    columns["truncated"] = [bool(value) for value in columns["truncated"]]
+    columns["languages"] = [value or [] for value in columns["languages"]]
+    columns["assistant_errors"] = [value or [] for value in columns["assistant_errors"]]
+    # Integer facets stored as NULL (an older table, a failed row) take the model's default.
+    for name in ("concerning_score", "user_frustration"):
+        columns[name] = [1 if value is None else value for value in columns[name]]
+    make = ConversationSummary.model_construct
+    return [make(**dict(zip(fields, values))) for values in zip(*(columns[name] for name in fields))]
 
 
 def embeddings_to_arrow(chat_ids: Sequence[str], vectors: np.ndarray, model: str) -> pa.Table:

@@ -108,16 +108,26 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip(",;:-") + "…"
 
 
+# Lookup tables built once: which languages a function word marks, and each programming language's cues
+# split into fence tags and the longer cues searched in the text (the detectors run on every turn).
+_LANGUAGES_OF_MARKER: dict[str, tuple[str, ...]] = {}
+for _language, _markers in NATURAL_LANGUAGE_MARKERS.items():
+    for _marker in _markers:
+        _LANGUAGES_OF_MARKER[_marker] = _LANGUAGES_OF_MARKER.get(_marker, ()) + (_language,)
+_TAG_CUES = {language: frozenset(cues) for language, cues in PROGRAMMING_LANGUAGES.items()}
+_TEXT_CUES = tuple((cue, language) for language, cues in PROGRAMMING_LANGUAGES.items() for cue in cues if len(cue) > 3)
+
+
 def detect_natural_languages(texts: Iterable[str]) -> list[str]:
     """Languages whose function words make up a clear share of the words, most frequent first."""
     counts = {language: 0 for language in NATURAL_LANGUAGE_MARKERS}
     total = 0
+    languages_of = _LANGUAGES_OF_MARKER
     for text in texts:
         for token in tokens(strip_code(text)):
             total += 1
-            for language, markers in NATURAL_LANGUAGE_MARKERS.items():
-                if token in markers:
-                    counts[language] += 1
+            for language in languages_of.get(token, ()):
+                counts[language] += 1
     if total == 0:
         return []
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -131,15 +141,15 @@ def detect_natural_languages(texts: Iterable[str]) -> list[str]:
 def detect_programming_languages(texts: Iterable[str]) -> list[str]:
     found: dict[str, int] = {}
     for text in texts:
-        tags = set(code_fence_tags(text))
+        tags = set(code_fence_tags(text)) if "```" in text else None
+        # A fence tag counts 3 for its language, and then that language's cues in the text do not count.
+        tagged = {language for language, cues in _TAG_CUES.items() if not tags.isdisjoint(cues)} if tags else ()
+        for language in tagged:
+            found[language] = found.get(language, 0) + 3
         lowered = f" {text.lower()} "
-        for language, cues in PROGRAMMING_LANGUAGES.items():
-            tag_hit = any(cue in tags for cue in cues)
-            cue_hits = sum(1 for cue in cues if len(cue) > 3 and cue in lowered)
-            if tag_hit:
-                found[language] = found.get(language, 0) + 3
-            elif cue_hits:
-                found[language] = found.get(language, 0) + cue_hits
+        for language in [language for cue, language in _TEXT_CUES if cue in lowered]:
+            if language not in tagged:
+                found[language] = found.get(language, 0) + 1
     # One weak cue ("select ", " from ") is not enough outside a code fence.
     return [language for language, score in sorted(found.items(), key=lambda item: (-item[1], item[0]))
             if score >= 2][:3]

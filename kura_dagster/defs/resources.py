@@ -175,6 +175,7 @@ class ClusteringResource(ConfigurableResource):
     method: str = "kmeans"
     naming: str = "local"
     target_cluster_size: int = 10
+    max_base_clusters: int = 5000
     hdbscan_min_cluster_size: int = 5
     lexical_weight: float = 0.4
     manifold: str = "umap"
@@ -189,7 +190,8 @@ class ClusteringResource(ConfigurableResource):
     def get_clustering_method(self) -> ClusteringMethod:
         if self.method == "hdbscan":
             return HDBSCANClusteringMethod(min_cluster_size=self.hdbscan_min_cluster_size)
-        return KMeansClusteringMethod(target_cluster_size=self.target_cluster_size, random_state=self.seed)
+        return KMeansClusteringMethod(target_cluster_size=self.target_cluster_size, random_state=self.seed,
+                                      max_clusters=self.max_base_clusters)
 
     def get_namer(self, client: LLMClient | None) -> ClusterNamer:
         if self.naming == "local":
@@ -268,6 +270,7 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
             method=settings.clustering,
             naming="local" if settings.llm == "local" else "llm",
             target_cluster_size=settings.target_cluster_size,
+            max_base_clusters=settings.max_base_clusters,
             hdbscan_min_cluster_size=settings.hdbscan_min_cluster_size,
             lexical_weight=settings.lexical_weight,
             manifold=settings.manifold,

@@ -1,0 +1,456 @@
+"""Scale and speed benchmark: the whole pipeline through Dagster on 10k, 100k and 1M conversations.
+
+For each size it writes one landing-zone partition (`bench/generate.py`), then, per repeat, runs the real
+`kura_pipeline` job (conversations → projections, asset checks included, DuckDB writes included) in a child
+process on a fresh KURA_HOME, exactly as `kura-dagster demo` runs a partition. Measured:
+
+- per-stage wall time: from the run's STEP_START / STEP_SUCCESS events in the Dagster event log;
+- peak RSS: the child's process tree sampled every 0.2 s with psutil (per stage: the samples that fall inside
+  the stage's step), and the kernel's high-water mark (`ru_maxrss`) of the whole child as a cross-check;
+- throughput: conversations per second of each stage.
+
+Besides the Dagster run it times the child's start-up (imports and definitions) and, side by side, a
+BERTopic-style baseline (UMAP to 5 dimensions → HDBSCAN → c-TF-IDF) on the same stored embeddings.
+Results: `bench/results/scale.json` and `bench/results/scale.md` (medians over the repeats, and the fitted
+exponent b of time ≈ a·n^b over the sizes).
+
+    python bench/scale.py                       # 10k, 100k (3 runs each), 1M (1 run)
+    python bench/scale.py --sizes 10000 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date as Date
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+DATASET = "bench"
+DAY = "2026-11-01"
+STAGES = ["conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections"]
+SAMPLE_EVERY_S = 0.2
+
+
+# ---------------------------------------------------------------------------------------------- child side
+
+
+def child_run(home: Path, data_dir: Path, out: Path) -> None:
+    """Run the pipeline job for the bench partition in this process; write its step timings to `out`."""
+    started = time.time()
+    os.environ["KURA_HOME"] = str(home)
+    os.environ["KURA_DATA_DIR"] = str(data_dir)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    from dagster import DagsterEventType
+
+    from kura_dagster.core.settings import Settings
+    from kura_dagster.definitions import build_definitions
+    from kura_dagster.defs.runs import kura_instance, run_partitions_in_process
+
+    imported = time.time()
+    settings = Settings.from_env()
+    defs = build_definitions(settings)
+    instance = kura_instance(settings)
+    loaded = time.time()
+    [result] = run_partitions_in_process(defs, instance, [(DATASET, DAY)])
+    finished = time.time()
+    steps: dict[str, dict[str, float]] = {}
+    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+    for record in instance.all_logs(result.run_id, of_type=kinds):
+        event = record.dagster_event
+        step = steps.setdefault(event.step_key, {})
+        key = "start" if event.event_type == DagsterEventType.STEP_START else "end"
+        step[key] = record.timestamp
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            step["failed"] = 1.0
+    out.write_text(json.dumps({
+        "run_id": result.run_id, "success": result.success, "error": result.error,
+        "process_start": started, "imported": imported, "definitions_loaded": loaded, "run_end": finished,
+        "steps": steps,
+    }, indent=1))
+
+
+def child_baseline(home: Path, out: Path) -> None:
+    """Time the BERTopic-style baseline on the embeddings the pipeline stored in `home`."""
+    import numpy as np
+
+    from kura_dagster.core import tables
+    from kura_dagster.core.store import read_table
+
+    embeddings = read_table(home / "kura.duckdb", "embeddings", DATASET, DAY)
+    summaries = read_table(home / "kura.duckdb", "summaries", DATASET, DAY)
+    chat_ids, vectors = tables.embeddings_from_arrow(embeddings)
+    request_of = dict(zip(summaries.column("chat_id").to_pylist(), summaries.column("request").to_pylist()))
+    texts = [request_of[chat_id] or "" for chat_id in chat_ids]
+    started = time.time()
+    labels, keywords, stage_seconds = bertopic_style_baseline(vectors, texts)
+    out.write_text(json.dumps({
+        "seconds": time.time() - started, "stages": stage_seconds, "rows": len(chat_ids),
+        "topics": int(len(set(labels.tolist()) - {-1})), "noise_share": float(np.mean(labels == -1)),
+        "example_keywords": keywords[:5],
+    }, indent=1))
+
+
+def bertopic_style_baseline(vectors, texts, *, random_state: int = 42, min_cluster_size: int = 10):
+    """BERTopic's default recipe on precomputed embeddings: UMAP(5, cosine) → HDBSCAN → c-TF-IDF keywords.
+
+    A minimal stand-in written for this harness because `bench/baseline.py` (the quality engineer's) was
+    not on this branch; both follow BERTopic's defaults (n_neighbors=15, min_dist=0, 5 components,
+    HDBSCAN with euclidean metric and the eom selection).
+    """
+    import hdbscan
+    import numpy as np
+    import umap
+
+    from kura_dagster.core.naming import ctfidf_keywords
+
+    seconds = {}
+    started = time.time()
+    reduced = umap.UMAP(n_components=5, n_neighbors=15, min_dist=0.0, metric="cosine",
+                        random_state=random_state, n_jobs=1).fit_transform(vectors)
+    seconds["umap"] = time.time() - started
+    started = time.time()
+    labels = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
+                             cluster_selection_method="eom", core_dist_n_jobs=1).fit_predict(reduced)
+    seconds["hdbscan"] = time.time() - started
+    started = time.time()
+    topics = sorted(set(labels.tolist()) - {-1})
+    groups = [[texts[i] for i in np.flatnonzero(labels == topic)] for topic in topics]
+    keywords = ctfidf_keywords(groups)
+    seconds["ctfidf"] = time.time() - started
+    return labels, keywords, seconds
+
+
+# --------------------------------------------------------------------------------------------- parent side
+
+
+class TreeSampler:
+    """Samples the resident memory of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self._process = psutil.Process(pid)
+        self.samples: list[tuple[float, int, float]] = []  # (time, RSS bytes, CPU seconds so far)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "TreeSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total, cpu = 0, 0.0
+            try:
+                for process in [self._process, *self._process.children(recursive=True)]:
+                    try:
+                        total += process.memory_info().rss
+                        times = process.cpu_times()
+                        cpu += times.user + times.system
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                break
+            self.samples.append((time.time(), total, cpu))
+            self._stop.wait(SAMPLE_EVERY_S)
+
+
+def run_child(args: list[str], timeout_s: float | None = None) -> dict:
+    """Run `python bench/scale.py <args>` and sample its memory; returns timings, samples and exit code."""
+    command = [sys.executable, str(Path(__file__).resolve()), *args]
+    started = time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    process = subprocess.Popen(command, cwd=ROOT)
+    timed_out = False
+    with TreeSampler(process.pid) as sampler:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            process.kill()
+            process.wait()
+    # ru_maxrss is the largest of all waited-for children so far (KiB on Linux): only meaningful when it grew.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"returncode": process.returncode, "timed_out": timed_out, "wall_s": time.time() - started,
+            "samples": sampler.samples, "maxrss_bytes": after * 1024 if after > before else None}
+
+
+def peak_between(samples: list[tuple[float, int, float]], start: float, end: float) -> int:
+    inside = [rss for t, rss, _ in samples if start <= t <= end]
+    return max(inside) if inside else 0
+
+
+def cpu_between(samples: list[tuple[float, int, float]], start: float, end: float) -> float:
+    """CPU seconds the process tree used between two moments (from the nearest samples inside)."""
+    inside = [cpu for t, _, cpu in samples if start <= t <= end]
+    return inside[-1] - inside[0] if len(inside) >= 2 else 0.0
+
+
+def stage_of(step_key: str) -> str:
+    """Asset steps are named after the asset; check steps after `<asset>_<check>`."""
+    return step_key if step_key in STAGES else "checks"
+
+
+def one_pipeline_run(size: int, data_dir: Path, scratch: Path, numba_cache: Path) -> dict:
+    home = Path(tempfile.mkdtemp(prefix=f"home{size}-", dir=scratch))
+    out = home / "timings.json"
+    os.environ["NUMBA_CACHE_DIR"] = str(numba_cache)
+    measured = run_child(["--child-run", str(home), str(data_dir), str(out)])
+    if measured["returncode"] != 0 or not out.exists():
+        raise RuntimeError(f"pipeline child failed for n={size} (exit {measured['returncode']}); see its output")
+    timings = json.loads(out.read_text())
+    if not timings["success"]:
+        raise RuntimeError(f"pipeline run failed for n={size}: {timings['error']}")
+    samples = measured["samples"]
+    stages: dict[str, dict] = {}
+    for step_key, step in sorted(timings["steps"].items(), key=lambda item: item[1]["start"]):
+        name = stage_of(step_key)
+        entry = stages.setdefault(name, {"seconds": 0.0, "cpu_s": 0.0, "peak_rss_bytes": 0, "steps": []})
+        entry["seconds"] += step["end"] - step["start"]
+        entry["cpu_s"] += cpu_between(samples, step["start"], step["end"])
+        entry["peak_rss_bytes"] = max(entry["peak_rss_bytes"], peak_between(samples, step["start"], step["end"]))
+        entry["steps"].append(step_key)
+    assets_s = sum(stages[s]["seconds"] for s in STAGES if s in stages)
+    first = min(step["start"] for step in timings["steps"].values())
+    last = max(step["end"] for step in timings["steps"].values())
+    return {
+        "home": str(home), "run_id": timings["run_id"], "stages": stages,
+        "assets_s": assets_s,  # conversations → projections, DuckDB writes included, checks excluded
+        "steps_wall_s": last - first,  # first step start → last step end (assets and checks)
+        "startup_s": timings["definitions_loaded"] - timings["process_start"],
+        "import_s": timings["imported"] - timings["process_start"],
+        "process_wall_s": measured["wall_s"],
+        "peak_rss_bytes": max((rss for _, rss, _ in samples), default=0),
+        "maxrss_bytes": measured["maxrss_bytes"],
+        "assets_cpu_s": sum(stages[s]["cpu_s"] for s in STAGES if s in stages),
+        "load_average": os.getloadavg(),
+    }
+
+
+def baseline_run(home: Path, timeout_s: float) -> dict:
+    out = home / "baseline.json"
+    measured = run_child(["--child-baseline", str(home), str(out)], timeout_s=timeout_s)
+    peak = max((rss for _, rss, _ in measured["samples"]), default=0)
+    cpu = measured["samples"][-1][2] if measured["samples"] else 0.0
+    if measured["timed_out"]:
+        return {"status": f"timeout after {timeout_s:.0f} s", "peak_rss_bytes": peak}
+    if measured["returncode"] != 0 or not out.exists():
+        status = "killed (out of memory?)" if measured["returncode"] in (-9, 137) else f"exit {measured['returncode']}"
+        return {"status": status, "peak_rss_bytes": peak}
+    return {"status": "ok", **json.loads(out.read_text()), "peak_rss_bytes": peak, "process_cpu_s": cpu}
+
+
+def fitted_exponent(sizes: list[int], seconds: list[float]) -> float | None:
+    """Least-squares slope of log(seconds) against log(n): time grows about as n^slope."""
+    points = [(math.log(n), math.log(s)) for n, s in zip(sizes, seconds) if s > 0]
+    if len(points) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    numerator = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    denominator = sum((x - mean_x) ** 2 for x, _ in points)
+    return numerator / denominator if denominator else None
+
+
+def summarise_size(size: int, runs: list[dict]) -> dict:
+    def median(values):
+        return statistics.median(values) if values else None
+
+    names = STAGES + ["checks"]
+    stages = {}
+    for name in names:
+        seconds = [run["stages"][name]["seconds"] for run in runs if name in run["stages"]]
+        cpu = [run["stages"][name]["cpu_s"] for run in runs if name in run["stages"]]
+        peaks = [run["stages"][name]["peak_rss_bytes"] for run in runs if name in run["stages"]]
+        if seconds:
+            stages[name] = {"seconds": median(seconds), "cpu_s": median(cpu), "peak_rss_bytes": max(peaks),
+                            "per_second": size / median(seconds) if median(seconds) else None}
+    return {
+        "n": size, "runs": len(runs), "stages": stages,
+        "assets_s": median([r["assets_s"] for r in runs]),
+        "assets_s_all": [r["assets_s"] for r in runs],
+        "assets_cpu_s": median([r["assets_cpu_s"] for r in runs]),
+        "load_average": [r["load_average"][0] for r in runs],
+        "steps_wall_s": median([r["steps_wall_s"] for r in runs]),
+        "startup_s": median([r["startup_s"] for r in runs]),
+        "process_wall_s": median([r["process_wall_s"] for r in runs]),
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs),
+        "maxrss_bytes": max((r["maxrss_bytes"] or 0) for r in runs) or None,
+    }
+
+
+def gib(value: int | None) -> str:
+    return "—" if not value else f"{value / 2**30:.2f}"
+
+
+def markdown(report: dict) -> str:
+    sizes = report["sizes"]
+    lines = [
+        "# Scale benchmark", "",
+        f"{report['machine']['cores']} cores, {report['machine']['memory_gib']:.0f} GiB, Python "
+        f"{report['machine']['python']}; {report['date']}; local defaults (extractive summaries, WordLlama, "
+        "k-means, Ward hierarchy, UMAP map). Seconds are medians over the runs; peak RSS is the largest "
+        "sample of the run process tree (GiB).", "",
+        "CPU s is the user+system time of the run's process tree over the same steps: on a shared machine "
+        "(see the load average, 2 = both cores busy) it says what the run costs when it has the cores to itself.",
+        "",
+        "| n | runs | assets end to end (s) | assets CPU (s) | + checks (s) | start-up (s) | peak RSS (GiB) | "
+        "conversations/s | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in sizes:
+        load = ", ".join(f"{value:.1f}" for value in s["load_average"])
+        lines.append(f"| {s['n']:,} | {s['runs']} | {s['assets_s']:.1f} | {s['assets_cpu_s']:.1f} | "
+                     f"{s['steps_wall_s']:.1f} | {s['startup_s']:.1f} | {gib(s['peak_rss_bytes'])} | "
+                     f"{s['n'] / s['assets_s']:,.0f} | {load} |")
+    lines += ["", "Per stage: wall seconds / CPU seconds / peak RSS GiB / conversations per second (wall)", "",
+              "| stage | " + " | ".join(f"{s['n']:,}" for s in sizes) + " | exponent |",
+              "|---|" + "---:|" * (len(sizes) + 1)]
+    for name in STAGES + ["checks"]:
+        cells = []
+        for s in sizes:
+            stage = s["stages"].get(name)
+            cells.append("—" if stage is None else
+                         f"{stage['seconds']:.1f} / {stage['cpu_s']:.1f} / {gib(stage['peak_rss_bytes'])} / "
+                         f"{stage['per_second']:,.0f}")
+        exponent = report["exponents"].get(name)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'—' if exponent is None else f'{exponent:.2f}'} |")
+    total = report["exponents"].get("assets")
+    total_cpu = report["exponents"].get("assets_cpu")
+    if total:
+        lines += ["", f"Wall time grows as n^{total:.2f} end to end, CPU time as n^{total_cpu:.2f} "
+                  "(least-squares slope of log time against log n over the sizes; exponents per stage are of wall time)."]
+        steps = [f"{a['n']:,} → {b['n']:,}: wall n^{fitted_exponent([a['n'], b['n']], [a['assets_s'], b['assets_s']]):.2f}, "
+                 f"CPU n^{fitted_exponent([a['n'], b['n']], [a['assets_cpu_s'], b['assets_cpu_s']]):.2f}"
+                 for a, b in zip(sizes, sizes[1:])]
+        lines += ["", "Between consecutive sizes (above 20,000 conversations the base clusters take the large-input "
+                  "path, so the step from 10k is not like for like): " + "; ".join(steps) + "."]
+    if report.get("baseline"):
+        lines += ["", "## BERTopic-style baseline on the same embeddings", "",
+                  "UMAP(5, cosine) → HDBSCAN(min_cluster_size=10) → c-TF-IDF, against this pipeline's "
+                  "base_clusters + meta_clusters + projections (from the same stored embeddings).", "",
+                  "| n | baseline | baseline (s) | ours (s) | baseline / ours | topics | noise | peak RSS (GiB) |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for row in report["baseline"]:
+            ours = row["ours_s"]
+            if row["status"] == "ok":
+                lines.append(f"| {row['n']:,} | ok | {row['seconds']:.1f} | {ours:.1f} | {row['seconds'] / ours:.2f}× | "
+                             f"{row['topics']} | {row['noise_share']:.0%} | {gib(row['peak_rss_bytes'])} |")
+            else:
+                lines.append(f"| {row['n']:,} | {row['status']} | — | {ours:.1f} | — | — | — | "
+                             f"{gib(row['peak_rss_bytes'])} |")
+    if report.get("notes"):
+        lines += ["", *report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(args: argparse.Namespace, summaries: list[dict], raw: dict, baseline: list[dict]) -> dict:
+    """Write scale.json and scale.md for the sizes done so far (called after each size: a long run that is
+    stopped still leaves its smaller sizes on disk)."""
+    import psutil
+
+    sizes = [s["n"] for s in summaries]
+    exponents = {"assets": fitted_exponent(sizes, [s["assets_s"] for s in summaries]),
+                 "assets_cpu": fitted_exponent(sizes, [s["assets_cpu_s"] for s in summaries])}
+    for name in STAGES + ["checks"]:
+        if all(name in s["stages"] for s in summaries):
+            exponents[name] = fitted_exponent(sizes, [s["stages"][name]["seconds"] for s in summaries])
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / 2**30,
+                    "python": platform.python_version(), "load_average_at_end": os.getloadavg()},
+        "sizes": summaries, "exponents": exponents, "baseline": baseline, "notes": args.note,
+        "runs": {str(k): v for k, v in raw.items()},
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=1, default=str))
+    (args.out / f"{args.name}.md").write_text(markdown(report))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Scale benchmark of the kura-dagster pipeline.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per size below 1M (default 3)")
+    parser.add_argument("--repeats-large", type=int, default=1, help="runs per size of 1M and more (default 1)")
+    parser.add_argument("--baseline-sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--baseline-timeout", type=float, default=900.0)
+    parser.add_argument("--scratch", type=Path, default=Path(os.environ.get("KURA_BENCH_SCRATCH", ROOT / ".bench")),
+                        help="generated data and run homes (default .bench/, never committed)")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="where scale.json/.md go")
+    parser.add_argument("--name", default="scale", help="file name stem of the results")
+    parser.add_argument("--keep-homes", action="store_true", help="keep each run's KURA_HOME")
+    parser.add_argument("--note", action="append", default=[], help="a line added to the markdown")
+    # Internal: the child processes.
+    parser.add_argument("--child-run", nargs=3, metavar=("HOME", "DATA", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-baseline", nargs=2, metavar=("HOME", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_run:
+        child_run(*(Path(p) for p in args.child_run))
+        return 0
+    if args.child_baseline:
+        child_baseline(*(Path(p) for p in args.child_baseline))
+        return 0
+
+    sys.path.insert(0, str(BENCH_DIR))
+    from generate import write_partition
+
+    import psutil
+
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    numba_cache = args.scratch / "numba_cache"  # shared by the runs: UMAP's JIT is compiled once per machine
+    summaries, raw, baseline = [], {}, []
+    for size in sorted(args.sizes):
+        data_dir = args.scratch / f"data-{size}"
+        path = data_dir / DATASET / f"{DAY}.jsonl"
+        if not path.exists():
+            started = time.time()
+            write_partition(data_dir, size, Date.fromisoformat(DAY))
+            print(f"generated {size:,} conversations in {time.time() - started:.0f} s", flush=True)
+        repeats = args.repeats_large if size >= 1_000_000 else args.repeats
+        runs = []
+        for attempt in range(repeats):
+            run = one_pipeline_run(size, data_dir, args.scratch, numba_cache)
+            print(f"n={size:,} run {attempt + 1}/{repeats}: assets {run['assets_s']:.1f} s, "
+                  f"peak RSS {gib(run['peak_rss_bytes'])} GiB", flush=True)
+            runs.append(run)
+            last_home = Path(run["home"])
+            if attempt < repeats - 1 and not args.keep_homes:
+                shutil.rmtree(last_home, ignore_errors=True)
+        raw[size] = runs
+        summary = summarise_size(size, runs)
+        summaries.append(summary)
+        if size in args.baseline_sizes:
+            row = baseline_run(last_home, args.baseline_timeout)
+            ours = sum(summary["stages"][s]["seconds"] for s in ("base_clusters", "meta_clusters", "projections"))
+            baseline.append({"n": size, "ours_s": ours, **row})
+            print(f"baseline n={size:,}: {row['status']} {row.get('seconds', 0):.1f} s (ours {ours:.1f} s)", flush=True)
+        if not args.keep_homes:
+            shutil.rmtree(last_home, ignore_errors=True)
+        write_report(args, summaries, raw, baseline)
+
+    print(markdown(write_report(args, summaries, raw, baseline)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
