@@ -8,6 +8,7 @@ topic. Names come from `naming` (c-TF-IDF keywords plus the most central request
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -31,7 +32,7 @@ class ClusteringMethod(Protocol):
 
 
 class KMeansClusteringMethod:
-    """Seeded k-means with k = round(n / target_cluster_size), or a fixed `n_clusters`.
+    """Seeded k-means with k = max(n / target_cluster_size, √(n/2)) rounded, or a fixed `n_clusters`.
 
     Above `minibatch_threshold` rows it switches to mini-batch k-means, whose memory and time stay
     bounded for a million conversations.
@@ -55,7 +56,10 @@ class KMeansClusteringMethod:
         self.minibatch_threshold = minibatch_threshold
 
     def cluster_count(self, n_rows: int) -> int:
-        wanted = self.n_clusters or max(1, round(n_rows / max(self.target_cluster_size, 1)))
+        # At least √(n/2) clusters (about √(2n) conversations each): a day of 120 conversations gets 8 topics,
+        # not n / 30 = 4; from about 450 rows on (target 30) n / target is larger and rules.
+        by_size = round(n_rows / max(self.target_cluster_size, 1))
+        wanted = self.n_clusters or max(1, by_size, round(math.sqrt(n_rows / 2)))
         return max(1, min(wanted, n_rows))
 
     def fit_predict(self, features: np.ndarray) -> np.ndarray:
