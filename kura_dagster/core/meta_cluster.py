@@ -106,14 +106,22 @@ def weighted_ward_linkage(centroids: np.ndarray, weights: np.ndarray) -> np.ndar
 
 
 def _as_scipy_linkage(merges: list[tuple[int, int, float, float]], n_rows: int) -> np.ndarray:
-    """Order the merges by height (Ward never merges below a child, so children stay first) and renumber."""
-    order = sorted(range(len(merges)), key=lambda i: (merges[i][2], i))
+    """Order the merges by height and renumber them as SciPy does (merge i creates node n_rows + i).
+
+    Ward never merges below a child; rounding could, so a parent's height is lifted to its children's
+    first, which keeps every child before its parent after sorting (ties keep the creation order).
+    """
+    heights: list[float] = []
+    for first, second, height, _ in merges:
+        below = [heights[child - n_rows] for child in (first, second) if child >= n_rows]
+        heights.append(max([height, *below]))
+    order = sorted(range(len(merges)), key=lambda i: (heights[i], i))
     renumbered = {i: i for i in range(n_rows)}
     matrix = np.zeros((len(merges), 4))
     for position, index in enumerate(order):
-        first, second, height, count = merges[index]
+        first, second, _, count = merges[index]
         first, second = renumbered[first], renumbered[second]
-        matrix[position] = [min(first, second), max(first, second), height, count]
+        matrix[position] = [min(first, second), max(first, second), heights[index], count]
         renumbered[n_rows + index] = n_rows + position
     return matrix
 

@@ -83,3 +83,14 @@ def test_levels_nest_and_roots_cover_everything(max_roots, branching):
     assert all(len(children[node.id]) >= 2 for node in tree if node.id in children)
     expected_levels = len(level_sizes(len(clusters), max_roots=max_roots, branching=branching))
     assert max(level for _, level in depth_first(tree)) == expected_levels
+
+
+def test_duplicate_centroids_and_ties_give_a_valid_linkage():
+    """Identical centroids merge at height 0 in any order; the matrix must still list children first."""
+    from scipy.cluster.hierarchy import is_valid_linkage
+
+    points = np.array([[0.0, 0.0]] * 5 + [[1.0, 0.0]] * 4 + [[0.5, 0.8660254]] * 3)
+    matrix = weighted_ward_linkage(points, np.arange(1, 13, dtype=float))
+    assert is_valid_linkage(matrix)
+    assert (np.diff(matrix[:, 2]) >= 0).all()
+    assert len(set(fcluster(matrix, t=3, criterion="maxclust").tolist())) == 3
