@@ -39,7 +39,8 @@ class ClusteringMethod(Protocol):
 
 
 class KMeansClusteringMethod:
-    """Seeded k-means with k = round(n / target_cluster_size), or a fixed `n_clusters`, at most `max_clusters`.
+    """Seeded k-means with k = max(n / target_cluster_size, √(n/2)) rounded, or a fixed `n_clusters`, at most
+    `max_clusters`.
 
     Above `large_input_rows` rows it switches to two-stage k-means (`two_stage_kmeans`): Lloyd's algorithm
     costs n·k per iteration, which for a million conversations and thousands of clusters is hours; splitting
@@ -47,10 +48,11 @@ class KMeansClusteringMethod:
     """
 
     name = "kmeans"
+    centre_features = True  # measured: +0.003–0.005 NMI on Banking77/CLINC150 (features.centred_rows)
 
     def __init__(
         self,
-        target_cluster_size: int = 10,
+        target_cluster_size: int = 30,
         n_clusters: int | None = None,
         random_state: int = 42,
         n_init: int = 10,
@@ -65,7 +67,10 @@ class KMeansClusteringMethod:
         self.large_input_rows = large_input_rows
 
     def cluster_count(self, n_rows: int) -> int:
-        wanted = self.n_clusters or max(1, round(n_rows / max(self.target_cluster_size, 1)))
+        # At least √(n/2) clusters (about √(2n) conversations each): a day of 120 conversations gets 8 topics,
+        # not n / 30 = 4; from about 450 rows on (target 30) n / target is larger and rules.
+        by_size = round(n_rows / max(self.target_cluster_size, 1))
+        wanted = self.n_clusters or max(1, by_size, round(math.sqrt(n_rows / 2)))
         if self.max_clusters is not None:
             wanted = min(wanted, self.max_clusters)
         return max(1, min(wanted, n_rows))
@@ -128,6 +133,8 @@ class HDBSCANClusteringMethod:
     """Density-based clusters (the `hdbscan` package); rows in no dense region are labelled NOISE."""
 
     name = "hdbscan"
+    # Centring spreads topics apart, so an isolated conversation joins its nearest topic instead of the noise.
+    centre_features = False
 
     def __init__(self, min_cluster_size: int = 5, min_samples: int | None = None) -> None:
         self.min_cluster_size = min_cluster_size
@@ -198,7 +205,7 @@ def generate_base_clusters_from_conversation_summaries(
     *,
     clustering_method: ClusteringMethod,
     namer: ClusterNamer | None = None,
-    lexical_weight: float = 0.4,
+    lexical_weight: float = 0.5,
     manifold: bool = True,
     random_state: int = 42,
     large_input_rows: int = LARGE_INPUT_ROWS,
@@ -219,7 +226,8 @@ def generate_base_clusters_from_conversation_summaries(
         features = large_input_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state)
         space = features
     else:
-        features = clustering_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state)
+        features = clustering_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state,
+                                       centre=getattr(clustering_method, "centre_features", True))
         space = manifold_view(features, random_state=random_state) if manifold else features
     labels = clustering_method.fit_predict(space)
     groups = rows_by_label(labels)

@@ -78,10 +78,12 @@ class Settings:
     summary_model: str | None = None
     embedding_model: str | None = None
     clustering: str = "kmeans"
-    target_cluster_size: int = 10
+    # Measured defaults (bench/quality.py): base clusters of about 30 conversations cluster intents as well as
+    # finer ones did and stay above the privacy threshold of 10; see README "Quality".
+    target_cluster_size: int = 30
     max_base_clusters: int = 5000
     hdbscan_min_cluster_size: int = 5
-    lexical_weight: float = 0.4
+    lexical_weight: float = 0.5
     manifold: str = "umap"
     max_roots: int = 10
     meta_branching: float = 4.0
@@ -160,10 +162,10 @@ class Settings:
             summary_model=env.get("KURA_SUMMARY_MODEL") or None,
             embedding_model=env.get("KURA_EMBEDDING_MODEL") or None,
             clustering=_choice("KURA_CLUSTERING", "kmeans", ("kmeans", "hdbscan")),
-            target_cluster_size=_number("KURA_TARGET_CLUSTER_SIZE", 10, int, 1),
+            target_cluster_size=_number("KURA_TARGET_CLUSTER_SIZE", 30, int, 1),
             max_base_clusters=_number("KURA_MAX_BASE_CLUSTERS", 5000, int, 1),
             hdbscan_min_cluster_size=_number("KURA_HDBSCAN_MIN_CLUSTER_SIZE", 5, int, 2),
-            lexical_weight=_number("KURA_LEXICAL_WEIGHT", 0.4, float, 0),
+            lexical_weight=_number("KURA_LEXICAL_WEIGHT", 0.5, float, 0),
             manifold=_choice("KURA_MANIFOLD", "umap", ("umap", "none")),
             max_roots=_number("KURA_MAX_ROOTS", 10, int, 1),
             meta_branching=_number("KURA_META_BRANCHING", 4.0, float, 1.5),

@@ -46,6 +46,14 @@ def test_kmeans_puts_every_conversation_in_exactly_one_cluster(stage_inputs):
     assert len({c.slug for c in clusters}) == len(clusters)
 
 
+def test_cluster_count_follows_the_target_size_with_a_floor_for_small_inputs():
+    method = KMeansClusteringMethod(target_cluster_size=30)
+    assert method.cluster_count(4500) == 150  # n / 30
+    assert method.cluster_count(120) == 8  # √(120 / 2) ≈ 7.7: a small day still shows its topics
+    assert method.cluster_count(1) == 1
+    assert KMeansClusteringMethod(n_clusters=5).cluster_count(4500) == 5
+
+
 def test_names_come_from_member_words(stage_inputs):
     summaries, vectors = stage_inputs
     clusters = generate_base_clusters_from_conversation_summaries(
