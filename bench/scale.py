@@ -57,14 +57,19 @@ def child_run(home: Path, data_dir: Path, out: Path) -> None:
 
     from kura_dagster.core.settings import Settings
     from kura_dagster.definitions import build_definitions
-    from kura_dagster.defs.runs import kura_instance, run_partitions_in_process
+    from kura_dagster.defs.runs import kura_instance, run_partitions, run_partitions_in_process
 
     imported = time.time()
     settings = Settings.from_env()
     defs = build_definitions(settings)
     instance = kura_instance(settings)
     loaded = time.time()
-    [result] = run_partitions_in_process(defs, instance, [(DATASET, DAY)])
+    if os.environ.get("KURA_BENCH_VIA") == "backfill":
+        # `kura-dagster run`'s path: a backfill whose run is launched in its own process, with the executor
+        # KURA_EXECUTOR names (multiprocess: every step in a fresh process).
+        [result] = run_partitions(instance, [(DATASET, DAY)], max_concurrent=1)
+    else:
+        [result] = run_partitions_in_process(defs, instance, [(DATASET, DAY)])
     finished = time.time()
     steps: dict[str, dict[str, float]] = {}
     kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
@@ -399,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="where scale.json/.md go")
     parser.add_argument("--name", default="scale", help="file name stem of the results")
     parser.add_argument("--keep-homes", action="store_true", help="keep each run's KURA_HOME")
+    parser.add_argument("--via", choices=["in-process", "backfill"], default="in-process",
+                        help="in-process: the job in the child process, as `kura-dagster demo` runs it (default); "
+                             "backfill: as `kura-dagster run` does, with KURA_EXECUTOR's executor")
     parser.add_argument("--note", action="append", default=[], help="a line added to the markdown")
     # Internal: the child processes.
     parser.add_argument("--child-run", nargs=3, metavar=("HOME", "DATA", "OUT"), help=argparse.SUPPRESS)
@@ -416,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import psutil
 
+    os.environ["KURA_BENCH_VIA"] = args.via
     args.scratch.mkdir(parents=True, exist_ok=True)
     numba_cache = args.scratch / "numba_cache"  # shared by the runs: UMAP's JIT is compiled once per machine
     summaries, raw, baseline = [], {}, []
