@@ -99,43 +99,17 @@ def child_baseline(home: Path, out: Path) -> None:
     chat_ids, vectors = tables.embeddings_from_arrow(embeddings)
     request_of = dict(zip(summaries.column("chat_id").to_pylist(), summaries.column("request").to_pylist()))
     texts = [request_of[chat_id] or "" for chat_id in chat_ids]
+    from baseline import bertopic_style  # bench/baseline.py, the same recipe bench/quality.py scores
+
     started = time.time()
-    labels, keywords, stage_seconds = bertopic_style_baseline(vectors, texts)
+    labels, words = bertopic_style(vectors, texts, random_state=42)
+    keywords = [words[topic] for topic in sorted(words) if topic != -1]
+    stage_seconds = {"umap_hdbscan_ctfidf": time.time() - started}
     out.write_text(json.dumps({
         "seconds": time.time() - started, "stages": stage_seconds, "rows": len(chat_ids),
         "topics": int(len(set(labels.tolist()) - {-1})), "noise_share": float(np.mean(labels == -1)),
         "example_keywords": keywords[:5],
     }, indent=1))
-
-
-def bertopic_style_baseline(vectors, texts, *, random_state: int = 42, min_cluster_size: int = 10):
-    """BERTopic's default recipe on precomputed embeddings: UMAP(5, cosine) → HDBSCAN → c-TF-IDF keywords.
-
-    A minimal stand-in written for this harness because `bench/baseline.py` (the quality engineer's) was
-    not on this branch; both follow BERTopic's defaults (n_neighbors=15, min_dist=0, 5 components,
-    HDBSCAN with euclidean metric and the eom selection).
-    """
-    import hdbscan
-    import numpy as np
-    import umap
-
-    from kura_dagster.core.naming import ctfidf_keywords
-
-    seconds = {}
-    started = time.time()
-    reduced = umap.UMAP(n_components=5, n_neighbors=15, min_dist=0.0, metric="cosine",
-                        random_state=random_state, n_jobs=1).fit_transform(vectors)
-    seconds["umap"] = time.time() - started
-    started = time.time()
-    labels = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
-                             cluster_selection_method="eom", core_dist_n_jobs=1).fit_predict(reduced)
-    seconds["hdbscan"] = time.time() - started
-    started = time.time()
-    topics = sorted(set(labels.tolist()) - {-1})
-    groups = [[texts[i] for i in np.flatnonzero(labels == topic)] for topic in topics]
-    keywords = ctfidf_keywords(groups)
-    seconds["ctfidf"] = time.time() - started
-    return labels, keywords, seconds
 
 
 # --------------------------------------------------------------------------------------------- parent side
