@@ -13,6 +13,7 @@ against our base + meta cluster stages (both include their naming: c-TF-IDF word
 
     python bench/quality.py                      # both datasets, seeds 0..2, results printed and saved
     python bench/quality.py --seeds 0 --no-baseline --json /tmp/out.json
+    python bench/quality.py --threads 1          # timings that compare algorithms on a busy shared machine
 
 The data is read from ../shared/eval when it exists and is never copied into the repository.
 """
@@ -192,20 +193,25 @@ def evaluate(name: str, seeds: list[int], settings: Settings, baseline: bool) ->
     return result
 
 
-def warm_up() -> None:
-    """Compile UMAP's numba code before anything is timed, so neither pipeline pays for it: a small input
-    (UMAP's exact neighbours, as ours and the baseline's below 4,096 rows) and one past 4,096 rows
-    (NN-descent, the baseline's on CLINC150)."""
+def warm_up(settings: Settings) -> None:
+    """Run both pipelines once on a small labelled sample before anything is timed, so neither pays for
+    numba's compilation or first-call set-up inside its timings (UMAP's exact-neighbour path below 4,096 rows
+    and its NN-descent path above, which the baseline takes on CLINC150)."""
     import warnings
 
     import umap
 
-    rng = np.random.default_rng(0)
+    from baseline import bertopic_style
+
+    file_name, drop = DATASETS["banking77"]
+    conversations, _ = load_labelled(EVAL_DIR / file_name, drop)
+    summaries, vectors, texts = summaries_and_embeddings(conversations[:600])
+    our_tree(summaries, vectors, settings, 0)
+    bertopic_style(vectors, texts, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for rows in (64, 4200):
-            umap.UMAP(n_neighbors=5, n_components=2, metric="cosine", random_state=0, n_epochs=5).fit_transform(
-                rng.normal(size=(rows, 8)).astype(np.float32))
+        umap.UMAP(n_neighbors=5, n_components=2, metric="cosine", random_state=0, n_epochs=5).fit_transform(
+            np.random.default_rng(0).normal(size=(4200, 8)).astype(np.float32))
 
 
 def print_table(results: list[dict]) -> None:
@@ -230,20 +236,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
     parser.add_argument("--no-baseline", action="store_true", help="skip the BERTopic-style baseline")
     parser.add_argument("--json", type=Path, default=Path("bench/results/quality.json"))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS/OpenMP threads for both pipelines (default: the libraries' own, as the "
+                             "pipeline runs). 1 makes timings on a busy shared machine measure the algorithms "
+                             "rather than thread contention; floating-point sums then run in another order, so "
+                             "k-means and UMAP land on slightly different clusters (about ±0.002 NMI)")
     args = parser.parse_args(argv)
     if not EVAL_DIR.is_dir():
         print(f"no evaluation data at {EVAL_DIR}; nothing to measure", file=sys.stderr)
         return 0
+    from threadpoolctl import threadpool_limits
+
     settings = Settings.from_env()
     settings.prepare_home()  # numba's cache in KURA_HOME, as the pipeline does
-    warm_up()
-    load_before = os.getloadavg()
-    results = [evaluate(name, args.seeds, settings, not args.no_baseline) for name in args.datasets]
+    with threadpool_limits(limits=args.threads):
+        warm_up(settings)
+        load_before = os.getloadavg()
+        results = [evaluate(name, args.seeds, settings, not args.no_baseline) for name in args.datasets]
     print_table(results)
     report = {
         "settings": {key: str(value) for key, value in asdict(settings).items()
                      if key in ("target_cluster_size", "lexical_weight", "manifold", "max_roots", "meta_branching")},
-        "seeds": args.seeds, "cpu_count": os.cpu_count(), "load_average_before_after": [load_before[0], os.getloadavg()[0]],
+        "seeds": args.seeds, "threads": args.threads, "cpu_count": os.cpu_count(), "load_average_before_after": [load_before[0], os.getloadavg()[0]],
         "results": results,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
