@@ -174,10 +174,10 @@ class ClusteringResource(ConfigurableResource):
 
     method: str = "kmeans"
     naming: str = "local"
-    target_cluster_size: int = 10
+    target_cluster_size: int = 30
     max_base_clusters: int = 5000
     hdbscan_min_cluster_size: int = 5
-    lexical_weight: float = 0.4
+    lexical_weight: float = 0.5
     manifold: str = "umap"
     max_roots: int = 10
     meta_branching: float = 4.0

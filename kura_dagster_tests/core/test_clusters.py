@@ -19,14 +19,6 @@ from kura_dagster.core.types import UNCLUSTERED_NAME, is_unclustered
 from kura_dagster_tests.conftest import make_conversations
 
 
-@pytest.fixture(scope="module")
-def stage_inputs():
-    conversations = make_conversations(per_theme=15)
-    summaries = ExtractiveSummaryModel().summarise(conversations)
-    vectors = embed_summaries(summaries, model=WordLlamaEmbeddingModel())
-    return summaries, vectors
-
-
 def theme(chat_id: str) -> str:
     return chat_id.split("-")[0]
 

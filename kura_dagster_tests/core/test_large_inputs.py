@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from kura_dagster.core import tables
 from kura_dagster.core.cluster import (
@@ -22,25 +21,14 @@ from kura_dagster.core.cluster import (
     rows_by_label,
     two_stage_kmeans,
 )
-from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries
 from kura_dagster.core.features import large_input_features, seeded_sample
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
 from kura_dagster.core.naming import KeywordClusterNamer, ctfidf_keywords, evenly_spaced
 from kura_dagster.core.project import UMAPProjection, leaf_centroids
-from kura_dagster.core.summarise import ExtractiveSummaryModel
 from kura_dagster.core.tree import cluster_centroids, tree_problems
 from kura_dagster.core.types import Cluster
-from kura_dagster_tests.conftest import make_conversations
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def stage_inputs():
-    conversations = make_conversations(per_theme=15)
-    summaries = ExtractiveSummaryModel().summarise(conversations)
-    vectors = embed_summaries(summaries, model=WordLlamaEmbeddingModel())
-    return summaries, vectors
 
 
 def blobs(n_per_blob: int = 300, centres: int = 6, dim: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
