@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kura_dagster.core.naming import cluster_id
-from kura_dagster.core.tree import cluster_centroids, leaves
+from kura_dagster.core.tree import children_of, cluster_centroids, leaves
 from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered
 
 BELOW_THRESHOLD_NAME = "Below threshold"
@@ -62,12 +62,14 @@ class Thresholds:
 
 
 def user_ids_of(items: Sequence[ConversationSummary] | Sequence[Any]) -> dict[str, str | None]:
-    """chat_id → the `user_id` of its metadata (None when absent), for summaries or conversations."""
+    """chat_id → the `user_id` of its metadata (None when absent), for summaries or conversations; empty
+    when no conversation has one, so `distinct_users` sees at once that only the size rule applies (it is
+    asked for every cluster, and would otherwise scan every chat each time)."""
     found = {}
     for item in items:
         user = (item.metadata or {}).get("user_id")
         found[item.chat_id] = None if user is None or str(user).strip() == "" else str(user)
-    return found
+    return found if any(user is not None for user in found.values()) else {}
 
 
 def distinct_users(chat_ids: Sequence[str], user_of_chat: Mapping[str, str | None]) -> int | None:
@@ -210,9 +212,7 @@ def without_text(summaries: Sequence[ConversationSummary], chat_ids: set[str]) -
 
 def named_leaf_below(nodes: Sequence[Cluster]) -> dict[str, bool]:
     """node id → whether a named (not content-free) leaf is at or below it."""
-    children: dict[str | None, list[Cluster]] = {}
-    for node in nodes:
-        children.setdefault(node.parent_id, []).append(node)
+    children = children_of(nodes)
     found: dict[str, bool] = {}
 
     def visit(node: Cluster) -> bool:
@@ -249,8 +249,7 @@ def attach_hidden_leaves(
     if not topics:
         return list(nodes) + [c.model_copy(update={"parent_id": None}) for c in hidden]
     row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
-    vectors = np.asarray(embeddings, dtype=np.float64)
-    centroids = cluster_centroids(list(topics) + list(hidden), row_of_chat, vectors)
+    centroids = cluster_centroids(list(topics) + list(hidden), row_of_chat, embeddings)
     shown_centroids, hidden_centroids = centroids[: len(topics)], centroids[len(topics):]
     by_id = {n.id: n for n in nodes}
     added: dict[str, list[str]] = {}
