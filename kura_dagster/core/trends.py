@@ -32,6 +32,7 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
+from kura_dagster.core.features import unit_rows
 from kura_dagster.core.types import Cluster, is_unclustered
 
 OTHER_ID = "other"
@@ -98,16 +99,15 @@ def topics_at_level(nodes: Sequence[Cluster], level: int) -> list[Cluster]:
     return sorted((node for node in cut if not is_unclustered(node)), key=lambda n: (-n.count, n.name, n.id))
 
 
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
+def _unit64(vectors: np.ndarray) -> np.ndarray:
+    """Unit rows in float64: shares and thresholds are compared across days, in full precision."""
+    return unit_rows(np.asarray(vectors, dtype=np.float64))
 
 
 def topic_centroids(topics: Sequence[Cluster], chat_ids: Sequence[str], vectors: np.ndarray) -> tuple[list[Cluster], np.ndarray]:
     """Unit centroid of each topic's embedded members; topics without one embedded member are dropped."""
     row_of = {chat: row for row, chat in enumerate(chat_ids)}
-    units = unit_rows(vectors) if len(chat_ids) else np.zeros((0, 0))
+    units = _unit64(vectors) if len(chat_ids) else np.zeros((0, 0))
     kept, centroids = [], []
     for topic in topics:
         rows = [row_of[chat] for chat in topic.chat_ids if chat in row_of]
@@ -116,14 +116,14 @@ def topic_centroids(topics: Sequence[Cluster], chat_ids: Sequence[str], vectors:
             centroids.append(units[rows].mean(axis=0))
     if not kept:
         return [], np.zeros((0, units.shape[1] if units.ndim == 2 else 0))
-    return kept, unit_rows(np.vstack(centroids))
+    return kept, _unit64(np.vstack(centroids))
 
 
 def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's nearest centroid by cosine similarity, and that similarity."""
     if len(vectors) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    similarity = unit_rows(vectors) @ centroids.T
+    similarity = _unit64(vectors) @ centroids.T
     best = similarity.argmax(axis=1)
     return best, similarity[np.arange(len(best)), best]
 
