@@ -110,7 +110,9 @@ def _require_within(table: pa.Table, partitions: Sequence[tuple[str, Date]]) -> 
     missing = [name for name in ("dataset", "date") if name not in table.column_names]
     if missing:
         raise ValueError(f"rows to write lack the partition column(s) {', '.join(missing)}")
-    present = set(zip(table.column("dataset").to_pylist(), table.column("date").to_pylist()))
+    # The distinct pairs, found in Arrow: a million rows would otherwise become two million Python objects.
+    pairs = table.select(["dataset", "date"]).group_by(["dataset", "date"]).aggregate([])
+    present = set(zip(pairs.column("dataset").to_pylist(), pairs.column("date").to_pylist()))
     stray = present - {(dataset, day) for dataset, day in partitions}
     if stray:
         dataset, day = sorted(stray)[0]
