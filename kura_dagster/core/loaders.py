@@ -81,9 +81,6 @@ class Invalid:
         self.raw = raw  # the record's text, when the reader has it and the item does not
 
 
-_Invalid = Invalid  # the name used before connectors existed
-
-
 def safe_text(text: str, limit: int = RAW_LIMIT) -> str:
     """Text that can always be written as UTF-8 (lone surrogates become `\\udcxx` escapes), cut at `limit`."""
     text = text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
@@ -167,7 +164,8 @@ def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive time is taken as UTC."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
@@ -208,7 +206,7 @@ def parse_record(obj: Any, limits: Limits | None = None) -> Conversation:
     for index, message in enumerate(messages):
         if message.created_at is not None and message.created_at.tzinfo != timezone.utc:
             try:
-                messages[index] = message.model_copy(update={"created_at": _utc(message.created_at)})
+                messages[index] = message.model_copy(update={"created_at": as_utc(message.created_at)})
             except (OverflowError, ArithmeticError) as error:
                 raise ValueError(f"messages.{index}.created_at: out of range ({error})") from None
     if limits is not None:

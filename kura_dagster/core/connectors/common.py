@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kura_dagster.core.loaders import Limits
+from kura_dagster.core.loaders import Limits, as_utc
 
 # Keys a `--columns` mapping may set. `created_at` is the conversation's time in a one-row-per-conversation
 # table and the message's time in a one-row-per-message table; `order` sorts the messages of a conversation.
@@ -101,10 +101,6 @@ def _mtime_day(path: Path | str) -> datetime:
         stamp = datetime.now(timezone.utc).timestamp()
     day = datetime.fromtimestamp(stamp, tz=timezone.utc).date()
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-
-
-def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def parse_time(value: Any, name: str = "created_at") -> datetime:
