@@ -161,9 +161,10 @@ def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Register the landing zone's datasets, run every partition, print a summary and the trees."""
+    from kura_dagster.core.landing import scan_landing_zone
+    from kura_dagster.core.report import report_path
     from kura_dagster.core.store import connect, qualified
     from kura_dagster.core.visualise import render_tree
-    from kura_dagster.core.landing import scan_landing_zone
 
     started = time.monotonic()
     zone = scan_landing_zone(settings.data_dir)
@@ -203,8 +204,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         day = zone.dates(dataset)[-1]
         print(f"\n{rule}\nTopic tree of {dataset} on {day}\n{rule}")
         print(render_tree(_load_tree(settings, dataset, day), "basic"), end="")
-        from kura_dagster.core.report import report_path
-
         page = report_path(settings.home, dataset, day)
         if page.exists():
             print(f"Explorer (map, tree, details, topics over time; opens offline): {page}")

@@ -64,16 +64,14 @@ IN_FLIGHT = {DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStat
 NOT_LAUNCHED = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED}
 # The runs print Dagster's step-by-step log only at WARNING on the console (it stays complete in the UI).
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The assets a backfill materialises: the pipeline's group (the six stages, topic_trends, report).
+PIPELINE_GROUP = "kura"
 
 _log = logging.getLogger("kura_dagster.backfill")
 
 
 class BackfillError(RuntimeError):
     """The backfill could not be created or Dagster gave up on it."""
-
-
-# The assets a backfill materialises: the pipeline's group (conversations through projections).
-PIPELINE_GROUP = "kura"
 
 
 @dataclass(frozen=True)
@@ -158,6 +156,7 @@ def _launch_queued(context: WorkspaceProcessContext, records, order: Mapping[str
     """What the run-queue daemon does, for this backfill's runs: launch queued runs while there is room."""
     instance = context.instance
     in_flight = sum(1 for record in records if record.dagster_run.status in IN_FLIGHT)
+
     def first_key(run) -> int:
         return min((order.get(key, len(order)) for key in run_partition_keys(instance, run)), default=len(order))
 
