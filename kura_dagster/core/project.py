@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from kura_dagster.core.tree import cluster_centroids, depth_first, leaves, member_rows
+from kura_dagster.core.tree import cluster_centroids, depth_first, leaves
 from kura_dagster.core.types import Cluster, ConversationSummary, ProjectedCluster
 
 
@@ -107,7 +107,7 @@ def reduce_dimensionality_from_clusters(
         return []
     leaf_nodes = leaves(clusters)
     row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
-    positions = model.fit_transform(leaf_centroids(leaf_nodes, row_of_chat, embeddings))
+    positions = model.fit_transform(cluster_centroids(leaf_nodes, row_of_chat, embeddings))
     leaf_position = {leaf.id: positions[i] for i, leaf in enumerate(leaf_nodes)}
     leaf_ids_under = _leaf_ids_under(clusters, {leaf.id for leaf in leaf_nodes})
     by_id = {c.id: c for c in clusters}
@@ -119,20 +119,6 @@ def reduce_dimensionality_from_clusters(
         projected.append(ProjectedCluster(**node.model_dump(exclude={"centroid"}), x_coord=float(point[0]),
                                           y_coord=float(point[1]), level=level))
     return projected
-
-
-def leaf_centroids(leaf_nodes: Sequence[Cluster], row_of_chat: dict[str, int], embeddings: np.ndarray) -> np.ndarray:
-    """`tree.cluster_centroids`, computed cluster by cluster: the same float64 means of unit rows, without
-    a float64 copy of the whole embedding matrix (2 GB at a million conversations)."""
-    if not leaf_nodes or any(leaf.centroid is None for leaf in leaf_nodes):
-        rows = member_rows(leaf_nodes, row_of_chat)
-        means = []
-        for members in rows:
-            vectors = np.asarray(embeddings[members], dtype=np.float64)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            means.append((vectors / np.where(norms == 0, 1.0, norms)).mean(axis=0))
-        return np.vstack(means) if means else np.zeros((0, embeddings.shape[1] if embeddings.ndim == 2 else 0))
-    return cluster_centroids(leaf_nodes, row_of_chat, embeddings)
 
 
 def _leaf_ids_under(clusters: Sequence[Cluster], leaf_ids: set[str]) -> dict[str, list[str]]:

@@ -76,9 +76,13 @@ def cluster_centroids(
     clusters: Sequence[Cluster], row_of_chat: Mapping[str, int], embeddings: np.ndarray
 ) -> np.ndarray:
     """One row per cluster: its stored clustering-space centroid when every cluster has one (what the base
-    stage clustered on, which groups topics best), else the mean of its members' unit embeddings."""
+    stage clustered on, which groups topics best), else the mean of its members' unit embeddings —
+    computed cluster by cluster, so no float64 copy of the whole matrix is made (2 GB at a million rows)."""
     if clusters and all(cluster.centroid is not None for cluster in clusters):
         return np.asarray([cluster.centroid for cluster in clusters], dtype=np.float64)
-    vectors = np.asarray(embeddings, dtype=np.float64)
-    vectors = vectors / np.where((norms := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1.0, norms)
-    return np.vstack([vectors[rows].mean(axis=0) for rows in member_rows(clusters, row_of_chat)])
+    means = []
+    for rows in member_rows(clusters, row_of_chat):
+        vectors = np.asarray(embeddings[rows], dtype=np.float64)
+        means.append((vectors / np.where((norms := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1.0, norms))
+                     .mean(axis=0))
+    return np.vstack(means) if means else np.zeros((0, embeddings.shape[1] if embeddings.ndim == 2 else 0))

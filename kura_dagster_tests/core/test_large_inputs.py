@@ -24,7 +24,7 @@ from kura_dagster.core.cluster import (
 from kura_dagster.core.features import large_input_features, seeded_sample
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
 from kura_dagster.core.naming import KeywordClusterNamer, ctfidf_keywords, evenly_spaced
-from kura_dagster.core.project import UMAPProjection, leaf_centroids
+from kura_dagster.core.project import UMAPProjection
 from kura_dagster.core.tree import cluster_centroids, tree_problems
 from kura_dagster.core.types import Cluster
 
@@ -155,12 +155,15 @@ def test_evenly_spaced_keeps_ends_and_order():
     assert evenly_spaced(rows[:3], 5).tolist() == [100, 101, 102]
 
 
-def test_leaf_centroids_equal_tree_centroids_without_the_full_copy():
+def test_centroids_computed_cluster_by_cluster_equal_those_of_the_whole_normalised_matrix():
     vectors = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
     ids = [f"c{i}" for i in range(300)]
     row_of_chat = {chat: i for i, chat in enumerate(ids)}
     clusters = [Cluster(id=f"k{j}", name="n", description="d", slug=f"s{j}", chat_ids=ids[j::7]) for j in range(7)]
-    assert np.array_equal(leaf_centroids(clusters, row_of_chat, vectors), cluster_centroids(clusters, row_of_chat, vectors))
+    whole = np.asarray(vectors, dtype=np.float64)
+    whole = whole / np.linalg.norm(whole, axis=1, keepdims=True)
+    expected = np.vstack([whole[[row_of_chat[c] for c in cluster.chat_ids]].mean(axis=0) for cluster in clusters])
+    assert np.array_equal(cluster_centroids(clusters, row_of_chat, vectors), expected)
 
 
 def test_map_of_many_points_uses_exact_neighbours_and_is_seeded():
