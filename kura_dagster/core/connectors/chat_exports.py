@@ -97,12 +97,7 @@ def claude_record(obj: Any, ctx: Context) -> dict[str, Any]:
         messages.sort(key=lambda message: message["created_at"])
     if not messages:
         raise ValueError("chat_messages: conversation has no messages")
-    created_at = conversation_time(obj.get("created_at"), "created_at", messages)
-    metadata: dict[str, Any] = {"source_format": "claude"}
-    if isinstance(obj.get("name"), str) and obj["name"].strip():
-        metadata["title"] = obj["name"]
-    metadata.update(ctx.extra_metadata(obj))
-    return {"chat_id": chat_id, "created_at": created_at, "messages": messages, "metadata": metadata}
+    return _export_record(obj, ctx, chat_id, messages, "claude", time_key="created_at", title_key="name")
 
 
 # ChatGPT content types that are never shown to the user as the conversation.
@@ -204,11 +199,19 @@ def chatgpt_record(obj: Any, ctx: Context) -> dict[str, Any]:
         messages.append(entry)
     if not messages:
         raise ValueError("mapping: conversation has no visible messages")
-    created_at = conversation_time(obj.get("create_time"), "create_time", messages)
-    metadata: dict[str, Any] = {"source_format": "chatgpt"}
-    if isinstance(obj.get("title"), str) and obj["title"].strip():
-        metadata["title"] = obj["title"]
-    if isinstance(obj.get("default_model_slug"), str):
-        metadata["model"] = obj["default_model_slug"]
+    model = obj.get("default_model_slug")
+    return _export_record(obj, ctx, chat_id, messages, "chatgpt", time_key="create_time", title_key="title",
+                          extra={"model": model} if isinstance(model, str) else None)
+
+
+def _export_record(obj: dict[str, Any], ctx: Context, chat_id: str, messages: list[dict[str, Any]], source: str, *,
+                   time_key: str, title_key: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The landing record of one chat-app conversation: its time (or its messages'), the source format, the
+    title when there is one, and the export's other fields as metadata."""
+    created_at = conversation_time(obj.get(time_key), time_key, messages)
+    metadata: dict[str, Any] = {"source_format": source}
+    if isinstance(obj.get(title_key), str) and obj[title_key].strip():
+        metadata["title"] = obj[title_key]
+    metadata.update(extra or {})
     metadata.update(ctx.extra_metadata(obj))
     return {"chat_id": chat_id, "created_at": created_at, "messages": messages, "metadata": metadata}
