@@ -55,3 +55,33 @@ def test_local_facets_and_hosted_prompts_carry_no_personal_data():
         assert find_personal_data(text) == [], text
         assert "4111" not in text and "jo.smith" not in text and "sk-proj" not in text
     assert "[CARD_NUMBER]" in summary.request and "[EMAIL]" in prompt
+
+
+def _scrub_with_every_pattern(text: str) -> str:
+    from kura_dagster.core.privacy import PATTERNS
+
+    for _, pattern, replacement in PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# Fragments of every kind of personal data and of near misses, glued in random order by hypothesis.
+_PIECES = ["maria@example.org", "+44 20 7946 0958", "(555) 123-4567", "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00",
+           "192.168.1.1", "fe80:0:0:0:202:b3ff:fe1e:8329", "https://a:b@host/x", "?token=abc123", "&sig=zz",
+           "sk-proj-abcdefghijklmnopqrstuvwx", "ghp_abcdefghijklmnopqrstuvwxyz", "glpat-abcdefghijklmnopqrstu",
+           "xoxb-1234567890", "AKIAIOSFODNN7EXAMPLE", "AIza" + "x" * 35, "eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.abcdefghijkl",
+           "password: hunter22", "secret=abcdefg", "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----",
+           "order 12345", "v3.11.7", "a_b", ":", "=", "@", "?", "&", ".", " ", "\n", "é", "٣"]
+
+
+def test_quick_tests_skip_only_patterns_that_cannot_match():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=12)), max_size=12))
+    def check(pieces):
+        text = "".join(pieces)
+        assert scrub(text) == _scrub_with_every_pattern(text)
+
+    check()
