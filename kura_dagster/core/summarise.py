@@ -27,12 +27,13 @@ from typing import Protocol, runtime_checkable
 
 from kura_dagster.core.privacy import scrub
 from kura_dagster.core.text import (
-    content_words,
-    detect_natural_languages,
+    content_tokens,
     detect_programming_languages,
+    natural_languages_of_tokens,
     normalise_space,
     sentences,
     strip_code,
+    tokens,
     truncate,
 )
 from kura_dagster.core.types import Conversation, ConversationSummary
@@ -159,13 +160,15 @@ class ExtractiveSummaryModel:
         follow_ups = [turn.lower() for turn in user_turns[1:]]
 
         intent = _first_match(lowered_opening, INTENTS) or "Get help"
+        # The user's words without code, split once: the keywords and the language detector both read them.
+        user_words = [tokens(strip_code(turn)) for turn in user_turns]
         keywords = [word for word, _ in Counter(
-            word for turn in user_turns for word in content_words(strip_code(turn))
+            word for words in user_words for word in content_tokens(words)
         ).most_common(self.keyword_count)]
         task = f"{intent}: {', '.join(keywords)}" if keywords else intent
 
         programming = detect_programming_languages(all_turns)
-        natural = detect_natural_languages(user_turns)
+        natural = natural_languages_of_tokens(user_words)
         frustration = 1 + sum(
             sum(turn.count(cue) for cue in FRUSTRATION_CUES) + turn.count("!!") + len(SHOUTING.findall(original))
             for turn, original in zip(follow_ups, user_turns[1:])

@@ -92,12 +92,17 @@ def sentences(text: str) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
-    return [match.group(0).lower() for match in WORD.finditer(text)]
+    return [word.lower() for word in WORD.findall(text)]
 
 
 def content_words(text: str) -> list[str]:
     """Lower-cased tokens without stop words or very short tokens."""
-    return [t for t in tokens(text) if t not in STOP_WORDS and len(t) > 2]
+    return content_tokens(tokens(text))
+
+
+def content_tokens(words: Iterable[str]) -> list[str]:
+    """`content_words` of text already split by `tokens`."""
+    return [t for t in words if t not in STOP_WORDS and len(t) > 2]
 
 
 def truncate(text: str, limit: int) -> str:
@@ -120,11 +125,16 @@ _TEXT_CUES = tuple((cue, language) for language, cues in PROGRAMMING_LANGUAGES.i
 
 def detect_natural_languages(texts: Iterable[str]) -> list[str]:
     """Languages whose function words make up a clear share of the words, most frequent first."""
+    return natural_languages_of_tokens(tokens(strip_code(text)) for text in texts)
+
+
+def natural_languages_of_tokens(token_lists: Iterable[list[str]]) -> list[str]:
+    """`detect_natural_languages` of texts already split by `tokens` (code removed)."""
     counts = {language: 0 for language in NATURAL_LANGUAGE_MARKERS}
     total = 0
     languages_of = _LANGUAGES_OF_MARKER
-    for text in texts:
-        for token in tokens(strip_code(text)):
+    for words in token_lists:
+        for token in words:
             total += 1
             for language in languages_of.get(token, ()):
                 counts[language] += 1
