@@ -96,6 +96,8 @@ class Settings:
     executor: str = "in_process"
     max_concurrent: int = 2
     partitions_per_run: int = 10
+    # Processes for CPU-bound local work (the extractive summariser); 0 = one per core this process may use.
+    workers: int = 0
     # Explorer and topics over time. Messages are raw conversation text: off unless asked for.
     report_include_messages: bool = False
     trends_window_days: int = 7
@@ -135,6 +137,15 @@ class Settings:
         if self.embeddings == "azure":
             return self.azure_embedding_deployment or self.embedding_model or "text-embedding-3-small"
         return self.embedding_model or "text-embedding-3-small"
+
+    @property
+    def worker_count(self) -> int:
+        """KURA_WORKERS, or the cores this process may run on (a container's CPU set, not the host's)."""
+        if self.workers:
+            return self.workers
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
 
     @property
     def duckdb_path(self) -> Path:
@@ -178,6 +189,7 @@ class Settings:
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess", "k8s", "celery")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
             partitions_per_run=_number("KURA_PARTITIONS_PER_RUN", 10, int, 1),
+            workers=_number("KURA_WORKERS", 0, int, 0),
             report_include_messages=_flag("KURA_REPORT_INCLUDE_MESSAGES"),
             trends_window_days=_number("KURA_TRENDS_WINDOW_DAYS", 7, int, 1),
             llm_concurrency=_number("KURA_LLM_CONCURRENCY", 20, int, 1),

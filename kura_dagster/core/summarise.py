@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+import pyarrow as pa
+
 from kura_dagster.core.privacy import scrub
 from kura_dagster.core.text import (
     content_tokens,
@@ -70,6 +72,49 @@ def summarise_conversations(
         if progress is not None:
             progress(len(summaries), len(conversations))
     return summaries
+
+
+def summarise_table(
+    conversations: pa.Table,
+    *,
+    model: SummaryModel,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_rows: int = 10_000,
+) -> pa.Table:
+    """The summaries table (`core.tables` schema) of a conversations table, rows in the same order.
+
+    A model that says it may (`runs_in_processes`, the local summariser: pure Python, CPU-bound, no client)
+    summarises `chunk_rows` conversations at a time in up to `workers` processes, one chunk per worker at a
+    time; otherwise, and for inputs too small to repay starting a process, it runs here.
+    """
+    from kura_dagster.core import tables
+
+    n_rows = conversations.num_rows
+    workers = min(workers, n_rows // chunk_rows) if getattr(model, "runs_in_processes", False) else 1
+    if workers <= 1:
+        produced = summarise_conversations(tables.conversations_from_arrow(conversations), model=model,
+                                           progress=progress)
+        return tables.summaries_to_arrow(produced, model=model.name)
+    from kura_dagster.core.processes import map_tables
+
+    chunks = [conversations.slice(start, chunk_rows) for start in range(0, n_rows, chunk_rows)]
+    done = 0
+    results = []
+    for chunk, summarised in zip(chunks, map_tables(_summarise_chunk, chunks, model, workers=workers)):
+        results.append(summarised)
+        done += chunk.num_rows
+        if progress is not None:
+            progress(done, n_rows)
+    return pa.concat_tables(results)
+
+
+def _summarise_chunk(conversations: pa.Table, model: SummaryModel) -> pa.Table:
+    """One worker's share of `summarise_table` (module level, so a spawned process can import it)."""
+    from kura_dagster.core import tables
+
+    produced = model.summarise(tables.conversations_from_arrow(conversations))
+    return tables.summaries_to_arrow(produced, model=model.name)
 
 
 INTENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -134,6 +179,7 @@ class ExtractiveSummaryModel:
     """
 
     name = "extractive-v1"
+    runs_in_processes = True  # pure Python over each conversation: chunks can be summarised in parallel
 
     def __init__(self, request_chars: int = 240, keyword_count: int = 5) -> None:
         self.request_chars = request_chars

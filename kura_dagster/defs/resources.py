@@ -143,7 +143,10 @@ class KuraLLMResource(OpenAIResource):
 
 
 class SummaryModelResource(ConfigurableResource):
+    """The summariser (KURA_LLM) and how many processes the local one may use (KURA_WORKERS)."""
+
     backend: str = "local"
+    workers: int = 1
 
     def get_model(self, client: LLMClient | None, custom_facets: dict[str, dict] | None = None) -> SummaryModel:
         if self.backend == "local":
@@ -264,7 +267,7 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
                                      trends_window_days=settings.trends_window_days),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir)),
         "llm": llm_resource(settings),
-        "summary_model": SummaryModelResource(backend=settings.llm),
+        "summary_model": SummaryModelResource(backend=settings.llm, workers=settings.worker_count),
         "embedding_model": EmbeddingModelResource(backend=settings.embeddings),
         "clustering": ClusteringResource(
             method=settings.clustering,

@@ -45,3 +45,19 @@ def test_conversation_without_user_turn_gets_an_error_row():
     no_user = Conversation(chat_id="bot-only", created_at=NOW, messages=[Message(role="assistant", content="Hi!")])
     [summary] = ExtractiveSummaryModel().summarise([no_user])
     assert summary.chat_id == "bot-only" and summary.error
+
+
+def test_worker_processes_give_the_same_table_in_the_same_order(conversations):
+    from kura_dagster.core import tables
+    from kura_dagster.core.summarise import summarise_table
+
+    broken = Conversation(chat_id="no-user-turn", created_at=NOW, messages=[Message(role="assistant", content="hi")])
+    table = tables.conversations_to_arrow([*conversations[:40], broken, *conversations[40:]])
+    seen = []
+    here = summarise_table(table, model=ExtractiveSummaryModel(), workers=1)
+    spread = summarise_table(table, model=ExtractiveSummaryModel(), workers=2, chunk_rows=9,
+                             progress=lambda done, total: seen.append((done, total)))
+    assert spread.equals(here)
+    assert spread.column("chat_id").to_pylist() == [row["chat_id"] for row in table.select(["chat_id"]).to_pylist()]
+    assert spread.column("error").to_pylist()[40] == "ValueError: conversation has no user turn"
+    assert seen[-1] == (table.num_rows, table.num_rows) and len(seen) == -(-table.num_rows // 9)
