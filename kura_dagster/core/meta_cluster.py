@@ -127,7 +127,11 @@ def _as_scipy_linkage(merges: list[tuple[int, int, float, float]], n_rows: int) 
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    # Row norms without an n × d temporary; stored embeddings are usually unit already (WordLlama, OpenAI),
+    # and then no normalised copy is made (a GB at a million rows).
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
+    if np.allclose(norms, 1.0, atol=1e-4):
+        return matrix
     return matrix / np.where(norms == 0, 1.0, norms)
 
 

@@ -103,10 +103,18 @@ def reduce_dimensionality_from_clusters(
     model: DimensionalityReduction,
 ) -> list[ProjectedCluster]:
     """Kura's stage of the same name: every tree node with x, y and its level, in depth-first order."""
+    return project_tree(clusters, [summary.chat_id for summary in summaries], embeddings, model=model)
+
+
+def project_tree(
+    clusters: Sequence[Cluster], chat_ids: Sequence[str], embeddings: np.ndarray, *, model: DimensionalityReduction
+) -> list[ProjectedCluster]:
+    """`reduce_dimensionality_from_clusters` given only the chat id of each embedding row: the map needs
+    no facet, so the pipeline does not build a million summaries for it."""
     if not clusters:
         return []
     leaf_nodes = leaves(clusters)
-    row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
+    row_of_chat = {chat_id: row for row, chat_id in enumerate(chat_ids)}
     positions = model.fit_transform(cluster_centroids(leaf_nodes, row_of_chat, embeddings))
     leaf_position = {leaf.id: positions[i] for i, leaf in enumerate(leaf_nodes)}
     leaf_ids_under = _leaf_ids_under(clusters, {leaf.id for leaf in leaf_nodes})

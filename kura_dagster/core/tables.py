@@ -141,20 +141,30 @@ def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> 
     })
 
 
-def summaries_from_arrow(table: pa.Table) -> list[ConversationSummary]:
+# What the clustering, naming and privacy stages read of a summary: building only these keeps a million
+# summaries' other facets (languages, errors, custom facets) out of memory in those steps.
+CLUSTERING_FIELDS = ("chat_id", "summary", "request", "task", "metadata")
+
+
+def summaries_from_arrow(table: pa.Table, fields: Sequence[str] | None = None) -> list[ConversationSummary]:
     """Typed summaries of a stored table, column by column and without re-validation (see
-    `conversations_from_arrow`): the embeddings, clustering, hierarchy and map stages each read them."""
-    fields = [f for f in SCHEMAS["summaries"].names if f != "model"]
+    `conversations_from_arrow`). With `fields`, only those facets are read; the others keep their defaults."""
+    fields = [f for f in (fields or SCHEMAS["summaries"].names) if f != "model"]
     columns = {name: table.column(name).to_pylist() for name in fields}
-    columns["metadata"] = [_load_json(text) for text in columns["metadata"]]
-    columns["custom_facets"] = [_load_json(text) for text in columns["custom_facets"]]
-    columns["summary"] = [value or "" for value in columns["summary"]]
-    columns["truncated"] = [bool(value) for value in columns["truncated"]]
-    columns["languages"] = [value or [] for value in columns["languages"]]
-    columns["assistant_errors"] = [value or [] for value in columns["assistant_errors"]]
+    for name in ("metadata", "custom_facets"):
+        if name in columns:
+            columns[name] = [_load_json(text) for text in columns[name]]
+    if "summary" in columns:
+        columns["summary"] = [value or "" for value in columns["summary"]]
+    for name in ("languages", "assistant_errors"):
+        if name in columns:
+            columns[name] = [value or [] for value in columns[name]]
+    if "truncated" in columns:
+        columns["truncated"] = [bool(value) for value in columns["truncated"]]
     # Integer facets stored as NULL (an older table, a failed row) take the model's default.
     for name in ("concerning_score", "user_frustration"):
-        columns[name] = [1 if value is None else value for value in columns[name]]
+        if name in columns:
+            columns[name] = [1 if value is None else value for value in columns[name]]
     make = ConversationSummary.model_construct
     return [make(**dict(zip(fields, values))) for values in zip(*(columns[name] for name in fields))]
 

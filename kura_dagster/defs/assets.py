@@ -24,10 +24,10 @@ from kura_dagster.core.cluster import generate_base_clusters_from_conversation_s
 from kura_dagster.core.embed import embed_summaries
 from kura_dagster.core.map_image import png_markdown, points_from_projection, render_map_png
 from kura_dagster.core.meta_cluster import reduce_clusters_from_base_clusters
-from kura_dagster.core.project import reduce_dimensionality_from_clusters
+from kura_dagster.core.project import project_tree
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.store import partition_slice, with_partition_columns
-from kura_dagster.core.summarise import summarise_conversations
+from kura_dagster.core.summarise import summarise_table
 from kura_dagster.core.tree import depth_first
 from kura_dagster.core.types import ConversationSummary
 from kura_dagster.core.visualise import tree_markdown
@@ -76,7 +76,7 @@ def _clusterable(summaries: pa.Table, embeddings: pa.Table) -> tuple[list[Conver
     chat_ids, vectors = tables.embeddings_from_arrow(embeddings)
     if not chat_ids:
         return [], np.zeros((0, 0), dtype=np.float32)
-    by_chat = {s.chat_id: s for s in tables.summaries_from_arrow(summaries)}
+    by_chat = {s.chat_id: s for s in tables.summaries_from_arrow(summaries, tables.CLUSTERING_FIELDS)}
     return [by_chat[chat_id] for chat_id in chat_ids], vectors
 
 
@@ -121,14 +121,13 @@ def summaries(
     def summarise_day(dataset: str, day: Date, key: str, conversations: pa.Table) -> pa.Table:
         with llm.open_client() as client:
             model = summary_model.get_model(client, llm.custom_facet_schemas())
-            produced = summarise_conversations(
-                tables.conversations_from_arrow(conversations), model=model,
+            table = summarise_table(
+                conversations, model=model, workers=summary_model.workers,
                 progress=lambda done, total: context.log.info(f"{key}: summarised {done}/{total}"),
             )
-            table = tables.summaries_to_arrow(produced, model=model.name)
             context.add_asset_metadata(_rows(
-                table, client, errors=MetadataValue.int(sum(1 for s in produced if s.error)),
-                truncated=MetadataValue.int(sum(1 for s in produced if s.truncated)), model=model.name,
+                table, client, errors=MetadataValue.int(table.num_rows - pc.count(table.column("error")).as_py()),
+                truncated=MetadataValue.int(pc.sum(table.column("truncated")).as_py() or 0), model=model.name,
             ), partition_key=key)
         return table
 
@@ -142,7 +141,8 @@ def embeddings(
     """One vector per successfully summarised conversation, built from its request."""
 
     def embed_day(dataset: str, day: Date, key: str, summaries: pa.Table) -> pa.Table:
-        summary_objects = tables.summaries_from_arrow(summaries.filter(pc.is_null(summaries.column("error"))))
+        summary_objects = tables.summaries_from_arrow(summaries.filter(pc.is_null(summaries.column("error"))),
+                                                      ("chat_id", "summary", "request"))  # what is embedded
         with llm.open_client() as client:
             model = embedding_model.get_model(client)
             vectors = embed_summaries(summary_objects, model=model)
@@ -219,25 +219,21 @@ def meta_clusters(
 def projections(
     context: AssetExecutionContext,
     meta_clusters: pa.Table,
-    summaries: pa.Table,
     embeddings: pa.Table,
     clustering: ClusteringResource,
 ) -> pa.Table:
     """2D position of every tree node (UMAP of leaf centroids; parents at their leaves' weighted mean)."""
 
-    def project_day(dataset: str, day: Date, key: str, meta_clusters: pa.Table, summaries: pa.Table,
-                    embeddings: pa.Table) -> pa.Table:
-        summary_objects, vectors = _clusterable(summaries, embeddings)
-        projected = reduce_dimensionality_from_clusters(
-            tables.clusters_from_arrow(meta_clusters), summary_objects, vectors, model=clustering.get_projection()
-        )
+    def project_day(dataset: str, day: Date, key: str, meta_clusters: pa.Table, embeddings: pa.Table) -> pa.Table:
+        chat_ids, vectors = tables.embeddings_from_arrow(embeddings)
+        projected = project_tree(tables.clusters_from_arrow(meta_clusters), chat_ids, vectors,
+                                 model=clustering.get_projection())
         table = tables.projections_to_arrow(projected)
         picture = png_markdown(render_map_png(points_from_projection(projected)), alt=f"map of {len(projected)} topics")
         context.add_asset_metadata(_rows(table, map=MetadataValue.md(picture)), partition_key=key)
         return table
 
-    return _each_partition(context, project_day, meta_clusters=meta_clusters, summaries=summaries,
-                           embeddings=embeddings)
+    return _each_partition(context, project_day, meta_clusters=meta_clusters, embeddings=embeddings)
 
 
 PIPELINE_ASSETS = [conversations, summaries, embeddings, base_clusters, meta_clusters, projections]

@@ -125,7 +125,7 @@ def projections_are_finite(projections: pa.Table) -> Problems:
 def _threshold_problems(clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource) -> Problems:
     thresholds = Thresholds(min_conversations=clustering.min_cluster_size, min_users=clustering.min_cluster_users)
     nodes = tables.clusters_from_arrow(clusters)
-    problems = threshold_problems(nodes, user_ids_of(tables.summaries_from_arrow(summaries)), thresholds)
+    problems = threshold_problems(nodes, user_ids_of(tables.summaries_from_arrow(summaries, ("chat_id", "metadata"))), thresholds)
     return problems, {"clusters": len(nodes), "min_cluster_size": thresholds.min_conversations,
                       "min_cluster_users": thresholds.min_users}
 
