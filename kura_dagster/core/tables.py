@@ -148,9 +148,10 @@ CLUSTERING_FIELDS = ("chat_id", "summary", "request", "task", "metadata")
 
 def summaries_from_arrow(table: pa.Table, fields: Sequence[str] | None = None) -> list[ConversationSummary]:
     """Typed summaries of a stored table, column by column and without re-validation (see
-    `conversations_from_arrow`). With `fields`, only those facets are read; the others keep their defaults."""
-    fields = [f for f in (fields or SCHEMAS["summaries"].names) if f != "model"]
-    columns = {name: table.column(name).to_pylist() for name in fields}
+    `conversations_from_arrow`). With `fields`, only those facets are read; the others hold their default,
+    one shared empty value each: such summaries are for reading, a stage that changes one copies it."""
+    read = [f for f in (fields or SCHEMAS["summaries"].names) if f != "model"]
+    columns = {name: table.column(name).to_pylist() for name in read}
     for name in ("metadata", "custom_facets"):
         if name in columns:
             columns[name] = [_load_json(text) for text in columns[name]]
@@ -165,8 +166,15 @@ def summaries_from_arrow(table: pa.Table, fields: Sequence[str] | None = None) -
     for name in ("concerning_score", "user_frustration"):
         if name in columns:
             columns[name] = [1 if value is None else value for value in columns[name]]
+    # Every field is passed: pydantic's model_construct inspects a default factory's signature on each call
+    # for a missing field, which made building a million partial summaries take minutes.
+    unread = {name: value for name, value in _SUMMARY_DEFAULTS.items() if name not in columns}
     make = ConversationSummary.model_construct
-    return [make(**dict(zip(fields, values))) for values in zip(*(columns[name] for name in fields))]
+    return [make(**dict(zip(read, values)), **unread) for values in zip(*(columns[name] for name in read))]
+
+
+_SUMMARY_DEFAULTS = {name: (info.default_factory() if info.default_factory else info.default)
+                     for name, info in ConversationSummary.model_fields.items()}
 
 
 def embeddings_to_arrow(chat_ids: Sequence[str], vectors: np.ndarray, model: str) -> pa.Table:

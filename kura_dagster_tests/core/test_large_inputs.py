@@ -26,7 +26,7 @@ from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce
 from kura_dagster.core.naming import KeywordClusterNamer, ctfidf_keywords, evenly_spaced
 from kura_dagster.core.project import UMAPProjection
 from kura_dagster.core.tree import cluster_centroids, tree_problems
-from kura_dagster.core.types import Cluster
+from kura_dagster.core.types import Cluster, ConversationSummary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,6 +179,12 @@ def test_summaries_round_trip_through_arrow(stage_inputs):
     errored = summaries[:2] + [summaries[2].model_copy(update={"error": "ValueError: x", "metadata": {}})]
     table = tables.summaries_to_arrow(errored, model="m")
     assert [s.model_dump() for s in tables.summaries_from_arrow(table)] == [s.model_dump() for s in errored]
+    # The clustering stages read only some facets: those equal, every other one at its default.
+    defaults = ConversationSummary(chat_id="x").model_dump()
+    for partial, whole in zip(tables.summaries_from_arrow(table, tables.CLUSTERING_FIELDS), errored):
+        expected = {name: getattr(whole, name) if name in tables.CLUSTERING_FIELDS else defaults[name]
+                    for name in defaults}
+        assert partial.model_dump() == expected
 
 
 def load_bench_generator():
