@@ -1,9 +1,9 @@
-"""Run a function over Arrow tables in worker processes, results in input order.
+"""Run a function over chunks of work in worker processes, results in input order.
 
-The local summariser is pure Python, so one process uses one core however many the machine has. Workers
-are spawned (not forked: a Dagster run process has threads, and a fork copies their locks mid-use) and each
-chunk travels as an Arrow IPC stream: only the chunk's rows are sent, never the buffers of the whole table
-a slice points into, which pickling a slice would copy.
+The local summariser and the landing-zone parser are pure Python, so one process uses one core however
+many the machine has. Workers are spawned (not forked: a Dagster run process has threads, and a fork copies
+their locks mid-use). A slice of an Arrow table is sent with `to_ipc`, which writes only the slice's rows:
+pickling a slice would copy the buffers of the whole table it points into.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
+
+Result = TypeVar("Result")
 
 
 def to_ipc(table: pa.Table) -> pa.Buffer:
@@ -28,28 +30,24 @@ def from_ipc(buffer: pa.Buffer | bytes) -> pa.Table:
     return pa.ipc.open_stream(buffer).read_all()
 
 
-def _call(function: Callable[..., pa.Table], payload: pa.Buffer, args: tuple[Any, ...]) -> pa.Buffer:
-    return to_ipc(function(from_ipc(payload), *args))
+def map_in_processes(
+    function: Callable[..., Result], items: Sequence[Any], *args: Any, workers: int
+) -> Iterator[Result]:
+    """`function(item, *args)` for each item in `workers` spawned processes, yielded in input order.
 
-
-def map_tables(
-    function: Callable[..., pa.Table], chunks: Sequence[pa.Table], *args: Any, workers: int
-) -> Iterator[pa.Table]:
-    """`function(chunk, *args)` for each chunk in `workers` spawned processes, yielded in input order.
-
-    `function` must be importable (module level) and `args` picklable. At most `workers` chunks are in
-    flight beyond the one being yielded, so memory stays at a few chunks whatever the input size.
+    `function` must be importable (module level), items, `args` and results picklable. At most twice
+    `workers` items are in flight, so memory stays at a few chunks whatever the input size.
     """
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = []
-        next_chunk = 0
+        submitted = 0
         try:
-            while next_chunk < len(chunks) or pending:
-                while next_chunk < len(chunks) and len(pending) < 2 * workers:
-                    pending.append(pool.submit(_call, function, to_ipc(chunks[next_chunk]), args))
-                    next_chunk += 1
-                yield from_ipc(pending.pop(0).result())
+            while submitted < len(items) or pending:
+                while submitted < len(items) and len(pending) < 2 * workers:
+                    pending.append(pool.submit(function, items[submitted], *args))
+                    submitted += 1
+                yield pending.pop(0).result()
         except BrokenProcessPool as error:
             raise RuntimeError(
                 f"a worker process died while running {function.__name__} (out of memory, or killed); "

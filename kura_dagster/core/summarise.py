@@ -96,24 +96,24 @@ def summarise_table(
         produced = summarise_conversations(tables.conversations_from_arrow(conversations), model=model,
                                            progress=progress)
         return tables.summaries_to_arrow(produced, model=model.name)
-    from kura_dagster.core.processes import map_tables
+    from kura_dagster.core.processes import map_in_processes, to_ipc
 
-    chunks = [conversations.slice(start, chunk_rows) for start in range(0, n_rows, chunk_rows)]
-    done = 0
+    starts = range(0, n_rows, chunk_rows)
+    chunks = [to_ipc(conversations.slice(start, chunk_rows)) for start in starts]
     results = []
-    for chunk, summarised in zip(chunks, map_tables(_summarise_chunk, chunks, model, workers=workers)):
+    for start, summarised in zip(starts, map_in_processes(_summarise_chunk, chunks, model, workers=workers)):
         results.append(summarised)
-        done += chunk.num_rows
         if progress is not None:
-            progress(done, n_rows)
+            progress(min(start + chunk_rows, n_rows), n_rows)
     return pa.concat_tables(results)
 
 
-def _summarise_chunk(conversations: pa.Table, model: SummaryModel) -> pa.Table:
+def _summarise_chunk(payload: pa.Buffer, model: SummaryModel) -> pa.Table:
     """One worker's share of `summarise_table` (module level, so a spawned process can import it)."""
     from kura_dagster.core import tables
+    from kura_dagster.core.processes import from_ipc
 
-    produced = model.summarise(tables.conversations_from_arrow(conversations))
+    produced = model.summarise(tables.conversations_from_arrow(from_ipc(payload)))
     return tables.summaries_to_arrow(produced, model=model.name)
 
 
