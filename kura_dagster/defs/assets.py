@@ -98,12 +98,11 @@ def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> 
     fingerprints = []
 
     def load_day(dataset: str, day: Date, key: str) -> pa.Table:
-        loaded = landing_zone.load(dataset, day.isoformat())
-        for rejected in loaded.rejected:
+        table, rejects = landing_zone.load_table(dataset, day.isoformat())
+        for rejected in rejects:
             context.log.warning(f"skipped {rejected.describe()}")
-        table = tables.conversations_to_arrow(loaded.conversations)
         fingerprints.append(landing_zone.fingerprint(dataset, day.isoformat()))
-        context.add_asset_metadata(_rows(table, rejected_records=MetadataValue.int(len(loaded.rejected)),
+        context.add_asset_metadata(_rows(table, rejected_records=MetadataValue.int(len(rejects)),
                                          file_sha256=fingerprints[-1]), partition_key=key)
         return table
 

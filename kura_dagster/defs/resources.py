@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyarrow as pa
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from dagster_openai import OpenAIResource
 
@@ -23,7 +24,7 @@ from kura_dagster.core.llm.cache import ResponseCache
 from kura_dagster.core.llm.client import LLMClient
 from kura_dagster.core.llm.usage import PriceTable
 from kura_dagster.core.landing import landing_file
-from kura_dagster.core.loaders import LoadResult, load_landing_partition
+from kura_dagster.core.loaders import Rejected, load_landing_table
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, MetaClusterModel
 from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.project import DimensionalityReduction, UMAPProjection
@@ -39,9 +40,11 @@ class LandingZone(ConfigurableResource):
     """The folder of raw daily files: `<data_dir>/<dataset>/<YYYY-MM-DD>.jsonl`."""
 
     data_dir: str
+    workers: int = 1  # processes that parse a big day's file (KURA_WORKERS)
 
-    def load(self, dataset: str, date: str) -> LoadResult:
-        return load_landing_partition(Path(self.data_dir), dataset, date)
+    def load_table(self, dataset: str, date: str) -> tuple[pa.Table, list[Rejected]]:
+        """The day's conversations as a table, and the records that could not be read."""
+        return load_landing_table(Path(self.data_dir), dataset, date, workers=self.workers)
 
     def fingerprint(self, dataset: str, date: str) -> str:
         """SHA-256 of the day's file ("absent" without one): the data version of `conversations`."""
@@ -265,7 +268,7 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
         "explorer": ExplorerResource(database=str(settings.duckdb_path), home=str(settings.home),
                                      include_messages=settings.report_include_messages,
                                      trends_window_days=settings.trends_window_days),
-        "landing_zone": LandingZone(data_dir=str(settings.data_dir)),
+        "landing_zone": LandingZone(data_dir=str(settings.data_dir), workers=settings.worker_count),
         "llm": llm_resource(settings),
         "summary_model": SummaryModelResource(backend=settings.llm, workers=settings.worker_count),
         "embedding_model": EmbeddingModelResource(backend=settings.embeddings),

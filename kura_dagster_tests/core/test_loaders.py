@@ -40,3 +40,29 @@ def test_naive_timestamps_are_utc(tmp_path):
                                 "messages": [{"role": "user", "content": "hi"}]}) + "\n")
     conversation = load_jsonl(path).conversations[0]
     assert conversation.created_at.isoformat() == "2026-11-01T21:30:00+00:00"
+
+
+def test_landing_table_in_byte_ranges_equals_reading_the_whole_file(tmp_path, conversations):
+    from kura_dagster.core import tables
+    from kura_dagster.core.loaders import load_landing_partition, load_landing_table
+
+    good = [json.dumps(c.model_dump(mode="json")).encode() for c in conversations]
+    bad = [b"{not json", b"\xff\xfe broken bytes", b"", json.dumps({"chat_id": "x", "messages": []}).encode()]
+    lines = [b"\xef\xbb\xbf" + good[0]]  # a byte order mark on the first line only
+    for i, line in enumerate(good[1:], start=1):
+        lines.append(line)
+        if i % 7 == 0:
+            lines.append(bad[i % len(bad)])
+    path = tmp_path / "data" / "chat" / "2026-11-01.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\n".join(lines))  # no newline after the last record
+    whole = load_landing_partition(tmp_path / "data", "chat", "2026-11-01")
+    assert whole.rejected and len(whole.conversations) == len(conversations)
+    expected = tables.conversations_to_arrow(whole.conversations)
+    for workers, chunk_bytes in ((1, 1), (1, 900), (2, 2000), (2, 1 << 20)):
+        table, rejected = load_landing_table(tmp_path / "data", "chat", "2026-11-01", workers=workers,
+                                             chunk_bytes=chunk_bytes)
+        assert table.equals(expected), (workers, chunk_bytes)
+        assert rejected == whole.rejected, (workers, chunk_bytes)
+    empty, none = load_landing_table(tmp_path / "data", "chat", "2026-11-02")
+    assert empty.num_rows == 0 and empty.schema == expected.schema and none == []
