@@ -9,7 +9,7 @@ pickling a slice would copy the buffers of the whole table it points into.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 Result = TypeVar("Result")
+_DONE = object()
 
 
 def to_ipc(table: pa.Table) -> pa.Buffer:
@@ -31,22 +32,24 @@ def from_ipc(buffer: pa.Buffer | bytes) -> pa.Table:
 
 
 def map_in_processes(
-    function: Callable[..., Result], items: Sequence[Any], *args: Any, workers: int
+    function: Callable[..., Result], items: Iterable[Any], *args: Any, workers: int
 ) -> Iterator[Result]:
     """`function(item, *args)` for each item in `workers` spawned processes, yielded in input order.
 
-    `function` must be importable (module level), items, `args` and results picklable. At most twice
-    `workers` items are in flight, so memory stays at a few chunks whatever the input size.
+    `function` must be importable (module level), items, `args` and results picklable. Items are taken
+    from `items` only as workers free up (at most twice `workers` in flight), so a generator of chunks
+    keeps memory at a few chunks whatever the input size.
     """
     context = multiprocessing.get_context("spawn")
+    remaining = iter(items)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = []
-        submitted = 0
         try:
-            while submitted < len(items) or pending:
-                while submitted < len(items) and len(pending) < 2 * workers:
-                    pending.append(pool.submit(function, items[submitted], *args))
-                    submitted += 1
+            while True:
+                while len(pending) < 2 * workers and (item := next(remaining, _DONE)) is not _DONE:
+                    pending.append(pool.submit(function, item, *args))
+                if not pending:
+                    return
                 yield pending.pop(0).result()
         except BrokenProcessPool as error:
             raise RuntimeError(

@@ -99,7 +99,7 @@ def summarise_table(
     from kura_dagster.core.processes import map_in_processes, to_ipc
 
     starts = range(0, n_rows, chunk_rows)
-    chunks = [to_ipc(conversations.slice(start, chunk_rows)) for start in starts]
+    chunks = (to_ipc(conversations.slice(start, chunk_rows)) for start in starts)  # made as workers free up
     results = []
     for start, summarised in zip(starts, map_in_processes(_summarise_chunk, chunks, model, workers=workers)):
         results.append(summarised)

@@ -146,15 +146,21 @@ def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> 
 CLUSTERING_FIELDS = ("chat_id", "summary", "request", "task", "metadata")
 
 
-def summaries_from_arrow(table: pa.Table, fields: Sequence[str] | None = None) -> list[ConversationSummary]:
+def summaries_from_arrow(
+    table: pa.Table, fields: Sequence[str] | None = None, metadata_keys: Sequence[str] | None = None
+) -> list[ConversationSummary]:
     """Typed summaries of a stored table, column by column and without re-validation (see
     `conversations_from_arrow`). With `fields`, only those facets are read; the others hold their default,
-    one shared empty value each: such summaries are for reading, a stage that changes one copies it."""
+    one shared empty value each: such summaries are for reading, a stage that changes one copies it.
+    With `metadata_keys`, metadata keeps only those keys (a million full metadata dicts are most of the
+    memory of the clustering stages, which read one key)."""
     read = [f for f in (fields or SCHEMAS["summaries"].names) if f != "model"]
     columns = {name: table.column(name).to_pylist() for name in read}
     for name in ("metadata", "custom_facets"):
         if name in columns:
             columns[name] = [_load_json(text) for text in columns[name]]
+    if "metadata" in columns and metadata_keys is not None:
+        columns["metadata"] = [_only(metadata, metadata_keys) for metadata in columns["metadata"]]
     if "summary" in columns:
         columns["summary"] = [value or "" for value in columns["summary"]]
     for name in ("languages", "assistant_errors"):
@@ -171,6 +177,14 @@ def summaries_from_arrow(table: pa.Table, fields: Sequence[str] | None = None) -
     unread = {name: value for name, value in _SUMMARY_DEFAULTS.items() if name not in columns}
     make = ConversationSummary.model_construct
     return [make(**dict(zip(read, values)), **unread) for values in zip(*(columns[name] for name in read))]
+
+
+_NOTHING: dict = {}
+
+
+def _only(metadata: dict, keys: Sequence[str]) -> dict:
+    kept = {key: metadata[key] for key in keys if key in metadata}
+    return kept or _NOTHING
 
 
 _SUMMARY_DEFAULTS = {name: (info.default_factory() if info.default_factory else info.default)

@@ -61,13 +61,16 @@ class Thresholds:
         return None
 
 
+USER_ID = "user_id"  # the metadata key that says whose conversation it is
+
+
 def user_ids_of(items: Sequence[ConversationSummary] | Sequence[Any]) -> dict[str, str | None]:
     """chat_id → the `user_id` of its metadata (None when absent), for summaries or conversations; empty
     when no conversation has one, so `distinct_users` sees at once that only the size rule applies (it is
     asked for every cluster, and would otherwise scan every chat each time)."""
     found = {}
     for item in items:
-        user = (item.metadata or {}).get("user_id")
+        user = (item.metadata or {}).get(USER_ID)
         found[item.chat_id] = None if user is None or str(user).strip() == "" else str(user)
     return found if any(user is not None for user in found.values()) else {}
 

@@ -28,6 +28,7 @@ from kura_dagster.core.project import project_tree
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.store import partition_slice, with_partition_columns
 from kura_dagster.core.summarise import summarise_table
+from kura_dagster.core.thresholds import USER_ID
 from kura_dagster.core.tree import depth_first
 from kura_dagster.core.types import ConversationSummary
 from kura_dagster.core.visualise import tree_markdown
@@ -76,7 +77,9 @@ def _clusterable(summaries: pa.Table, embeddings: pa.Table) -> tuple[list[Conver
     chat_ids, vectors = tables.embeddings_from_arrow(embeddings)
     if not chat_ids:
         return [], np.zeros((0, 0), dtype=np.float32)
-    by_chat = {s.chat_id: s for s in tables.summaries_from_arrow(summaries, tables.CLUSTERING_FIELDS)}
+    # Metadata is read for the privacy thresholds' user ids only.
+    read = tables.summaries_from_arrow(summaries, tables.CLUSTERING_FIELDS, metadata_keys=(USER_ID,))
+    by_chat = {s.chat_id: s for s in read}
     return [by_chat[chat_id] for chat_id in chat_ids], vectors
 
 
