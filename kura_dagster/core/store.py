@@ -146,14 +146,16 @@ def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, datas
 
 
 def read_partitions(connection: duckdb.DuckDBPyConnection, table_name: str,
-                    partitions: Sequence[tuple[str, Date]]) -> pa.Table:
+                    partitions: Sequence[tuple[str, Date]], columns: Sequence[str] | None = None) -> pa.Table:
     """The rows of several partitions, partition columns included, partition after partition in the order
     given and each in the order it was written (one filtered scan each: a join would not keep that order,
-    and clustering must see the same rows in the same order to give the same result)."""
+    and clustering must see the same rows in the same order to give the same result). With `columns`, only
+    those (and the partition columns): a stage that needs a million chat ids does not load their messages."""
     if not _table_exists(connection, table_name):
         return pa.table({})
     target = qualified(connection, table_name)
-    parts = [connection.sql(f"SELECT * FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day])
+    selected = "*" if columns is None else ", ".join(f'"{name}"' for name in ["dataset", "date", *columns])
+    parts = [connection.sql(f"SELECT {selected} FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day])
              .to_arrow_table() for dataset, day in partitions]
     return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
 

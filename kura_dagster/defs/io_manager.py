@@ -57,5 +57,7 @@ class DuckDBPartitionIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> pa.Table:
         partitions = partitions_of(context.asset_partition_keys)
         table_name = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
+        # `AssetIn(metadata={"columns": [...]})` reads only those columns, as dagster-duckdb's IO managers do.
+        columns = (context.definition_metadata or {}).get("columns")
         with connect(self.database) as connection:
-            return read_partitions(connection, table_name, partitions)
+            return read_partitions(connection, table_name, partitions, columns)
