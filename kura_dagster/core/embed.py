@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kura_dagster.core.types import ConversationSummary
 
@@ -30,6 +32,14 @@ def embedding_text(summary: ConversationSummary) -> str:
     if not any(parts):
         parts = [summary.summary]
     return "\n".join(part for part in parts if part)
+
+
+def embedding_texts(summaries: pa.Table) -> list[str]:
+    """`embedding_text` of every row of a summaries table, computed on the columns (no summary objects:
+    a million of them are gigabytes)."""
+    request = pc.fill_null(summaries.column("request"), "")
+    summary = pc.fill_null(summaries.column("summary"), "")
+    return pc.if_else(pc.not_equal(request, ""), request, summary).to_pylist()
 
 
 def embed_summaries(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
 
@@ -177,6 +179,31 @@ def summaries_from_arrow(
     unread = {name: value for name, value in _SUMMARY_DEFAULTS.items() if name not in columns}
     make = ConversationSummary.model_construct
     return [make(**dict(zip(read, values)), **unread) for values in zip(*(columns[name] for name in read))]
+
+
+def user_ids_from_arrow(summaries: pa.Table) -> dict[str, str | None]:
+    """`thresholds.user_ids_of` read from a table's chat_id and metadata columns: only rows whose metadata
+    mentions the key are parsed, and no summary object is built."""
+    from kura_dagster.core.thresholds import USER_ID, user_ids_of
+
+    if not summaries.num_rows:
+        return {}
+    metadata = summaries.column("metadata")
+    mentions = pc.fill_null(pc.match_substring(metadata, f'"{USER_ID}"'), False)
+    if not pc.any(mentions).as_py():
+        return {}
+    chat_ids = summaries.column("chat_id").to_pylist()
+    texts = metadata.to_pylist()
+    marked = mentions.to_pylist()
+    rows = [_UserRow(chat_id, _load_json(text) if mark else _NOTHING)
+            for chat_id, text, mark in zip(chat_ids, texts, marked)]
+    return user_ids_of(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _UserRow:
+    chat_id: str
+    metadata: dict
 
 
 _NOTHING: dict = {}

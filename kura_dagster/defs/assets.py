@@ -17,11 +17,11 @@ from datetime import date as Date
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, BackfillPolicy, DataVersion, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, DataVersion, MetadataValue, Output, asset
 
 from kura_dagster.core import tables
 from kura_dagster.core.cluster import generate_base_clusters_from_conversation_summaries
-from kura_dagster.core.embed import embed_summaries
+from kura_dagster.core.embed import embed_texts, embedding_texts
 from kura_dagster.core.map_image import png_markdown, points_from_projection, render_map_png
 from kura_dagster.core.meta_cluster import reduce_clusters_from_base_clusters
 from kura_dagster.core.project import project_tree
@@ -136,19 +136,23 @@ def summaries(
     return _each_partition(context, summarise_day, conversations=conversations)
 
 
-@asset(code_version="1", **COMMON)
+# What each stage reads of its inputs (the IO manager loads only these columns, see io_manager.py).
+EMBEDDED_COLUMNS = ["chat_id", "summary", "request", "error"]
+CLUSTERING_COLUMNS = list(tables.CLUSTERING_FIELDS)
+
+
+@asset(code_version="1", ins={"summaries": AssetIn(metadata={"columns": EMBEDDED_COLUMNS})}, **COMMON)
 def embeddings(
     context: AssetExecutionContext, summaries: pa.Table, embedding_model: EmbeddingModelResource, llm: KuraLLMResource
 ) -> pa.Table:
     """One vector per successfully summarised conversation, built from its request."""
 
     def embed_day(dataset: str, day: Date, key: str, summaries: pa.Table) -> pa.Table:
-        summary_objects = tables.summaries_from_arrow(summaries.filter(pc.is_null(summaries.column("error"))),
-                                                      ("chat_id", "summary", "request"))  # what is embedded
+        summarised = summaries.filter(pc.is_null(summaries.column("error")))
         with llm.open_client() as client:
             model = embedding_model.get_model(client)
-            vectors = embed_summaries(summary_objects, model=model)
-            table = tables.embeddings_to_arrow([s.chat_id for s in summary_objects], vectors, model.name)
+            vectors = embed_texts(embedding_texts(summarised), model=model)
+            table = tables.embeddings_to_arrow(summarised.column("chat_id").to_pylist(), vectors, model.name)
             dimensions = int(vectors.shape[1]) if vectors.size else 0
             context.add_asset_metadata(_rows(table, client, model=model.name,
                                              dimensions=MetadataValue.int(dimensions)), partition_key=key)
@@ -157,7 +161,7 @@ def embeddings(
     return _each_partition(context, embed_day, summaries=summaries)
 
 
-@asset(code_version="2", **COMMON)
+@asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
 def base_clusters(
     context: AssetExecutionContext,
     summaries: pa.Table,
@@ -185,7 +189,7 @@ def base_clusters(
     return _each_partition(context, cluster_day, summaries=summaries, embeddings=embeddings)
 
 
-@asset(code_version="2", **COMMON)
+@asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
 def meta_clusters(
     context: AssetExecutionContext,
     base_clusters: pa.Table,

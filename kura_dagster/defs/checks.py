@@ -27,7 +27,7 @@ from dagster import (
 
 from kura_dagster.core import tables
 from kura_dagster.core.store import partition_slice
-from kura_dagster.core.thresholds import USER_ID, Thresholds, threshold_problems, user_ids_of
+from kura_dagster.core.thresholds import Thresholds, threshold_problems
 from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
 from kura_dagster.defs.assets import base_clusters, meta_clusters, projections, summaries
 from kura_dagster.defs.io_manager import partitions_of
@@ -125,7 +125,7 @@ def projections_are_finite(projections: pa.Table) -> Problems:
 def _threshold_problems(clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource) -> Problems:
     thresholds = Thresholds(min_conversations=clustering.min_cluster_size, min_users=clustering.min_cluster_users)
     nodes = tables.clusters_from_arrow(clusters)
-    problems = threshold_problems(nodes, user_ids_of(tables.summaries_from_arrow(summaries, ("chat_id", "metadata"), metadata_keys=(USER_ID,))), thresholds)
+    problems = threshold_problems(nodes, tables.user_ids_from_arrow(summaries), thresholds)
     return problems, {"clusters": len(nodes), "min_cluster_size": thresholds.min_conversations,
                       "min_cluster_users": thresholds.min_users}
 

@@ -187,6 +187,23 @@ def test_summaries_round_trip_through_arrow(stage_inputs):
         assert partial.model_dump() == expected
 
 
+def test_columnar_readers_equal_the_object_ones(stage_inputs):
+    from kura_dagster.core.embed import embedding_text, embedding_texts
+    from kura_dagster.core.thresholds import user_ids_of
+
+    summaries, _ = stage_inputs
+    varied = [summaries[0].model_copy(update={"request": None}), summaries[1].model_copy(update={"request": ""}),
+              summaries[2].model_copy(update={"request": None, "summary": ""}),
+              summaries[3].model_copy(update={"metadata": {"user_id": "u1", "note": "x"}}),
+              summaries[4].model_copy(update={"metadata": {"user_id": ""}}), *summaries[5:]]
+    table = tables.summaries_to_arrow(varied, model="m")
+    assert embedding_texts(table) == [embedding_text(s) for s in varied]
+    assert tables.user_ids_from_arrow(table) == user_ids_of(varied)
+    assert tables.user_ids_from_arrow(table)[varied[3].chat_id] == "u1"
+    without = tables.summaries_to_arrow([s.model_copy(update={"metadata": {}}) for s in varied], model="m")
+    assert tables.user_ids_from_arrow(without) == {} == user_ids_of([s.model_copy(update={"metadata": {}}) for s in varied])
+
+
 def load_bench_generator():
     spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
     module = importlib.util.module_from_spec(spec)
