@@ -42,3 +42,15 @@ def test_several_partitions_are_written_and_read_together(tmp_path):
         else:
             raise AssertionError("rows of a partition that was not asked for must not be written")
         assert read_partitions(connection, "things", [("d", third)]).num_rows == 1
+
+
+def test_reading_chosen_columns_keeps_the_partition_columns_and_the_order(tmp_path):
+    from kura_dagster.core.store import read_partitions, write_partitions, with_partition_columns
+
+    day = date(2026, 11, 1)
+    rows = with_partition_columns(pa.table({"id": ["b", "a", "c"], "text": ["x" * 10] * 3, "n": [1, 2, 3]}), "d", day)
+    with connect(tmp_path / "kura.duckdb") as connection:
+        write_partitions(connection, "things", rows, [("d", day)])
+        read = read_partitions(connection, "things", [("d", day)], columns=["n", "id"])
+    assert read.column_names == ["dataset", "date", "n", "id"]
+    assert read.select(["id", "n"]).to_pylist() == [{"id": "b", "n": 1}, {"id": "a", "n": 2}, {"id": "c", "n": 3}]
