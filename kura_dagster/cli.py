@@ -172,13 +172,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not datasets:
         raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
     partitions = [(dataset, day) for dataset in datasets for day in zone.dates(dataset)]
-    from kura_dagster.definitions import build_definitions
     from kura_dagster.defs.runs import kura_instance, run_partitions_in_process
 
     print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
           f"Dagster, in this process, up to {settings.partitions_per_run} days per run "
           f"(instance: {settings.dagster_home})", flush=True)
-    results = run_partitions_in_process(build_definitions(settings), kura_instance(settings), partitions,
+    results = run_partitions_in_process(kura_instance(settings), partitions,
                                         max_days_per_run=settings.partitions_per_run, on_done=_print_run)
     failed = [r for r in results if not r.success]
     with connect(settings.duckdb_path, read_only=True) as connection:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 
-from dagster import DagsterInstance, Definitions
+from dagster import DagsterInstance, JobDefinition, execute_job, reconstructable
 
 from kura_dagster.core.settings import Settings, validate_dataset_name
 from kura_dagster.defs.instance import ensure_instance_config
@@ -126,8 +126,15 @@ def date_ranges(partitions: Iterable[tuple[str, str]], max_days: int) -> list[li
     return ranges
 
 
+def pipeline_job() -> JobDefinition:
+    """`kura_pipeline` as the module-level definitions resolve it: what `execute_job` rebuilds."""
+    from kura_dagster.definitions import defs
+    from kura_dagster.defs.jobs import PIPELINE_JOB_NAME
+
+    return defs.resolve_job_def(PIPELINE_JOB_NAME)
+
+
 def run_partitions_in_process(
-    defs: Definitions,
     instance: DagsterInstance,
     partitions: Iterable[tuple[str, str]],
     *,
@@ -140,28 +147,32 @@ def run_partitions_in_process(
     What `demo` uses: the runs are real runs of `kura_pipeline` in the persistent instance (they show in
     the UI), but imports and UMAP's compilation are paid once for the whole command instead of once per
     run process. `run` goes through a backfill.
+
+    Runs go through `execute_job`, not `JobDefinition.execute_in_process`: the latter keeps every step's
+    output in memory for its result object, which at a million conversations held all six tables at once
+    (several GB the run never needed).
     """
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from kura_dagster.defs.backfills import LAUNCHED_BY_TAG, QUIET_RUN_CONFIG, run_failure_reason
-    from kura_dagster.defs.jobs import PIPELINE_JOB_NAME
 
-    job = defs.resolve_job_def(PIPELINE_JOB_NAME)
+    job = reconstructable(pipeline_job)
     todo = check_partitions(partitions)
     register_datasets(instance, {dataset for dataset, _ in todo})
     position = {partition: index for index, partition in enumerate(todo, start=1)}
     results: dict[tuple[str, str], PartitionRun] = {}
     for run_range in date_ranges(todo, max_days_per_run):
         started = time.monotonic()
-        outcome = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
+        with execute_job(
+            job, instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False,
             tags={LAUNCHED_BY_TAG: "kura-dagster demo",
                   ASSET_PARTITION_RANGE_START_TAG: partition_key(*run_range[0]),
                   ASSET_PARTITION_RANGE_END_TAG: partition_key(*run_range[-1])},
-        )
-        error = None if outcome.success else run_failure_reason(instance, outcome.run_id)
+        ) as outcome:
+            run_id, success = outcome.run_id, outcome.success
+        error = None if success else run_failure_reason(instance, run_id)
         for dataset, day in run_range:
-            result = PartitionRun(dataset, day, outcome.run_id, outcome.success, time.monotonic() - started, error)
+            result = PartitionRun(dataset, day, run_id, success, time.monotonic() - started, error)
             results[(dataset, day)] = result
             if on_done is not None:
                 on_done(result, position[(dataset, day)], len(todo))
