@@ -45,19 +45,32 @@ class KMeansClusteringMethod:
     Above `large_input_rows` rows it switches to two-stage k-means (`two_stage_kmeans`): Lloyd's algorithm
     costs n·k per iteration, which for a million conversations and thousands of clusters is hours; splitting
     into √k coarse groups first and clustering inside each costs about n·2√k.
+
+    Below it, on low-dimensional features (the UMAP output, at most `WARD_MAX_DIMS` columns), `init="ward"`
+    starts Lloyd's iterations once from the centroids of a Ward tree cut at k (fit on at most `ward_rows`
+    seeded rows): deterministic, and on Banking77/CLINC150 (seeds 0–4) +0.002 NMI on average over the best
+    of 3 k-means++ starts at the same cost. Wider features, or `init="k-means++"`, use `n_init` seeded
+    k-means++ starts.
     """
 
     name = "kmeans"
     centre_features = True  # measured: +0.003–0.005 NMI on Banking77/CLINC150 (features.centred_rows)
+    # Ward's pairwise distances cost rows² × columns: 0.5 s for 4,500 rows at 10 columns, 2.8 s at 768.
+    WARD_MAX_DIMS = 32
 
     def __init__(
         self,
         target_cluster_size: int = 30,
         n_clusters: int | None = None,
         random_state: int = 42,
-        n_init: int = 10,
+        # 3 k-means++ starts: on the 10-dimensional UMAP output they reach the same NMI as 10 (Banking77,
+        # CLINC150, seeds 0-4); the seeding, not Lloyd's iterations, was most of the k-means time.
+        n_init: int = 3,
         max_clusters: int | None = None,
         large_input_rows: int = LARGE_INPUT_ROWS,
+        init: str = "ward",
+        # Ward's condensed distance matrix holds rows²/2 float64s: 100 MB at 5,000 rows.
+        ward_rows: int = 5_000,
     ) -> None:
         self.target_cluster_size = target_cluster_size
         self.n_clusters = n_clusters
@@ -65,6 +78,8 @@ class KMeansClusteringMethod:
         self.n_init = n_init
         self.max_clusters = max_clusters
         self.large_input_rows = large_input_rows
+        self.init = init
+        self.ward_rows = ward_rows
 
     def cluster_count(self, n_rows: int) -> int:
         # At least √(n/2) clusters (about √(2n) conversations each): a day of 120 conversations gets 8 topics,
@@ -86,8 +101,26 @@ class KMeansClusteringMethod:
             return two_stage_kmeans(features, k, random_state=self.random_state)
         from sklearn.cluster import KMeans
 
-        model = KMeans(n_clusters=k, random_state=self.random_state, n_init=self.n_init)
+        centres = self.ward_centres(features, k)
+        if centres is not None:
+            model = KMeans(n_clusters=k, init=centres, n_init=1, random_state=self.random_state)
+        else:
+            model = KMeans(n_clusters=k, random_state=self.random_state, n_init=self.n_init)
         return model.fit_predict(features).astype(np.int64)
+
+    def ward_centres(self, features: np.ndarray, k: int) -> np.ndarray | None:
+        """k × d centroids of a Ward tree cut at k over a seeded sample, or None when Ward does not apply."""
+        if self.init != "ward" or features.shape[1] > self.WARD_MAX_DIMS:
+            return None
+        sample = features[seeded_sample(features.shape[0], self.ward_rows, self.random_state)]
+        if len(np.unique(sample, axis=0)) < k:  # fewer distinct rows than clusters: no k non-empty groups
+            return None
+        from sklearn.cluster import AgglomerativeClustering
+
+        labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
+        sums = np.zeros((k, sample.shape[1]), dtype=np.float64)
+        np.add.at(sums, labels, sample)
+        return (sums / np.bincount(labels, minlength=k)[:, None]).astype(features.dtype)
 
 
 def two_stage_kmeans(

@@ -14,6 +14,16 @@ and removing the top principal components (both lower kNN label agreement), shar
 re-ranking of the kNN graph (better neighbours, worse clusters after UMAP), 5 or 20 UMAP dimensions,
 n_neighbors 10 or 30, 500 epochs (all within ±0.005 NMI of the defaults). The wordllama wheel ships only
 the 256-dimension l2_supercat weights, so no larger model was available offline.
+
+Cost (CLINC150, 4,500 texts, cProfile of bench/quality.py's run on one core): the UMAP layout at 200 epochs
+(2.2 s), the two randomized SVDs at scikit-learn's 5 power iterations (1.6 s), the exact kNN graph (0.5 s)
+and k-means++ seeding with 10 starts (0.4 s) were most of it. 100 epochs, 2 power iterations and 3 starts
+(cluster.py) keep NMI within seed noise (±0.003) and take it from about 5.1 s to 3.1 s. With a second
+process on the machine, two OpenBLAS threads made the SVDs 5–10× slower (CLINC150: 9 s instead of 1 s),
+so LSA and the kNN products run on one BLAS thread. Tried for speed and left out: min_df=2 for character
+n-grams (−0.003 NMI on CLINC150), no character view (−0.004), UMAP negative_sample_rate 3 (−0.002),
+50 or 75 epochs (−0.002 to −0.009 on Banking77). With k-means started from Ward centroids (cluster.py),
+150 epochs or 8 or 15 UMAP dimensions stayed within ±0.003 of the defaults' mean NMI over seeds 0–4.
 """
 
 from __future__ import annotations
@@ -42,11 +52,16 @@ def centred_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 def lsa_view(
-    texts: Sequence[str], *, analyzer: str = "word", components: int = 256, random_state: int = 42
+    texts: Sequence[str], *, analyzer: str = "word", components: int = 256, n_iter: int = 2, random_state: int = 42
 ) -> np.ndarray | None:
-    """Unit rows of LSA over word 1–2-grams or character 2–5-grams; None when the texts are too few."""
+    """Unit rows of LSA over word 1–2-grams or character 2–5-grams; None when the texts are too few.
+
+    `n_iter` power iterations of the randomized SVD: 2 instead of scikit-learn's 5 costs no NMI (the views
+    are clustered, not reconstructed) and skips the LU re-normalisation sklearn runs from 3 iterations on.
+    """
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from threadpoolctl import threadpool_limits
 
     if len(texts) < 3:
         return None
@@ -59,7 +74,11 @@ def lsa_view(
     n_components = min(components, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
     if n_components < 2:
         return None
-    reduced = TruncatedSVD(n_components=n_components, random_state=random_state).fit_transform(tfidf)
+    # One BLAS thread: the SVD's products with a tall n × ~266 block gain little from a second thread, and
+    # when another process holds a core OpenBLAS's waiting threads made it 5–10× slower (bench/quality.py).
+    with threadpool_limits(limits=1, user_api="blas"):
+        svd = TruncatedSVD(n_components=n_components, n_iter=n_iter, random_state=random_state)
+        reduced = svd.fit_transform(tfidf)
     return unit_rows(reduced.astype(np.float32))
 
 
@@ -70,6 +89,7 @@ def clustering_features(
     lexical_weight: float = 0.5,
     char_view: bool = True,
     lsa_components: int = 256,
+    lsa_n_iter: int = 2,
     random_state: int = 42,
     centre: bool = True,
 ) -> np.ndarray:
@@ -78,7 +98,8 @@ def clustering_features(
     views = [centred_rows(embeddings) if centre else unit_rows(embeddings)]
     if lexical_weight > 0 and len(texts):
         for analyzer in ("word", "char_wb") if char_view else ("word",):
-            view = lsa_view(texts, analyzer=analyzer, components=lsa_components, random_state=random_state)
+            view = lsa_view(texts, analyzer=analyzer, components=lsa_components, n_iter=lsa_n_iter,
+                            random_state=random_state)
             if view is not None:
                 views.append(lexical_weight * view)
     return unit_rows(np.hstack(views)) if len(views) > 1 else views[0]
@@ -113,13 +134,19 @@ def manifold_view(
     n_neighbors: int = 15,
     random_state: int = 42,
     exact_knn_rows: int = 50_000,
-    n_epochs: int = 200,
+    n_epochs: int = 100,
 ) -> np.ndarray:
-    """UMAP to `n_components` dimensions; the input unchanged when it is too small for a neighbourhood graph."""
+    """UMAP to `n_components` dimensions; the input unchanged when it is too small for a neighbourhood graph.
+
+    The layout's cost is proportional to `n_epochs`; k-means only needs the clusters separated, not a
+    converged picture, and 100 epochs cluster as well as 200 or 500 (bench/quality.py).
+    """
     n_rows = features.shape[0]
     if n_rows <= max(n_neighbors + 1, n_components + 2):
         return features
     import warnings
+
+    from threadpoolctl import threadpool_limits
 
     from kura_dagster.core.umap_loader import import_umap
 
@@ -127,7 +154,8 @@ def manifold_view(
 
     knn = None
     if n_rows <= exact_knn_rows:
-        indices, distances = cosine_knn(features, n_neighbors)
+        with threadpool_limits(limits=1, user_api="blas"):  # as in lsa_view: faster when a core is busy
+            indices, distances = cosine_knn(features, n_neighbors)
         knn = (indices, distances, None)
     reducer = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=0.0, metric="cosine",
                         random_state=random_state, n_jobs=1, n_epochs=n_epochs, precomputed_knn=knn or (None, None, None))
