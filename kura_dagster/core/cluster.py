@@ -78,6 +78,8 @@ class KMeansClusteringMethod:
         self.n_init = n_init
         self.max_clusters = max_clusters
         self.large_input_rows = large_input_rows
+        if init not in ("ward", "k-means++"):
+            raise ValueError(f"init={init!r}: expected 'ward' or 'k-means++'")
         self.init = init
         self.ward_rows = ward_rows
 

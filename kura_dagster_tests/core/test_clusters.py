@@ -133,3 +133,24 @@ def test_fallback_layout_for_very_few_nodes(n_points):
     points = np.random.default_rng(0).normal(size=(n_points, 8))
     layout = fallback_layout(points)
     assert layout.shape == (n_points, 2) and np.isfinite(layout).all()
+
+
+def test_kmeans_starts_from_ward_centres_on_narrow_features_only():
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(6, 4)) * 10
+    points = np.vstack([centre + rng.normal(size=(40, 4)) for centre in centres]).astype(np.float32)
+    method = KMeansClusteringMethod(n_clusters=6, random_state=1)
+    start = method.ward_centres(points, 6)
+    assert start.shape == (6, 4) and start.dtype == np.float32
+    # Well separated blobs: each Ward centre lies next to one true centre, every true centre is found.
+    nearest = np.argmin(((start[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    assert sorted(nearest) == list(range(6))
+    labels = method.fit_predict(points)
+    assert np.array_equal(labels, method.fit_predict(points))  # deterministic
+    assert all(len(set(labels[i * 40:(i + 1) * 40])) == 1 for i in range(6))
+    wide = np.hstack([points] * 9)  # 36 columns: above WARD_MAX_DIMS, k-means++ starts instead
+    assert method.ward_centres(wide, 6) is None
+    assert KMeansClusteringMethod(init="k-means++").ward_centres(points, 6) is None
+    assert method.ward_centres(np.zeros((50, 4), dtype=np.float32), 6) is None  # fewer distinct rows than k
+    with pytest.raises(ValueError, match="init"):
+        KMeansClusteringMethod(init="random")
