@@ -13,6 +13,7 @@ from datetime import date as Date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -68,7 +69,14 @@ def partition_slice(table: pa.Table, dataset: str, day: Date) -> pa.Table:
     if "dataset" not in table.column_names or table.num_rows == 0:
         return table.drop_columns([name for name in ("dataset", "date") if name in table.column_names])
     mask = pc.and_(pc.equal(table.column("dataset"), dataset), pc.equal(table.column("date"), pa.scalar(day, pa.date32())))
-    return table.filter(mask).drop_columns(["dataset", "date"])
+    rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        # `read_partitions` keeps each partition's rows together: a zero-copy slice, where `filter` would
+        # copy the step's whole input (a GB of embeddings at a million conversations) once more.
+        part = table.slice(int(rows[0]), len(rows))
+    else:
+        part = table.take(rows)
+    return part.drop_columns(["dataset", "date"])
 
 
 def write_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date,

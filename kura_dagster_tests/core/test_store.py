@@ -54,3 +54,20 @@ def test_reading_chosen_columns_keeps_the_partition_columns_and_the_order(tmp_pa
         read = read_partitions(connection, "things", [("d", day)], columns=["n", "id"])
     assert read.column_names == ["dataset", "date", "n", "id"]
     assert read.select(["id", "n"]).to_pylist() == [{"id": "b", "n": 1}, {"id": "a", "n": 2}, {"id": "c", "n": 3}]
+
+
+def test_partition_slice_equals_filtering_whether_rows_are_together_or_not():
+    import pyarrow.compute as pc
+
+    from kura_dagster.core.store import partition_slice, with_partition_columns
+
+    first, second = date(2026, 11, 1), date(2026, 11, 2)
+    a = with_partition_columns(pa.table({"id": ["a1", "a2", "a3"]}), "d", first)
+    b = with_partition_columns(pa.table({"id": ["b1", "b2"]}), "d", second)
+    together = pa.concat_tables([a, b])
+    mixed = together.take([0, 3, 1, 4, 2])
+    for table in (together, mixed, a):
+        for day in (first, second):
+            mask = pc.and_(pc.equal(table.column("dataset"), "d"), pc.equal(table.column("date"), pa.scalar(day, pa.date32())))
+            assert partition_slice(table, "d", day).equals(table.filter(mask).drop_columns(["dataset", "date"]))
+    assert partition_slice(a, "other", first).num_rows == 0
