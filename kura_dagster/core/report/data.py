@@ -31,6 +31,13 @@ def _rows(table: pa.Table | None, columns: Sequence[str]) -> list[dict]:
     return table.select(present).to_pylist()
 
 
+def _columns(table: pa.Table | None, columns: Sequence[str]) -> dict[str, list]:
+    """Each named column as a Python list (a missing column as Nones), rows in table order."""
+    n_rows = 0 if table is None else table.num_rows
+    return {name: table.column(name).to_pylist() if n_rows and name in table.column_names else [None] * n_rows
+            for name in columns}
+
+
 def _number(value: Any, digits: int = COORD_DIGITS) -> float | None:
     if value is None or not math.isfinite(value):
         return None
@@ -110,8 +117,8 @@ def _scalar(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _languages(rows: Sequence[dict]) -> dict:
-    lists = [[str(v) for v in (row.get("languages") or [])] for row in rows]
+def _languages(per_row: Sequence[list | None]) -> dict:
+    lists = [[str(v) for v in (languages or [])] for languages in per_row]
     counts = Counter(v for values in lists for v in values)
     vocabulary = sorted(counts, key=lambda v: (-counts[v], v))
     index = {value: i for i, value in enumerate(vocabulary)}
@@ -162,8 +169,11 @@ def build_report_data(
     nodes = _rows(meta_clusters, ["cluster_id", "parent_id", "level", "name", "description", "count", "chat_ids"])
     ordered = order_tree(nodes)
     children_count = Counter(parent for _, parent, _ in ordered if parent >= 0)
-    summary_rows = {row["chat_id"]: row for row in _rows(
-        summaries, ["chat_id", "summary", "languages", "concerning_score", "user_frustration", "metadata", "error"])}
+    # Summaries stay in columns (one Python list each) rather than a dict per row: a million row dicts
+    # were gigabytes.
+    facets = _columns(summaries, ["chat_id", "summary", "languages", "concerning_score", "user_frustration",
+                                  "metadata", "error"])
+    row_of_chat = {chat: i for i, chat in enumerate(facets["chat_id"])}
     position = {row["cluster_id"]: row for row in _rows(projections, ["cluster_id", "x", "y"])}
 
     # Conversations in depth-first leaf order: each node's members become one range.
@@ -174,7 +184,7 @@ def build_report_data(
         starts[i] = len(members)
         if children_count[i] == 0:
             for chat in node.get("chat_ids") or []:
-                if chat in summary_rows and chat not in placed:
+                if chat in row_of_chat and chat not in placed:
                     placed.add(chat)
                     members.append(chat)
         ends[i] = len(members)
@@ -183,7 +193,12 @@ def build_report_data(
         if parent >= 0:
             ends[parent] = max(ends[parent], ends[i])
 
-    rows = [summary_rows[chat] for chat in members]
+    rows = [row_of_chat[chat] for chat in members]
+
+    def column(name: str) -> list:
+        values = facets[name]
+        return [values[i] for i in rows]
+
     clusters = {
         "id": [node["cluster_id"] for node, _, _ in ordered],
         "parent": [parent for _, parent, _ in ordered],
@@ -198,11 +213,11 @@ def build_report_data(
     }
     conversation_columns: dict[str, Any] = {
         "id": members,
-        "summary": [row.get("summary") or "" for row in rows],
-        "frustration": _digits([row.get("user_frustration") for row in rows]),
-        "concern": _digits([row.get("concerning_score") for row in rows]),
-        "languages": _languages(rows),
-        "metadata": _metadata_facets([row.get("metadata") for row in rows]),
+        "summary": [summary or "" for summary in column("summary")],
+        "frustration": _digits(column("user_frustration")),
+        "concern": _digits(column("concerning_score")),
+        "languages": _languages(column("languages")),
+        "metadata": _metadata_facets(column("metadata")),
     }
     if include_messages:
         conversation_columns["messages"] = _messages(conversations, members)
@@ -211,9 +226,9 @@ def build_report_data(
         "dataset": dataset,
         "date": day,
         "totals": {
-            "conversations": len(summary_rows),
+            "conversations": len(row_of_chat),
             "clustered": len(members),
-            "failed_summaries": sum(1 for row in summary_rows.values() if row.get("error")),
+            "failed_summaries": sum(1 for i in row_of_chat.values() if facets["error"][i]),
             "clusters": len(ordered),
             "roots": sum(1 for _, parent, _ in ordered if parent < 0),
         },
