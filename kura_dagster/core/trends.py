@@ -107,25 +107,32 @@ def _unit64(vectors: np.ndarray) -> np.ndarray:
 def topic_centroids(topics: Sequence[Cluster], chat_ids: Sequence[str], vectors: np.ndarray) -> tuple[list[Cluster], np.ndarray]:
     """Unit centroid of each topic's embedded members; topics without one embedded member are dropped."""
     row_of = {chat: row for row, chat in enumerate(chat_ids)}
-    units = _unit64(vectors) if len(chat_ids) else np.zeros((0, 0))
     kept, centroids = [], []
     for topic in topics:
         rows = [row_of[chat] for chat in topic.chat_ids if chat in row_of]
         if rows:
             kept.append(topic)
-            centroids.append(units[rows].mean(axis=0))
+            # Normalised topic by topic: a float64 copy of a million rows at once would be 2 GB.
+            centroids.append(_unit64(vectors[rows]).mean(axis=0))
     if not kept:
-        return [], np.zeros((0, units.shape[1] if units.ndim == 2 else 0))
+        return [], np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0))
     return kept, _unit64(np.vstack(centroids))
+
+
+NEAREST_BLOCK = 65_536
 
 
 def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's nearest centroid by cosine similarity, and that similarity."""
     if len(vectors) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    similarity = _unit64(vectors) @ centroids.T
-    best = similarity.argmax(axis=1)
-    return best, similarity[np.arange(len(best)), best]
+    best = np.empty(len(vectors), dtype=np.int64)
+    nearest = np.empty(len(vectors))
+    for start in range(0, len(vectors), NEAREST_BLOCK):  # blocks: row-wise results, bounded float64 copies
+        similarity = _unit64(vectors[start:start + NEAREST_BLOCK]) @ centroids.T
+        best[start:start + NEAREST_BLOCK] = similarity.argmax(axis=1)
+        nearest[start:start + NEAREST_BLOCK] = similarity[np.arange(len(similarity)), best[start:start + NEAREST_BLOCK]]
+    return best, nearest
 
 
 def nearest_topics(vectors: np.ndarray, centroids: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

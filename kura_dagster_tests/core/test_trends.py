@@ -178,3 +178,17 @@ def test_daily_embeddings_from_a_multi_day_table():
     np.testing.assert_allclose(daily[date(2026, 11, 2)][1], [[1, 0], [1, 1]])
     with pytest.raises(ValueError, match="date"):
         daily_embeddings_from_arrow(table.drop_columns(["date"]))
+
+
+def test_nearest_in_blocks_equals_one_pass(monkeypatch):
+    import numpy as np
+
+    from kura_dagster.core import trends
+
+    rng = np.random.default_rng(5)
+    vectors, centroids = rng.normal(size=(50, 8)).astype(np.float32), trends._unit64(rng.normal(size=(4, 8)))
+    whole = trends._nearest(vectors, centroids)
+    monkeypatch.setattr(trends, "NEAREST_BLOCK", 7)
+    blocked = trends._nearest(vectors, centroids)
+    # Same nearest topic; the similarities may differ in the last bit (BLAS sums a block in another order).
+    assert np.array_equal(whole[0], blocked[0]) and np.allclose(whole[1], blocked[1], rtol=0, atol=1e-12)
