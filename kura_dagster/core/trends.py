@@ -256,4 +256,11 @@ def daily_embeddings_from_arrow(table: pa.Table) -> dict[Date, tuple[list[str], 
     for row, day in enumerate(dates):
         day = day.date() if isinstance(day, datetime) else day
         by_day.setdefault(day, []).append(row)
-    return {day: ([chat_ids[r] for r in rows], vectors[rows]) for day, rows in sorted(by_day.items())}
+    return {day: ([chat_ids[r] for r in rows], _rows_of(vectors, rows)) for day, rows in sorted(by_day.items())}
+
+
+def _rows_of(vectors: np.ndarray, rows: list[int]) -> np.ndarray:
+    """`vectors[rows]`, as a view when the rows are consecutive (a day's rows are: no GB-sized copy)."""
+    if rows and rows[-1] - rows[0] + 1 == len(rows):
+        return vectors[rows[0]:rows[-1] + 1]
+    return vectors[rows]
