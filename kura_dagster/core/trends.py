@@ -112,14 +112,22 @@ def topic_centroids(topics: Sequence[Cluster], chat_ids: Sequence[str], vectors:
         rows = [row_of[chat] for chat in topic.chat_ids if chat in row_of]
         if rows:
             kept.append(topic)
-            # Normalised topic by topic: a float64 copy of a million rows at once would be 2 GB.
-            centroids.append(_unit64(vectors[rows]).mean(axis=0))
+            centroids.append(_mean_unit_row(vectors, rows))
     if not kept:
         return [], np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0))
     return kept, _unit64(np.vstack(centroids))
 
 
 NEAREST_BLOCK = 65_536
+
+
+def _mean_unit_row(vectors: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+    """Mean of the unit-normalised `vectors[rows]`, summed block by block: a top-level topic of a million
+    conversations holds hundreds of thousands of rows, and their float64 copy at once was gigabytes."""
+    total = np.zeros(vectors.shape[1])
+    for start in range(0, len(rows), NEAREST_BLOCK):
+        total += _unit64(vectors[rows[start:start + NEAREST_BLOCK]]).sum(axis=0)
+    return total / len(rows)
 
 
 def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
