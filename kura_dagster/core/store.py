@@ -143,14 +143,20 @@ def _table_exists(connection: duckdb.DuckDBPyConnection, table_name: str) -> boo
     ).fetchall()[0][0] > 0
 
 
-def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date) -> pa.Table:
-    """One partition's rows without the partition columns; an empty table when nothing was written."""
+def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date,
+                   columns: Sequence[str] | None = None) -> pa.Table:
+    """One partition's rows without the partition columns; an empty table when nothing was written. With
+    `columns`, only those of them that the table has."""
     if not _table_exists(connection, table_name):
         return pa.table({})
-    return connection.sql(
-        f"SELECT * EXCLUDE (dataset, date) FROM {qualified(connection, table_name)} WHERE dataset = ? AND date = ?",
-        params=[dataset, day],
-    ).to_arrow_table()
+    target = qualified(connection, table_name)
+    if columns is None:
+        selected = "* EXCLUDE (dataset, date)"
+    else:
+        present = set(connection.sql(f"SELECT * FROM {target} LIMIT 0").columns)
+        selected = ", ".join(f'"{name}"' for name in columns if name in present) or "NULL AS nothing"
+    return connection.sql(f"SELECT {selected} FROM {target} WHERE dataset = ? AND date = ?",
+                          params=[dataset, day]).to_arrow_table()
 
 
 def read_partitions(connection: duckdb.DuckDBPyConnection, table_name: str,

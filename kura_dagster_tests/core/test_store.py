@@ -16,6 +16,9 @@ def test_partitions_are_replaced_and_new_columns_added(tmp_path):
         write_partition(connection, "things", "a", day, pa.table({"id": ["x"], "score": [1.5]}))
         assert read_partition(connection, "things", "a", day).to_pylist() == [{"id": "x", "score": 1.5}]
         assert read_partition(connection, "things", "b", day).to_pylist() == [{"id": "z", "score": None}]
+        # Only the columns asked for (and the table has), in the order asked.
+        assert read_partition(connection, "things", "a", day, columns=["score", "gone", "id"]).to_pylist() == \
+            [{"score": 1.5, "id": "x"}]
     assert read_table(path, "things", "a", "2026-11-01").num_rows == 1
     assert read_table(path, "missing_table", "a", "2026-11-01").num_rows == 0
 

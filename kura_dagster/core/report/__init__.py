@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kura_dagster.core.report.data import build_report_data
-from kura_dagster.core.report.html import embed_json, render_report_html
+from kura_dagster.core.report.html import embed_json, render_report_html, report_html_chunks
 from kura_dagster.core.store import connect, read_partition
 
 __all__ = ["ReportResult", "build_report_data", "embed_json", "load_report_data", "render_report_html",
-           "report_path", "write_report"]
+           "report_html_chunks", "report_path", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,12 @@ class ReportResult:
     conversations: int
     clusters: int
     has_trends: bool
+
+
+# The columns the explorer reads, where it does not need them all.
+REPORT_COLUMNS = {"summaries": ["chat_id", "summary", "languages", "concerning_score", "user_frustration",
+                                "metadata", "error"],
+                  "conversations": ["chat_id", "messages"]}
 
 
 def report_path(home: Path, dataset: str, day: str) -> Path:
@@ -46,7 +52,9 @@ def load_report_data(database: str | Path, dataset: str, day: str, *, include_me
     when = Date.fromisoformat(day)
     names = ["summaries", "meta_clusters", "projections", "topic_trends"] + (["conversations"] if include_messages else [])
     with connect(database, read_only=True) as connection:
-        read = {name: read_partition(connection, name, dataset, when) for name in names}
+        # Of the summaries, only what the page shows (a million requests and tasks would be read for nothing).
+        read = {name: read_partition(connection, name, dataset, when, columns=REPORT_COLUMNS.get(name))
+                for name in names}
         if read["meta_clusters"].num_rows == 0:  # no tree yet (its stage failed): the leaves alone, as roots
             read["meta_clusters"] = read_partition(connection, "base_clusters", dataset, when)
     return build_report_data(dataset, day, summaries=read["summaries"], meta_clusters=read["meta_clusters"],
@@ -66,9 +74,9 @@ def write_report(database: str | Path, dataset: str, day: str, out: str | Path, 
     if not allow_empty and not data["totals"]["conversations"] and not data["totals"]["clusters"]:
         raise ValueError(f"nothing to report for dataset '{dataset}' on {day}: run `kura-dagster run "
                          f"--dataset {dataset} --date {day}` first (or that day had no conversations)")
-    page = render_report_html(data)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    with out.open("w", encoding="utf-8") as page:
+        page.writelines(report_html_chunks(data))
     return ReportResult(out, out.stat().st_size, time.perf_counter() - started,
                         data["totals"]["conversations"], data["totals"]["clusters"], data["trends"] is not None)
