@@ -7,7 +7,9 @@ import pyarrow as pa
 import pytest
 
 from kura_dagster.core import tables
-from kura_dagster.core.report import build_report_data, embed_json, render_report_html, write_report
+from kura_dagster.core.report import (build_report_data, embed_json, load_report_data, render_report_html,
+                                     write_report)
+from kura_dagster.core.report.html import embed_json_chunks
 from kura_dagster.core.settings import Settings, SettingsError
 from kura_dagster.core.types import Cluster
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
@@ -96,6 +98,32 @@ def test_embed_json_escapes_what_could_end_a_script():
     assert json.loads(text) == {"name": "</script>&<b>", "nan": None}
 
 
+def test_json_in_pieces_is_the_same_json():
+    data = {"a": {"b": [1, float("inf")], "c": {"d": "</script>"}}, "e": "\u2028", "f": {}}
+    assert "".join(embed_json_chunks(data)) == embed_json(data)
+    assert json.loads("".join(embed_json_chunks(data))) == {"a": {"b": [1, None], "c": {"d": "</script>"}},
+                                                            "e": "\u2028", "f": {}}
+
+
+def test_a_chat_in_two_leaves_or_without_a_summary_is_placed_once_or_not_at_all():
+    nodes = [Cluster(id="a", name="A", description="", slug="a", chat_ids=["1", "2", "ghost"]),
+             Cluster(id="b", name="B", description="", slug="b", chat_ids=["2", "3"])]
+    meta = tables.meta_clusters_to_arrow(nodes, [0, 0])
+    summaries = pa.table({"chat_id": ["1", "2", "3", "4"], "summary": ["one", None, "three", "four"],
+                          "user_frustration": [2, None, 7.6, 12], "metadata": ['{"k": "v"}', "not json", None, "[1]"]})
+    data = build_report_data("demo", DAY, summaries=summaries, meta_clusters=meta)
+    conversations, clusters = data["conversations"], data["clusters"]
+    assert sorted(conversations["id"]) == ["1", "2", "3"]  # "4" is in no leaf, "ghost" has no summary
+    assert clusters["id"] == ["a", "b"] and clusters["start"] == [0, 2] and clusters["end"] == [2, 3]
+    order = {chat: k for k, chat in enumerate(conversations["id"])}
+    assert conversations["summary"][order["2"]] == ""
+    assert [conversations["frustration"][order[c]] for c in "123"] == ["2", "0", "7"]
+    assert conversations["concern"] == "000"
+    metadata = conversations["metadata"]["k"]
+    assert metadata["values"] == ["v"] and [metadata["codes"][order[c]] for c in "123"] == [0, -1, -1]
+    assert data["totals"]["conversations"] == 4 and data["totals"]["clustered"] == 3
+
+
 def test_messages_only_when_asked():
     part = synthetic_partition(30, 3)
     secret = part.conversations.column("messages")[0].as_py()[0]["content"]
@@ -134,7 +162,9 @@ def test_write_report_reads_the_partition_and_its_trends(tmp_path):
     result = write_report(database, "demo", DAY, tmp_path / "out" / "report.html")
     assert result.path.exists() and result.bytes == result.path.stat().st_size
     assert (result.conversations, result.clusters, result.has_trends) == (500, len(part.tree), True)
-    data = embedded_data(result.path.read_text(encoding="utf-8"))
+    page = result.path.read_text(encoding="utf-8")
+    assert page == render_report_html(load_report_data(database, "demo", DAY))  # written in pieces, same page
+    data = embedded_data(page)
     assert data["trends"]["days"][-1] == DAY and len(data["trends"]["days"]) == 7
     topic_ids = {t["id"] for t in data["trends"]["topics"]}
     assert topic_ids == {row["topic_id"] for row in trends.to_pylist() if row["level"] == 0}
@@ -153,7 +183,6 @@ def test_write_report_reads_the_partition_and_its_trends(tmp_path):
 def test_without_a_tree_the_leaves_are_shown_as_roots(tmp_path):
     from datetime import date
 
-    from kura_dagster.core.report import load_report_data
     from kura_dagster.core.store import connect, write_partition
 
     part = synthetic_partition(60, 6)

@@ -1,11 +1,15 @@
 """The explorer's data: one partition's tables turned into compact, columnar JSON-ready structures.
 
-Compact because a partition can hold 100,000 conversations and 5,000 clusters and the file must open fast:
+Compact because a partition can hold a million conversations and 5,000 clusters and the file must open fast:
 - clusters are listed depth-first and conversations are ordered by their leaf in that order, so the members of
   every node are one contiguous range `[start, end)` of the conversation arrays: no list of chat ids per node;
 - columns are arrays (one per field), never one object per row, so keys are not repeated 100,000 times;
 - 1-5 scores are strings of digits ("0" when missing) and categorical values are indices into a vocabulary.
 The browser derives everything else (facet breakdowns, counts under a filter) from these arrays.
+
+Building it stays in Arrow and NumPy where rows are many: only the leaves' member lists are read (the tree's
+upper levels repeat them), conversations are matched to their summaries with one vectorised lookup, and
+metadata is parsed row by row without keeping a million dicts.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMAT_VERSION = 1
 MAX_META_KEYS = 16        # metadata keys offered as facets
@@ -76,37 +82,55 @@ def order_tree(nodes: Sequence[dict]) -> list[tuple[dict, int, int]]:
     return ordered
 
 
-def _digits(values: Sequence[Any]) -> str:
-    """1-5 scores as one character each; "0" stands for missing."""
-    return "".join(str(int(v)) if isinstance(v, (int, float)) and 1 <= v <= 9 else "0" for v in values)
+def _digits(values: pa.Array | pa.ChunkedArray | Sequence[Any] | None, n_rows: int) -> str:
+    """1-5 scores as one character each; "0" stands for missing (or outside 1-9)."""
+    if values is None:
+        return "0" * n_rows
+    scores = pa.array(values) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
+    numbers = pc.fill_null(pc.cast(scores, pa.float64()), 0.0).to_numpy()
+    digits = np.where((numbers >= 1) & (numbers <= 9), np.trunc(numbers), 0).astype(np.uint8)
+    return (digits + ord("0")).tobytes().decode("ascii")
 
 
-def _encode(values: Sequence[Any]) -> dict:
-    """Categorical column: vocabulary by frequency (then text) and one index per row, -1 when missing."""
-    counts = Counter(v for v in values if v is not None)
-    vocabulary = sorted(counts, key=lambda v: (-counts[v], v))
-    index = {value: i for i, value in enumerate(vocabulary)}
-    return {"values": vocabulary, "codes": [index[v] if v is not None else -1 for v in values]}
+def _parse_metadata(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
-def _metadata_facets(metadata_texts: Sequence[str | None]) -> dict[str, dict]:
-    """Low-cardinality scalar metadata keys as categorical facets (ids and timestamps are not facets)."""
-    parsed = []
-    for text in metadata_texts:
-        try:
-            value = json.loads(text) if text else {}
-        except ValueError:
-            value = {}
-        parsed.append(value if isinstance(value, dict) else {})
-    key_counts = Counter(key for record in parsed for key in record)
-    facets: dict[str, dict] = {}
-    for key, _ in sorted(key_counts.items(), key=lambda item: (-item[1], item[0])):
-        values = [_scalar(record.get(key)) for record in parsed]
-        if len({v for v in values if v is not None}) <= MAX_META_VALUES:
-            facets[key] = _encode(values)
-        if len(facets) == MAX_META_KEYS:
-            break
-    return facets
+def _metadata_facets(metadata_texts: Iterable[str | None]) -> dict[str, dict]:
+    """Low-cardinality scalar metadata keys as categorical facets (ids and timestamps are not facets).
+
+    Two passes over the texts rather than one list of parsed dicts: the first counts keys and, per key, its
+    values until there are too many; the second writes the chosen keys' codes.
+    """
+    texts = metadata_texts if isinstance(metadata_texts, Sequence) else list(metadata_texts)
+    key_counts: Counter[str] = Counter()
+    value_counts: dict[str, Counter[str] | None] = {}
+    for text in texts:
+        for key, value in _parse_metadata(text).items():
+            key_counts[key] += 1
+            counts = value_counts.setdefault(key, Counter())
+            scalar = _scalar(value)
+            if counts is not None and scalar is not None:
+                counts[scalar] += 1
+                if len(counts) > MAX_META_VALUES:
+                    value_counts[key] = None  # too many distinct values: not a facet, stop counting
+    chosen = [key for key, _ in sorted(key_counts.items(), key=lambda item: (-item[1], item[0]))
+              if value_counts[key] is not None][:MAX_META_KEYS]
+    facets = {}
+    for key in chosen:
+        counts = value_counts[key]
+        vocabulary = sorted(counts, key=lambda v: (-counts[v], v))
+        facets[key] = {"values": vocabulary, "index": {value: i for i, value in enumerate(vocabulary)}, "codes": []}
+    if facets:
+        for text in texts:
+            record = _parse_metadata(text)
+            for key, facet in facets.items():
+                facet["codes"].append(facet["index"].get(_scalar(record.get(key)), -1))
+    return {key: {"values": facet["values"], "codes": facet["codes"]} for key, facet in facets.items()}
 
 
 def _scalar(value: Any) -> str | None:
@@ -154,6 +178,28 @@ def _trends(trends: pa.Table | None) -> dict | None:
             "topics": [t for t in ordered if t["level"] == top], "subtopics": moving}
 
 
+def _leaf_members(meta_clusters: pa.Table, leaf_rows: Sequence[int], chat_ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The summaries rows of the leaves' members, leaf after leaf in `leaf_rows` order, and how many each
+    leaf keeps. A conversation is kept once (in its first leaf) and only when it has a summary."""
+    if not leaf_rows or "chat_ids" not in meta_clusters.column_names:
+        return np.empty(0, np.int64), np.zeros(len(leaf_rows), np.int64)
+    lists = meta_clusters.column("chat_ids").take(pa.array(leaf_rows, pa.int64())).combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
+    flat = pc.cast(pc.list_flatten(lists), pa.string())
+    found = pc.fill_null(pc.index_in(flat, value_set=chat_ids), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    keep = found >= 0
+    kept_at = np.flatnonzero(keep)
+    _, first = np.unique(found[kept_at], return_index=True)  # a chat listed twice stays in its first leaf
+    keep[:] = False
+    keep[kept_at[first]] = True
+    leaf_of = np.repeat(np.arange(len(leaf_rows)), lengths)
+    return found[keep], np.bincount(leaf_of[keep], minlength=len(leaf_rows))
+
+
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    return table.column(name) if name in table.column_names else None
+
+
 def build_report_data(
     dataset: str,
     day: str,
@@ -166,38 +212,37 @@ def build_report_data(
     include_messages: bool = False,
 ) -> dict:
     """Everything the explorer shows for one partition, as plain JSON-ready values."""
-    nodes = _rows(meta_clusters, ["cluster_id", "parent_id", "level", "name", "description", "count", "chat_ids"])
+    nodes = _rows(meta_clusters, ["cluster_id", "parent_id", "level", "name", "description", "count"])
+    for row, node in enumerate(nodes):
+        node["_row"] = row
     ordered = order_tree(nodes)
     children_count = Counter(parent for _, parent, _ in ordered if parent >= 0)
-    # Summaries stay in columns (one Python list each) rather than a dict per row: a million row dicts
-    # were gigabytes.
-    facets = _columns(summaries, ["chat_id", "summary", "languages", "concerning_score", "user_frustration",
-                                  "metadata", "error"])
-    row_of_chat = {chat: i for i, chat in enumerate(facets["chat_id"])}
     position = {row["cluster_id"]: row for row in _rows(projections, ["cluster_id", "x", "y"])}
 
     # Conversations in depth-first leaf order: each node's members become one range.
-    members: list[str] = []
-    placed: set[str] = set()
+    summary_ids = pc.cast(summaries.column("chat_id"), pa.string()).combine_chunks() if summaries.num_rows \
+        else pa.array([], pa.string())
+    leaves = [i for i in range(len(ordered)) if children_count[i] == 0]
+    rows, kept = _leaf_members(meta_clusters, [ordered[i][0]["_row"] for i in leaves], summary_ids)
+    # Leaves take their ranges in display order; every other node starts where its first descendant does.
     starts, ends = [0] * len(ordered), [0] * len(ordered)
-    for i, (node, _, _) in enumerate(ordered):
-        starts[i] = len(members)
-        if children_count[i] == 0:
-            for chat in node.get("chat_ids") or []:
-                if chat in row_of_chat and chat not in placed:
-                    placed.add(chat)
-                    members.append(chat)
-        ends[i] = len(members)
+    cursor = 0
+    kept_of = dict(zip(leaves, kept.tolist()))
+    for i in range(len(ordered)):
+        starts[i] = cursor
+        cursor += kept_of.get(i, 0)
+        ends[i] = cursor
     for i in range(len(ordered) - 1, -1, -1):  # children follow their parent: fold ranges upwards
         parent = ordered[i][1]
         if parent >= 0:
             ends[parent] = max(ends[parent], ends[i])
 
-    rows = [row_of_chat[chat] for chat in members]
-
-    def column(name: str) -> list:
-        values = facets[name]
-        return [values[i] for i in rows]
+    picked = summaries.take(pa.array(rows, pa.int64())) if summaries.num_rows else summaries
+    members = picked.column("chat_id").to_pylist() if picked.num_rows else []
+    summary = _column(picked, "summary")
+    metadata = _column(picked, "metadata")
+    languages = _column(picked, "languages")
+    errors = _column(summaries, "error")
 
     clusters = {
         "id": [node["cluster_id"] for node, _, _ in ordered],
@@ -213,11 +258,11 @@ def build_report_data(
     }
     conversation_columns: dict[str, Any] = {
         "id": members,
-        "summary": [summary or "" for summary in column("summary")],
-        "frustration": _digits(column("user_frustration")),
-        "concern": _digits(column("concerning_score")),
-        "languages": _languages(column("languages")),
-        "metadata": _metadata_facets(column("metadata")),
+        "summary": pc.fill_null(summary, "").to_pylist() if summary is not None else [""] * len(members),
+        "frustration": _digits(_column(picked, "user_frustration"), len(members)),
+        "concern": _digits(_column(picked, "concerning_score"), len(members)),
+        "languages": _languages(languages.to_pylist() if languages is not None else [None] * len(members)),
+        "metadata": _metadata_facets(metadata.to_pylist() if metadata is not None else [None] * len(members)),
     }
     if include_messages:
         conversation_columns["messages"] = _messages(conversations, members)
@@ -226,9 +271,9 @@ def build_report_data(
         "dataset": dataset,
         "date": day,
         "totals": {
-            "conversations": len(row_of_chat),
+            "conversations": pc.count_distinct(summary_ids).as_py() if len(summary_ids) else 0,
             "clustered": len(members),
-            "failed_summaries": sum(1 for i in row_of_chat.values() if facets["error"][i]),
+            "failed_summaries": sum(1 for error in errors.to_pylist() if error) if errors is not None else 0,
             "clusters": len(ordered),
             "roots": sum(1 for _, parent, _ in ordered if parent < 0),
         },

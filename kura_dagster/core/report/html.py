@@ -15,6 +15,7 @@ import json
 import math
 import re
 from importlib import resources
+from collections.abc import Iterator
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
@@ -42,15 +43,42 @@ def embed_json(data: Any) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
 
 
-def render_report_html(data: dict) -> str:
-    """The explorer page for `data` (from `build_report_data`)."""
+def embed_json_chunks(data: Any, depth: int = 2) -> Iterator[str]:
+    """`embed_json(data)` in pieces, one per value down to `depth` levels of dicts: a page with a million
+    conversations is written column by column instead of as one string several hundred MB long."""
+    if not isinstance(data, dict) or depth <= 0:
+        yield embed_json(data)
+        return
+    yield "{"
+    for i, (key, value) in enumerate(data.items()):
+        yield ("," if i else "") + embed_json(str(key)) + ":"
+        yield from embed_json_chunks(value, depth - 1)
+    yield "}"
+
+
+def report_html_chunks(data: dict) -> Iterator[str]:
+    """The explorer page for `data` (from `build_report_data`), in pieces to write one after the other."""
     parts = {
         "TITLE": html.escape(f"Kura explorer: {data.get('dataset', '')} {data.get('date', '')}"),
         "CSS": _asset("explorer.css"),
         "JS": _asset("explorer.js"),
-        "DATA": embed_json(data),
     }
     for name in ("CSS", "JS"):  # our own files: guard against an edit that would end the element early
         if re.search(r"</(script|style)", parts[name], re.IGNORECASE):
             raise ValueError(f"static explorer {name} must not contain a closing script/style tag")
-    return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("explorer.html"))
+    template = _asset("explorer.html")
+    done = 0
+    for match in _PLACEHOLDER.finditer(template):
+        yield template[done:match.start()]
+        name = match.group(1)
+        if name == "DATA":
+            yield from embed_json_chunks(data)
+        else:
+            yield parts[name]
+        done = match.end()
+    yield template[done:]
+
+
+def render_report_html(data: dict) -> str:
+    """The explorer page for `data` (from `build_report_data`) as one string."""
+    return "".join(report_html_chunks(data))
