@@ -24,7 +24,7 @@ from kura_dagster.core.report import report_path, write_report
 from kura_dagster.core.store import connect, partition_slice, read_partitions, with_partition_columns
 from kura_dagster.core.trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow, window_days
 from kura_dagster.defs.assets import COMMON, _each_partition, _rows, meta_clusters, projections, summaries
-from kura_dagster.defs.io_manager import partitions_of
+from kura_dagster.defs.io_manager import partitions_of, release_freed_memory
 from kura_dagster.defs.partitions import partition_key
 
 
@@ -83,6 +83,7 @@ def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embedd
 @asset(code_version="1", deps=[summaries, meta_clusters, projections, topic_trends], **COMMON)
 def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
     """The HTML explorer of each day: one offline file under $KURA_HOME/reports/<dataset>/<date>.html."""
+    release_freed_memory()  # it loads no input through the IO manager, which does this for the other steps
     for dataset, day in partitions_of(context.partition_keys):
         path = report_path(Path(explorer.home), dataset, day.isoformat())
         result = write_report(explorer.database, dataset, day.isoformat(), path,
