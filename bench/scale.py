@@ -211,8 +211,10 @@ def one_pipeline_run(size: int, data_dir: Path, scratch: Path, numba_cache: Path
         entry = stages.setdefault(name, {"seconds": 0.0, "cpu_s": 0.0, "peak_rss_bytes": 0, "steps": []})
         entry["seconds"] += step["end"] - step["start"]
         entry["cpu_s"] += cpu_between(samples, step["start"], step["end"])
-        entry["peak_rss_bytes"] = max(entry["peak_rss_bytes"], peak_between(samples, step["start"], step["end"]))
+        peak = peak_between(samples, step["start"], step["end"])
+        entry["peak_rss_bytes"] = max(entry["peak_rss_bytes"], peak)
         entry["steps"].append(step_key)
+        entry.setdefault("step_peak_rss_bytes", {})[step_key] = peak  # which step of a stage was the peak
     assets_s = sum(stages[s]["seconds"] for s in STAGES if s in stages)
     first = min(step["start"] for step in timings["steps"].values())
     last = max(step["end"] for step in timings["steps"].values())
@@ -286,8 +288,13 @@ def summarise_size(size: int, runs: list[dict]) -> dict:
         cpu = [run["stages"][name]["cpu_s"] for run in runs if name in run["stages"]]
         peaks = [run["stages"][name]["peak_rss_bytes"] for run in runs if name in run["stages"]]
         if seconds:
+            step_peaks: dict[str, int] = {}
+            for run in runs:
+                for step, peak in run["stages"].get(name, {}).get("step_peak_rss_bytes", {}).items():
+                    step_peaks[step] = max(step_peaks.get(step, 0), peak)
             stages[name] = {"seconds": median(seconds), "cpu_s": median(cpu), "peak_rss_bytes": max(peaks),
-                            "per_second": size / median(seconds) if median(seconds) else None}
+                            "per_second": size / median(seconds) if median(seconds) else None,
+                            "step_peak_rss_bytes": step_peaks}
     return {
         "n": size, "runs": len(runs), "stages": stages,
         "assets_s": median([r["assets_s"] for r in runs]),
@@ -342,6 +349,11 @@ def markdown(report: dict) -> str:
                          f"{stage['per_second']:,.0f}")
         exponent = report["exponents"].get(name)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'—' if exponent is None else f'{exponent:.2f}'} |")
+    explorer = [f"{s['n']:,}: " + ", ".join(f"{step} {gib(peak)}" for step, peak in
+                                             s["stages"]["explorer"].get("step_peak_rss_bytes", {}).items())
+                for s in sizes if "explorer" in s["stages"]]
+    if explorer:
+        lines += ["", "Peak RSS (GiB) of the explorer's steps: " + "; ".join(explorer) + "."]
     total = report["exponents"].get("assets")
     total_cpu = report["exponents"].get("assets_cpu")
     if total:
