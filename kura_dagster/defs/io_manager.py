@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from datetime import date as Date
 
 import pyarrow as pa
-from dagster import ConfigurableIOManager, InputContext, MultiPartitionKey, OutputContext
+from dagster import (ConfigurableIOManager, DagsterInvariantViolationError, InputContext, MultiPartitionKey,
+                     OutputContext)
 
 from kura_dagster.core.settings import validate_dataset_name
 from kura_dagster.core.store import SCHEMA, connect, read_partitions, with_partition_columns, write_partitions
@@ -74,7 +75,7 @@ def _step_of(context: InputContext) -> str | None:
     try:
         step_context = context.step_context
         return f"{step_context.run_id}/{step_context.step.key}"
-    except Exception:  # a context built by hand (build_input_context) has no step
+    except DagsterInvariantViolationError:  # a context built by hand (build_input_context) has no step
         return None
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -82,11 +82,10 @@ def order_tree(nodes: Sequence[dict]) -> list[tuple[dict, int, int]]:
     return ordered
 
 
-def _digits(values: pa.Array | pa.ChunkedArray | Sequence[Any] | None, n_rows: int) -> str:
+def _digits(scores: pa.ChunkedArray | None, n_rows: int) -> str:
     """1-5 scores as one character each; "0" stands for missing (or outside 1-9)."""
-    if values is None:
+    if scores is None:
         return "0" * n_rows
-    scores = pa.array(values) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
     numbers = pc.fill_null(pc.cast(scores, pa.float64()), 0.0).to_numpy()
     digits = np.where((numbers >= 1) & (numbers <= 9), np.trunc(numbers), 0).astype(np.uint8)
     return (digits + ord("0")).tobytes().decode("ascii")
@@ -100,16 +99,15 @@ def _parse_metadata(text: str | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _metadata_facets(metadata_texts: Iterable[str | None]) -> dict[str, dict]:
+def _metadata_facets(metadata_texts: Sequence[str | None]) -> dict[str, dict]:
     """Low-cardinality scalar metadata keys as categorical facets (ids and timestamps are not facets).
 
     Two passes over the texts rather than one list of parsed dicts: the first counts keys and, per key, its
     values until there are too many; the second writes the chosen keys' codes.
     """
-    texts = metadata_texts if isinstance(metadata_texts, Sequence) else list(metadata_texts)
     key_counts: Counter[str] = Counter()
     value_counts: dict[str, Counter[str] | None] = {}
-    for text in texts:
+    for text in metadata_texts:
         for key, value in _parse_metadata(text).items():
             key_counts[key] += 1
             counts = value_counts.setdefault(key, Counter())
@@ -126,7 +124,7 @@ def _metadata_facets(metadata_texts: Iterable[str | None]) -> dict[str, dict]:
         vocabulary = sorted(counts, key=lambda v: (-counts[v], v))
         facets[key] = {"values": vocabulary, "index": {value: i for i, value in enumerate(vocabulary)}, "codes": []}
     if facets:
-        for text in texts:
+        for text in metadata_texts:
             record = _parse_metadata(text)
             for key, facet in facets.items():
                 facet["codes"].append(facet["index"].get(_scalar(record.get(key)), -1))
@@ -239,10 +237,7 @@ def build_report_data(
 
     picked = summaries.take(pa.array(rows, pa.int64())) if summaries.num_rows else summaries
     members = picked.column("chat_id").to_pylist() if picked.num_rows else []
-    summary = _column(picked, "summary")
-    metadata = _column(picked, "metadata")
-    languages = _column(picked, "languages")
-    errors = _column(summaries, "error")
+    shown = _columns(picked, ["summary", "languages", "metadata"])
 
     clusters = {
         "id": [node["cluster_id"] for node, _, _ in ordered],
@@ -258,11 +253,11 @@ def build_report_data(
     }
     conversation_columns: dict[str, Any] = {
         "id": members,
-        "summary": pc.fill_null(summary, "").to_pylist() if summary is not None else [""] * len(members),
+        "summary": [summary or "" for summary in shown["summary"]],
         "frustration": _digits(_column(picked, "user_frustration"), len(members)),
         "concern": _digits(_column(picked, "concerning_score"), len(members)),
-        "languages": _languages(languages.to_pylist() if languages is not None else [None] * len(members)),
-        "metadata": _metadata_facets(metadata.to_pylist() if metadata is not None else [None] * len(members)),
+        "languages": _languages(shown["languages"]),
+        "metadata": _metadata_facets(shown["metadata"]),
     }
     if include_messages:
         conversation_columns["messages"] = _messages(conversations, members)
@@ -273,7 +268,7 @@ def build_report_data(
         "totals": {
             "conversations": pc.count_distinct(summary_ids).as_py() if len(summary_ids) else 0,
             "clustered": len(members),
-            "failed_summaries": sum(1 for error in errors.to_pylist() if error) if errors is not None else 0,
+            "failed_summaries": sum(1 for error in _columns(summaries, ["error"])["error"] if error),
             "clusters": len(ordered),
             "roots": sum(1 for _, parent, _ in ordered if parent < 0),
         },
