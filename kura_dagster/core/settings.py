@@ -433,6 +433,16 @@ class Settings:
         return cls(**fields)
 
     def prepare_home(self) -> None:
-        """Create KURA_HOME and point numba's cache there, so UMAP compiles once per machine, not per run."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        """Create KURA_HOME and point numba's cache there, so UMAP compiles once per machine, not per run.
+
+        A KURA_HOME that is a file, read-only or cannot be created raises a PathError naming it, here at
+        start rather than as a traceback from whichever write comes first."""
+        from kura_dagster.core.paths import PathError, ensure_writable_folder
+
+        ensure_writable_folder(self.home, f"KURA_HOME={self.home}",
+                               "point KURA_HOME at a folder you can write (it holds kura.duckdb and the Dagster instance)")
+        dagster_home = self.dagster_home
+        if dagster_home.exists() and not dagster_home.is_dir():
+            raise PathError(f"DAGSTER_HOME={dagster_home}: is a file, not a folder; point DAGSTER_HOME at a folder "
+                            "(or unset it to use $KURA_HOME/dagster)")
         os.environ.setdefault("NUMBA_CACHE_DIR", str(self.home / "numba_cache"))
