@@ -10,6 +10,7 @@ from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
 
+from kura_dagster.core.paths import PathError, check_output_file, check_output_folder, explain_os_error
 from kura_dagster.core.settings import Settings, SettingsError, validate_dataset_name
 from kura_dagster.core.visualise import STYLES
 
@@ -300,10 +301,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         settings.prepare_home()
+        _check_paths(args, settings)
         return args.handler(args, settings)
-    except (CommandError, SettingsError, FileNotFoundError, ValueError) as error:
+    except (CommandError, SettingsError, PathError, FileNotFoundError, ValueError) as error:
         print(f"kura-dagster {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a write that failed anyway (a disk filling up): where and what to do, no traceback
+        print(f"kura-dagster {args.command}: error: {explain_os_error(error, getattr(args, 'out', None))}",
+              file=sys.stderr)
+        return 2
+
+
+def _check_paths(args: argparse.Namespace, settings: Settings) -> None:
+    """Before any work: the DuckDB file is whole (never written to otherwise) and `--out` can be written."""
+    from kura_dagster.core.store import check_database_file
+
+    check_database_file(settings.duckdb_path)
+    if getattr(args, "out", None) is not None:
+        (check_output_folder if args.command == "export" else check_output_file)(args.out)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from kura_dagster.core.settings import Settings
+from kura_dagster.core.store import check_database_file
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.automation import daily_recluster_schedule, landing_zone_sensor
 from kura_dagster.defs.checks import PIPELINE_CHECKS
@@ -29,8 +30,11 @@ def executor_for(settings: Settings):
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
+    # A bad setting, an unusable KURA_HOME or a corrupted DuckDB file stops the load with one message
+    # naming it (the UI shows it on the code location), rather than failing runs one by one.
     settings = settings or Settings.from_env()
     settings.prepare_home()
+    check_database_file(settings.duckdb_path)
     executor = executor_for(settings)
     return Definitions(
         assets=[*PIPELINE_ASSETS, *EXPLORER_ASSETS],

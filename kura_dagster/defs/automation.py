@@ -8,7 +8,6 @@ The schedule reruns yesterday's partition of every registered dataset, for late 
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, timedelta, timezone
 from pathlib import Path
 
@@ -26,11 +25,11 @@ from dagster import (
 )
 
 from kura_dagster.core.landing import scan_landing_zone
-from kura_dagster.core.settings import Settings
+from kura_dagster.core.settings import SETTING_BY_NAME, Settings, read_setting
 from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, DATE_PARTITIONS, partition_key
 
-DEFAULT_SCHEDULE_CRON = "0 2 * * *"
+DEFAULT_SCHEDULE_CRON = SETTING_BY_NAME["KURA_SCHEDULE_CRON"].default
 TRIGGER_TAG = "kura/trigger"
 
 
@@ -111,7 +110,7 @@ def landing_zone_sensor(context: SensorEvaluationContext) -> SensorResult | Skip
 
 def build_daily_schedule(cron: str | None = None) -> ScheduleDefinition:
     """The daily recluster on `cron` (default: env KURA_SCHEDULE_CRON, else 02:00 UTC)."""
-    cron = cron or os.environ.get("KURA_SCHEDULE_CRON", "").strip() or DEFAULT_SCHEDULE_CRON
+    cron = cron or read_setting("KURA_SCHEDULE_CRON")
 
     @schedule(
         name="daily_recluster_schedule",

@@ -8,7 +8,6 @@ downstream steps of the run. The rules themselves are functions of `kura_dagster
 # No `from __future__ import annotations`: Dagster inspects the real type hint of `context`.
 
 import inspect
-import os
 import warnings
 from collections.abc import Callable
 
@@ -26,6 +25,7 @@ from dagster import (
 )
 
 from kura_dagster.core import tables
+from kura_dagster.core.settings import read_setting
 from kura_dagster.core.store import partition_slice
 from kura_dagster.core.thresholds import Thresholds, threshold_problems
 from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
@@ -92,7 +92,7 @@ def every_conversation_has_a_summary(summaries: pa.Table, conversations: pa.Tabl
 @partition_check(summaries)
 def summary_error_rate_is_low(summaries: pa.Table) -> Problems:
     """Share of conversations whose summary failed stays under KURA_MAX_SUMMARY_ERROR_RATE (default 5%)."""
-    threshold = float(os.environ.get("KURA_MAX_SUMMARY_ERROR_RATE", "0.05"))
+    threshold = read_setting("KURA_MAX_SUMMARY_ERROR_RATE")
     errors = summaries.num_rows - pc.sum(pc.is_null(summaries.column("error"))).as_py() if summaries.num_rows else 0
     rate = errors / summaries.num_rows if summaries.num_rows else 0.0
     problems = [f"{rate:.1%} of summaries failed (threshold {threshold:.1%})"] if rate > threshold else []

@@ -142,9 +142,12 @@ def test_backfill_of_two_datasets_runs_in_parallel_and_is_idempotent(kura_env: P
 
 def test_failed_run_gives_exit_code_1_and_its_reason(kura_env: Path, capsys, monkeypatch: pytest.MonkeyPatch):
     conversations = make_conversations(per_theme=2, day="2026-11-01")
-    write_jsonl(kura_env / "data" / "gamma" / "2026-11-01.jsonl", conversations)
-    # A negative threshold makes the blocking summary check fail, so the run fails at `summaries`.
-    monkeypatch.setenv("KURA_MAX_SUMMARY_ERROR_RATE", "-1")
+    # A conversation without a user turn cannot be summarised; with no failed summary allowed, the blocking
+    # summary check fails, so the run fails at `summaries`.
+    silent = conversations[0].model_copy(update={"chat_id": "assistant-only",
+                                                 "messages": conversations[0].messages[1:2]})
+    write_jsonl(kura_env / "data" / "gamma" / "2026-11-01.jsonl", conversations + [silent])
+    monkeypatch.setenv("KURA_MAX_SUMMARY_ERROR_RATE", "0")
     assert cli.main(["run", "--dataset", "gamma", "--date", "2026-11-01"]) == 1
     captured = capsys.readouterr()
     assert "[1/1] gamma 2026-11-01: FAILED in " in captured.out

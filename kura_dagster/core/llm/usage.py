@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass, field
+
+from kura_dagster.core.settings import read_setting
 
 # US dollars per million tokens (input, output). Override with KURA_PRICES='{"model": [in, out]}' or a JSON file.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -29,14 +30,7 @@ class PriceTable:
     @classmethod
     def from_env(cls) -> "PriceTable":
         table = cls()
-        raw = os.environ.get("KURA_PRICES", "").strip()
-        if raw:
-            text = open(raw, encoding="utf-8").read() if os.path.isfile(raw) else raw
-            try:
-                overrides = json.loads(text)
-                table.prices.update({name: (float(v[0]), float(v[1])) for name, v in overrides.items()})
-            except (ValueError, TypeError, IndexError) as error:
-                raise ValueError(f"KURA_PRICES: expected {{\"model\": [input, output]}} per million tokens: {error}") from None
+        table.prices.update(read_setting("KURA_PRICES"))  # checked: a SettingsError names KURA_PRICES
         return table
 
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
