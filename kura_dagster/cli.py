@@ -226,8 +226,14 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.core.report import report_path, write_report
 
     out = args.out or report_path(settings.home, args.dataset, args.date)
-    result = write_report(settings.duckdb_path, args.dataset, args.date, out,
-                          include_messages=settings.report_include_messages)
+    try:
+        result = write_report(settings.duckdb_path, args.dataset, args.date, out,
+                              include_messages=settings.report_include_messages)
+    except FileNotFoundError:
+        raise  # no DuckDB file yet: its own message
+    except OSError as error:  # disk full, a folder in the way, no permission: the page is written whole or not at all
+        raise CommandError(f"{out}: cannot write the report ({error.strerror or error}); "
+                           "a page already there is unchanged") from None
     trends = "with topics over time" if result.has_trends else "no topic trends yet (materialise topic_trends)"
     print(f"{result.path}: {result.conversations:,} conversations, {result.clusters:,} clusters, {trends}; "
           f"{result.bytes / 1e6:.2f} MB in {result.seconds:.2f}s. Open it in a browser (it works offline).")

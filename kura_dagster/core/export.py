@@ -4,6 +4,11 @@ Kura's checkpoint directory holds `conversations.jsonl`, `summaries.jsonl`, `clu
 `meta_clusters.jsonl` and `dimensionality.jsonl`, one pydantic model dump per line with Kura's field names
 (`chat_id`, `created_at`, `messages`; `id`, `name`, `description`, `slug`, `chat_ids`, `parent_id`, `count`;
 `x_coord`, `y_coord`, `level`).
+
+The cluster files (Kura's `clusters.jsonl`, `meta_clusters.jsonl`, `dimensionality.jsonl`; the tables
+`base_clusters`, `meta_clusters`, `projections` as Parquet or CSV) leave out the groups hidden by the privacy
+thresholds, and no `chat_ids` list names their conversations, so Kura's UI (or a join) cannot regroup them;
+`count` still counts every conversation of a group. `conversations.*` and `summaries.*` are the data itself.
 """
 
 from __future__ import annotations
@@ -11,15 +16,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from kura_dagster.core import tables
 from kura_dagster.core.store import read_table
+from kura_dagster.core.thresholds import unshown_ids
 
 TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
 FORMATS = ("kura", "parquet", "csv")
+CLUSTER_TABLES = ("base_clusters", "meta_clusters", "projections")
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
@@ -32,10 +41,51 @@ def _cluster_record(row: dict) -> dict:
             "chat_ids": list(row["chat_ids"] or []), "parent_id": row.get("parent_id"), "count": row["count"]}
 
 
+def _triples(table: pa.Table) -> list[tuple[str, str | None, str | None]]:
+    parents = table.column("parent_id").to_pylist() if "parent_id" in table.column_names else [None] * table.num_rows
+    return list(zip(table.column("cluster_id").to_pylist(), parents, table.column("name").to_pylist()))
+
+
+def _drop_from_lists(lists: pa.ChunkedArray, drop: pa.Array) -> pa.Array:
+    """Each list without the values in `drop` (a missing list becomes an empty one)."""
+    lists = lists.combine_chunks()
+    flat, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+    keep = pc.invert(pc.fill_null(pc.is_in(flat, value_set=drop), False))
+    lengths = np.bincount(pc.filter(parents, keep).to_numpy(zero_copy_only=False), minlength=len(lists))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int32())
+    return pa.ListArray.from_arrays(offsets, pc.filter(flat, keep))
+
+
+def _in(table: pa.Table, ids: set[str]) -> pa.ChunkedArray:
+    return pc.is_in(table.column("cluster_id"), pa.array(sorted(ids), pa.string()))
+
+
+def shown_cluster_tables(read: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """`read` (holding at least `CLUSTER_TABLES`) with the cluster tables as they may be shown: the rows of
+    hidden groups out (`thresholds.unshown_ids`), and their members out of every other row's `chat_ids`."""
+    unshown = {name: unshown_ids(_triples(read[name])) if read[name].num_rows else set()
+               for name in ("base_clusters", "meta_clusters")}
+    hidden_lists = [pc.list_flatten(read[name].filter(_in(read[name], ids)).column("chat_ids")).cast(pa.string())
+                    for name, ids in unshown.items() if ids]
+    hidden_chats = pc.unique(pa.chunked_array([chunk for flat in hidden_lists for chunk in flat.chunks], pa.string())
+                             .combine_chunks())
+    unshown["projections"] = unshown["base_clusters"] | unshown["meta_clusters"]
+    shown = dict(read)
+    for name, ids in unshown.items():
+        table = read[name]
+        if ids and table.num_rows:
+            table = table.filter(pc.invert(_in(table, ids)))
+        if "chat_ids" in table.column_names and len(hidden_chats) and table.num_rows:
+            kept = _drop_from_lists(table.column("chat_ids"), hidden_chats).cast(table.schema.field("chat_ids").type)
+            table = table.set_column(table.column_names.index("chat_ids"), "chat_ids", kept)
+        shown[name] = table
+    return shown
+
+
 def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -> dict[str, int]:
     """Write Kura's five checkpoint files for one partition; returns the number of lines of each."""
     out.mkdir(parents=True, exist_ok=True)
-    read = {name: read_table(database, name, dataset, day) for name in TABLES}
+    read = shown_cluster_tables({name: read_table(database, name, dataset, day) for name in TABLES})
     conversations = tables.conversations_from_arrow(read["conversations"])
     conversation_records = []
     for c in conversations:
@@ -88,8 +138,9 @@ def export_tables(database: Path, dataset: str, day: str, out: Path, fmt: str) -
         raise ValueError(f"unknown table format {fmt!r}: expected parquet or csv")
     out.mkdir(parents=True, exist_ok=True)
     counts = {}
+    shown = shown_cluster_tables({name: read_table(database, name, dataset, day) for name in CLUSTER_TABLES})
     for name in TABLES:
-        table = read_table(database, name, dataset, day)
+        table = shown[name] if name in shown else read_table(database, name, dataset, day)  # one large table at a time
         if fmt == "parquet":
             pq.write_table(table, out / f"{name}.parquet")
         else:

@@ -1,8 +1,14 @@
-"""Render the 2D map of a topic tree as a small PNG, for Dagster asset metadata.
+"""Render the 2D map of a topic tree for Dagster asset metadata: a labelled overview shown inline, and a PNG.
 
-Dagster's UI renders markdown metadata, including images given as ``data:`` URIs, so a PNG embedded with
-`png_markdown` shows the map right on the asset page. Pulling in matplotlib or Pillow only for that would
-add heavy dependencies, so this module draws with numpy and writes the PNG itself (zlib + struct).
+Dagster's UI (1.13) renders markdown metadata, including images given as ``data:`` URIs, but inline only when
+the markdown is shorter than 1,000 characters (`MetadataEntry.tsx`); longer values hide behind a
+"[Show Markdown]" link. No other metadata type shows an image. So `map_svg_markdown` draws the top-level
+topics as an SVG that fits in those 1,000 characters, each bubble labelled with its topic's name, and the
+PNG of every node (`render_map_png`, coloured the same way) is the detailed picture behind the link.
+Groups hidden by the privacy thresholds are drawn in neither, and a hidden node is never labelled.
+
+Pulling in matplotlib or Pillow only for the PNG would add heavy dependencies, so this module draws with
+numpy and writes the PNG itself (zlib + struct).
 
 Drawing: leaves are translucent filled discs (radius grows with sqrt(count)), coloured by their root
 topic (`MapPoint.group`, cycling through a fixed palette); parents are thin rings in a darker shade of the
@@ -13,14 +19,19 @@ the same points give the same bytes.
 from __future__ import annotations
 
 import base64
+import html
 import math
 import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import numpy as np
+
+from kura_dagster.core.text import terminal_safe
+from kura_dagster.core.thresholds import is_hidden, unshown_ids
 
 if TYPE_CHECKING:
     from kura_dagster.core.types import ProjectedCluster
@@ -31,7 +42,9 @@ __all__ = [
     "MapPoint",
     "encode_png",
     "group_colour",
+    "map_svg_markdown",
     "png_markdown",
+    "shown_nodes",
     "point_pixels",
     "render_map_png",
 ]
@@ -223,8 +236,15 @@ def png_markdown(png: bytes, alt: str = "map") -> str:
     return f"![{safe_alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
+def shown_nodes(projected: Sequence["ProjectedCluster"]) -> list["ProjectedCluster"]:
+    """The nodes a picture may draw: the hidden groups (`thresholds.unshown_ids`) left out."""
+    unshown = unshown_ids((node.id, node.parent_id, node.name) for node in projected)
+    return [node for node in projected if node.id not in unshown]
+
+
 def points_from_projection(projected: Sequence["ProjectedCluster"]) -> list[MapPoint]:
-    """Map points of a projected tree, each coloured by the root it sits under."""
+    """Map points of a projected tree without its hidden groups, each coloured by the root it sits under."""
+    projected = shown_nodes(projected)
     parent = {node.id: node.parent_id for node in projected}
     has_children = {node.parent_id for node in projected if node.parent_id is not None}
     roots: dict[str, int] = {}
@@ -240,3 +260,75 @@ def points_from_projection(projected: Sequence["ProjectedCluster"]) -> list[MapP
         points.append(MapPoint(x=node.x_coord, y=node.y_coord, count=node.count, level=node.level,
                                is_leaf=node.id not in has_children, group=group))
     return points
+
+
+# ------------------------------------------------------------------------------------ inline SVG overview
+
+INLINE_MARKDOWN_LIMIT = 1000  # Dagster's UI shows markdown metadata inline below this many characters
+LABEL_CHARS = 24
+
+
+def _hex(colour: tuple[int, int, int]) -> str:
+    return "#%02x%02x%02x" % colour
+
+
+def _fit(xy: np.ndarray, width: int, height: int, margin_x: float, margin_y: float) -> np.ndarray:
+    """Pixel centres of `xy` in the box inside the margins, one scale for both axes, y growing upwards."""
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    scale = min((width - 2 * margin_x) / span[0], (height - 2 * margin_y) / span[1])
+    middle = (lo + hi) / 2
+    return np.column_stack([width / 2 + (xy[:, 0] - middle[0]) * scale, height / 2 - (xy[:, 1] - middle[1]) * scale])
+
+
+def _label(name: str) -> str:
+    text = " ".join(terminal_safe(name).split())  # control characters are not even valid XML
+    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1].rstrip() + "…"
+
+
+def map_svg_markdown(projected: Sequence["ProjectedCluster"], *, width: int = 360, height: int = 220,
+                     limit: int = INLINE_MARKDOWN_LIMIT) -> str:
+    """The top-level topics as labelled bubbles (at their map positions, sized by conversations, in the
+    PNG's colours), as a markdown image shorter than `limit` characters so that Dagster shows it inline.
+
+    The largest topics come first; a topic that would not fit in `limit` is left out, and the alt text says
+    how many are drawn. Hidden groups are not drawn; a top-level node with a content-free name that still has
+    shown topics below it (withheld by the audit) is drawn grey and unlabelled.
+    """
+    nodes = shown_nodes(projected)
+    roots = [node for node in nodes if node.parent_id is None
+             and math.isfinite(node.x_coord) and math.isfinite(node.y_coord)]
+    colours = {node.id: group_colour(i) for i, node in enumerate(n for n in nodes if n.parent_id is None)}
+    order = sorted(range(len(roots)), key=lambda i: (-roots[i].count, roots[i].id))
+    biggest = max((node.count for node in roots), default=1) or 1
+    max_radius = min(width, height) * 0.16
+    centres = _fit(np.array([(n.x_coord, n.y_coord) for n in roots]), width, height, 70.0, max_radius + 4) \
+        if roots else np.zeros((0, 2))
+
+    def encode(svg: str) -> str:
+        return quote(svg, safe=" ='/:,.;()!*&-")
+
+    def markdown(bubbles: list[str], labels: list[str], drawn: int) -> str:
+        svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
+               f"<g opacity='.55'>{''.join(bubbles)}</g>"
+               "<g font-family='sans-serif' font-size='12' text-anchor='middle' stroke='#fff' stroke-width='3' "
+               f"paint-order='stroke'>{''.join(labels)}</g></svg>")
+        alt = f"map of {drawn} of {len(roots)} top-level topics"
+        return f"![{alt}](<data:image/svg+xml,{encode(svg)}>)"
+
+    bubbles: list[str] = []
+    labels: list[str] = []
+    drawn = 0
+    for i in order:
+        node = roots[i]
+        x, y = (int(round(v)) for v in centres[i])
+        radius = max(6, int(round(max_radius * math.sqrt(max(node.count, 0) / biggest))))
+        colour = "#bbb" if is_hidden(node) else _hex(colours[node.id])
+        bubble = f"<circle cx='{x}' cy='{y}' r='{radius}' fill='{colour}'/>"
+        label = [] if is_hidden(node) else [f"<text x='{x}' y='{y + 4}'>{html.escape(_label(node.name))}</text>"]
+        if len(markdown(bubbles + [bubble], labels + label, drawn + 1)) >= limit:
+            continue  # a smaller topic with a shorter name may still fit
+        bubbles.append(bubble)
+        labels += label
+        drawn += 1
+    return markdown(bubbles, labels, drawn)

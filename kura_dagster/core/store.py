@@ -3,6 +3,12 @@
 Plain DuckDB and Arrow, no Dagster: the IO manager writes through these functions and the command line
 reads through them. DuckDB allows one writer process at a time; `connect` waits for the lock. A file that is
 not a whole DuckDB database (garbage, empty, truncated) is refused before any write: see `check_database_file`.
+
+A run writes a partition's tables one step after the other, so between two steps the file holds, say, new
+summaries under the old tree. Each write therefore also records its place in the order of all writes
+(`kura._partition_writes`: table, dataset, date, generation), in the same transaction; a reader that needs
+several tables to agree (the explorer) reads them and their generations in one snapshot
+(`read_partition_snapshot`) and can tell a table written after the one built from it.
 """
 
 from __future__ import annotations
@@ -128,6 +134,7 @@ def _unreadable(path: Path, size: int, error: Exception) -> DatabaseFileError:
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+WRITES_TABLE = "_partition_writes"
 
 
 def open_connection(path: str | Path, *, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
@@ -221,12 +228,45 @@ def write_partitions(connection: duckdb.DuckDBPyConnection, table_name: str, tab
         connection.executemany(f"DELETE FROM {target} WHERE dataset = ? AND date = ?",
                                [[dataset, day] for dataset, day in partitions])
         connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+        _record_writes(connection, table_name, partitions)
         connection.execute("COMMIT")
     except Exception:
         connection.execute("ROLLBACK")
         raise
     finally:
         connection.unregister("incoming")
+
+
+def _record_writes(connection: duckdb.DuckDBPyConnection, table_name: str,
+                   partitions: Sequence[tuple[str, Date]]) -> None:
+    """Give the partitions of `table_name` just written the next generation (one writer at a time: the
+    maximum plus one is unique and grows)."""
+    writes = qualified(connection, WRITES_TABLE)
+    connection.execute(f"CREATE TABLE IF NOT EXISTS {writes} "
+                       "(table_name VARCHAR, dataset VARCHAR, date DATE, generation BIGINT)")
+    generation = connection.execute(f"SELECT coalesce(max(generation), 0) + 1 FROM {writes}").fetchall()[0][0]
+    connection.executemany(f"DELETE FROM {writes} WHERE table_name = ? AND dataset = ? AND date = ?",
+                           [[table_name, dataset, day] for dataset, day in partitions])
+    connection.executemany(f"INSERT INTO {writes} VALUES (?, ?, ?, ?)",
+                           [[table_name, dataset, day, generation] for dataset, day in partitions])
+
+
+def read_partition_snapshot(connection: duckdb.DuckDBPyConnection, columns: dict[str, Sequence[str] | None],
+                            dataset: str, day: Date) -> tuple[dict[str, pa.Table], dict[str, int]]:
+    """One partition of several tables (name → the columns to read, None for all) and the generation each
+    was written at (tables written before generations were recorded have none), all read in one transaction:
+    one version of the file, whatever another connection commits meanwhile."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        tables = {name: read_partition(connection, name, dataset, day, wanted) for name, wanted in columns.items()}
+        generations = {}
+        if _table_exists(connection, WRITES_TABLE):
+            generations = dict(connection.execute(
+                f"SELECT table_name, generation FROM {qualified(connection, WRITES_TABLE)} WHERE dataset = ? AND date = ?",
+                [dataset, day]).fetchall())
+    finally:
+        connection.execute("ROLLBACK")  # read only: nothing to keep
+    return tables, generations
 
 
 def _require_within(table: pa.Table, partitions: Sequence[tuple[str, Date]]) -> None:

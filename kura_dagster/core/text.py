@@ -77,6 +77,30 @@ def normalise_space(text: str) -> str:
     return WHITESPACE.sub(" ", text).strip()
 
 
+# What a terminal would act on instead of printing: escape sequences (CSI `ESC [ ... final`, OSC/DCS/APC/PM
+# strings up to BEL or `ESC \`, two-character `ESC X`), their 8-bit forms (U+009B CSI, U+009D OSC, ...), the
+# other C0/C1 controls and DEL, and the bidirectional overrides that reorder what is shown.
+_TERMINAL_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"                      # CSI, 7- and 8-bit
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC
+    r"|\x1b[ -/]*[0-~]?"                                      # other escapes (charset, keypad, reset)
+)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` as a terminal may print it: escape sequences and control characters removed, tabs and (unless
+    `keep_newlines`) line breaks turned into spaces. Names and summaries are user text: printed raw,
+    "\\x1b[2J\\x1b]0;pwned\\x07" would clear the screen and retitle the window."""
+    if not text:
+        return text
+    text = _TERMINAL_SEQUENCE.sub("", text)
+    text = text.replace("\t", " ").replace("\r\n", "\n")
+    if not keep_newlines:
+        text = text.replace("\n", " ")
+    return _CONTROL.sub("", text)
+
+
 def strip_code(text: str, placeholder: str = "") -> str:
     """Remove fenced and inline code: summaries and keywords should describe, not reproduce, code."""
     text = CODE_FENCE.sub(placeholder, text)

@@ -24,7 +24,7 @@ hidden leaves under each parent into one line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -90,6 +90,40 @@ def is_hidden(cluster: Cluster) -> bool:
 def is_content_free(cluster: Cluster) -> bool:
     """Its name says nothing about what its conversations contain (hidden, or HDBSCAN's "Unclustered")."""
     return is_hidden(cluster) or is_unclustered(cluster)
+
+
+def unshown_ids(nodes: Iterable[tuple[str, str | None, str | None]]) -> set[str]:
+    """Ids of the nodes that the views built for other people (explorer page, export cluster files, map image)
+    leave out, from (id, parent id, name) triples: a hidden node (below a threshold or withheld) whose every
+    leaf is hidden too. Their members' summaries, facets and positions would say what the group is about.
+
+    A hidden parent with a shown or "Unclustered" leaf below it stays (its content-free name already hides
+    it) and so do those leaves; only the hidden subtrees under it go.
+    """
+    nodes = list(nodes)
+    ids = {node_id for node_id, _, _ in nodes}
+    children: dict[str, list[str]] = {}
+    for node_id, parent, _ in nodes:
+        if parent is not None and parent in ids and parent != node_id:
+            children.setdefault(parent, []).append(node_id)
+    hidden_name = {node_id: name in HIDDEN_NAMES for node_id, _, name in nodes}
+    all_hidden: dict[str, bool] = {}
+    for node_id in ids:  # iterative post-order: trees of thousands of nodes, any depth
+        if node_id in all_hidden:
+            continue
+        stack, path = [node_id], set()
+        while stack:
+            current = stack[-1]
+            pending = [kid for kid in children.get(current, []) if kid not in all_hidden and kid not in path]
+            if pending:
+                path.add(current)
+                stack.extend(pending)
+                continue
+            stack.pop()
+            path.discard(current)
+            kids = children.get(current, [])
+            all_hidden[current] = hidden_name[current] and all(all_hidden.get(kid, True) for kid in kids)
+    return {node_id for node_id, hidden in all_hidden.items() if hidden}
 
 
 def hidden_slug(cluster: Cluster, stem: str) -> str:

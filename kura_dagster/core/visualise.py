@@ -1,10 +1,15 @@
-"""Terminal and markdown views of a topic tree, in Kura's three styles (basic, enhanced, rich)."""
+"""Terminal and markdown views of a topic tree, in Kura's three styles (basic, enhanced, rich).
+
+Names and descriptions are user text: the terminal styles print them through `text.terminal_safe`, so a
+message cannot clear the screen, retitle the window or move the cursor.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
 
+from kura_dagster.core.text import terminal_safe
 from kura_dagster.core.thresholds import BELOW_THRESHOLD_NAME, is_hidden, named_leaf_below
 from kura_dagster.core.tree import children_of
 from kura_dagster.core.types import Cluster
@@ -37,12 +42,23 @@ def displayed_children(clusters: Sequence[Cluster]) -> dict[str | None, list[Clu
     return {key: _fold_hidden(kids, key, named_below) for key, kids in children_of(clusters).items()}
 
 
+def printable(clusters: Sequence[Cluster]) -> list[Cluster]:
+    """The nodes with names and descriptions a terminal prints as text (see `text.terminal_safe`)."""
+    shown = []
+    for node in clusters:
+        name, description = terminal_safe(node.name), terminal_safe(node.description)
+        changed = (name, description) != (node.name, node.description)
+        shown.append(node.model_copy(update={"name": name, "description": description}) if changed else node)
+    return shown
+
+
 def _bar(count: int, total: int, width: int) -> str:
     filled = int(count / total * width) if total else 0
     return "█" * filled + "░" * (width - filled)
 
 
 def render_basic(clusters: Sequence[Cluster]) -> str:
+    clusters = printable(clusters)
     children = displayed_children(clusters)
     roots = children.get(None, [])
     total = sum(root.count for root in roots)
@@ -60,6 +76,7 @@ def render_basic(clusters: Sequence[Cluster]) -> str:
 
 
 def render_enhanced(clusters: Sequence[Cluster]) -> str:
+    clusters = printable(clusters)
     children = displayed_children(clusters)
     roots = children.get(None, [])
     total = sum(root.count for root in roots)
@@ -100,6 +117,7 @@ def render_rich(clusters: Sequence[Cluster], *, width: int = 120, colour: bool =
     from rich.text import Text
     from rich.tree import Tree
 
+    clusters = printable(clusters)
     children = displayed_children(clusters)
     roots = children.get(None, [])
     total = sum(root.count for root in roots)

@@ -22,7 +22,7 @@ from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, DataVersion,
 from kura_dagster.core import tables
 from kura_dagster.core.cluster import generate_base_clusters_from_conversation_summaries
 from kura_dagster.core.embed import embed_texts, embedding_texts
-from kura_dagster.core.map_image import png_markdown, points_from_projection, render_map_png
+from kura_dagster.core.map_image import map_svg_markdown, png_markdown, points_from_projection, render_map_png
 from kura_dagster.core.meta_cluster import reduce_clusters_from_base_clusters
 from kura_dagster.core.project import project_tree
 from kura_dagster.core.settings import Settings
@@ -235,8 +235,12 @@ def projections(
         projected = project_tree(tables.clusters_from_arrow(meta_clusters), chat_ids, vectors,
                                  model=clustering.get_projection())
         table = tables.projections_to_arrow(projected)
-        picture = png_markdown(render_map_png(points_from_projection(projected)), alt=f"map of {len(projected)} topics")
-        context.add_asset_metadata(_rows(table, map=MetadataValue.md(picture)), partition_key=key)
+        # `map` is short enough for the UI to show inline (labelled top-level topics); `map_detail`, every node
+        # in the same colours, opens from its "[Show Markdown]" link.
+        points = points_from_projection(projected)
+        picture = png_markdown(render_map_png(points), alt=f"map of {len(points)} topics")
+        context.add_asset_metadata(_rows(table, map=MetadataValue.md(map_svg_markdown(projected)),
+                                         map_detail=MetadataValue.md(picture)), partition_key=key)
         return table
 
     return _each_partition(context, project_day, meta_clusters=meta_clusters, embeddings=embeddings)

@@ -185,3 +185,38 @@ def test_png_markdown_is_a_data_uri_image():
     assert md.startswith(prefix) and md.endswith(")")
     assert base64.b64decode(md[len(prefix):-1]) == png
     assert png_markdown(png).startswith("![map](data:image/png;base64,")
+
+
+def _svg_labels(markdown: str) -> list[str]:
+    import xml.etree.ElementTree as ET
+    from urllib.parse import unquote
+
+    svg = ET.fromstring(unquote(markdown.split(",", 1)[1].removesuffix(">)")))  # valid XML, whatever the names
+    return [text.text for text in svg.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_the_inline_map_fits_dagsters_limit_and_never_labels_a_hidden_group():
+    from kura_dagster.core.map_image import map_svg_markdown
+    from kura_dagster.core.thresholds import BELOW_THRESHOLD_NAME, WITHHELD_NAME
+    from kura_dagster.core.types import ProjectedCluster
+
+    def node(i, name, count, parent=None, level=0):
+        return ProjectedCluster(id=f"n{i}", name=name, description="", slug="s", parent_id=parent, level=level,
+                                chat_ids=[f"c{i}-{k}" for k in range(count)], x_coord=math.cos(i), y_coord=math.sin(i))
+
+    hostile = "</text><script>alert(1)</script>\x1b[2J]( #%"
+    roots = [node(i, name, 60 - 5 * i) for i, name in enumerate(
+        ["Réinitialiser le mot de passe oublié", hostile, "Docker build failures", "日本語のトピック名前",
+         "Refunds", "Pandas merges", "Shipping delays", "Invoices", "SQL joins", "Login codes"])]
+    hidden_root = node(20, BELOW_THRESHOLD_NAME, 30)  # every leaf below it hidden: not drawn at all
+    hidden_leaf = node(21, BELOW_THRESHOLD_NAME, 30, parent="n20", level=1)
+    withheld = node(22, WITHHELD_NAME, 40)  # content-free name over a shown leaf: drawn, unlabelled
+    shown_leaf = node(23, "Billing", 40, parent="n22", level=1)
+    markdown = map_svg_markdown(roots + [hidden_root, hidden_leaf, withheld, shown_leaf])
+    assert len(markdown) < 1000
+    labels = _svg_labels(markdown)
+    assert labels[0] == "Réinitialiser le mot de…" and "</text><script>alert(1)" in labels[1]
+    assert "\x1b" not in "".join(labels)
+    assert not {BELOW_THRESHOLD_NAME, WITHHELD_NAME} & set(labels)
+    assert markdown.count("%3Ccircle") == len(labels) + 1  # the withheld root's bubble has no label
+    assert markdown.startswith(f"![map of {len(labels) + 1} of 11 top-level topics](<data:image/svg+xml,")

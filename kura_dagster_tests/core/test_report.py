@@ -48,7 +48,8 @@ def test_every_node_is_one_contiguous_range_of_its_members():
         if parent >= 0:  # depth-first: a parent comes before its children
             assert parent < i and clusters["id"][parent] == by_id[cluster_id].parent_id
             assert clusters["depth"][i] == clusters["depth"][parent] + 1
-    assert data["totals"] == {"conversations": 300, "clustered": 300, "failed_summaries": 0,
+    assert data["totals"] == {"conversations": 300, "clustered": 300, "failed_summaries": 0, "hidden": 0,
+                              "hidden_withheld": False,
                               "clusters": len(part.tree), "roots": sum(1 for n in part.tree if n.parent_id is None)}
 
 

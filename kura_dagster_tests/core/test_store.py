@@ -74,3 +74,47 @@ def test_partition_slice_equals_filtering_whether_rows_are_together_or_not():
             mask = pc.and_(pc.equal(table.column("dataset"), "d"), pc.equal(table.column("date"), pa.scalar(day, pa.date32())))
             assert partition_slice(table, "d", day).equals(table.filter(mask).drop_columns(["dataset", "date"]))
     assert partition_slice(a, "other", first).num_rows == 0
+
+
+def test_a_snapshot_sees_one_version_while_another_connection_rewrites_the_partition(tmp_path, monkeypatch):
+    """A run rewrites a day table by table; a reader of several tables sees the old day or the new one, never
+    new summaries under an old tree, and can tell from the generations which table was written first."""
+    from kura_dagster.core import store
+    from kura_dagster.core.store import read_partition_snapshot
+
+    path = tmp_path / "kura.duckdb"
+    day = date(2026, 11, 1)
+    tables = ("summaries", "meta_clusters")
+
+    def write_all(connection, label: str) -> None:  # a run's steps, one transaction each
+        for table in tables:
+            write_partition(connection, table, "d", day, pa.table({"chat_id": ["c1"], "version": [label]}))
+
+    with connect(path) as writer, connect(path) as reader:  # two connections to the file
+        real_read = store.read_partition
+        armed = []
+
+        def read_then_rewrite(connection, name, *args, **kwargs):
+            table = real_read(connection, name, *args, **kwargs)
+            if armed:  # right after the reader's first table, the run rewrites the day
+                armed.clear()
+                write_all(writer, "new")
+            return table
+
+        monkeypatch.setattr(store, "read_partition", read_then_rewrite)
+        write_all(writer, "old")
+        armed.append(True)
+        read, generations = read_partition_snapshot(reader, dict.fromkeys(tables), "d", day)
+        assert [read[name].column("version").to_pylist() for name in tables] == [["old"], ["old"]]
+        assert generations["summaries"] < generations["meta_clusters"]
+
+        # The same interleaving, table after table outside one transaction: the versions mix.
+        write_all(writer, "old")
+        armed.append(True)
+        mixed = [store.read_partition(reader, name, "d", day).column("version")[0].as_py() for name in tables]
+        assert mixed == ["old", "new"]
+
+        # A run between its first two steps: the generations say the summaries came after the tree.
+        write_partition(writer, "summaries", "d", day, pa.table({"chat_id": ["c1"], "version": ["newer"]}))
+        _, now = read_partition_snapshot(reader, dict.fromkeys(tables), "d", day)
+        assert now["summaries"] > now["meta_clusters"] > generations["meta_clusters"]

@@ -82,11 +82,28 @@ def test_metadata_shows_counts_and_the_tree(pipeline):
     assert tree_meta["tree"].value.startswith("- **")
 
 
-def test_projections_show_a_picture_of_the_map(pipeline):
-    _, _, run = pipeline
-    result = run()
-    picture = result.asset_materializations_for_node("projections")[0].metadata["map"].value
-    assert picture.startswith("![map of ") and "](data:image/png;base64,iVBORw0KGgo" in picture
+def test_projections_show_the_map_inline_with_its_top_level_topics_named(pipeline):
+    """Dagster 1.13 shows markdown metadata in the asset's table only under 1,000 characters (longer: a
+    "[Show Markdown]" link): the map is an SVG that fits, its bubbles labelled with the root topics' names."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import unquote
+
+    from kura_dagster.core.thresholds import HIDDEN_NAMES
+
+    settings, _, run = pipeline
+    metadata = run().asset_materializations_for_node("projections")[0].metadata
+    inline = metadata["map"].value
+    assert len(inline) < 1000 and inline.startswith("![map of ") and "](<data:image/svg+xml,%3Csvg " in inline
+    svg = ET.fromstring(unquote(inline.split(",", 1)[1].removesuffix(">)")))
+    labels = [text.text for text in svg.iter("{http://www.w3.org/2000/svg}text")]
+    roots = rows(settings, "SELECT name, count FROM kura.meta_clusters WHERE parent_id IS NULL ORDER BY count DESC")
+    shown = [name for name, _ in roots if name not in HIDDEN_NAMES]
+    assert labels and labels[0].rstrip("…") == shown[0][:len(labels[0].rstrip("…"))]  # the largest first
+    assert all(any(name.startswith(label.rstrip("…")) for name in shown) for label in labels)
+    assert not set(labels) & HIDDEN_NAMES
+    # Every node, in the same colours, behind the link.
+    assert metadata["map_detail"].value.startswith("![map of ") and "](data:image/png;base64,iVBORw0KGgo" in \
+        metadata["map_detail"].value
 
 
 def test_conversations_data_version_is_the_file_hash(pipeline):

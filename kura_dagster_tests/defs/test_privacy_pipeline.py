@@ -9,6 +9,7 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow.parquet as pq
@@ -198,3 +199,106 @@ def test_no_injected_text_names_a_cluster(planted, capsys):
     assert main(["tree", "--dataset", DATASET, "--date", DAY, "--style", "enhanced"]) == 0
     shown = capsys.readouterr().out.lower()
     assert "enhanced cluster visualization" in shown and not [m for m in markers if m in shown]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hidden means hidden: a small group about a rare topic, next to ordinary conversations, through the whole
+# pipeline and the explorer. Its name is "Below threshold" in the tables; nothing its members wrote may reach a
+# page, an export's cluster files or the UI's metadata, and the page says how many conversations it leaves out.
+
+RARE_WORDS = ("zorblax", "quillfeather")
+RARE_REQUESTS = [
+    "My zorblax beehive frames are sticky with honey and the bees swarm, how do I clean the zorblax hive?",
+    "The bees in my zorblax beehive are swarming, the honey frames are full, what should a beekeeper do?",
+    "How often should I inspect the zorblax beehive for queen bees and honey before the bees swarm?",
+    "Beekeeping question: my zorblax hive has wax moths in the honey frames, how do I protect the bees?",
+]
+
+
+@pytest.fixture(scope="module")
+def rare_group(tmp_path_factory):
+    from kura_dagster.defs.explorer import EXPLORER_ASSETS
+    from kura_dagster_tests.conftest import make_conversations
+
+    root = tmp_path_factory.mktemp("rare")
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in (("KURA_HOME", root / "home"), ("KURA_DATA_DIR", root / "data"),
+                            ("DAGSTER_HOME", root / "home" / "dagster")):
+            env.setenv(name, str(value))
+        env.chdir(root)
+        settings = Settings.from_env()
+        settings.prepare_home()
+        start = datetime.fromisoformat(DAY).replace(tzinfo=timezone.utc)
+        rare = [Conversation(chat_id=f"rare-{i}", created_at=start + timedelta(hours=i),
+                             messages=[Message(role="user", content=text),
+                                       Message(role="assistant", content="Here is what beekeepers usually do.")],
+                             metadata={"user_id": f"keeper-{i % 3}", "club": "quillfeather apiary"})
+                for i, text in enumerate(RARE_REQUESTS)]  # four conversations from three users
+        write_jsonl(settings.data_dir / DATASET / f"{DAY}.jsonl", make_conversations(per_theme=15, day=DAY) + rare)
+        instance = DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
+        result = materialize([*PIPELINE_ASSETS, *PIPELINE_CHECKS, *EXPLORER_ASSETS],
+                             partition_key=partition_key(DATASET, DAY), instance=instance,
+                             resources=resources_from_settings(settings))
+        outputs = {}
+        for fmt in ("kura", "parquet", "csv"):
+            assert main(["export", "--dataset", DATASET, "--date", DAY, "--format", fmt, "--out", str(root / fmt)]) == 0
+            outputs.update({f"{fmt}/{p.name}": p for p in (root / fmt).iterdir()})
+        yield settings, result, outputs, [c.chat_id for c in rare]
+
+
+def rare_in(text: str) -> list[str]:
+    text = text.lower()
+    return [word for word in RARE_WORDS if word in text]
+
+
+def test_the_rare_group_is_hidden_and_its_words_are_in_the_data(rare_group):
+    """What the other checks rely on: the four conversations make a leaf of their own below the thresholds,
+    and their words are in the summaries (so a page that listed them would show them)."""
+    settings, result, _, rare_ids = rare_group
+    assert result.success
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
+        leaves = connection.execute("SELECT name, chat_ids FROM kura.kura.base_clusters").fetchall()
+        summaries = " ".join(row[0] for row in connection.execute("SELECT summary FROM kura.kura.summaries").fetchall())
+    home = [name for name, chat_ids in leaves if set(rare_ids) & set(chat_ids)]
+    assert home == [BELOW_THRESHOLD_NAME]
+    assert any(name != BELOW_THRESHOLD_NAME for name, _ in leaves)
+    assert rare_in(summaries) == ["zorblax"]
+
+
+def test_the_explorer_page_shows_nothing_of_the_hidden_group_and_says_how_many_are_hidden(rare_group):
+    settings, _, _, rare_ids = rare_group
+    page = (settings.home / "reports" / DATASET / f"{DAY}.html").read_text(encoding="utf-8")
+    assert rare_in(page) == [] and not [chat for chat in rare_ids if chat in page]
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
+        hidden = connection.execute("SELECT sum(count) FROM kura.kura.base_clusters WHERE name = ?",
+                                    [BELOW_THRESHOLD_NAME]).fetchall()[0][0]
+    assert hidden >= len(rare_ids)
+    assert f'<div id="privacy-note" class="muted">{hidden} conversations in groups below the privacy thresholds ' \
+           f'are not shown.</div>' in page
+    assert '"hidden":%d' % hidden in page  # and the header's counts leave them out of "not in any cluster"
+
+
+def test_the_export_cluster_files_name_nothing_of_the_hidden_group(rare_group):
+    _, _, outputs, rare_ids = rare_group
+    cluster_files = {name: path for name, path in outputs.items()
+                     if path.stem in ("clusters", "meta_clusters", "dimensionality", "base_clusters", "projections")}
+    assert len(cluster_files) == 9  # 3 Kura files, 3 tables as Parquet and as CSV
+    for name, path in cluster_files.items():
+        text = file_text(path)
+        assert rare_in(text) == [] and not [chat for chat in rare_ids if chat in text], name
+        assert BELOW_THRESHOLD_NAME not in text, name  # its rows are left out, not only renamed
+    # The data itself keeps every row (Kura's UI needs them); a join no longer regroups the hidden ones.
+    assert "zorblax" in rare_in(file_text(outputs["kura/summaries.jsonl"]))
+    assert all(chat in file_text(outputs["csv/conversations.csv"]) for chat in rare_ids)
+
+
+def test_no_asset_metadata_names_or_describes_the_hidden_group(rare_group):
+    _, result, _, rare_ids = rare_group
+    materialised = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert materialised >= {"base_clusters", "meta_clusters", "projections", "topic_trends", "report"}
+    for event in result.all_events:
+        text = str(event)
+        assert rare_in(text) == [] and not [chat for chat in rare_ids if chat in text], event.event_type_value
+    svg = unquote(result.asset_materializations_for_node("projections")[0].metadata["map"].value)
+    assert BELOW_THRESHOLD_NAME not in svg  # the map never labels a hidden group

@@ -72,3 +72,61 @@ def test_clear_errors(kura_env):
     assert no_run.returncode == 2 and "kura-dagster run" in no_run.stderr
     bad_date = kura("run", "--dataset", "ok", "--date", "2026-13-01", cwd=kura_env, env=env)
     assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+
+
+def kura_in_a_terminal(*args: str, cwd: Path, env: dict) -> tuple[int, str]:
+    """Run the command with a pseudo-terminal as its stdout, as in a person's shell (so `rich` colours)."""
+    import pty
+
+    script = Path(sys.executable).parent / "kura-dagster"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
+    master, slave = pty.openpty()
+    process = subprocess.Popen(command + list(args), stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    received = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the command exited and closed the terminal
+            break
+        if not chunk:
+            break
+        received.append(chunk)
+    os.close(master)
+    return process.wait(timeout=120), b"".join(received).decode("utf-8", "replace")
+
+
+def test_tree_prints_escape_sequences_from_user_text_as_nothing(kura_env):
+    """A summary or a hosted model's name can carry terminal escapes; `tree` must not play them."""
+    from datetime import date
+
+    from kura_dagster.core import tables
+    from kura_dagster.core.settings import Settings
+    from kura_dagster.core.store import connect, write_partition
+    from kura_dagster.core.types import Cluster
+    from kura_dagster.defs.runs import kura_instance, register_datasets
+
+    planted = "\x1b[2J\x1b]0;pwned\x07"
+    members = [f"chat-{i}" for i in range(12)]
+    nodes = [Cluster(id="root", name=planted + "Refund questions", description="Refunds." + planted, slug="r",
+                     chat_ids=members),
+             Cluster(id="a", name="Broken blenders", description=f"Asks: {planted}my blender broke", slug="a",
+                     chat_ids=members[:6], parent_id="root"),
+             Cluster(id="b", name="Late parcels" + planted, description="Late.", slug="b", chat_ids=members[6:],
+                     parent_id="root")]
+    settings = Settings.from_env()
+    settings.prepare_home()
+    write_jsonl(settings.data_dir / "hostile" / "2026-11-01.jsonl", make_conversations(per_theme=1, day="2026-11-01"))
+    register_datasets(kura_instance(settings), ["hostile"])
+    with connect(settings.duckdb_path) as connection:
+        write_partition(connection, "meta_clusters", "hostile", date(2026, 11, 1),
+                        tables.meta_clusters_to_arrow(nodes, [0, 1, 1]))
+
+    for style in ("rich", "enhanced", "basic"):
+        code, shown = kura_in_a_terminal("tree", "--dataset", "hostile", "--date", "2026-11-01", "--style", style,
+                                         cwd=kura_env, env=dict(os.environ))
+        assert code == 0, shown
+        assert "Refund questions" in shown and "Late parcels" in shown, style
+        assert "\x1b[2J" not in shown and "\x1b]" not in shown and "\x07" not in shown and "pwned" not in shown, style
+        if style == "rich":
+            assert "\x1b[1;" in shown  # a real terminal: rich still colours its own output

@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kura_dagster.core.thresholds import WITHHELD_NAME, unshown_ids
+
 FORMAT_VERSION = 1
 MAX_META_KEYS = 16        # metadata keys offered as facets
 MAX_META_VALUES = 64      # a key with more distinct values (ids, timestamps) is not a facet
@@ -152,9 +154,11 @@ def _messages(conversations: pa.Table | None, chat_ids: Sequence[str]) -> list[l
     return [[[m.get("role") or "", m.get("content") or ""] for m in by_chat.get(chat, [])] for chat in chat_ids]
 
 
-def _trends(trends: pa.Table | None) -> dict | None:
-    rows = _rows(trends, ["day", "topic_id", "topic", "level", "conversations", "share", "status",
-                          "recent_share", "baseline_share", "z"])
+def _trends(trends: pa.Table | None, unshown: set[str] = frozenset()) -> dict | None:
+    """The page's topics over time; topics hidden by the privacy thresholds are left out (their volume over
+    the days is their members' behaviour)."""
+    rows = [row for row in _rows(trends, ["day", "topic_id", "topic", "level", "conversations", "share", "status",
+                                          "recent_share", "baseline_share", "z"]) if row["topic_id"] not in unshown]
     if not rows:
         return None
     days = sorted({row["day"] for row in rows})
@@ -194,6 +198,18 @@ def _leaf_members(meta_clusters: pa.Table, leaf_rows: Sequence[int], chat_ids: p
     return found[keep], np.bincount(leaf_of[keep], minlength=len(leaf_rows))
 
 
+def _without_members_of(summaries: pa.Table, meta_clusters: pa.Table, rows: Sequence[int]) -> tuple[pa.Table, int]:
+    """The summaries without the members of the tree rows `rows` (the hidden groups), and how many were
+    taken out: those conversations reach no range, facet or vocabulary of the page."""
+    if not rows or not summaries.num_rows or "chat_ids" not in meta_clusters.column_names:
+        return summaries, 0
+    lists = meta_clusters.column("chat_ids").take(pa.array(rows, pa.int64())).combine_chunks()
+    hidden_ids = pc.unique(pc.cast(pc.list_flatten(lists), pa.string()))
+    hidden = pc.fill_null(pc.is_in(pc.cast(summaries.column("chat_id"), pa.string()), value_set=hidden_ids), False)
+    taken = pc.count_distinct(pc.filter(summaries.column("chat_id"), hidden)).as_py()
+    return summaries.filter(pc.invert(hidden)), taken
+
+
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
     return table.column(name) if name in table.column_names else None
 
@@ -209,10 +225,18 @@ def build_report_data(
     trends: pa.Table | None = None,
     include_messages: bool = False,
 ) -> dict:
-    """Everything the explorer shows for one partition, as plain JSON-ready values."""
-    nodes = _rows(meta_clusters, ["cluster_id", "parent_id", "level", "name", "description", "count"])
-    for row, node in enumerate(nodes):
+    """Everything the explorer shows for one partition, as plain JSON-ready values.
+
+    Groups hidden by the privacy thresholds are left out with everything derived from their members
+    (summaries, languages, scores, metadata values, messages, positions, trends): the page only counts them.
+    """
+    all_nodes = _rows(meta_clusters, ["cluster_id", "parent_id", "level", "name", "description", "count"])
+    for row, node in enumerate(all_nodes):
         node["_row"] = row
+    unshown = unshown_ids((node["cluster_id"], node.get("parent_id"), node.get("name")) for node in all_nodes)
+    nodes = [node for node in all_nodes if node["cluster_id"] not in unshown]
+    summaries, hidden = _without_members_of(summaries, meta_clusters, [n["_row"] for n in all_nodes
+                                                                       if n["cluster_id"] in unshown])
     ordered = order_tree(nodes)
     children_count = Counter(parent for _, parent, _ in ordered if parent >= 0)
     position = {row["cluster_id"]: row for row in _rows(projections, ["cluster_id", "x", "y"])}
@@ -266,8 +290,11 @@ def build_report_data(
         "dataset": dataset,
         "date": day,
         "totals": {
-            "conversations": pc.count_distinct(summary_ids).as_py() if len(summary_ids) else 0,
+            "conversations": (pc.count_distinct(summary_ids).as_py() if len(summary_ids) else 0) + hidden,
             "clustered": len(members),
+            "hidden": hidden,
+            "hidden_withheld": any(node.get("name") == WITHHELD_NAME for node in all_nodes
+                                   if node["cluster_id"] in unshown),
             "failed_summaries": sum(1 for error in _columns(summaries, ["error"])["error"] if error),
             "clusters": len(ordered),
             "roots": sum(1 for _, parent, _ in ordered if parent < 0),
@@ -275,5 +302,5 @@ def build_report_data(
         "include_messages": include_messages,
         "clusters": clusters,
         "conversations": conversation_columns,
-        "trends": _trends(trends),
+        "trends": _trends(trends, unshown),
     }

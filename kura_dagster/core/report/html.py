@@ -56,10 +56,21 @@ def embed_json_chunks(data: Any, depth: int = 2) -> Iterator[str]:
     yield "}"
 
 
+def privacy_note(totals: dict) -> str:
+    """The sentence that says how many conversations the page leaves out for privacy ("" when none)."""
+    hidden = int(totals.get("hidden") or 0)
+    if not hidden:
+        return ""
+    why = "below the privacy thresholds" + (" or withheld by the privacy audit" if totals.get("hidden_withheld") else "")
+    return f"{hidden:,} conversation{'s' if hidden != 1 else ''} in groups {why} {'are' if hidden != 1 else 'is'} not shown."
+
+
 def report_html_chunks(data: dict) -> Iterator[str]:
     """The explorer page for `data` (from `build_report_data`), in pieces to write one after the other."""
     parts = {
         "TITLE": html.escape(f"Kura explorer: {data.get('dataset', '')} {data.get('date', '')}"),
+        # In the page itself, not only drawn by the script: it holds without JavaScript and for a grep.
+        "PRIVACY_NOTE": html.escape(privacy_note(data.get("totals", {}))),
         "CSS": _asset("explorer.css"),
         "JS": _asset("explorer.js"),
     }

@@ -169,7 +169,8 @@
     $("title").textContent = `Kura explorer · ${DATA.dataset} · ${DATA.date}`;
     const bits = [`${fmt(t.conversations)} conversations`, `${fmt(t.clusters)} clusters`, `${fmt(t.roots)} top-level topics`];
     if (t.failed_summaries) bits.push(`${fmt(t.failed_summaries)} failed summaries`);
-    if (t.conversations > t.clustered) bits.push(`${fmt(t.conversations - t.clustered)} not in any cluster`);
+    const unclustered = t.conversations - t.clustered - (t.hidden || 0);
+    if (unclustered > 0) bits.push(`${fmt(unclustered)} not in any cluster`);
     bits.push(DATA.include_messages ? "messages included" : "messages not included (KURA_REPORT_INCLUDE_MESSAGES)");
     $("totals").textContent = bits.join(" · ");
   }
@@ -374,6 +375,12 @@
       el("span", { class: "muted", text: "Sub-topics" }), el("span", { text: fmt(children[i].length) }),
       el("span", { class: "muted", text: "Cluster id" }), el("span", { text: C.id[i] }),
     ]));
+    // Conversations of groups hidden by the privacy thresholds are counted, never listed.
+    const notShown = C.count[i] - (to - from);
+    if (DATA.totals.hidden && notShown > 0) {
+      box.appendChild(el("p", { class: "muted", id: "detail-hidden",
+        text: `${fmt(notShown)} of its conversations are in groups below the privacy thresholds and are not shown.` }));
+    }
     const scope = mask ? `${fmt(inView)} matching conversations` : `${fmt(to - from)} conversations`;
     box.appendChild(el("h3", { text: `Languages (of ${scope})` }));
     const language = facetByKey.get("language");
