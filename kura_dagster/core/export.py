@@ -4,11 +4,20 @@ Kura's checkpoint directory holds `conversations.jsonl`, `summaries.jsonl`, `clu
 `meta_clusters.jsonl` and `dimensionality.jsonl`, one pydantic model dump per line with Kura's field names
 (`chat_id`, `created_at`, `messages`; `id`, `name`, `description`, `slug`, `chat_ids`, `parent_id`, `count`;
 `x_coord`, `y_coord`, `level`).
+
+An export never destroys an earlier one: a partition without conversations raises `NothingToExport`
+before anything is touched, and the files are written into a hidden scratch folder inside `out`, then
+moved over their targets only once every one of them is complete.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,10 +25,42 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from kura_dagster.core import tables
-from kura_dagster.core.store import read_table
+from kura_dagster.core.store import partition_rows, read_table
 
 TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
 FORMATS = ("kura", "parquet", "csv")
+SCRATCH_PREFIX = ".export-"
+
+
+class NothingToExport(ValueError):
+    """The partition has no conversations (not run yet, or a day without data): nothing was written."""
+
+
+def _require_rows(database: Path, dataset: str, day: str) -> None:
+    if not partition_rows(database, "conversations", dataset, day):
+        raise NothingToExport(f"nothing to export for dataset '{dataset}' on {day}: run "
+                              f"`kura-dagster run --dataset {dataset} --date {day}` first; {database} has no "
+                              f"conversations for it")
+
+
+@contextmanager
+def _replacing(out: Path) -> Iterator[Callable[[str], Path]]:
+    """Yields `scratch(name)`, the path to write the file `name` to; on success every file written moves
+    over `out/name` (each rename atomic), on failure none does and the scratch folder goes."""
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=out))
+    written: list[str] = []
+
+    def path_for(name: str) -> Path:
+        written.append(name)
+        return scratch / name
+
+    try:
+        yield path_for
+        for name in written:
+            os.replace(scratch / name, out / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
@@ -34,7 +75,7 @@ def _cluster_record(row: dict) -> dict:
 
 def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -> dict[str, int]:
     """Write Kura's five checkpoint files for one partition; returns the number of lines of each."""
-    out.mkdir(parents=True, exist_ok=True)
+    _require_rows(database, dataset, day)
     read = {name: read_table(database, name, dataset, day) for name in TABLES}
     conversations = tables.conversations_from_arrow(read["conversations"])
     conversation_records = []
@@ -65,8 +106,9 @@ def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -
         "meta_clusters.jsonl": [_cluster_record(row) for row in meta_rows],
         "dimensionality.jsonl": dimensionality,
     }
-    for name, records in files.items():
-        _write_jsonl(out / name, records)
+    with _replacing(out) as scratch:
+        for name, records in files.items():
+            _write_jsonl(scratch(name), records)
     return {name: len(records) for name, records in files.items()}
 
 
@@ -86,15 +128,16 @@ def export_tables(database: Path, dataset: str, day: str, out: Path, fmt: str) -
     """Write the six tables of one partition as `<table>.parquet` or `<table>.csv`; returns row counts."""
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"unknown table format {fmt!r}: expected parquet or csv")
-    out.mkdir(parents=True, exist_ok=True)
+    _require_rows(database, dataset, day)
     counts = {}
-    for name in TABLES:
-        table = read_table(database, name, dataset, day)
-        if fmt == "parquet":
-            pq.write_table(table, out / f"{name}.parquet")
-        else:
-            pa_csv.write_csv(_csv_ready(table), out / f"{name}.csv")
-        counts[f"{name}.{fmt}"] = table.num_rows
+    with _replacing(out) as scratch:
+        for name in TABLES:
+            table = read_table(database, name, dataset, day)
+            if fmt == "parquet":
+                pq.write_table(table, scratch(f"{name}.parquet"))
+            else:
+                pa_csv.write_csv(_csv_ready(table), scratch(f"{name}.csv"))
+            counts[f"{name}.{fmt}"] = table.num_rows
     return counts
 
 
