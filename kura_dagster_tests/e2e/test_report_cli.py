@@ -23,4 +23,4 @@ def test_report_command(kura_env, monkeypatch, capsys):
     assert "Here is how." in (kura_env / "with-messages.html").read_text(encoding="utf-8")
 
     assert main(["report", "--dataset", "demo", "--date", "2026-11-08"]) == 2
-    assert "nothing to report for dataset 'demo' on 2026-11-08" in capsys.readouterr().err
+    assert "no conversations for demo on 2026-11-08" in capsys.readouterr().err
