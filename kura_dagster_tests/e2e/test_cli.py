@@ -1,18 +1,22 @@
 """The command line as a user runs it: ingest → run → tree, on a temporary KURA_HOME."""
 
 import csv
+import importlib.util
 import json
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from kura_dagster.cli import main
-from kura_dagster_tests.conftest import make_conversations, write_jsonl
+from kura_dagster_tests.conftest import REPO, SAMPLE_DATA, make_conversations, write_jsonl
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
 
 
@@ -310,3 +314,48 @@ def test_ingest_removes_its_scratch_folder_on_ctrl_c_and_after_a_kill(kura_env):
     done = kura("ingest", str(small), "--dataset", "support_bot", cwd=kura_env, env=env)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (kura_env / "data" / "support_bot").iterdir()) == ["2026-11-01.jsonl"]  # stale one gone
+
+
+# --------------------------------------------------------------------------------------------------
+# What a person sees is right (point 9): the sample and the README's figures
+# --------------------------------------------------------------------------------------------------
+
+DEMO_FIGURES = ("Datasets", "Conversations loaded", "Summaries", "Embeddings", "Base clusters",
+                "Meta clusters (tree nodes above the leaves)", "Root clusters", "Projected nodes")
+
+
+def _summary_figures(text: str) -> dict[str, str]:
+    """The '• Name: value' lines of a demo summary block that carry a figure of the sample."""
+    block = text.split("KURA-DAGSTER DEMO SUMMARY", 1)[1].split("```", 1)[0]
+    lines = (line[2:].split(": ", 1) for line in block.splitlines() if line.startswith("• ") and ": " in line)
+    return {name: value for name, value in lines if name in DEMO_FIGURES}
+
+
+def test_the_sample_is_what_the_generator_makes_with_every_slot_filled(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "generate_sample.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    committed = sorted(SAMPLE_DATA.glob("*/*.jsonl"))
+    assert [p.relative_to(SAMPLE_DATA) for p in committed] == [p.relative_to(tmp_path) for p in sorted(tmp_path.glob("*/*.jsonl"))]
+    assert all(p.read_bytes() == (tmp_path / p.relative_to(SAMPLE_DATA)).read_bytes() for p in committed)
+
+    spec = importlib.util.spec_from_file_location("generate_sample", REPO / "scripts" / "generate_sample.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    fillers = [generator.Conversation(random.Random(0), dataset, theme, "en", date(2026, 11, 1))
+               for dataset, themes in generator.DATASETS.items() for theme in themes]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in committed)
+    names = set(re.findall(r"\{([A-Za-z_][A-Za-z_0-9]*)\}", text))  # `${id}` in code is not a slot, `{last4}` was
+    unfilled = sorted(name for name in names if any(f.slot(name) != "{" + name + "}" for f in fillers))
+    assert unfilled == []
+
+
+def test_readme_sample_figures_are_what_the_demo_prints(tmp_path):
+    """The README's demo summary block against a real `kura-dagster demo` of the committed sample."""
+    readme = _summary_figures((REPO / "README.md").read_text(encoding="utf-8"))
+    assert set(readme) == set(DEMO_FIGURES)
+    env = {**os.environ, "KURA_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "home" / "dagster"),
+           "KURA_DATA_DIR": str(SAMPLE_DATA)}
+    demo = kura("demo", cwd=tmp_path, env=env)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert _summary_figures(demo.stdout) == readme
