@@ -36,14 +36,20 @@ def _dataset(text: str) -> str:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.core.connectors import ConnectorOptions, parse_columns
-    from kura_dagster.core.ingest import ingest
+    from kura_dagster.core.ingest import ingest, signals_stop_like_ctrl_c
     from kura_dagster.defs.runs import kura_instance, register_datasets
 
     options = ConnectorOptions(columns=parse_columns(args.columns), default_created_at=args.default_date,
                                split=args.split, cache_dir=settings.home / "hf_cache")
-    report = ingest(args.path, dataset=args.dataset, data_dir=settings.data_dir,
-                    quarantine_dir=settings.home / "quarantine", fmt=args.format, options=options,
-                    db_path=settings.duckdb_path)
+    try:
+        with signals_stop_like_ctrl_c():
+            report = ingest(args.path, dataset=args.dataset, data_dir=settings.data_dir,
+                            quarantine_dir=settings.home / "quarantine", fmt=args.format, options=options,
+                            db_path=settings.duckdb_path)
+    except KeyboardInterrupt:
+        print("kura-dagster ingest: interrupted; scratch files removed. Ingest again to finish: days already "
+              "merged are not duplicated.", file=sys.stderr)
+        return 130
     for rejected in report.rejected[:20]:
         print(f"rejected: {rejected.describe()}", file=sys.stderr)
     if report.quarantined > 20:
@@ -51,20 +57,39 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if not report.balanced:  # an invariant of the loaders: say so loudly rather than lose records quietly
         raise CommandError(f"{args.path}: {report.input_records} records read but {report.accepted} accepted + "
                            f"{report.duplicates} duplicates + {report.quarantined} quarantined do not add up")
+    if report.accepted == 0 and report.duplicates == 0:  # nothing landed: a mistake must not make a dataset
+        what = (f"all {report.quarantined} records were rejected" if report.quarantined else "it holds no records")
+        kept = f"; the rejects and their reasons are in {report.quarantine_file}" if report.quarantine_file else ""
+        print(f"kura-dagster ingest: {args.path}: {what}: nothing landed, dataset '{args.dataset}' not registered"
+              f"{kept}", file=sys.stderr)
+        return 1
     register_datasets(kura_instance(settings), [args.dataset])
     print(f"Ingested {args.path} ({report.format}) into dataset '{args.dataset}': {report.input_records} records read, "
           f"{report.accepted} accepted, {report.duplicates} duplicates merged, {report.quarantined} quarantined")
     print(f"  {report.accepted} accepted + {report.duplicates} duplicates merged + {report.quarantined} quarantined "
           f"= {report.input_records} records read ({report.unchanged} of the accepted were already landed unchanged)")
     if report.default_created_at is not None:
-        print(f"  conversations without a timestamp were dated {report.default_created_at.isoformat()} "
-              f"({'--default-date' if args.default_date else 'the day the file was last modified; set --default-date'})")
+        print(f"  conversations without a timestamp were dated {report.default_created_at.isoformat()} (--default-date)")
+    if report.elsewhere:
+        where = ", ".join(f"{day} ({count})" for day, count in report.elsewhere.items())
+        print(f"  {sum(report.elsewhere.values())} of the duplicates were already landed with the same content on "
+              f"another day, kept there and not landed again: {where}")
     if report.days:
         print(f"Landing zone: {settings.data_dir / args.dataset} ({len(report.days)} days: "
               f"{report.days[0]} .. {report.days[-1]})")
     if report.quarantine_file:
         print(f"Quarantine: {report.quarantine_file} and table {report.quarantine_table} in {settings.duckdb_path}")
     return 0
+
+
+def _days_with_data(settings: Settings, dataset: str, days: list[str]) -> list[str]:
+    from kura_dagster.core.landing import days_with_conversations
+
+    kept, skipped = days_with_conversations(settings.data_dir, dataset, days)  # raises when none is left
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        print(f"no conversations for {dataset} on {shown}: skipped", file=sys.stderr, flush=True)
+    return kept
 
 
 def _timestamp(text: str):
@@ -129,7 +154,10 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    partitions = [(args.dataset, day) for day in _dates_for(args, settings)]
+    from kura_dagster.defs.runs import require_known_dataset
+
+    require_known_dataset(settings, args.dataset)
+    partitions = [(args.dataset, day) for day in _days_with_data(settings, args.dataset, _dates_for(args, settings))]
     started = time.monotonic()
     results = _run(settings, partitions)
     failed = [r for r in results if not r.success]
@@ -153,8 +181,12 @@ def _load_tree(settings: Settings, dataset: str, day: str):
 
 
 def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.landing import require_day
     from kura_dagster.core.visualise import render_tree
+    from kura_dagster.defs.runs import require_known_dataset
 
+    require_known_dataset(settings, args.dataset)
+    require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
     nodes = _load_tree(settings, args.dataset, args.date)
     print(render_tree(nodes, args.style, colour=sys.stdout.isatty()), end="")
     return 0
@@ -212,19 +244,24 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.core.export import export_partition
+    from kura_dagster.core.landing import require_day
+    from kura_dagster.defs.runs import require_known_dataset
 
-    counts = export_partition(settings.duckdb_path, args.dataset, args.date, args.out, args.format)
-    if not counts.get("conversations.jsonl", counts.get(f"conversations.{args.format}", 0)):
-        raise CommandError(f"nothing to export for dataset '{args.dataset}' on {args.date}: run "
-                           f"`kura-dagster run --dataset {args.dataset} --date {args.date}` first")
+    require_known_dataset(settings, args.dataset)
+    require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
+    counts = export_partition(settings.duckdb_path, args.dataset, args.date, args.out, args.format)  # all or nothing
     for name, count in counts.items():
         print(f"{args.out / name}: {count} rows")
     return 0
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.landing import require_day
     from kura_dagster.core.report import report_path, write_report
+    from kura_dagster.defs.runs import require_known_dataset
 
+    require_known_dataset(settings, args.dataset)
+    require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
     out = args.out or report_path(settings.home, args.dataset, args.date)
     try:
         result = write_report(settings.duckdb_path, args.dataset, args.date, out,
@@ -259,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="table columns: chat_id, created_at, messages, role, content, metadata, order "
                              "(e.g. chat_id=id,created_at=ts,messages=msgs)")
     ingest.add_argument("--default-date", type=_timestamp, default=None, metavar="DATE",
-                        help="date for conversations whose export has no timestamps (OpenAI messages, ShareGPT); "
-                             "default: the day the file was last modified")
+                        help="the day of conversations whose export has no timestamps (OpenAI messages, "
+                             "ShareGPT): required for such an export")
     ingest.add_argument("--split", default="train", help="split of a Hugging Face dataset (default: train)")
     ingest.set_defaults(handler=cmd_ingest)
 

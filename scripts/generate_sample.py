@@ -40,7 +40,7 @@ import random
 import re
 from pathlib import Path
 
-SLOT_RE = re.compile(r"\{([a-z][a-z_]*)\}")
+SLOT_RE = re.compile(r"\{([a-z][a-z_0-9]*)\}")  # digits too: {last4}
 MONTHS = ["January", "February", "March", "April", "May", "June", "July",
           "August", "September", "October", "November", "December"]
 

@@ -9,11 +9,20 @@ The cluster files (Kura's `clusters.jsonl`, `meta_clusters.jsonl`, `dimensionali
 `base_clusters`, `meta_clusters`, `projections` as Parquet or CSV) leave out the groups hidden by the privacy
 thresholds, and no `chat_ids` list names their conversations, so Kura's UI (or a join) cannot regroup them;
 `count` still counts every conversation of a group. `conversations.*` and `summaries.*` are the data itself.
+
+An export never destroys an earlier one: a partition without conversations raises `NothingToExport`
+before anything is touched, and the files are written into a hidden scratch folder inside `out`, then
+moved over their targets only once every one of them is complete.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +32,44 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from kura_dagster.core import tables
-from kura_dagster.core.store import read_table
+from kura_dagster.core.store import partition_rows, read_table
 from kura_dagster.core.thresholds import unshown_ids
 
 TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
 FORMATS = ("kura", "parquet", "csv")
 CLUSTER_TABLES = ("base_clusters", "meta_clusters", "projections")
+SCRATCH_PREFIX = ".export-"
+
+
+class NothingToExport(ValueError):
+    """The partition has no conversations (not run yet, or a day without data): nothing was written."""
+
+
+def _require_rows(database: Path, dataset: str, day: str) -> None:
+    if not partition_rows(database, "conversations", dataset, day):
+        raise NothingToExport(f"nothing to export for dataset '{dataset}' on {day}: run "
+                              f"`kura-dagster run --dataset {dataset} --date {day}` first; {database} has no "
+                              f"conversations for it")
+
+
+@contextmanager
+def _replacing(out: Path) -> Iterator[Callable[[str], Path]]:
+    """Yields `scratch(name)`, the path to write the file `name` to; on success every file written moves
+    over `out/name` (each rename atomic), on failure none does and the scratch folder goes."""
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=out))
+    written: list[str] = []
+
+    def path_for(name: str) -> Path:
+        written.append(name)
+        return scratch / name
+
+    try:
+        yield path_for
+        for name in written:
+            os.replace(scratch / name, out / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
@@ -84,7 +125,7 @@ def shown_cluster_tables(read: dict[str, pa.Table]) -> dict[str, pa.Table]:
 
 def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -> dict[str, int]:
     """Write Kura's five checkpoint files for one partition; returns the number of lines of each."""
-    out.mkdir(parents=True, exist_ok=True)
+    _require_rows(database, dataset, day)
     read = shown_cluster_tables({name: read_table(database, name, dataset, day) for name in TABLES})
     conversations = tables.conversations_from_arrow(read["conversations"])
     conversation_records = []
@@ -115,8 +156,9 @@ def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -
         "meta_clusters.jsonl": [_cluster_record(row) for row in meta_rows],
         "dimensionality.jsonl": dimensionality,
     }
-    for name, records in files.items():
-        _write_jsonl(out / name, records)
+    with _replacing(out) as scratch:
+        for name, records in files.items():
+            _write_jsonl(scratch(name), records)
     return {name: len(records) for name, records in files.items()}
 
 
@@ -136,16 +178,17 @@ def export_tables(database: Path, dataset: str, day: str, out: Path, fmt: str) -
     """Write the six tables of one partition as `<table>.parquet` or `<table>.csv`; returns row counts."""
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"unknown table format {fmt!r}: expected parquet or csv")
-    out.mkdir(parents=True, exist_ok=True)
+    _require_rows(database, dataset, day)
     counts = {}
     shown = shown_cluster_tables({name: read_table(database, name, dataset, day) for name in CLUSTER_TABLES})
-    for name in TABLES:
-        table = shown[name] if name in shown else read_table(database, name, dataset, day)  # one large table at a time
-        if fmt == "parquet":
-            pq.write_table(table, out / f"{name}.parquet")
-        else:
-            pa_csv.write_csv(_csv_ready(table), out / f"{name}.csv")
-        counts[f"{name}.{fmt}"] = table.num_rows
+    with _replacing(out) as scratch:
+        for name in TABLES:
+            table = shown[name] if name in shown else read_table(database, name, dataset, day)  # one large table at a time
+            if fmt == "parquet":
+                pq.write_table(table, scratch(f"{name}.parquet"))
+            else:
+                pa_csv.write_csv(_csv_ready(table), scratch(f"{name}.csv"))
+            counts[f"{name}.{fmt}"] = table.num_rows
     return counts
 
 

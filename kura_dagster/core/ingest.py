@@ -12,6 +12,11 @@ Every input record ends up in exactly one place, and the report's counts say whe
   which lets a newer export of a conversation update it), and the file is rewritten sorted by
   (created_at, chat_id) through a temporary file. Ingesting the same export twice therefore leaves every
   file byte-identical.
+- Exports without timestamps (OpenAI messages, ShareGPT, tables without a time column) need
+  `options.default_created_at` (`--default-date`): without it nothing is written (ValueError naming the
+  file). Their chat_id is a hash of the content, so an undated conversation already landed on another day
+  with the same content is a duplicate (`IngestReport.elsewhere` names the day): the same export ingested
+  with another date does not hold every conversation twice.
 - Quarantine (`core.quarantine`). A rejected record is kept with its reason in the JSONL file
   `<quarantine_dir>/<dataset>.jsonl` and, when a DuckDB path is given, the table `kura.quarantine`
   (dataset, source, record, reason, raw, ingested_at), both deduplicated on (dataset, source, record,
@@ -25,6 +30,9 @@ the whole export has been read, so an export that cannot be read leaves the land
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +44,7 @@ from kura_dagster.core.quarantine import QUARANTINE_TABLE, QuarantineWriter, wri
 from kura_dagster.core.settings import validate_dataset_name
 
 __all__ = ["FORMATS", "IngestReport", "conversation_line", "detect_format", "ingest", "load_export",
-           "write_landing_zone", "write_quarantine"]
+           "signals_stop_like_ctrl_c", "write_landing_zone", "write_quarantine"]
 
 REJECTED_SAMPLE = 100  # rejects kept in the report to show; all of them are in the quarantine
 
@@ -55,6 +63,7 @@ class IngestReport:
     unchanged: int = 0  # accepted records whose line was already in the landing zone, byte for byte
     default_created_at: datetime | None = None  # the time given to conversations that had none
     quarantine_table: str | None = None
+    elsewhere: dict[str, int] = field(default_factory=dict)  # day -> undated duplicates already landed there
 
     @property
     def input_records(self) -> int:
@@ -77,23 +86,55 @@ def ingest(path: str | Path, *, dataset: str, data_dir: Path, quarantine_dir: Pa
     """Read an export, write its good records to the landing zone and its bad ones to the quarantine.
 
     Nothing is written when the export as a whole cannot be read (a missing file, a JSON document that
-    does not parse, unknown columns): that raises FileNotFoundError or ValueError naming the file.
+    does not parse, unknown columns): that raises FileNotFoundError or ValueError naming the file. Nor
+    when its conversations carry no timestamps and `options.default_created_at` gives none (ValueError
+    naming the file and `--default-date`): the day they land on is the user's choice, never a guess that
+    makes a second ingest with the right date hold them twice.
+
+    The day files and the quarantine file are each merged under a lock (`core.landing.DatasetLock`,
+    `core.quarantine.QuarantineWriter.merge_file`), so concurrent ingests of one dataset lose nothing.
     """
     validate_dataset_name(dataset)
     export = open_export(path, fmt, options)
+    dated = options is not None and options.default_created_at is not None
     with LandingWriter(data_dir, dataset) as landing, \
             QuarantineWriter(quarantine_dir, dataset, db_path=db_path, sample=REJECTED_SAMPLE) as quarantine:
         for outcome in export:
             if isinstance(outcome, Rejected):
                 quarantine.add(outcome)
-            else:
-                landing.add(outcome)
+                continue
+            if not dated and export.default_created_at is not None:
+                raise ValueError(f"{export.path}: record {export.records} has no timestamp (nor has any message "
+                                 f"of it): pass --default-date YYYY-MM-DD, the day its conversations belong to; "
+                                 f"nothing was ingested")
+            landing.add(outcome)
         days = landing.commit()
         quarantine_file = quarantine.commit()
     report = IngestReport(dataset=dataset, accepted=landing.written, duplicates=landing.duplicates,
                           quarantined=quarantine.count, rejected=quarantine.sample, days=days,
                           quarantine_file=quarantine_file, records_read=export.records, format=export.format,
-                          unchanged=landing.unchanged, default_created_at=export.default_created_at)
+                          unchanged=landing.unchanged, default_created_at=export.default_created_at,
+                          elsewhere=dict(sorted(landing.elsewhere.items())))
     if quarantine_file is not None and db_path is not None:
         report.quarantine_table = f"kura.{QUARANTINE_TABLE}"
     return report
+
+
+@contextmanager
+def signals_stop_like_ctrl_c() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP (a kill, a closed terminal) raise KeyboardInterrupt like Ctrl-C, so an
+    ingest unwinds and removes its scratch files (the default action would end the process on the spot).
+    For the main thread of a command; the previous handlers come back on exit."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

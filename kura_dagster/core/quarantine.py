@@ -18,13 +18,20 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
 from kura_dagster.core.loaders import Rejected, json_line
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; stale scratch files are not swept
+    fcntl = None  # type: ignore[assignment]
+
 QUARANTINE_TABLE = "quarantine"
+SCRATCH_SUFFIX = ".scratch"
 BATCH = 2_000  # entries per insert into the table
 
 Key = tuple[str, str, int, str]
@@ -40,6 +47,15 @@ class QuarantineWriter:
     """Collects rejected records for one dataset; `commit` writes them (see the module docstring).
 
     `sample` keeps the first few rejects in memory for the command to print; `count` counts them all.
+    `commit` is `merge_file` then `insert_table`. Two ingests of one dataset must not merge the file at
+    the same time (each would start from the old file and drop the other's entries, as two concurrent
+    ingests with 30,000 rejects each did, keeping 30,000 of 60,000): `merge_file` holds a `flock` on the
+    quarantine folder. That folder rather than the dataset's landing folder, so that an ingest whose
+    records were all rejected never creates a landing folder (which the sensor would register).
+
+    The scratch file holds a shared `flock` while its writer lives, so `remove_stale_scratch` can tell the
+    scratch of a killed ingest (removed) from a live one; it is read back through its own descriptor, so
+    even a sweep racing its creation cannot take it away.
     """
 
     def __init__(self, quarantine_dir: Path, dataset: str, *, db_path: Path | None = None,
@@ -52,6 +68,7 @@ class QuarantineWriter:
         self.sample_size = sample
         self.sample: list[Rejected] = []
         self.count = 0
+        self.path: Path | None = None  # the quarantine file, once merged
         self._scratch: Path | None = None
         self._handle: BinaryIO | None = None
 
@@ -62,18 +79,22 @@ class QuarantineWriter:
         self.close()
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
         if self._scratch is not None:
+            for sibling in _siblings(self._scratch):
+                sibling.unlink(missing_ok=True)
             self._scratch.unlink(missing_ok=True)
             self._scratch = None
+        if self._handle is not None:
+            self._handle.close()  # after the unlink: closing releases the lock that marks it live
+            self._handle = None
 
     def add(self, rejected: Rejected) -> None:
         if self._handle is None:
             self.quarantine_dir.mkdir(parents=True, exist_ok=True)
-            descriptor, name = tempfile.mkstemp(prefix=f".{self.dataset}-", suffix=".scratch", dir=self.quarantine_dir)
-            self._scratch, self._handle = Path(name), os.fdopen(descriptor, "wb")
+            descriptor, name = tempfile.mkstemp(prefix=f".{self.dataset}-", suffix=SCRATCH_SUFFIX, dir=self.quarantine_dir)
+            if fcntl is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_SH)
+            self._scratch, self._handle = Path(name), os.fdopen(descriptor, "w+b")
         entry = {"dataset": self.dataset, "source": rejected.source, "record": rejected.record,
                  "reason": rejected.reason, "raw": rejected.raw, "ingested_at": self.ingested_at}
         self._handle.write(json_line(entry).encode("utf-8") + b"\n")
@@ -83,26 +104,44 @@ class QuarantineWriter:
 
     def commit(self) -> Path | None:
         """Merge into the file, then the table; the file's path, or None when nothing was rejected."""
-        if self._handle is None or self._scratch is None:
-            return None
-        self._handle.close()
-        self._handle = None
-        path = self.quarantine_dir / f"{self.dataset}.jsonl"
-        self._merge_file(path)
-        if self.db_path is not None:  # after the file: if the database is busy past the wait, the file has them
-            import duckdb
-
-            try:
-                _insert(self._batches(), self.db_path)
-            except duckdb.Error as error:
-                raise ValueError(f"{path} is written, but not the table kura.quarantine in {self.db_path}: {error}; "
-                                 f"ingest again to retry (nothing will be duplicated)") from None
+        path = self.merge_file()
+        self.insert_table()
         return path
 
+    def merge_file(self) -> Path | None:
+        """Merge the rejects into `<quarantine_dir>/<dataset>.jsonl`, under the lock; its path, or None
+        when there were none."""
+        if self._handle is None or self._scratch is None:
+            return None
+        self._handle.flush()
+        path = self.quarantine_dir / f"{self.dataset}.jsonl"
+        with _locked(self.quarantine_dir):
+            remove_stale_scratch(self.quarantine_dir)
+            self._merge_file(path)
+        self.path = path
+        return path
+
+    def insert_table(self) -> None:
+        """Insert the rejects into `kura.quarantine` (after `merge_file`; nothing without a database)."""
+        if self.path is None or self.db_path is None:
+            return
+        import duckdb
+
+        try:  # after the file: if the database is busy past the wait, the file has them
+            _insert(self._batches(), self.db_path)
+        except duckdb.Error as error:
+            raise ValueError(f"{self.path} is written, but not the table kura.quarantine in {self.db_path}: {error}; "
+                             f"ingest again to retry (nothing will be duplicated)") from None
+
+    def _new_lines(self) -> Iterator[tuple[int, bytes]]:
+        assert self._handle is not None
+        self._handle.seek(0)
+        return _lines(self._handle)
+
     def _merge_file(self, path: Path) -> None:
-        assert self._scratch is not None
+        assert self._scratch is not None and self._handle is not None
         entries: dict[Key, tuple[int, int]] = {}  # key -> (0 = existing file / 1 = scratch, offset)
-        verbatim = self._scratch.with_suffix(".verbatim")
+        verbatim, merged = _siblings(self._scratch)
         try:
             if path.exists():
                 with path.open("rb") as old, verbatim.open("wb") as keep:
@@ -114,11 +153,10 @@ class QuarantineWriter:
                         except (ValueError, AttributeError, RecursionError):
                             if raw.strip():
                                 keep.write(raw.rstrip(b"\r\n") + b"\n")
-            with self._scratch.open("rb") as new:
-                for offset, raw in _lines(new):
-                    entries.setdefault(_key(json.loads(raw)), (1, offset))
-            merged = self._scratch.with_suffix(".merged")
-            with merged.open("wb") as out, self._scratch.open("rb") as new:
+            for offset, raw in self._new_lines():
+                entries.setdefault(_key(json.loads(raw)), (1, offset))
+            new = self._handle
+            with merged.open("wb") as out:
                 old_handle = path.open("rb") if path.exists() else None
                 try:
                     for _, (source, offset) in sorted(entries.items(), key=lambda item: item[0]):
@@ -138,18 +176,61 @@ class QuarantineWriter:
                 os.replace(merged, path)
         finally:
             verbatim.unlink(missing_ok=True)
+            merged.unlink(missing_ok=True)
 
     def _batches(self) -> Iterator[list[dict]]:
-        assert self._scratch is not None
         batch: list[dict] = []
-        with self._scratch.open("rb") as new:
-            for _, raw in _lines(new):
-                batch.append(json.loads(raw))
-                if len(batch) >= BATCH:
-                    yield batch
-                    batch = []
+        for _, raw in self._new_lines():
+            batch.append(json.loads(raw))
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
         if batch:
             yield batch
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive `flock` on a folder (released when its descriptor closes)."""
+    if fcntl is None:  # Windows: no advisory lock; do not run two ingests of one dataset at once
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _siblings(scratch: Path) -> tuple[Path, Path]:
+    """The files a merge writes next to its scratch file: unparsable old lines, and the merged file."""
+    return scratch.with_suffix(".verbatim"), scratch.with_suffix(".merged")
+
+
+def remove_stale_scratch(quarantine_dir: Path) -> list[Path]:
+    """Remove scratch files (and their merge files) of ingests that were killed; returns the scratch files."""
+    if fcntl is None:
+        return []
+    removed = []
+    for scratch in sorted(Path(quarantine_dir).glob(f".*{SCRATCH_SUFFIX}")):
+        try:
+            descriptor = os.open(scratch, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            continue  # a live writer holds it
+        try:
+            for sibling in _siblings(scratch):
+                sibling.unlink(missing_ok=True)
+            scratch.unlink(missing_ok=True)
+            removed.append(scratch)
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:

@@ -339,3 +339,26 @@ def read_table(path: str | Path, table_name: str, dataset: str, day: Date | str)
         raise FileNotFoundError(f"{path}: no DuckDB file yet; run `kura-dagster run` first")
     with connect(path, read_only=True) as connection:
         return read_partition(connection, table_name, dataset, day)
+
+
+def partition_rows(path: str | Path, table_name: str, dataset: str, day: Date | str) -> int:
+    """How many rows one partition has in a table (0 without the file or the table)."""
+    day = Date.fromisoformat(day) if isinstance(day, str) else day
+    if not Path(path).exists():
+        return 0
+    with connect(path, read_only=True) as connection:
+        if not _table_exists(connection, table_name):
+            return 0
+        return connection.execute(f"SELECT count(*) FROM {qualified(connection, table_name)} "
+                                  "WHERE dataset = ? AND date = ?", [dataset, day]).fetchall()[0][0]
+
+
+def datasets_in(path: str | Path, table_name: str = "conversations") -> list[str]:
+    """The datasets that have rows in a table (none without the file or the table)."""
+    if not Path(path).exists():
+        return []
+    with connect(path, read_only=True) as connection:
+        if not _table_exists(connection, table_name):
+            return []
+        rows = connection.execute(f"SELECT DISTINCT dataset FROM {qualified(connection, table_name)}").fetchall()
+    return sorted(row[0] for row in rows)

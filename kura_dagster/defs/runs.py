@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
+from pathlib import Path
 
 from dagster import DagsterInstance, JobDefinition, execute_job, reconstructable
 
@@ -28,7 +30,25 @@ def kura_instance(settings: Settings) -> DagsterInstance:
     # (`defs/instance.py`); a dagster.yaml with content is left as it is.
     ensure_instance_config(home, settings.max_concurrent)
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    # Two commands creating a fresh instance at once (two first ingests) both stamp its SQLite schemas and
+    # leave two alembic heads: every later command then fails (4 of 8 trials). One creator at a time.
+    with _folder_lock(home):
+        return DagsterInstance.get()
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def register_datasets(instance: DagsterInstance, datasets: Iterable[str]) -> list[str]:
@@ -39,6 +59,31 @@ def register_datasets(instance: DagsterInstance, datasets: Iterable[str]) -> lis
     if new:
         instance.add_dynamic_partitions(DATASET_PARTITIONS.name, new)
     return new
+
+
+def known_datasets(settings: Settings) -> list[str]:
+    """The datasets a command may name: a folder in the landing zone, a registered `dataset` partition, or
+    rows in the tables. Only `ingest`, the sensor and `register_datasets` make one; a typo never does."""
+    from kura_dagster.core.landing import scan_landing_zone
+    from kura_dagster.core.store import datasets_in
+
+    known = set(scan_landing_zone(settings.data_dir).datasets) | set(datasets_in(settings.duckdb_path))
+    if (settings.dagster_home / "dagster.yaml").exists():  # a command that only reads never creates the instance
+        known |= set(kura_instance(settings).get_dynamic_partitions(DATASET_PARTITIONS.name))
+    return sorted(known)
+
+
+def require_known_dataset(settings: Settings, dataset: str) -> None:
+    """ValueError naming the known datasets and the closest one when `dataset` is none of them."""
+    from kura_dagster.core.landing import scan_landing_zone, unknown_dataset
+
+    from kura_dagster.core.store import datasets_in
+
+    if dataset in scan_landing_zone(settings.data_dir).datasets or dataset in datasets_in(settings.duckdb_path):
+        return  # the usual cases, without opening the Dagster instance
+    message = unknown_dataset(dataset, known_datasets(settings))
+    if message:
+        raise ValueError(message)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,12 @@ against a plain in-memory model of the duplicate rules, and the spilled quaranti
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import signal
 import tempfile
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kura_dagster.core import quarantine as quarantine_module
-from kura_dagster.core.connectors import load
+from kura_dagster.core.connectors import ConnectorOptions, load
 from kura_dagster.core.connectors.documents import array_items
-from kura_dagster.core.ingest import ingest
+from kura_dagster.core.ingest import ingest, signals_stop_like_ctrl_c
 from kura_dagster.core.landing import SCRATCH_PREFIX, LandingWriter, conversation_line
 from kura_dagster.core.loaders import Rejected, parse_record
 from kura_dagster.core.quarantine import QuarantineWriter
@@ -210,7 +214,7 @@ def test_a_failure_before_commit_leaves_the_landing_zone_alone(tmp_path):
     with pytest.raises(RuntimeError), LandingWriter(tmp_path / "data", "d") as writer:
         writer.add(conversation)
         raise RuntimeError("the export broke half way")
-    assert list((tmp_path / "data" / "d").iterdir()) == []  # no day file, no scratch folder
+    assert not (tmp_path / "data" / "d").exists()  # no day file, no scratch folder, not even the folder it made
 
 
 def test_an_export_that_fails_half_way_changes_nothing(tmp_path):
@@ -269,3 +273,66 @@ def test_counts_add_up_past_the_report_sample(tmp_path):
     assert (report.accepted, report.quarantined, report.records_read) == (150, 150, 300) and report.balanced
     assert len(report.rejected) == 100  # the sample shown by the command
     assert len((tmp_path / "q" / "d.jsonl").read_text().splitlines()) == 150
+
+
+# --------------------------------------------------------------------------------------------------
+# Scratch files of killed ingests, signals, undated exports
+# --------------------------------------------------------------------------------------------------
+
+
+def test_the_next_writer_removes_a_killed_ingests_scratch_folder_and_keeps_a_live_one(tmp_path):
+    folder = tmp_path / "data" / "d"
+    stale, live = folder / f"{SCRATCH_PREFIX}killed", folder / f"{SCRATCH_PREFIX}running"
+    for scratch in (stale, live):
+        scratch.mkdir(parents=True)
+        (scratch / "2026-11-01.new").write_text("half an export\n")
+    holder = os.open(live, os.O_RDONLY)  # what a live ingest holds on its scratch folder
+    fcntl.flock(holder, fcntl.LOCK_SH)
+    try:
+        conversation = Conversation(chat_id="a", created_at="2026-11-01T10:00:00Z", messages=[{"role": "user", "content": "hi"}])
+        with LandingWriter(tmp_path / "data", "d") as writer:
+            writer.add(conversation)
+            writer.commit()
+        assert sorted(p.name for p in folder.iterdir()) == [live.name, "2026-11-01.jsonl"]
+    finally:
+        os.close(holder)
+
+
+def test_the_next_quarantine_merge_removes_a_killed_ingests_scratch_file(tmp_path):
+    quarantine_dir = tmp_path / "q"
+    quarantine_dir.mkdir()
+    for name in (".d-killed.scratch", ".d-killed.merged"):
+        (quarantine_dir / name).write_text("{}\n")
+    with QuarantineWriter(quarantine_dir, "d") as writer:
+        writer.add(Rejected("/exports/x.jsonl", 1, "bad", "{raw"))
+        writer.commit()
+    assert sorted(p.name for p in quarantine_dir.iterdir()) == ["d.jsonl"]
+
+
+def test_sigterm_and_sighup_stop_an_ingest_like_ctrl_c():
+    before = signal.getsignal(signal.SIGTERM)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        with pytest.raises(KeyboardInterrupt), signals_stop_like_ctrl_c():
+            os.kill(os.getpid(), number)
+            time.sleep(5)  # not reached: the handler raises as soon as the signal arrives
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_an_undated_id_on_another_day_is_a_duplicate_only_with_the_same_content(tmp_path):
+    def sharegpt(path: Path, text: str) -> Path:
+        path.write_text(json.dumps({"id": "sg-1", "conversations": [{"from": "human", "value": text},
+                                                                     {"from": "gpt", "value": "ok"}]}) + "\n")
+        return path
+
+    data, quarantine_dir = tmp_path / "data", tmp_path / "q"
+    first = sharegpt(tmp_path / "a.jsonl", "reset my password")
+    ingest(first, dataset="d", data_dir=data, quarantine_dir=quarantine_dir,
+           options=ConnectorOptions(default_created_at=datetime(2026, 11, 1, tzinfo=timezone.utc)))
+    same = ingest(first, dataset="d", data_dir=data, quarantine_dir=quarantine_dir,
+                  options=ConnectorOptions(default_created_at=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    assert (same.accepted, same.duplicates, same.elsewhere, same.days) == (0, 1, {"2026-11-01": 1}, [])
+    other = ingest(sharegpt(tmp_path / "b.jsonl", "my refund never came"), dataset="d", data_dir=data,
+                   quarantine_dir=quarantine_dir,
+                   options=ConnectorOptions(default_created_at=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    assert (other.accepted, other.duplicates, other.elsewhere) == (1, 0, {})  # same id, other content: landed
+    assert sorted(p.name for p in (data / "d").iterdir()) == ["2026-11-01.jsonl", "2026-11-02.jsonl"]

@@ -156,6 +156,7 @@ def test_failed_run_gives_exit_code_1_and_its_reason(kura_env: Path, capsys, mon
 
 
 def test_days_outside_the_partitions_are_refused_before_any_run(kura_env: Path, capsys):
+    write_jsonl(kura_env / "data" / "gamma" / "2099-01-01.jsonl", make_conversations(per_theme=1, day="2099-01-01"))
     assert cli.main(["run", "--dataset", "gamma", "--date", "2099-01-01"]) == 2
     assert "2099-01-01 is not a date partition" in capsys.readouterr().err
     with kura_instance(Settings.from_env()) as instance:

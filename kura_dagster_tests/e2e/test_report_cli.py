@@ -23,7 +23,7 @@ def test_report_command(kura_env, monkeypatch, capsys):
     assert "Here is how." in (kura_env / "with-messages.html").read_text(encoding="utf-8")
 
     assert main(["report", "--dataset", "demo", "--date", "2026-11-08"]) == 2
-    assert "nothing to report for dataset 'demo' on 2026-11-08" in capsys.readouterr().err
+    assert "no conversations for demo on 2026-11-08" in capsys.readouterr().err
 
 
 def _pipeline_writes(database, part, *tables_in_order):
@@ -69,7 +69,7 @@ def test_nothing_to_report_leaves_the_file_there_untouched(kura_env, capsys):
     page.write_text("my earlier page", encoding="utf-8")
     assert main(["report", "--dataset", "demo", "--date", "2026-11-08", "--out", str(page)]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "nothing to report for dataset 'demo' on 2026-11-08" in error
+    assert error.count("\n") == 1 and "no conversations for demo on 2026-11-08" in error
     assert page.read_text(encoding="utf-8") == "my earlier page"
     assert sorted(p.name for p in kura_env.iterdir() if p.is_file()) == ["explorer.html"]
 

@@ -79,7 +79,8 @@ def pick(row: dict[str, Any], key: str, columns: dict[str, str]) -> str | None:
     """The column that holds `key`: the mapped one, else the first default name present."""
     if key in columns:
         return columns[key]
-    return next((name for name in DEFAULT_COLUMNS[key] if name in row), None)
+    taken = set(columns.values())  # a column named for another key is not guessed for this one
+    return next((name for name in DEFAULT_COLUMNS[key] if name in row and name not in taken), None)
 
 
 def finish(record: dict[str, Any], raw: dict[str, Any], ctx: Context, prefix: str) -> dict[str, Any]:

@@ -47,12 +47,18 @@ def _resolve(names: list[str], options_columns: dict[str, str]) -> dict[str, str
     if unknown:
         missing = ", ".join(f"{key}={column}" for key, column in unknown.items())
         raise ValueError(f"--columns {missing}: no such column (columns: {', '.join(names)})")
-    resolved = {}
+    # Explicit columns win: a column named for one key is never guessed for another (a CSV whose chat id
+    # column is called `conversation` is not read as a messages column).
+    resolved = {key: column for key, column in options_columns.items() if column}
+    taken = set(resolved.values())
     for key in COLUMN_KEYS:
-        column = options_columns.get(key) or next((name for name in DEFAULT_COLUMNS[key] if name in names), None)
+        if key in resolved:
+            continue
+        column = next((name for name in DEFAULT_COLUMNS[key] if name in names and name not in taken), None)
         if column is not None:
             resolved[key] = column
-    return resolved
+            taken.add(column)
+    return {key: resolved[key] for key in COLUMN_KEYS if key in resolved}
 
 
 def _id_text(value: Any, name: str) -> str | None:
@@ -67,8 +73,12 @@ def _id_text(value: Any, name: str) -> str | None:
 
 def table_items(names: list[str], rows: Rows, ctx: Context, prefix: str) -> tuple[Iterator[Item], Converter]:
     """The records of a table and the function that turns one into a Kura-shaped dict."""
-    columns = _resolve(names, dict(ctx.options.columns))
-    if ctx.options.row_function is not None or "messages" in columns:
+    explicit = dict(ctx.options.columns)
+    columns = _resolve(names, explicit)
+    # One row per message when --columns names role or content and not messages, whatever column is named
+    # like a messages column.
+    per_message = "messages" not in explicit and ("role" in explicit or "content" in explicit)
+    if ctx.options.row_function is not None or ("messages" in columns and not per_message):
         items = ((number, row.raw if isinstance(row, Invalid) else raw_of(row), row) for number, row in rows)
         return items, lambda row: row_record(row, ctx, prefix, columns)
     if "role" in columns and "content" in columns:
