@@ -10,7 +10,13 @@ from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
 
-from kura_dagster.core.paths import PathError, check_output_file, check_output_folder, explain_os_error
+from kura_dagster.core.paths import (
+    PathError,
+    check_output_file,
+    check_output_folder,
+    explain_os_error,
+    os_error_advice,
+)
 from kura_dagster.core.settings import Settings, SettingsError, validate_dataset_name
 from kura_dagster.core.visualise import STYLES
 
@@ -269,8 +275,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     except FileNotFoundError:
         raise  # no DuckDB file yet: its own message
     except OSError as error:  # disk full, a folder in the way, no permission: the page is written whole or not at all
-        raise CommandError(f"{out}: cannot write the report ({error.strerror or error}); "
-                           "a page already there is unchanged") from None
+        # the error names the page's temporary file: name the page
+        raise CommandError(f"{out}: {os_error_advice(error)}; a page already there is unchanged") from None
     trends = "with topics over time" if result.has_trends else "no topic trends yet (materialise topic_trends)"
     print(f"{result.path}: {result.conversations:,} conversations, {result.clusters:,} clusters, {trends}; "
           f"{result.bytes / 1e6:.2f} MB in {result.seconds:.2f}s. Open it in a browser (it works offline).")

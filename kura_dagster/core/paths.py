@@ -88,9 +88,14 @@ def _reason(error: OSError) -> str:
 def explain_os_error(error: OSError, path: str | os.PathLike | None = None) -> str:
     """One line for a failed write: the path (the error's, else `path`), what went wrong, what to do."""
     where = error.filename or path
-    prefix = f"{where}: " if where else ""
+    return (f"{where}: " if where else "") + os_error_advice(error)
+
+
+def os_error_advice(error: OSError) -> str:
+    """What went wrong in a failed write, and what to do, without the path."""
     advice = {
         errno.ENOSPC: "no space left on the device; free some space or write somewhere else",
+        errno.EFBIG: "file too large for this file system or limit; free some space or write somewhere else",
         errno.EDQUOT: "disk quota exceeded; free some space or write somewhere else",
         errno.EROFS: "read-only file system; write somewhere else",
         errno.EACCES: "permission denied; write somewhere you may write",
@@ -98,4 +103,4 @@ def explain_os_error(error: OSError, path: str | os.PathLike | None = None) -> s
         errno.EISDIR: "is a folder where a file was expected; name a file",
         errno.ENOTDIR: "a file is in the way where a folder was expected; choose another path",
     }.get(error.errno)
-    return prefix + (advice or _reason(error))
+    return advice or _reason(error)

@@ -100,7 +100,8 @@ def test_a_write_that_fails_half_way_leaves_the_previous_page_whole(kura_env):
                           preexec_fn=small_disk)
     assert full.returncode == 2, full.stderr
     assert full.stderr.count("\n") == 1 and full.stderr.startswith(
-        f"kura-dagster report: error: {page}: cannot write the report (File too large); a page already there is "
+        f"kura-dagster report: error: {page}: file too large for this file system or limit; free some space or write "
+        "somewhere else; a page already there is "
         "unchanged"), full.stderr
     assert page.read_bytes() == before
     assert [p.name for p in folder.iterdir()] == ["explorer.html"]  # no half-written file left behind
