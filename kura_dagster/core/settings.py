@@ -92,7 +92,7 @@ class Settings:
     privacy_audit: bool = False
     privacy_min_score: int = 3
     seed: int = 42
-    start_date: str = "2024-01-01"
+    start_date: str | None = None  # None: the date partitions start at the landing zone's earliest day
     executor: str = "in_process"
     max_concurrent: int = 2
     partitions_per_run: int = 10
@@ -185,7 +185,7 @@ class Settings:
             privacy_audit=_privacy_audit(llm),
             privacy_min_score=_number("KURA_PRIVACY_MIN_SCORE", 3, int, 1),
             seed=_number("KURA_SEED", 42, int),
-            start_date=env.get("KURA_START_DATE") or "2024-01-01",
+            start_date=env.get("KURA_START_DATE") or None,
             executor=_choice("KURA_EXECUTOR", "in_process", ("in_process", "multiprocess", "k8s", "celery")),
             max_concurrent=_number("KURA_MAX_CONCURRENT", 2, int, 1),
             partitions_per_run=_number("KURA_PARTITIONS_PER_RUN", 10, int, 1),
