@@ -115,8 +115,9 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     With `make dev` running, its daemon launches the runs and this command follows them; otherwise the
     command launches them itself, up to KURA_MAX_CONCURRENT at a time, and waits for the last one.
     """
-    from kura_dagster.defs.runs import kura_instance, run_partitions, today_notice
+    from kura_dagster.defs.runs import check_partitions, kura_instance, run_partitions, today_notice
 
+    partitions = check_partitions(partitions, settings.data_dir)  # a bad day is refused before anything starts
     instance = kura_instance(settings)
     print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
           f"(instance: {settings.dagster_home})", flush=True)
@@ -181,8 +182,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     datasets = zone.datasets
     if not datasets:
         raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
-    partitions = [(dataset, day) for dataset in datasets for day in zone.dates(dataset)]
-    from kura_dagster.defs.runs import kura_instance, run_partitions_in_process, today_notice
+    from kura_dagster.defs.runs import check_partitions, kura_instance, run_partitions_in_process, today_notice
+
+    partitions = check_partitions([(dataset, day) for dataset in datasets for day in zone.dates(dataset)],
+                                  settings.data_dir)
 
     print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
           f"Dagster, in this process, up to {settings.partitions_per_run} days per run "

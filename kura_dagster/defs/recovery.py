@@ -20,6 +20,10 @@ The test is used twice:
 * `KuraRunLauncher`, the run launcher of the instance config kura writes (`defs/instance.py`), answers
   Dagster's run monitoring with the same test, so the `make dev` daemon fails a dead run and frees its
   slots (`free_slots_after_run_end_seconds`) with no command run at all.
+
+Internal imports: `CheckRunHealthResult`, `WorkerStatus` and `LaunchRunContext`, the interface a run launcher
+implements, which dagster 1.13 exports under `dagster._core.launcher` only; `test_recovery.py` runs Dagster's
+own monitoring iteration against `KuraRunLauncher`, so a change there fails a test.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from dataclasses import dataclass
 import psutil
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, DefaultRunLauncher, RunsFilter
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
+
+from kura_dagster.defs.instance import POOL
 
 HOST_TAG = "kura/host"  # the machine of the process that launched (and, locally, executes) the run
 PID_TAG = "kura/pid"  # the process executing the run, when known at launch (`demo` runs in its own process)
@@ -148,22 +154,28 @@ def dead_reason(instance: DagsterInstance, record) -> str | None:
     return None
 
 
+def _slot_runs(instance: DagsterInstance) -> set[str]:
+    """Runs that claim or wait for a pool slot."""
+    storage = instance.event_log_storage
+    claimed = {slot.run_id for slot in storage.get_concurrency_info(POOL).claimed_slots}
+    return claimed | set(storage.get_concurrency_run_ids())
+
+
 def free_slots(instance: DagsterInstance, run_id: str) -> bool:
     """Release the pool slots (claimed or awaited) of a run that no longer runs; True if it had any."""
     storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits or run_id not in storage.get_concurrency_run_ids():
+    if not storage.supports_global_concurrency_limits:
         return False
-    storage.free_concurrency_slots_for_run(run_id)
-    return True
+    held = run_id in _slot_runs(instance)
+    storage.free_concurrency_slots_for_run(run_id)  # idempotent: nothing happens for a run without slots
+    return held
 
 
-def recover_dead_runs(instance: DagsterInstance, run_ids: Iterable[str] | None = None) -> list[RecoveredRun]:
+def recover_dead_runs(instance: DagsterInstance) -> list[RecoveredRun]:
     """Fail (or, if it was being canceled, cancel) every in-flight run whose process is dead, and free the
-    pool slots still held by runs that have ended. `run_ids` limits it to some runs."""
-    wanted = set(run_ids) if run_ids is not None else None
+    pool slots still held by runs that have ended."""
     recovered: list[RecoveredRun] = []
-    for record in instance.get_run_records(RunsFilter(statuses=list(IN_FLIGHT),
-                                                      run_ids=sorted(wanted) if wanted is not None else None)):
+    for record in instance.get_run_records(RunsFilter(statuses=list(IN_FLIGHT))):
         reason = dead_reason(instance, record)
         if reason is None:
             continue
@@ -181,11 +193,8 @@ def recover_dead_runs(instance: DagsterInstance, run_ids: Iterable[str] | None =
                                       free_slots(instance, run.run_id)))
     # Runs that ended without giving their slots back: a worker killed under a live code server is marked
     # failed by the server, but its step never released its claim.
-    storage = instance.event_log_storage
-    if storage.supports_global_concurrency_limits:
-        for run_id in sorted(storage.get_concurrency_run_ids()):
-            if wanted is not None and run_id not in wanted:
-                continue
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        for run_id in sorted(_slot_runs(instance)):
             run = instance.get_run_by_id(run_id)
             if run is None or run.is_finished:
                 status = run.status.value.lower() if run is not None else "deleted"

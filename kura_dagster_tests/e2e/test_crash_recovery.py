@@ -81,8 +81,9 @@ def test_a_run_killed_mid_stage_is_recovered_by_the_next_run_which_equals_an_uni
         tmp_path: Path, landing_zone: Path):
     home = tmp_path / "home"
     command = _start(home, landing_zone, tmp_path)
-    instance = wait_for(lambda: (home / "dagster" / "dagster.yaml").exists() and
-                        DagsterInstance.from_config(str(home / "dagster")), "the instance", process=command)
+    # Opened once the command has created the instance's storage (two processes creating it race).
+    wait_for(lambda: "Backfill " in (tmp_path / "stdout").read_text(), "the backfill", timeout_s=300, process=command)
+    instance = DagsterInstance.from_config(str(home / "dagster"))
 
     def embedding() -> str | None:  # the run, once it is inside its `embeddings` stage
         for run in instance.get_runs():
