@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,12 @@ def run_backfill(env: dict, since: str, until: str) -> tuple[float, subprocess.C
     return time.monotonic() - started, done
 
 
+def partitions_ok(stdout: str) -> int:
+    """From the command's last line, "N of M partitions materialised" (progress lines are one per run)."""
+    found = re.search(r"^(\d+) of \d+ partitions materialised", stdout, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
 def one_policy(data_dir: Path, root: Path, partitions_per_run: int, since: str, until: str, days: int) -> dict:
     home = root / f"home-{partitions_per_run}"
     env = {**os.environ, "KURA_HOME": str(home), "KURA_DATA_DIR": str(data_dir), "KURA_MAX_CONCURRENT": "2",
@@ -73,7 +80,7 @@ def one_policy(data_dir: Path, root: Path, partitions_per_run: int, since: str, 
         "first_s": round(first_s, 1),
         "second_s": round(second_s, 1),
         "exit_codes": [first.returncode, second.returncode],
-        "partitions_ok": first.stdout.count(": ok in "),
+        "partitions_ok": partitions_ok(first.stdout),
         "partitions": days,
         "runs": len({line.rsplit("(run ", 1)[-1] for line in first.stdout.splitlines() if "(run " in line}),
         "lock_errors": output.lower().count("could not set lock"),

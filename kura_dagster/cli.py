@@ -125,12 +125,20 @@ def _dates_for(args: argparse.Namespace, settings: Settings) -> list[str]:
     return dates
 
 
-def _print_run(result, index: int, total: int) -> None:
-    status = "ok" if result.success else "FAILED"
-    print(f"[{index}/{total}] {result.dataset} {result.date}: {status} in {result.seconds:.1f}s (run {result.run_id[:8]})",
-          flush=True)
-    if result.error:
-        print(f"    {result.error}", file=sys.stderr, flush=True)
+def _print_run(results: list, positions: list[int], total: int) -> None:
+    """One line per run, with its own time: a run over a date range covers several days at once."""
+    first, last = results[0], results[-1]
+    where = f"{positions[0]}" if len(results) == 1 else f"{positions[0]}-{positions[-1]}"
+    days = first.date if len(results) == 1 else f"{first.date}..{last.date}"
+    status = "ok" if first.success else "FAILED"
+    run = f"run {first.run_id[:8]}" if first.run_id else "no run"
+    print(f"[{where}/{total}] {first.dataset} {days}: {status} in {first.seconds:.1f}s ({run})", flush=True)
+    if first.error:
+        print(f"    {first.error}", file=sys.stderr, flush=True)
+
+
+def _notice(line: str) -> None:
+    print(line, flush=True)
 
 
 def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
@@ -139,11 +147,14 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     With `make dev` running, its daemon launches the runs and this command follows them; otherwise the
     command launches them itself, up to KURA_MAX_CONCURRENT at a time, and waits for the last one.
     """
-    from kura_dagster.defs.runs import kura_instance, run_partitions
+    from kura_dagster.defs.runs import check_partitions, kura_instance, run_partitions, today_notice
 
+    partitions = check_partitions(partitions, settings.data_dir)  # a bad day is refused before anything starts
     instance = kura_instance(settings)
     print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
           f"(instance: {settings.dagster_home})", flush=True)
+    if (today := today_notice(partitions)) is not None:
+        _notice(today)
 
     def submitted(backfill_id: str, daemon_running: bool) -> None:
         driver = ("the running dagster-daemon launches its runs" if daemon_running else
@@ -153,8 +164,8 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     from kura_dagster.defs.backfills import BackfillError
 
     try:
-        return run_partitions(instance, partitions, max_concurrent=settings.max_concurrent,
-                              on_done=_print_run, on_submitted=submitted)
+        return run_partitions(instance, partitions, max_concurrent=settings.max_concurrent, on_done=_print_run,
+                              on_submitted=submitted, on_notice=_notice, data_dir=settings.data_dir)
     except BackfillError as error:
         raise CommandError(str(error)) from None
 
@@ -210,14 +221,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     datasets = zone.datasets
     if not datasets:
         raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
-    partitions = [(dataset, day) for dataset in datasets for day in zone.dates(dataset)]
-    from kura_dagster.defs.runs import kura_instance, run_partitions_in_process
+    from kura_dagster.defs.runs import check_partitions, kura_instance, run_partitions_in_process, today_notice
+
+    partitions = check_partitions([(dataset, day) for dataset in datasets for day in zone.dates(dataset)],
+                                  settings.data_dir)
 
     print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
           f"Dagster, in this process, up to {settings.partitions_per_run} days per run "
           f"(instance: {settings.dagster_home})", flush=True)
-    results = run_partitions_in_process(kura_instance(settings), partitions,
-                                        max_days_per_run=settings.partitions_per_run, on_done=_print_run)
+    if (today := today_notice(partitions)) is not None:
+        _notice(today)
+    results = run_partitions_in_process(kura_instance(settings), partitions, max_days_per_run=settings.partitions_per_run,
+                                        on_done=_print_run, on_notice=_notice, data_dir=settings.data_dir)
     failed = [r for r in results if not r.success]
     with connect(settings.duckdb_path, read_only=True) as connection:
         counts = {
@@ -359,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kura-dagster {args.command}: error: {explain_os_error(error, getattr(args, 'out', None))}",
               file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupted:  # Ctrl-C, SIGTERM: the runs were stopped on the way out
+        print(f"kura-dagster {args.command}: interrupted{': ' + str(interrupted) if str(interrupted) else ''}",
+              file=sys.stderr)
+        return 130
 
 
 def _check_paths(args: argparse.Namespace, settings: Settings) -> None:

@@ -62,6 +62,15 @@ def landing_file(data_dir: Path, dataset: str, day: str) -> Path:
     return path
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a day file, read in blocks: the data version of its `conversations` partition."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @dataclass
 class LandingScan:
     """What a scan found: day files by dataset (sorted), and what it skipped with the reason."""

@@ -271,7 +271,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KURA_PRIVACY_MIN_SCORE", "int", 3, "lowest accepted privacy score", "privacy_min_score",
             minimum=1, maximum=5),
     Setting("KURA_SEED", "int", 42, "seed of every model", "seed", minimum=0, maximum=SEED_LIMIT),
-    Setting("KURA_START_DATE", "date", "2024-01-01", "first day of the date partitions", "start_date"),
+    Setting("KURA_START_DATE", "date", None, "first day of the date partitions (unset: the landing zone's first day)",
+            "start_date"),
     Setting("KURA_EXECUTOR", "choice", "in_process", "Dagster executor", "executor",
             choices=("in_process", "multiprocess", "k8s", "celery")),
     Setting("KURA_MAX_CONCURRENT", "int", 2, "runs (and multiprocess steps) at once", "max_concurrent",
@@ -349,7 +350,7 @@ class Settings:
     privacy_audit: bool = False
     privacy_min_score: int = 3
     seed: int = 42
-    start_date: str = "2024-01-01"
+    start_date: str | None = None  # None: the date partitions start at the landing zone's earliest day
     executor: str = "in_process"
     max_concurrent: int = 2
     partitions_per_run: int = 10

@@ -1,17 +1,23 @@
 """Automation: a sensor that picks up new landing-zone files and a schedule that reclusters yesterday.
 
 The sensor registers every new folder `data/<dataset>/` as a partition of the dynamic `dataset`
-dimension and requests one run of `kura_pipeline` per new or changed `data/<dataset>/<YYYY-MM-DD>.jsonl`.
+dimension and requests one run of `kura_pipeline` per new or changed `data/<dataset>/<YYYY-MM-DD>.jsonl`
+whose content has not been materialised yet: after `make demo` (or `kura-dagster run`), the first tick of
+`make dev` finds every file already done and requests nothing.
 The schedule reruns yesterday's partition of every registered dataset, for late files and new settings.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -24,7 +30,7 @@ from dagster import (
     sensor,
 )
 
-from kura_dagster.core.landing import scan_landing_zone
+from kura_dagster.core.landing import file_sha256, scan_landing_zone
 from kura_dagster.core.settings import SETTING_BY_NAME, Settings, read_setting
 from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, DATE_PARTITIONS, partition_key
@@ -35,11 +41,26 @@ TRIGGER_TAG = "kura/trigger"
 
 def _fingerprint(path: Path) -> str:
     # size + mtime_ns rather than a sha256: the sensor runs every 30 s over the whole landing zone, and a
-    # stat costs nothing while hashing would re-read every file on every tick. The price is that a `touch`
-    # without a change reruns its partition, which is harmless because a run replaces the partition's rows.
+    # stat costs nothing while hashing would re-read every file on every tick. Only a file whose stat
+    # changed is hashed, and compared with what was materialised: a `touch` without a change runs nothing.
     # A file caught half-written changes size/mtime again when finished, so its final content is run too.
     stat = path.stat()
     return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def _materialised(instance: DagsterInstance, key: str, sha256: str) -> bool:
+    """Whether the latest materialisation of `conversations` for partition `key` recorded this file content
+    (its metadata `file_sha256`, per day even in a run over a date range) and its run succeeded, i.e.
+    every stage went through for this content (what `demo` and `kura-dagster run` leave behind)."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("conversations"), asset_partitions=[key]), limit=1).records
+    if not records or records[0].asset_materialization is None:
+        return False
+    recorded = records[0].asset_materialization.metadata.get("file_sha256")
+    if getattr(recorded, "value", recorded) != sha256:
+        return False
+    run = instance.get_run_by_id(records[0].run_id)
+    return run is not None and run.status == DagsterRunStatus.SUCCESS
 
 
 def _load_cursor(raw: str | None) -> dict[str, str]:
@@ -66,9 +87,9 @@ def landing_zone_sensor(context: SensorEvaluationContext) -> SensorResult | Skip
 
     seen = _load_cursor(context.cursor)
     start = DATE_PARTITIONS.start.strftime("%Y-%m-%d")
-    # The daily dimension ends with the last complete day: today's file becomes a partition at midnight
-    # UTC, so it is left out of the cursor and picked up by the first tick after that.
-    last = DATE_PARTITIONS.get_last_partition_key() or ""
+    # Today is a partition (it can be run on request) but its file may still grow: the sensor leaves it
+    # out of the cursor and requests it on the first tick after midnight UTC, once, when it is complete.
+    today = datetime.now(timezone.utc).date().isoformat()
     known = set(context.instance.get_dynamic_partitions(DATASET_PARTITIONS.name))
 
     cursor: dict[str, str] = {}
@@ -84,19 +105,25 @@ def landing_zone_sensor(context: SensorEvaluationContext) -> SensorResult | Skip
             if day < start:
                 context.log.info(f"skipping {dataset}/{path.name}: before the first date partition {start}")
                 continue
-            if day > last:
+            if day >= today:
                 context.log.info(f"waiting for {dataset}/{path.name}: the day {day} is not complete yet")
                 continue
             key, fingerprint = f"{dataset}/{day}", _fingerprint(path)
             cursor[key] = fingerprint
-            if seen.get(key) != fingerprint:
-                run_requests.append(RunRequest(
-                    partition_key=partition_key(dataset, day),
-                    # The fingerprint in the run key makes a second launch of the same content impossible,
-                    # even if the cursor is lost; a changed file gets a new key and runs again.
-                    run_key=f"{dataset}|{day}|{fingerprint}",
-                    tags={TRIGGER_TAG: "landing_zone"},
-                ))
+            if seen.get(key) == fingerprint:
+                continue
+            # New or changed by its size and time: hash it only now, and skip content already materialised
+            # (by `demo`, `kura-dagster run`, or a run before the cursor was lost).
+            if dataset in known and _materialised(context.instance, partition_key(dataset, day), file_sha256(path)):
+                context.log.info(f"{dataset}/{path.name}: this content is already materialised")
+                continue
+            run_requests.append(RunRequest(
+                partition_key=partition_key(dataset, day),
+                # The fingerprint in the run key makes a second launch of the same content impossible,
+                # even if the cursor is lost; a changed file gets a new key and runs again.
+                run_key=f"{dataset}|{day}|{fingerprint}",
+                tags={TRIGGER_TAG: "landing_zone"},
+            ))
 
     # Dagster applies dynamic_partitions_requests before it submits (and validates) the run requests of
     # the same tick, so a day of a dataset registered in this very tick is already a valid partition key.

@@ -29,7 +29,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, PartitionKeyRange, RunsFilter
@@ -50,12 +50,25 @@ from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.backfill import execute_backfill_iteration_with_instigation_logger
 from dagster._time import get_current_timestamp
 
+from kura_dagster.defs.instance import POOL
 from kura_dagster.defs.partitions import KURA_PARTITIONS
+from kura_dagster.defs.recovery import (
+    free_slots,
+    kill_leftover_children,
+    process_alive,
+    recover_dead_runs,
+    run_process,
+    runs_here,
+    slot_holders,
+    stop_runs,
+)
 
 # The module workspace.yaml loads, with no location name: the code location then has the same name
 # ("kura_dagster.definitions") as in `dagster dev -w workspace.yaml`, so the UI links these runs to it.
 DEFINITIONS_MODULE = "kura_dagster.definitions"
 LAUNCHED_BY_TAG = "kura/launched_by"
+# How often a waiting command looks for dead runs (they would hold the DuckDB slot forever).
+HEALTH_CHECK_EVERY_S = 5.0
 # The daemons write a heartbeat every 30 s; older than this and we assume no daemon is running.
 DAEMON_HEARTBEAT_MAX_AGE_S = 75.0
 DAEMON_TYPES = ("BACKFILL", "QUEUED_RUN_COORDINATOR")
@@ -90,11 +103,21 @@ def code_location(instance: DagsterInstance) -> Iterator[WorkspaceProcessContext
     """The project's code location, served by a code server process for as long as the context lasts."""
     target = ModuleTarget(module_name=DEFINITIONS_MODULE, attribute=None, working_directory=os.getcwd(),
                           location_name=None)
-    with WorkspaceProcessContext(instance, target, code_server_log_level="WARNING") as context:
-        errors = context.create_request_context().code_location_errors()
-        if errors:
-            raise BackfillError(f"cannot load {DEFINITIONS_MODULE}: {errors[0].message.strip()}")
-        yield context
+    with ExitStack() as stack:
+        context = stack.enter_context(WorkspaceProcessContext(instance, target, code_server_log_level="WARNING"))
+        try:
+            errors = context.create_request_context().code_location_errors()
+            if errors:
+                raise BackfillError(f"cannot load {DEFINITIONS_MODULE}: {errors[0].message.strip()}")
+            yield context
+        except KeyboardInterrupt:
+            # The code server waits for its run workers before it exits, and a worker may not exit on its
+            # own: after Ctrl-C nothing this command started may outlive it. Shutting the server down may
+            # fail when the terminal's Ctrl-C already stopped it; the kill below is what counts.
+            with suppress(Exception):
+                stack.close()
+            kill_leftover_children()
+            raise
 
 
 def daemon_is_running(instance: DagsterInstance, max_age_s: float = DAEMON_HEARTBEAT_MAX_AGE_S) -> bool:
@@ -194,8 +217,31 @@ def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
         if error is not None:
             return root_cause(error)
         if entry.dagster_event and entry.dagster_event.event_type == DagsterEventType.RUN_FAILURE:
-            return entry.dagster_event.message or "run failed"
+            return _died(instance, run_id) or entry.dagster_event.message or "run failed"
     return "run failed"
+
+
+def was_interrupted(instance: DagsterInstance, run_id: str) -> bool:
+    """Whether the run failed because its process was interrupted (Ctrl-C reaches an in-process run as
+    Dagster's DagsterExecutionInterruptedError, which `execute_job` turns into a plain run failure)."""
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE):
+        data = entry.dagster_event.event_specific_data if entry.dagster_event else None
+        error = getattr(data, "error", None)
+        if error is not None and error.cls_name == "DagsterExecutionInterruptedError":
+            return True
+    return False
+
+
+def _died(instance: DagsterInstance, run_id: str) -> str | None:
+    """'its process N died ...' when the run failed because its process is gone (the code server's own
+    message only says the run was "marked as failed from outside the execution context")."""
+    record = instance.get_run_record_by_id(run_id)
+    if record is None or not runs_here(instance, record.dagster_run.tags):
+        return None
+    process = run_process(instance, run_id, record.dagster_run.tags, record.create_timestamp.timestamp())
+    if process is None or process_alive(process.pid, process.recorded_at):
+        return None
+    return f"its process {process.pid} died (killed, or out of memory); run it again"
 
 
 def _finished(instance: DagsterInstance, record) -> FinishedRun:
@@ -207,22 +253,31 @@ def _finished(instance: DagsterInstance, record) -> FinishedRun:
     return FinishedRun(run_partition_keys(instance, run), run.run_id, success, seconds, error)
 
 
-def _cancel(context: WorkspaceProcessContext, backfill_id: str) -> None:
-    """Stop what this command started: queued runs are canceled, running ones terminated."""
+class Interrupted(KeyboardInterrupt):
+    """The command was interrupted (Ctrl-C, SIGTERM); the message says what was stopped."""
+
+
+def _cancel(context: WorkspaceProcessContext, backfill_id: str) -> str:
+    """Stop what this command started: the backfill, its queued runs, and its runs in progress with their
+    processes (a run waiting for a pool slot ignores Dagster's termination request, so it is killed).
+    Returns what was stopped, for people."""
     instance = context.instance
-    for record in _backfill_runs(instance, backfill_id):
-        run = record.dagster_run
-        try:
-            if run.status in NOT_LAUNCHED:
-                instance.report_run_canceled(run, message="kura-dagster run was interrupted")
-            elif run.status in IN_FLIGHT:
-                instance.run_launcher.terminate(run.run_id)
-        except Exception as error:  # best effort while exiting
-            _log.warning(f"could not cancel run {run.run_id}: {error}")
     backfill = instance.get_backfill(backfill_id)
     if backfill is not None and backfill.status not in BULK_ACTION_TERMINAL_STATUSES:
+        # First, so that nobody (a daemon) submits another run of it while we stop the others.
         instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED).with_end_timestamp(
             get_current_timestamp()))
+    queued, in_flight = [], []
+    for record in _backfill_runs(instance, backfill_id):
+        run = record.dagster_run
+        if run.status in NOT_LAUNCHED:
+            instance.report_run_canceled(run, message="kura-dagster run was interrupted")
+            queued.append(run.run_id)
+        elif run.status in IN_FLIGHT:
+            in_flight.append(run.run_id)
+    stopped = stop_runs(instance, in_flight, message="kura-dagster run was interrupted")
+    return (f"backfill {backfill_id} canceled: {len(stopped)} run(s) in progress stopped, "
+            f"{len(queued)} queued run(s) canceled; no process of it is left running")
 
 
 def wait_for_backfill(
@@ -231,14 +286,17 @@ def wait_for_backfill(
     *,
     max_concurrent: int = 2,
     on_finished: Callable[[FinishedRun], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     poll_s: float = 0.5,
     iterate_every_s: float = 2.0,
 ) -> list[FinishedRun]:
     """Follow the backfill until every partition has a finished run; progress it when no daemon does.
 
-    `on_finished` is called once per run as it ends. Returns, for each of the backfill's partitions in
-    order, the finished run that covered it; a partition that never got a run (backfill failed or
-    canceled) is reported as a failure with Dagster's reason.
+    `on_finished` is called once per run as it ends; `on_notice` with one line when a dead run (ours or
+    another process's) is recovered, or when our runs wait for a DuckDB slot that another run holds.
+    Returns, for each of the backfill's partitions in order, the finished run that covered it; a partition
+    that never got a run (backfill failed or canceled) is reported as a failure with Dagster's reason.
+    On an interruption the backfill and its runs are stopped, and `Interrupted` says what was stopped.
     """
     instance = context.instance
     backfill = instance.get_backfill(backfill_id)
@@ -249,9 +307,14 @@ def wait_for_backfill(
     done: dict[str, FinishedRun] = {}
     seen_runs: set[str] = set()
     errors: list[str] = []
-    last_iteration = 0.0
+    last_iteration = last_health_check = 0.0
+    waiting_for: set[str] = set()
+    notice = on_notice or (lambda line: None)
     try:
         while True:
+            if time.monotonic() - last_health_check >= HEALTH_CHECK_EVERY_S:
+                last_health_check = time.monotonic()
+                _check_health(instance, backfill_id, waiting_for, notice)
             backfill = instance.get_backfill(backfill_id)
             if not daemon_is_running(instance):
                 if backfill.status not in BULK_ACTION_TERMINAL_STATUSES and (
@@ -264,6 +327,8 @@ def wait_for_backfill(
             for record in sorted(_backfill_runs(instance, backfill_id), key=lambda r: r.create_timestamp):
                 if record.dagster_run.status in FINISHED and record.dagster_run.run_id not in seen_runs:
                     seen_runs.add(record.dagster_run.run_id)
+                    # A run whose worker died under a live code server ends FAILURE still holding its slot.
+                    free_slots(instance, record.dagster_run.run_id)
                     finished = _finished(instance, record)
                     done.update({key: finished for key in finished.partition_keys if key in order})
                     if on_finished is not None:
@@ -284,6 +349,8 @@ def wait_for_backfill(
                         on_finished(finished)
                 break
             time.sleep(poll_s)
+    except KeyboardInterrupt:
+        raise Interrupted(_cancel(context, backfill_id)) from None
     except BaseException:
         _cancel(context, backfill_id)
         raise
@@ -294,6 +361,23 @@ def wait_for_backfill(
         if backfill is not None and backfill.status not in BULK_ACTION_TERMINAL_STATUSES:
             _iterate(context, backfill)
     return [done[key] for key in keys]
+
+
+def _check_health(instance: DagsterInstance, backfill_id: str, waiting_for: set[str],
+                  notice: Callable[[str], None]) -> None:
+    """Recover dead runs (a run killed while we wait would hold its slot forever), and say once which run
+    of another process holds the DuckDB slot our runs wait for."""
+    for recovered in recover_dead_runs(instance):
+        notice(f"Recovered {recovered.describe()}")
+    ours = {record.dagster_run.run_id for record in _backfill_runs(instance, backfill_id)
+            if record.dagster_run.status in IN_FLIGHT}
+    if not ours:
+        return
+    for run_id, partitions in slot_holders(instance, POOL):
+        if run_id not in ours and run_id not in waiting_for:
+            waiting_for.add(run_id)
+            notice(f"Waiting for the DuckDB writer slot: run {run_id[:8]} ({partitions}) of another command "
+                   "or of the daemon holds it")
 
 
 def _backfill_partition_keys(backfill: PartitionBackfill) -> list[str]:

@@ -1,14 +1,34 @@
-"""Every asset is partitioned by dataset (registered at run time) × day."""
+"""Every asset is partitioned by dataset (registered at run time) × day.
+
+The days start at the earliest day file of the landing zone (or KURA_START_DATE when set), read once when
+the definitions are built, so the UI shows the landing zone's days rather than years of empty ones. They
+end with today (UTC): a day that is not over can be run on request (its file may still grow; the sensor
+waits for midnight before it runs it by itself).
+"""
 
 from __future__ import annotations
 
 from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, MultiPartitionsDefinition
 
+from kura_dagster.core.landing import scan_landing_zone
 from kura_dagster.core.settings import Settings
 
+# The first day when the landing zone is empty and KURA_START_DATE is unset: far enough back for most
+# histories ingested later (a day before the first one needs KURA_START_DATE, or a reload of the code).
+DEFAULT_START_DATE = "2024-01-01"
+
+
+def first_day(settings: Settings) -> str:
+    """KURA_START_DATE, else the earliest day file in the landing zone, else DEFAULT_START_DATE."""
+    if settings.start_date:
+        return settings.start_date
+    zone = scan_landing_zone(settings.data_dir)
+    days = [day for dataset in zone.datasets for day in zone.dates(dataset)]
+    return min(days, default=DEFAULT_START_DATE)
+
+
 DATASET_PARTITIONS = DynamicPartitionsDefinition(name="dataset")
-# The first day partitions can address; KURA_START_DATE moves it for older histories.
-DATE_PARTITIONS = DailyPartitionsDefinition(start_date=Settings.from_env().start_date)
+DATE_PARTITIONS = DailyPartitionsDefinition(start_date=first_day(Settings.from_env()), end_offset=1)
 KURA_PARTITIONS = MultiPartitionsDefinition({"dataset": DATASET_PARTITIONS, "date": DATE_PARTITIONS})
 
 

@@ -23,7 +23,7 @@ from kura_dagster.core.embed import EmbeddingModel, WordLlamaEmbeddingModel
 from kura_dagster.core.llm.cache import ResponseCache
 from kura_dagster.core.llm.client import LLMClient
 from kura_dagster.core.llm.usage import PriceTable
-from kura_dagster.core.landing import landing_file
+from kura_dagster.core.landing import file_sha256, landing_file
 from kura_dagster.core.loaders import Rejected, load_landing_table
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, MetaClusterModel
 from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer
@@ -49,13 +49,7 @@ class LandingZone(ConfigurableResource):
     def fingerprint(self, dataset: str, date: str) -> str:
         """SHA-256 of the day's file ("absent" without one): the data version of `conversations`."""
         path = landing_file(Path(self.data_dir), dataset, date)
-        if not path.exists():
-            return "absent"
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(path) if path.exists() else "absent"
 
     @staticmethod
     def combined_fingerprint(fingerprints: list[str]) -> str:

@@ -51,7 +51,7 @@ def test_ingest_run_tree(kura_env):
 
     ran = kura("run", "--dataset", "support", "--all", cwd=kura_env, env=env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "[2/2] support 2026-11-02: ok" in ran.stdout
+    assert "[1-2/2] support 2026-11-01..2026-11-02: ok in " in ran.stdout  # one run over both days
     assert "2 of 2 partitions materialised" in ran.stdout
 
     with duckdb.connect(str(kura_env / "home" / "kura.duckdb"), read_only=True) as connection:
