@@ -67,7 +67,8 @@ def _session(pid: int) -> list[psutil.Process]:
 def _tables(home: Path) -> dict[str, list]:
     with duckdb.connect(str(home / "kura.duckdb"), read_only=True) as connection:
         names = [name for (name,) in connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kura' ORDER BY 1").fetchall()]
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kura' ORDER BY 1").fetchall()
+                 if not name.startswith("_")]  # the store's own bookkeeping (the write log counts writes)
         return {name: connection.execute(f"SELECT * FROM kura.kura.{name} ORDER BY ALL").fetchall() for name in names}
 
 
