@@ -78,7 +78,10 @@ def _seed_arpack_restarts() -> None:
     (bench/generate.py): the neighbour graph was bit-identical between two fits in one process, but 10 of
     its 151 component layouts (sizes 20–27) differed, and with them the 10-d manifold and 81 of 667
     clusters; `eigsh` on one such 23-node component returned other eigenvectors on each of 4 calls. With
-    `rng` seeded, the 2 fits were bit-identical. (lmcinnes/umap#1290 describes the same cause, unmerged.)
+    `rng` seeded: 4 fits in one process gave one manifold, two fresh runs of that day (other PYTHONHASHSEED)
+    identical tables, at the same speed (UMAP 36 and 46 s seeded, 44 and 38 s not, interleaved).
+    lmcinnes/umap#1290 describes the same cause (unmerged). Older scipy drew restart vectors inside
+    ARPACK's Fortran code, out of any caller's reach (scipy#22748 moved them out): hence the pin.
 
     Only `umap.spectral`'s view of scipy changes, not scipy for the rest of the process.
     """
