@@ -93,7 +93,8 @@ def _seed_arpack_restarts() -> None:
     eigsh = scipy.sparse.linalg.eigsh
 
     def seeded_eigsh(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("rng", ARPACK_RESTART_SEED)  # an int: a fresh generator per call, same draws every time
+        # An int: each call gets a fresh generator, so the same matrix always gets the same restarts.
+        kwargs.setdefault("rng", ARPACK_RESTART_SEED)
         return eigsh(*args, **kwargs)
 
     linalg = _ModuleView(scipy.sparse.linalg, eigsh=seeded_eigsh)

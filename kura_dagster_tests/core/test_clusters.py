@@ -186,7 +186,8 @@ points = (rng.normal(size=(30, 10))[rng.integers(0, 30, 2000)] + rng.normal(size
 centres = set()
 for _ in range(8):
     with exact_kmeans_threads():
-        centres.add(KMeans(n_clusters=20, init=points[:20], n_init=1, max_iter=10).fit(points).cluster_centers_.tobytes())
+        fitted = KMeans(n_clusters=20, init=points[:20], n_init=1, max_iter=10).fit(points)
+    centres.add(fitted.cluster_centers_.tobytes())
 print(len(centres))
 """
     child = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, OMP_NUM_THREADS="4"),

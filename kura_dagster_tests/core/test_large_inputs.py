@@ -248,8 +248,9 @@ print(json.dumps([c.model_dump(mode="json") for c in clusters]))
 """
     runs = []
     for hash_seed in ("1", "2"):
-        child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                               env=dict(os.environ, PYTHONHASHSEED=hash_seed, OMP_NUM_THREADS="4"))
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed, OMP_NUM_THREADS="4")
+        child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=300)
         assert child.returncode == 0, child.stderr
         runs.append(json.loads(child.stdout))
     assert len(runs[0]) >= 10 and sum(len(c["chat_ids"]) for c in runs[0]) == 800

@@ -38,8 +38,8 @@ def kura(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
 def ingest_and_run(root: Path, export: Path, hash_seed: str, numba_cache: Path) -> Path:
     """`ingest` then `run` of DAY in a fresh home; the DuckDB file it wrote."""
     home = root / "home"
-    env = dict(os.environ, KURA_HOME=str(home), KURA_DATA_DIR=str(root / "data"), DAGSTER_HOME=str(home / "dagster"),
-               PYTHONHASHSEED=hash_seed,
+    env = dict(os.environ, KURA_HOME=str(home), KURA_DATA_DIR=str(root / "data"),
+               DAGSTER_HOME=str(home / "dagster"), PYTHONHASHSEED=hash_seed,
                # Shared so the second run loads UMAP's compiled code instead of compiling it again (15 s);
                # compiled or loaded, the code computes the same.
                NUMBA_CACHE_DIR=str(numba_cache))
