@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -108,7 +109,8 @@ class KMeansClusteringMethod:
             model = KMeans(n_clusters=k, init=centres, n_init=1, random_state=self.random_state)
         else:
             model = KMeans(n_clusters=k, random_state=self.random_state, n_init=self.n_init)
-        return model.fit_predict(features).astype(np.int64)
+        with exact_kmeans_threads():
+            return model.fit_predict(features).astype(np.int64)
 
     def ward_centres(self, features: np.ndarray, k: int) -> np.ndarray | None:
         """k × d centroids of a Ward tree cut at k over a seeded sample, or None when Ward does not apply."""
@@ -125,6 +127,25 @@ class KMeansClusteringMethod:
         return (sums / np.bincount(labels, minlength=k)[:, None]).astype(features.dtype)
 
 
+def exact_kmeans_threads() -> AbstractContextManager[object]:
+    """A context in which scikit-learn's k-means gives bit-identical results: at most 2 OpenMP threads.
+
+    Lloyd's iteration sums each thread's share of the new centres into the shared ones under a lock, in the
+    order the threads finish. Two partial sums give a+b or b+a, the same float; three or more give
+    (a+b)+c or (a+c)+b, which differ in the last bits. Measured on 20,000 rows × 10 dims (a bench day's
+    features), k=667, one fixed start: 6 fits with 4 OpenMP threads gave 3 different sets of centres, with
+    2 or 1 threads one. Centres a bit apart can move a row across a boundary or stop the iterations
+    at another step (the labels happened to agree in that measurement; the centres did not).
+    Costs nothing on a 2-core machine; larger ones cluster on 2 cores instead of all.
+    """
+    from sklearn.cluster import KMeans  # noqa: F401  (loads the OpenMP runtime, so it can be limited)
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    now = [pool.num_threads for pool in controller.select(user_api="openmp").lib_controllers]
+    return controller.limit(limits=min([2, *now]), user_api="openmp")
+
+
 def two_stage_kmeans(
     features: np.ndarray, k: int, *, random_state: int = 42, coarse_fit_rows: int = 50_000, n_init: int = 2,
     max_iter: int = 25,
@@ -133,6 +154,14 @@ def two_stage_kmeans(
     then k-means inside each group with a share of k proportional to its size. Labels are 0..k'-1 in
     coarse-group order; seeded, so the same input gives the same labels. `max_iter` bounds Lloyd's
     iterations: at thousands of small clusters the last iterations move a handful of points each."""
+    with exact_kmeans_threads():
+        return _two_stage_kmeans(features, k, random_state=random_state, coarse_fit_rows=coarse_fit_rows,
+                                 n_init=n_init, max_iter=max_iter)
+
+
+def _two_stage_kmeans(
+    features: np.ndarray, k: int, *, random_state: int, coarse_fit_rows: int, n_init: int, max_iter: int
+) -> np.ndarray:
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 

@@ -154,3 +154,43 @@ def test_kmeans_starts_from_ward_centres_on_narrow_features_only():
     assert method.ward_centres(np.zeros((50, 4), dtype=np.float32), 6) is None  # fewer distinct rows than k
     with pytest.raises(ValueError, match="init"):
         KMeansClusteringMethod(init="random")
+
+
+def test_manifold_is_bit_identical_between_fits_with_a_block_of_identical_conversations():
+    """24 identical rows (the same "hi" from 24 users) are a component of UMAP's neighbour graph on which its
+    spectral start used to draw unseeded restart vectors: 4 fits gave 4 different manifolds."""
+    from kura_dagster.core.features import manifold_view, unit_rows
+
+    rng = np.random.default_rng(0)
+    topics = rng.normal(size=(4, 32))
+    themed = topics[rng.integers(0, 4, 48)] + 0.3 * rng.normal(size=(48, 32))
+    greeting = np.tile(rng.normal(size=(1, 32)), (24, 1))
+    features = unit_rows(np.vstack([themed, greeting]).astype(np.float32))
+    assert len({manifold_view(features).tobytes() for _ in range(4)}) == 1
+
+
+def test_kmeans_centres_are_bit_identical_with_more_than_two_openmp_threads():
+    """scikit-learn adds its threads' partial centres in the order they finish: with 4 threads, 8 fits gave
+    3-4 different sets of centres. `exact_kmeans_threads` keeps k-means to 2 threads, whose order cannot
+    matter. Run in a child process: OpenMP reads OMP_NUM_THREADS when it starts."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np
+from sklearn.cluster import KMeans
+from kura_dagster.core.cluster import exact_kmeans_threads
+rng = np.random.default_rng(0)
+points = (rng.normal(size=(30, 10))[rng.integers(0, 30, 2000)] + rng.normal(size=(2000, 10))).astype(np.float32)
+centres = set()
+for _ in range(8):
+    with exact_kmeans_threads():
+        fitted = KMeans(n_clusters=20, init=points[:20], n_init=1, max_iter=10).fit(points)
+    centres.add(fitted.cluster_centers_.tobytes())
+print(len(centres))
+"""
+    child = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, OMP_NUM_THREADS="4"),
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["1"]

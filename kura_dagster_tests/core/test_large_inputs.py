@@ -223,3 +223,35 @@ def test_bench_generator_writes_an_exact_deterministic_valid_partition(tmp_path)
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert len({r["metadata"]["source"] for r in records}) == 2  # coding and support themes in one partition
     assert len({len(r["messages"]) for r in records}) >= 4  # multi-turn, varied lengths
+
+
+def test_large_path_gives_identical_clusters_in_fresh_processes():
+    """Above LARGE_INPUT_ROWS (lowered here) the same conversations give the same clusters, names and centroids,
+    bit for bit, in two processes with different hash seeds and 4 OpenMP threads (a bigger machine's k-means)."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import json
+from kura_dagster.core.cluster import KMeansClusteringMethod, generate_base_clusters_from_conversation_summaries
+from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries
+from kura_dagster.core.naming import KeywordClusterNamer
+from kura_dagster.core.summarise import ExtractiveSummaryModel
+from kura_dagster_tests.conftest import make_conversations
+summaries = ExtractiveSummaryModel().summarise(make_conversations(per_theme=200))
+vectors = embed_summaries(summaries, model=WordLlamaEmbeddingModel())
+clusters = generate_base_clusters_from_conversation_summaries(
+    summaries, vectors, large_input_rows=100, namer=KeywordClusterNamer(large_input_rows=100),
+    clustering_method=KMeansClusteringMethod(large_input_rows=100))
+print(json.dumps([c.model_dump(mode="json") for c in clusters]))
+"""
+    runs = []
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed, OMP_NUM_THREADS="4")
+        child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=300)
+        assert child.returncode == 0, child.stderr
+        runs.append(json.loads(child.stdout))
+    assert len(runs[0]) >= 10 and sum(len(c["chat_ids"]) for c in runs[0]) == 800
+    assert runs[0] == runs[1]

@@ -130,7 +130,10 @@ class ClioMetaClusterModel:
             return [list(range(len(vectors)))]
         from sklearn.cluster import KMeans
 
-        labels = KMeans(n_clusters=count, random_state=self.seed, n_init=4).fit_predict(vectors)
+        from kura_dagster.core.cluster import exact_kmeans_threads
+
+        with exact_kmeans_threads():
+            labels = KMeans(n_clusters=count, random_state=self.seed, n_init=4).fit_predict(vectors)
         return [np.flatnonzero(labels == label).tolist() for label in sorted(set(labels.tolist()))]
 
     async def _propose(self, children: list[Cluster], wanted: int) -> list[str]:
