@@ -43,7 +43,7 @@ test-postgres: $(STAMP)
 # `kura-dagster run` uses. The instance config (run queue, one DuckDB writer step at a time in pool
 # kura_duckdb) is written to $(DAGSTER_HOME)/dagster.yaml when that file is missing or empty.
 dev: $(STAMP)
-	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -m kura_dagster.defs.instance
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -m kura_dagster.launch.instance
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${KURA_DEV_PORT:-3000}
 
 validate: $(STAMP)

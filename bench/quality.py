@@ -39,11 +39,11 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kura_dagster.core.cluster import KMeansClusteringMethod, generate_base_clusters_from_conversation_summaries
-from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries, embedding_text
-from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
+from kura_dagster.core.stages.base_clusters import KMeansClusteringMethod, generate_base_clusters_from_conversation_summaries
+from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_summaries, embedding_text
+from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.summarise import ExtractiveSummaryModel, summarise_conversations
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, summarise_conversations
 from kura_dagster.core.tree import children_of, depth_first
 from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, Message
 

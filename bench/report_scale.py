@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kura_dagster.core.report import embed_json, load_report_data, render_report_html  # noqa: E402
+from kura_dagster.core.views.explorer import embed_json, load_report_data, render_report_html  # noqa: E402
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition  # noqa: E402
 
 DAY = "2026-11-07"

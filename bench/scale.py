@@ -59,7 +59,7 @@ def child_run(home: Path, data_dir: Path, out: Path) -> None:
 
     from kura_dagster.core.settings import Settings
     from kura_dagster.definitions import build_definitions
-    from kura_dagster.defs.runs import kura_instance, run_partitions, run_partitions_in_process
+    from kura_dagster.launch.runs import kura_instance, run_partitions, run_partitions_in_process
 
     imported = time.time()
     settings = Settings.from_env()
@@ -93,8 +93,8 @@ def child_baseline(home: Path, out: Path) -> None:
     """Time the BERTopic-style baseline on the embeddings the pipeline stored in `home`."""
     import numpy as np
 
-    from kura_dagster.core import tables
-    from kura_dagster.core.store import read_table
+    from kura_dagster.core.storage import tables
+    from kura_dagster.core.storage.store import read_table
 
     embeddings = read_table(home / "kura.duckdb", "embeddings", DATASET, DAY)
     summaries = read_table(home / "kura.duckdb", "summaries", DATASET, DAY)

@@ -18,7 +18,7 @@ from kura_dagster.core.paths import (
     os_error_advice,
 )
 from kura_dagster.core.settings import Settings, SettingsError, validate_dataset_name
-from kura_dagster.core.visualise import STYLES
+from kura_dagster.core.views.tree_view import STYLES
 
 
 
@@ -41,9 +41,9 @@ def _dataset(text: str) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from kura_dagster.core.connectors import ConnectorOptions, parse_columns
-    from kura_dagster.core.ingest import ingest, signals_stop_like_ctrl_c
-    from kura_dagster.defs.runs import kura_instance, register_datasets
+    from kura_dagster.core.ingest.connectors import ConnectorOptions, parse_columns
+    from kura_dagster.core.ingest.driver import ingest, signals_stop_like_ctrl_c
+    from kura_dagster.launch.runs import kura_instance, register_datasets
 
     options = ConnectorOptions(columns=parse_columns(args.columns), default_created_at=args.default_date,
                                split=args.split, cache_dir=settings.home / "hf_cache")
@@ -89,7 +89,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _days_with_data(settings: Settings, dataset: str, days: list[str]) -> list[str]:
-    from kura_dagster.core.landing import days_with_conversations
+    from kura_dagster.core.ingest.landing import days_with_conversations
 
     kept, skipped = days_with_conversations(settings.data_dir, dataset, days)  # raises when none is left
     if skipped:
@@ -99,7 +99,7 @@ def _days_with_data(settings: Settings, dataset: str, days: list[str]) -> list[s
 
 
 def _timestamp(text: str):
-    from kura_dagster.core.connectors import parse_time
+    from kura_dagster.core.ingest.connectors import parse_time
 
     try:
         return parse_time(text, "--default-date")
@@ -108,7 +108,7 @@ def _timestamp(text: str):
 
 
 def _dates_for(args: argparse.Namespace, settings: Settings) -> list[str]:
-    from kura_dagster.core.landing import scan_landing_zone
+    from kura_dagster.core.ingest.landing import scan_landing_zone
 
     if args.date:
         return sorted(set(args.date))
@@ -147,7 +147,7 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     With `make dev` running, its daemon launches the runs and this command follows them; otherwise the
     command launches them itself, up to KURA_MAX_CONCURRENT at a time, and waits for the last one.
     """
-    from kura_dagster.defs.runs import check_partitions, kura_instance, run_partitions, today_notice
+    from kura_dagster.launch.runs import check_partitions, kura_instance, run_partitions, today_notice
 
     partitions = check_partitions(partitions, settings.data_dir)  # a bad day is refused before anything starts
     instance = kura_instance(settings)
@@ -161,7 +161,7 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
                   f"this command launches its runs, up to {settings.max_concurrent} at a time")
         print(f"Backfill {backfill_id}: {driver}", flush=True)
 
-    from kura_dagster.defs.backfills import BackfillError
+    from kura_dagster.launch.backfills import BackfillError
 
     try:
         return run_partitions(instance, partitions, max_concurrent=settings.max_concurrent, on_done=_print_run,
@@ -171,7 +171,7 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from kura_dagster.defs.runs import require_known_dataset
+    from kura_dagster.launch.runs import require_known_dataset
 
     require_known_dataset(settings, args.dataset)
     partitions = [(args.dataset, day) for day in _days_with_data(settings, args.dataset, _dates_for(args, settings))]
@@ -187,8 +187,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _load_tree(settings: Settings, dataset: str, day: str):
-    from kura_dagster.core import tables
-    from kura_dagster.core.store import read_table
+    from kura_dagster.core.storage import tables
+    from kura_dagster.core.storage.store import read_table
 
     table = read_table(settings.duckdb_path, "meta_clusters", dataset, day)
     if table.num_rows == 0:
@@ -198,9 +198,9 @@ def _load_tree(settings: Settings, dataset: str, day: str):
 
 
 def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
-    from kura_dagster.core.landing import require_day
-    from kura_dagster.core.visualise import render_tree
-    from kura_dagster.defs.runs import require_known_dataset
+    from kura_dagster.core.ingest.landing import require_day
+    from kura_dagster.core.views.tree_view import render_tree
+    from kura_dagster.launch.runs import require_known_dataset
 
     require_known_dataset(settings, args.dataset)
     require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
@@ -211,17 +211,17 @@ def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Register the landing zone's datasets, run every partition, print a summary and the trees."""
-    from kura_dagster.core.landing import scan_landing_zone
-    from kura_dagster.core.report import report_path
-    from kura_dagster.core.store import connect, qualified
-    from kura_dagster.core.visualise import render_tree
+    from kura_dagster.core.ingest.landing import scan_landing_zone
+    from kura_dagster.core.views.explorer import report_path
+    from kura_dagster.core.storage.store import connect, qualified
+    from kura_dagster.core.views.tree_view import render_tree
 
     started = time.monotonic()
     zone = scan_landing_zone(settings.data_dir)
     datasets = zone.datasets
     if not datasets:
         raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
-    from kura_dagster.defs.runs import check_partitions, kura_instance, run_partitions_in_process, today_notice
+    from kura_dagster.launch.runs import check_partitions, kura_instance, run_partitions_in_process, today_notice
 
     partitions = check_partitions([(dataset, day) for dataset in datasets for day in zone.dates(dataset)],
                                   settings.data_dir)
@@ -264,9 +264,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from kura_dagster.core.export import export_partition
-    from kura_dagster.core.landing import require_day
-    from kura_dagster.defs.runs import require_known_dataset
+    from kura_dagster.core.storage.export import export_partition
+    from kura_dagster.core.ingest.landing import require_day
+    from kura_dagster.launch.runs import require_known_dataset
 
     require_known_dataset(settings, args.dataset)
     require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
@@ -277,9 +277,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from kura_dagster.core.landing import require_day
-    from kura_dagster.core.report import report_path, write_report
-    from kura_dagster.defs.runs import require_known_dataset
+    from kura_dagster.core.ingest.landing import require_day
+    from kura_dagster.core.views.explorer import report_path, write_report
+    from kura_dagster.launch.runs import require_known_dataset
 
     require_known_dataset(settings, args.dataset)
     require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_paths(args: argparse.Namespace, settings: Settings) -> None:
     """Before any work: the DuckDB file is whole (never written to otherwise) and `--out` can be written."""
-    from kura_dagster.core.store import check_database_file
+    from kura_dagster.core.storage.store import check_database_file
 
     check_database_file(settings.duckdb_path)
     if getattr(args, "out", None) is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.store import check_database_file
+from kura_dagster.core.storage.store import check_database_file
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.automation import daily_recluster_schedule, landing_zone_sensor
 from kura_dagster.defs.checks import PIPELINE_CHECKS

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from kura_dagster.core import tables
-from kura_dagster.core.store import connect, write_partition
-from kura_dagster.core.trends import TrendOptions, compute_topic_trends
+from kura_dagster.core.storage import tables
+from kura_dagster.core.storage.store import connect, write_partition
+from kura_dagster.core.stages.topic_trends import TrendOptions, compute_topic_trends
 from kura_dagster.core.types import Cluster
 
 WORDS = ("refund", "password", "docker", "pandas", "invoice", "shipping", "login", "billing", "python", "sql",

@@ -41,28 +41,28 @@ class Conversation(BaseModel):
     @classmethod
     def from_conversation_dump(cls, file_path: str) -> list["Conversation"]:
         """Kura's JSON dump: a list of conversation objects (the good ones; see `core.connectors.load`)."""
-        from kura_dagster.core.connectors import load_conversations
+        from kura_dagster.core.ingest.connectors import load_conversations
 
         return load_conversations(file_path, "kura")
 
     @classmethod
     def from_jsonl(cls, file_path: str) -> list["Conversation"]:
         """One conversation object per line (the landing-zone format)."""
-        from kura_dagster.core.connectors import load_conversations
+        from kura_dagster.core.ingest.connectors import load_conversations
 
         return load_conversations(file_path, "jsonl")
 
     @classmethod
     def from_claude_conversation_dump(cls, file_path: str, metadata_fn: Any = None) -> list["Conversation"]:
         """Claude's export (`conversations.json`, a .zip export or its folder); `metadata_fn(raw) -> dict`."""
-        from kura_dagster.core.connectors import load_conversations
+        from kura_dagster.core.ingest.connectors import load_conversations
 
         return load_conversations(file_path, "claude", metadata_function=metadata_fn)
 
     @classmethod
     def from_chatgpt_export(cls, file_path: str, metadata_fn: Any = None) -> list["Conversation"]:
         """ChatGPT's export: the branch each conversation's `current_node` selects."""
-        from kura_dagster.core.connectors import load_conversations
+        from kura_dagster.core.ingest.connectors import load_conversations
 
         return load_conversations(file_path, "chatgpt", metadata_function=metadata_fn)
 
@@ -75,8 +75,8 @@ class Conversation(BaseModel):
         As in Kura, `*_fn(row)` pick the fields from a row; without them the columns are found by name
         (chat_id/id, created_at/timestamp, messages/conversations, metadata, or one row per message).
         """
-        from kura_dagster.core.connectors import load_conversations
-        from kura_dagster.core.connectors.common import DEFAULT_COLUMNS
+        from kura_dagster.core.ingest.connectors import load_conversations
+        from kura_dagster.core.ingest.connectors.common import DEFAULT_COLUMNS
 
         def pick_fields(row: dict[str, Any]) -> dict[str, Any]:
             def field(fn: Any, key: str) -> Any:

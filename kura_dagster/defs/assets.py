@@ -19,20 +19,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, DataVersion, MetadataValue, Output, asset
 
-from kura_dagster.core import tables
-from kura_dagster.core.cluster import generate_base_clusters_from_conversation_summaries
-from kura_dagster.core.embed import embed_texts, embedding_texts
-from kura_dagster.core.map_image import map_svg_markdown, png_markdown, points_from_projection, render_map_png
-from kura_dagster.core.meta_cluster import reduce_clusters_from_base_clusters
-from kura_dagster.core.project import project_tree
+from kura_dagster.core.storage import tables
+from kura_dagster.core.stages.base_clusters import generate_base_clusters_from_conversation_summaries
+from kura_dagster.core.stages.embeddings import embed_texts, embedding_texts
+from kura_dagster.core.views.map_image import map_svg_markdown, png_markdown, points_from_projection, render_map_png
+from kura_dagster.core.stages.meta_clusters import reduce_clusters_from_base_clusters
+from kura_dagster.core.stages.projections import project_tree
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.store import partition_slice, with_partition_columns
-from kura_dagster.core.summarise import summarise_table
-from kura_dagster.core.thresholds import USER_ID
+from kura_dagster.core.storage.store import partition_slice, with_partition_columns
+from kura_dagster.core.stages.summaries import summarise_table
+from kura_dagster.core.privacy.thresholds import USER_ID
 from kura_dagster.core.tree import depth_first
 from kura_dagster.core.types import ConversationSummary
-from kura_dagster.core.visualise import tree_markdown
-from kura_dagster.defs.instance import POOL
+from kura_dagster.core.views.tree_view import tree_markdown
+from kura_dagster.launch.instance import POOL
 from kura_dagster.defs.io_manager import partitions_of
 from kura_dagster.defs.partitions import KURA_PARTITIONS, partition_key
 from kura_dagster.defs.resources import (

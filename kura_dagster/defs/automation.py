@@ -30,7 +30,7 @@ from dagster import (
     sensor,
 )
 
-from kura_dagster.core.landing import file_sha256, scan_landing_zone
+from kura_dagster.core.ingest.landing import file_sha256, scan_landing_zone
 from kura_dagster.core.settings import SETTING_BY_NAME, Settings, read_setting
 from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, DATE_PARTITIONS, partition_key

@@ -24,10 +24,10 @@ from dagster import (
     multi_asset_check,
 )
 
-from kura_dagster.core import tables
+from kura_dagster.core.storage import tables
 from kura_dagster.core.settings import read_setting
-from kura_dagster.core.store import partition_slice
-from kura_dagster.core.thresholds import Thresholds, threshold_problems
+from kura_dagster.core.storage.store import partition_slice
+from kura_dagster.core.privacy.thresholds import Thresholds, threshold_problems
 from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
 from kura_dagster.defs.assets import base_clusters, meta_clusters, projections, summaries
 from kura_dagster.defs.io_manager import partitions_of

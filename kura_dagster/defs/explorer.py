@@ -8,7 +8,7 @@ store rather than through a partition mapping: a mapping to other days would mak
 `topic_trends` in later runs than the stages (it will not plan a step before all of its mapped parents), so a
 date range would no longer be one run (the backfill policy). Within a run, the input holds the run's own days;
 earlier days come from the store, as materialised when the run starts. The algorithm is
-`kura_dagster.core.trends`; the page is `kura_dagster.core.report`.
+`kura_dagster.core.stages.topic_trends`; the page is `kura_dagster.core.views.explorer`.
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the real type hints of asset functions.
@@ -19,10 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, asset
 
-from kura_dagster.core import tables
-from kura_dagster.core.report import report_path, write_report
-from kura_dagster.core.store import connect, partition_slice, read_partitions, with_partition_columns
-from kura_dagster.core.trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow, window_days
+from kura_dagster.core.storage import tables
+from kura_dagster.core.views.explorer import report_path, write_report
+from kura_dagster.core.storage.store import connect, partition_slice, read_partitions, with_partition_columns
+from kura_dagster.core.stages.topic_trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow, window_days
 from kura_dagster.defs.assets import COMMON, _each_partition, _rows, meta_clusters, projections, summaries
 from kura_dagster.defs.io_manager import partitions_of, release_freed_memory
 from kura_dagster.defs.partitions import partition_key

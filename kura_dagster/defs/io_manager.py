@@ -23,7 +23,7 @@ from dagster import (ConfigurableIOManager, DagsterInvariantViolationError, Inpu
                      OutputContext)
 
 from kura_dagster.core.settings import validate_dataset_name
-from kura_dagster.core.store import SCHEMA, connect, read_partitions, with_partition_columns, write_partitions
+from kura_dagster.core.storage.store import SCHEMA, connect, read_partitions, with_partition_columns, write_partitions
 
 
 def partition_of(key: str | MultiPartitionKey) -> tuple[str, Date]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, MultiPartitionsDefinition
 
-from kura_dagster.core.landing import scan_landing_zone
+from kura_dagster.core.ingest.landing import scan_landing_zone
 from kura_dagster.core.settings import Settings
 
 # The first day when the landing zone is empty and KURA_START_DATE is unset: far enough back for most

@@ -18,19 +18,19 @@ import pyarrow as pa
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from dagster_openai import OpenAIResource
 
-from kura_dagster.core.cluster import ClusteringMethod, HDBSCANClusteringMethod, KMeansClusteringMethod
-from kura_dagster.core.embed import EmbeddingModel, WordLlamaEmbeddingModel
+from kura_dagster.core.stages.base_clusters import ClusteringMethod, HDBSCANClusteringMethod, KMeansClusteringMethod
+from kura_dagster.core.stages.embeddings import EmbeddingModel, WordLlamaEmbeddingModel
 from kura_dagster.core.llm.cache import ResponseCache
 from kura_dagster.core.llm.client import LLMClient
 from kura_dagster.core.llm.usage import PriceTable
-from kura_dagster.core.landing import file_sha256, landing_file
-from kura_dagster.core.loaders import Rejected, load_landing_table
-from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, MetaClusterModel
-from kura_dagster.core.naming import ClusterNamer, KeywordClusterNamer
-from kura_dagster.core.project import DimensionalityReduction, UMAPProjection
+from kura_dagster.core.ingest.landing import file_sha256, landing_file
+from kura_dagster.core.ingest.records import Rejected, load_landing_table
+from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, MetaClusterModel
+from kura_dagster.core.stages.naming import ClusterNamer, KeywordClusterNamer
+from kura_dagster.core.stages.projections import DimensionalityReduction, UMAPProjection
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.summarise import ExtractiveSummaryModel, SummaryModel
-from kura_dagster.core.thresholds import PrivacyGuard, Thresholds
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, SummaryModel
+from kura_dagster.core.privacy.thresholds import PrivacyGuard, Thresholds
 
 
 NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)

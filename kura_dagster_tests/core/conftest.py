@@ -2,8 +2,8 @@
 
 import pytest
 
-from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries
-from kura_dagster.core.summarise import ExtractiveSummaryModel
+from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_summaries
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
 from kura_dagster_tests.conftest import make_conversations
 
 

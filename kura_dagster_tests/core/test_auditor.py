@@ -10,7 +10,7 @@ import pytest
 from kura_dagster.core.llm.auditor import PrivacyAuditor
 from kura_dagster.core.llm.cache import ResponseCache
 from kura_dagster.core.llm.client import LLMClient
-from kura_dagster.core.thresholds import WITHHELD_NAME, hide
+from kura_dagster.core.privacy.thresholds import WITHHELD_NAME, hide
 from kura_dagster.core.types import Cluster
 from kura_dagster_tests.fake_openai import FakeOpenAIServer, general_name, privacy_rating
 

@@ -5,15 +5,15 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from kura_dagster.core.cluster import (
+from kura_dagster.core.stages.base_clusters import (
     HDBSCANClusteringMethod,
     KMeansClusteringMethod,
     generate_base_clusters_from_conversation_summaries,
 )
-from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries
-from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, level_sizes, reduce_clusters_from_base_clusters
-from kura_dagster.core.project import UMAPProjection, fallback_layout, reduce_dimensionality_from_clusters
-from kura_dagster.core.summarise import ExtractiveSummaryModel
+from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_summaries
+from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, level_sizes, reduce_clusters_from_base_clusters
+from kura_dagster.core.stages.projections import UMAPProjection, fallback_layout, reduce_dimensionality_from_clusters
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
 from kura_dagster.core.tree import leaves, tree_problems
 from kura_dagster.core.types import UNCLUSTERED_NAME, is_unclustered
 from kura_dagster_tests.conftest import make_conversations
@@ -159,7 +159,7 @@ def test_kmeans_starts_from_ward_centres_on_narrow_features_only():
 def test_manifold_is_bit_identical_between_fits_with_a_block_of_identical_conversations():
     """24 identical rows (the same "hi" from 24 users) are a component of UMAP's neighbour graph on which its
     spectral start used to draw unseeded restart vectors: 4 fits gave 4 different manifolds."""
-    from kura_dagster.core.features import manifold_view, unit_rows
+    from kura_dagster.core.stages.features import manifold_view, unit_rows
 
     rng = np.random.default_rng(0)
     topics = rng.normal(size=(4, 32))
@@ -180,7 +180,7 @@ def test_kmeans_centres_are_bit_identical_with_more_than_two_openmp_threads():
     script = """
 import numpy as np
 from sklearn.cluster import KMeans
-from kura_dagster.core.cluster import exact_kmeans_threads
+from kura_dagster.core.stages.base_clusters import exact_kmeans_threads
 rng = np.random.default_rng(0)
 points = (rng.normal(size=(30, 10))[rng.integers(0, 30, 2000)] + rng.normal(size=(2000, 10))).astype(np.float32)
 centres = set()

@@ -18,9 +18,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
 
-from kura_dagster.core.connectors import ConnectorOptions, detect_format, load, open_export, parse_columns  # noqa: E402
-from kura_dagster.core.ingest import ingest  # noqa: E402
-from kura_dagster.core.loaders import Limits, normalise_metadata  # noqa: E402
+from kura_dagster.core.ingest.connectors import ConnectorOptions, detect_format, load, open_export, parse_columns  # noqa: E402
+from kura_dagster.core.ingest.driver import ingest  # noqa: E402
+from kura_dagster.core.ingest.records import Limits, normalise_metadata  # noqa: E402
 from kura_dagster.core.types import Conversation  # noqa: E402
 from kura_dagster_tests.e2e.test_cli import kura  # noqa: E402
 

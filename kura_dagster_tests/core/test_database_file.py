@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from kura_dagster.core.paths import PathError, ensure_writable_folder, explain_os_error
-from kura_dagster.core.store import (
+from kura_dagster.core.storage.store import (
     HEADER_BYTES,
     DatabaseFileError,
     check_database_file,

@@ -1,7 +1,7 @@
 import numpy as np
 
-from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries, embedding_text
-from kura_dagster.core.summarise import ExtractiveSummaryModel
+from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_summaries, embedding_text
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
 from kura_dagster.core.types import ConversationSummary
 
 

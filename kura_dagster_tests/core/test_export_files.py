@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kura_dagster.core import export as export_module
-from kura_dagster.core.export import NothingToExport, export_partition
+from kura_dagster.core.storage import export as export_module
+from kura_dagster.core.storage.export import NothingToExport, export_partition
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
 
 DAY = "2026-11-07"

@@ -13,9 +13,9 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kura_dagster.core.connectors import FORMATS, ConnectorOptions, load
-from kura_dagster.core.ingest import ingest
-from kura_dagster.core.loaders import Limits
+from kura_dagster.core.ingest.connectors import FORMATS, ConnectorOptions, load
+from kura_dagster.core.ingest.driver import ingest
+from kura_dagster.core.ingest.records import Limits
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 LIMITS = Limits(max_message_chars=60, now=NOW)

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kura_dagster.core import quarantine as quarantine_module
-from kura_dagster.core.connectors import ConnectorOptions, load
-from kura_dagster.core.connectors.documents import array_items
-from kura_dagster.core.ingest import ingest, signals_stop_like_ctrl_c
-from kura_dagster.core.landing import SCRATCH_PREFIX, LandingWriter, conversation_line
-from kura_dagster.core.loaders import Rejected, parse_record
-from kura_dagster.core.quarantine import QuarantineWriter
+from kura_dagster.core.ingest import quarantine as quarantine_module
+from kura_dagster.core.ingest.connectors import ConnectorOptions, load
+from kura_dagster.core.ingest.connectors.documents import array_items
+from kura_dagster.core.ingest.driver import ingest, signals_stop_like_ctrl_c
+from kura_dagster.core.ingest.landing import SCRATCH_PREFIX, LandingWriter, conversation_line
+from kura_dagster.core.ingest.records import Rejected, parse_record
+from kura_dagster.core.ingest.quarantine import QuarantineWriter
 from kura_dagster.core.types import Conversation
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,7 +92,7 @@ def test_a_large_document_is_read_through_a_small_window(tmp_path, monkeypatch):
         return real_decode(self, text, index)
 
     monkeypatch.setattr(json.JSONDecoder, "raw_decode", watched)
-    from kura_dagster.core.connectors import documents
+    from kura_dagster.core.ingest.connectors import documents
     monkeypatch.setattr(documents, "STREAM_CHUNK", 4096)
     monkeypatch.setattr(documents.array_items, "__defaults__", (4096,))
     result = load(path)

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from kura_dagster.core.injection import drop_instructions, looks_like_injection
-from kura_dagster.core.naming import KeywordClusterNamer, ctfidf_keywords
-from kura_dagster.core.summarise import ExtractiveSummaryModel
+from kura_dagster.core.privacy.injection import drop_instructions, looks_like_injection
+from kura_dagster.core.stages.naming import KeywordClusterNamer, ctfidf_keywords
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
 from kura_dagster.core.types import Conversation, Message
 from kura_dagster_tests.conftest import THEMES
 

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from kura_dagster.core import tables
-from kura_dagster.core.cluster import (
+from kura_dagster.core.storage import tables
+from kura_dagster.core.stages.base_clusters import (
     NOISE,
     KMeansClusteringMethod,
     generate_base_clusters_from_conversation_summaries,
     rows_by_label,
     two_stage_kmeans,
 )
-from kura_dagster.core.features import large_input_features, seeded_sample
-from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
-from kura_dagster.core.naming import KeywordClusterNamer, ctfidf_keywords, evenly_spaced
-from kura_dagster.core.project import UMAPProjection
+from kura_dagster.core.stages.features import large_input_features, seeded_sample
+from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
+from kura_dagster.core.stages.naming import KeywordClusterNamer, ctfidf_keywords, evenly_spaced
+from kura_dagster.core.stages.projections import UMAPProjection
 from kura_dagster.core.tree import cluster_centroids, tree_problems
 from kura_dagster.core.types import Cluster, ConversationSummary
 
@@ -106,7 +106,7 @@ def dense_ctfidf(group_texts, top_n=6, min_keyword_docs=2):
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from kura_dagster.core.naming import _analyzer
+    from kura_dagster.core.stages.naming import _analyzer
 
     docs = [text for texts in group_texts for text in texts]
     labels = np.repeat(np.arange(len(group_texts)), [len(texts) for texts in group_texts])
@@ -188,8 +188,8 @@ def test_summaries_round_trip_through_arrow(stage_inputs):
 
 
 def test_columnar_readers_equal_the_object_ones(stage_inputs):
-    from kura_dagster.core.embed import embedding_text, embedding_texts
-    from kura_dagster.core.thresholds import user_ids_of
+    from kura_dagster.core.stages.embeddings import embedding_text, embedding_texts
+    from kura_dagster.core.privacy.thresholds import user_ids_of
 
     summaries, _ = stage_inputs
     varied = [summaries[0].model_copy(update={"request": None}), summaries[1].model_copy(update={"request": ""}),
@@ -212,7 +212,7 @@ def load_bench_generator():
 
 
 def test_bench_generator_writes_an_exact_deterministic_valid_partition(tmp_path):
-    from kura_dagster.core.loaders import load_landing_partition
+    from kura_dagster.core.ingest.records import load_landing_partition
 
     generate = load_bench_generator()
     path = generate.write_partition(tmp_path / "a", 300, date(2026, 11, 1), seed=3)
@@ -234,10 +234,10 @@ def test_large_path_gives_identical_clusters_in_fresh_processes():
 
     script = """
 import json
-from kura_dagster.core.cluster import KMeansClusteringMethod, generate_base_clusters_from_conversation_summaries
-from kura_dagster.core.embed import WordLlamaEmbeddingModel, embed_summaries
-from kura_dagster.core.naming import KeywordClusterNamer
-from kura_dagster.core.summarise import ExtractiveSummaryModel
+from kura_dagster.core.stages.base_clusters import KMeansClusteringMethod, generate_base_clusters_from_conversation_summaries
+from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_summaries
+from kura_dagster.core.stages.naming import KeywordClusterNamer
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
 from kura_dagster_tests.conftest import make_conversations
 summaries = ExtractiveSummaryModel().summarise(make_conversations(per_theme=200))
 vectors = embed_summaries(summaries, model=WordLlamaEmbeddingModel())

@@ -1,6 +1,6 @@
 import json
 
-from kura_dagster.core.loaders import load_jsonl, load_kura_dump, load_kura_dump_result
+from kura_dagster.core.ingest.records import load_jsonl, load_kura_dump, load_kura_dump_result
 from kura_dagster_tests.conftest import write_jsonl
 
 
@@ -43,8 +43,8 @@ def test_naive_timestamps_are_utc(tmp_path):
 
 
 def test_landing_table_in_byte_ranges_equals_reading_the_whole_file(tmp_path, conversations):
-    from kura_dagster.core import tables
-    from kura_dagster.core.loaders import load_landing_partition, load_landing_table
+    from kura_dagster.core.storage import tables
+    from kura_dagster.core.ingest.records import load_landing_partition, load_landing_table
 
     good = [json.dumps(c.model_dump(mode="json")).encode() for c in conversations]
     bad = [b"{not json", b"\xff\xfe broken bytes", b"", json.dumps({"chat_id": "x", "messages": []}).encode()]

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from kura_dagster.core.map_image import (
+from kura_dagster.core.views.map_image import (
     BACKGROUND,
     FRAME,
     LEAF_ALPHA,
@@ -196,8 +196,8 @@ def _svg_labels(markdown: str) -> list[str]:
 
 
 def test_the_inline_map_fits_dagsters_limit_and_never_labels_a_hidden_group():
-    from kura_dagster.core.map_image import map_svg_markdown
-    from kura_dagster.core.thresholds import BELOW_THRESHOLD_NAME, WITHHELD_NAME
+    from kura_dagster.core.views.map_image import map_svg_markdown
+    from kura_dagster.core.privacy.thresholds import BELOW_THRESHOLD_NAME, WITHHELD_NAME
     from kura_dagster.core.types import ProjectedCluster
 
     def node(i, name, count, parent=None, level=0):

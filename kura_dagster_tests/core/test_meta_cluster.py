@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from kura_dagster.core.meta_cluster import (
+from kura_dagster.core.stages.meta_clusters import (
     AgglomerativeMetaClusterModel,
     level_sizes,
     reduce_clusters_from_base_clusters,

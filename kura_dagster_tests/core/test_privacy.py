@@ -1,6 +1,6 @@
 import pytest
 
-from kura_dagster.core.privacy import find_personal_data, iban_valid, luhn_valid, scrub
+from kura_dagster.core.privacy.scrubbing import find_personal_data, iban_valid, luhn_valid, scrub
 
 
 @pytest.mark.parametrize("text,placeholder", [
@@ -41,7 +41,7 @@ def test_checks():
 
 def test_local_facets_and_hosted_prompts_carry_no_personal_data():
     from kura_dagster.core.llm.summaries import format_conversation
-    from kura_dagster.core.summarise import ExtractiveSummaryModel
+    from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
     from kura_dagster.core.types import Conversation, Message
 
     planted = ("My card 4111 1111 1111 1111 was charged twice, email me at jo.smith@example.com or call "
@@ -58,7 +58,7 @@ def test_local_facets_and_hosted_prompts_carry_no_personal_data():
 
 
 def _scrub_with_every_pattern(text: str) -> str:
-    from kura_dagster.core.privacy import PATTERNS
+    from kura_dagster.core.privacy.scrubbing import PATTERNS
 
     for _, pattern, replacement in PATTERNS:
         text = pattern.sub(replacement, text)

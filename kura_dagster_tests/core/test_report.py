@@ -6,10 +6,10 @@ import re
 import pyarrow as pa
 import pytest
 
-from kura_dagster.core import tables
-from kura_dagster.core.report import (build_report_data, embed_json, load_report_data, render_report_html,
+from kura_dagster.core.storage import tables
+from kura_dagster.core.views.explorer import (build_report_data, embed_json, load_report_data, render_report_html,
                                      write_report)
-from kura_dagster.core.report.html import embed_json_chunks
+from kura_dagster.core.views.explorer.html import embed_json_chunks
 from kura_dagster.core.settings import Settings, SettingsError
 from kura_dagster.core.types import Cluster
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
@@ -184,7 +184,7 @@ def test_write_report_reads_the_partition_and_its_trends(tmp_path):
 def test_without_a_tree_the_leaves_are_shown_as_roots(tmp_path):
     from datetime import date
 
-    from kura_dagster.core.store import connect, write_partition
+    from kura_dagster.core.storage.store import connect, write_partition
 
     part = synthetic_partition(60, 6)
     leaves = [node for node in part.tree if node.id.startswith("leaf-")]

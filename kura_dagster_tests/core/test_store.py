@@ -4,7 +4,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from kura_dagster.core.store import connect, read_partition, read_table, write_partition
+from kura_dagster.core.storage.store import connect, read_partition, read_table, write_partition
 
 
 def test_partitions_are_replaced_and_new_columns_added(tmp_path):
@@ -24,7 +24,7 @@ def test_partitions_are_replaced_and_new_columns_added(tmp_path):
 
 
 def test_several_partitions_are_written_and_read_together(tmp_path):
-    from kura_dagster.core.store import read_partitions, write_partitions, with_partition_columns
+    from kura_dagster.core.storage.store import read_partitions, write_partitions, with_partition_columns
 
     first, second, third = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
     rows = pa.concat_tables([with_partition_columns(pa.table({"id": ["b", "a"]}), "d", first),
@@ -48,7 +48,7 @@ def test_several_partitions_are_written_and_read_together(tmp_path):
 
 
 def test_reading_chosen_columns_keeps_the_partition_columns_and_the_order(tmp_path):
-    from kura_dagster.core.store import read_partitions, write_partitions, with_partition_columns
+    from kura_dagster.core.storage.store import read_partitions, write_partitions, with_partition_columns
 
     day = date(2026, 11, 1)
     rows = with_partition_columns(pa.table({"id": ["b", "a", "c"], "text": ["x" * 10] * 3, "n": [1, 2, 3]}), "d", day)
@@ -62,7 +62,7 @@ def test_reading_chosen_columns_keeps_the_partition_columns_and_the_order(tmp_pa
 def test_partition_slice_equals_filtering_whether_rows_are_together_or_not():
     import pyarrow.compute as pc
 
-    from kura_dagster.core.store import partition_slice, with_partition_columns
+    from kura_dagster.core.storage.store import partition_slice, with_partition_columns
 
     first, second = date(2026, 11, 1), date(2026, 11, 2)
     a = with_partition_columns(pa.table({"id": ["a1", "a2", "a3"]}), "d", first)
@@ -79,8 +79,8 @@ def test_partition_slice_equals_filtering_whether_rows_are_together_or_not():
 def test_a_snapshot_sees_one_version_while_another_connection_rewrites_the_partition(tmp_path, monkeypatch):
     """A run rewrites a day table by table; a reader of several tables sees the old day or the new one, never
     new summaries under an old tree, and can tell from the generations which table was written first."""
-    from kura_dagster.core import store
-    from kura_dagster.core.store import read_partition_snapshot
+    from kura_dagster.core.storage import store
+    from kura_dagster.core.storage.store import read_partition_snapshot
 
     path = tmp_path / "kura.duckdb"
     day = date(2026, 11, 1)

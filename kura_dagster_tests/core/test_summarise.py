@@ -1,6 +1,6 @@
 from datetime import datetime, timezone
 
-from kura_dagster.core.summarise import ExtractiveSummaryModel, summarise_conversations
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, summarise_conversations
 from kura_dagster.core.types import Conversation, Message
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -48,8 +48,8 @@ def test_conversation_without_user_turn_gets_an_error_row():
 
 
 def test_worker_processes_give_the_same_table_in_the_same_order(conversations):
-    from kura_dagster.core import tables
-    from kura_dagster.core.summarise import summarise_table
+    from kura_dagster.core.storage import tables
+    from kura_dagster.core.stages.summaries import summarise_table
 
     broken = Conversation(chat_id="no-user-turn", created_at=NOW, messages=[Message(role="assistant", content="hi")])
     table = tables.conversations_to_arrow([*conversations[:40], broken, *conversations[40:]])

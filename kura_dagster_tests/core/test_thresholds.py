@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
-from kura_dagster.core.naming import cluster_id
-from kura_dagster.core.summarise import ExtractiveSummaryModel
-from kura_dagster.core.thresholds import (
+from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
+from kura_dagster.core.stages.naming import cluster_id
+from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
+from kura_dagster.core.privacy.thresholds import (
     BELOW_THRESHOLD_NAME,
     PrivacyGuard,
     Thresholds,
@@ -23,7 +23,7 @@ from kura_dagster.core.thresholds import (
 )
 from kura_dagster.core.tree import leaves, tree_problems
 from kura_dagster.core.types import Cluster, Conversation, Message
-from kura_dagster.core.visualise import render_tree, tree_markdown
+from kura_dagster.core.views.tree_view import render_tree, tree_markdown
 from kura_dagster_tests.conftest import THEMES
 
 SECRET_TOPIC = ["Can you get me a zanzibar visa for the quokka festival in Mwanza?",

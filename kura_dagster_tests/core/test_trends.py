@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from kura_dagster.core.trends import (
+from kura_dagster.core.stages.topic_trends import (
     OTHER_ID,
     TrendOptions,
     compute_topic_trends,
@@ -183,7 +183,7 @@ def test_daily_embeddings_from_a_multi_day_table():
 def test_nearest_in_blocks_equals_one_pass(monkeypatch):
     import numpy as np
 
-    from kura_dagster.core import trends
+    from kura_dagster.core.stages import topic_trends as trends
 
     rng = np.random.default_rng(5)
     vectors, centroids = rng.normal(size=(50, 8)).astype(np.float32), trends._unit64(rng.normal(size=(4, 8)))

@@ -1,7 +1,7 @@
 import pytest
 
 from kura_dagster.core.types import Cluster
-from kura_dagster.core.visualise import render_tree, tree_markdown
+from kura_dagster.core.views.tree_view import render_tree, tree_markdown
 
 TREE = [
     Cluster(id="r", name="Web development help", description="Users building web apps.", slug="web",

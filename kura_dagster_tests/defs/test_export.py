@@ -5,9 +5,9 @@ import json
 
 import pyarrow.parquet as pq
 
-from kura_dagster.core.export import export_partition
-from kura_dagster.core.store import read_table
-from kura_dagster.core.thresholds import HIDDEN_NAMES
+from kura_dagster.core.storage.export import export_partition
+from kura_dagster.core.storage.store import read_table
+from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
 from kura_dagster_tests.defs.conftest import DAY
 

@@ -8,7 +8,7 @@ from dagster import DagsterInstance, materialize
 
 import pyarrow as pa
 
-from kura_dagster.core import tables
+from kura_dagster.core.storage import tables
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.tree import tree_problems
 from kura_dagster.defs.assets import PIPELINE_ASSETS

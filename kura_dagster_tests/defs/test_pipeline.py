@@ -4,7 +4,7 @@ import duckdb
 import numpy as np
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.store import qualified
+from kura_dagster.core.storage.store import qualified
 from kura_dagster_tests.conftest import write_jsonl
 from kura_dagster_tests.defs.conftest import DAY
 
@@ -88,7 +88,7 @@ def test_projections_show_the_map_inline_with_its_top_level_topics_named(pipelin
     import xml.etree.ElementTree as ET
     from urllib.parse import unquote
 
-    from kura_dagster.core.thresholds import HIDDEN_NAMES
+    from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 
     settings, _, run = pipeline
     metadata = run().asset_materializations_for_node("projections")[0].metadata

@@ -17,9 +17,9 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from kura_dagster.cli import main
-from kura_dagster.core.privacy import find_personal_data, luhn_valid, iban_valid
+from kura_dagster.core.privacy.scrubbing import find_personal_data, luhn_valid, iban_valid
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.thresholds import BELOW_THRESHOLD_NAME
+from kura_dagster.core.privacy.thresholds import BELOW_THRESHOLD_NAME
 from kura_dagster.core.types import Conversation, Message
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.checks import PIPELINE_CHECKS

@@ -5,7 +5,7 @@ from dagster import DagsterInstance, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.store import read_table
+from kura_dagster.core.storage.store import read_table
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.checks import PIPELINE_CHECKS
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key

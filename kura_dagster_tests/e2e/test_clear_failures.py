@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 from kura_dagster.core.settings import SETTINGS
-from kura_dagster.core.store import HEADER_BYTES, connect, write_partition
+from kura_dagster.core.storage.store import HEADER_BYTES, connect, write_partition
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
 
@@ -109,7 +109,7 @@ def test_dagster_refuses_to_load_the_definitions_with_a_bad_setting(tmp_path):
 def test_the_definitions_refuse_a_corrupted_database_and_an_unusable_home(tmp_path):
     from kura_dagster.core.paths import PathError
     from kura_dagster.core.settings import Settings
-    from kura_dagster.core.store import DatabaseFileError
+    from kura_dagster.core.storage.store import DatabaseFileError
     from kura_dagster.definitions import build_definitions
 
     path = corrupted_database(tmp_path / "home", "garbage")

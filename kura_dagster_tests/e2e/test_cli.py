@@ -111,11 +111,11 @@ def test_tree_prints_escape_sequences_from_user_text_as_nothing(kura_env):
     """A summary or a hosted model's name can carry terminal escapes; `tree` must not play them."""
     from datetime import date
 
-    from kura_dagster.core import tables
+    from kura_dagster.core.storage import tables
     from kura_dagster.core.settings import Settings
-    from kura_dagster.core.store import connect, write_partition
+    from kura_dagster.core.storage.store import connect, write_partition
     from kura_dagster.core.types import Cluster
-    from kura_dagster.defs.runs import kura_instance, register_datasets
+    from kura_dagster.launch.runs import kura_instance, register_datasets
 
     planted = "\x1b[2J\x1b]0;pwned\x07"
     members = [f"chat-{i}" for i in range(12)]
@@ -212,7 +212,7 @@ def test_concurrent_ingests_keep_every_quarantine_line(kura_env):
 def _registered(kura_env: Path) -> list[str]:
     from kura_dagster.core.settings import Settings
     from kura_dagster.defs.partitions import DATASET_PARTITIONS
-    from kura_dagster.defs.runs import kura_instance
+    from kura_dagster.launch.runs import kura_instance
 
     return sorted(kura_instance(Settings.from_env()).get_dynamic_partitions(DATASET_PARTITIONS.name))
 

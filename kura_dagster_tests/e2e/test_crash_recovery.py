@@ -21,7 +21,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materia
 from kura_dagster.core.settings import Settings
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.explorer import EXPLORER_ASSETS
-from kura_dagster.defs.instance import POOL, ensure_instance_config
+from kura_dagster.launch.instance import POOL, ensure_instance_config
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from kura_dagster.core.store import connect, qualified
-from kura_dagster.defs.instance import ensure_instance_config
+from kura_dagster.core.storage.store import connect, qualified
+from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.defs.partitions import partition_key
 from kura_dagster_tests.conftest import REPO, make_conversations, write_jsonl
 

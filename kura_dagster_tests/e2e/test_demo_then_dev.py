@@ -20,7 +20,7 @@ from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.automation import landing_zone_sensor
 from kura_dagster.defs.jobs import kura_pipeline
 from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster.defs.runs import kura_instance
+from kura_dagster.launch.runs import kura_instance
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
 DAYS = ("2026-11-01", "2026-11-02")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kura_dagster.core.report import write_report
+from kura_dagster.core.views.explorer import write_report
 from kura_dagster_tests.conftest import REPO
 from kura_dagster_tests.core.test_report import HOSTILE
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition

@@ -16,10 +16,10 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from kura_dagster.cli import main
-from kura_dagster.core.landing import landing_file, scan_landing_zone
-from kura_dagster.core.loaders import load_landing_partition
+from kura_dagster.core.ingest.landing import landing_file, scan_landing_zone
+from kura_dagster.core.ingest.records import load_landing_partition
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.store import connect, read_partition, write_partition
+from kura_dagster.core.storage.store import connect, read_partition, write_partition
 from kura_dagster.defs.assets import PIPELINE_ASSETS
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings

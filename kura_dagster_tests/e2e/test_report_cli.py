@@ -30,7 +30,7 @@ def _pipeline_writes(database, part, *tables_in_order):
     """Write tables of the partition as a run's steps do, one after the other (the IO manager's own call)."""
     from datetime import date
 
-    from kura_dagster.core.store import connect, write_partition
+    from kura_dagster.core.storage.store import connect, write_partition
 
     with connect(database) as connection:
         for name in tables_in_order:

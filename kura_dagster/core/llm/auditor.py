@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
 from kura_dagster.core.llm.naming import NAME_SCHEMA, validate_name
 from kura_dagster.core.llm.summaries import escape
-from kura_dagster.core.naming import slugify
-from kura_dagster.core.privacy import scrub
+from kura_dagster.core.stages.naming import slugify
+from kura_dagster.core.privacy.scrubbing import scrub
 from kura_dagster.core.text import content_words
-from kura_dagster.core.thresholds import hide, is_content_free
+from kura_dagster.core.privacy.thresholds import hide, is_content_free
 from kura_dagster.core.types import Cluster
 
 PRIVACY_SCALE = """Rate how private the cluster description below is, on this scale:

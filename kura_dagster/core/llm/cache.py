@@ -36,7 +36,7 @@ class ResponseCache:
 
     def _connect(self):
         if self._connection is None:
-            from kura_dagster.core.store import open_connection
+            from kura_dagster.core.storage.store import open_connection
 
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = open_connection(self.path)

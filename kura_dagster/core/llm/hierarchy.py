@@ -24,8 +24,8 @@ import numpy as np
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
 from kura_dagster.core.llm.naming import NAME_SCHEMA, validate_name
 from kura_dagster.core.llm.summaries import escape
-from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, level_sizes
-from kura_dagster.core.naming import cluster_id, slugify, unique_slugs
+from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, level_sizes
+from kura_dagster.core.stages.naming import cluster_id, slugify, unique_slugs
 from kura_dagster.core.text import content_words
 from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered
 
@@ -130,7 +130,7 @@ class ClioMetaClusterModel:
             return [list(range(len(vectors)))]
         from sklearn.cluster import KMeans
 
-        from kura_dagster.core.cluster import exact_kmeans_threads
+        from kura_dagster.core.stages.base_clusters import exact_kmeans_threads
 
         with exact_kmeans_threads():
             labels = KMeans(n_clusters=count, random_state=self.seed, n_init=4).fit_predict(vectors)

@@ -14,8 +14,8 @@ import numpy as np
 
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
 from kura_dagster.core.llm.summaries import escape
-from kura_dagster.core.naming import GroupName, KeywordClusterNamer
-from kura_dagster.core.privacy import scrub
+from kura_dagster.core.stages.naming import GroupName, KeywordClusterNamer
+from kura_dagster.core.privacy.scrubbing import scrub
 from kura_dagster.core.types import ConversationSummary
 
 NAMING_INSTRUCTIONS = """You are naming a cluster of related conversations between users and an AI assistant \

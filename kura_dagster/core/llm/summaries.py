@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
-from kura_dagster.core.privacy import scrub
+from kura_dagster.core.privacy.scrubbing import scrub
 from kura_dagster.core.types import Conversation, ConversationSummary
 
 SUMMARY_INSTRUCTIONS = """You analyse one conversation between a user and an AI assistant for aggregate, \

@@ -1,0 +1,1 @@
+"""Privacy: scrubbing, aggregation thresholds and prompt-injection guards."""

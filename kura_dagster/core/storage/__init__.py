@@ -1,0 +1,1 @@
+"""Storage: the table contract, the DuckDB store and the export formats."""

@@ -1,0 +1,1 @@
+"""Views: the topic tree as text, the map image and the HTML explorer."""
