@@ -23,7 +23,7 @@ _EXPORTS = {
     "embed_summaries": "stages.embeddings",
     "embedding_text": "stages.embeddings",
     "load_jsonl": "ingest.records",
-    "load_kura_dump": "ingest.records",
+    "load_kura_dump": "ingest.connectors",
     "AgglomerativeMetaClusterModel": "stages.meta_clusters",
     "reduce_clusters_from_base_clusters": "stages.meta_clusters",
     "UMAPProjection": "stages.projections",

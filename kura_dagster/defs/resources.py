@@ -24,7 +24,8 @@ from kura_dagster.core.llm.cache import ResponseCache
 from kura_dagster.core.llm.client import LLMClient
 from kura_dagster.core.llm.usage import PriceTable
 from kura_dagster.core.ingest.landing import file_sha256, landing_file
-from kura_dagster.core.ingest.records import Rejected, load_landing_table
+from kura_dagster.core.ingest.landing_reader import load_landing_table
+from kura_dagster.core.ingest.records import Rejected
 from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, MetaClusterModel
 from kura_dagster.core.stages.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.stages.projections import DimensionalityReduction, UMAPProjection

@@ -212,7 +212,7 @@ def load_bench_generator():
 
 
 def test_bench_generator_writes_an_exact_deterministic_valid_partition(tmp_path):
-    from kura_dagster.core.ingest.records import load_landing_partition
+    from kura_dagster.core.ingest.landing_reader import load_landing_partition
 
     generate = load_bench_generator()
     path = generate.write_partition(tmp_path / "a", 300, date(2026, 11, 1), seed=3)

@@ -1,6 +1,7 @@
 import json
 
-from kura_dagster.core.ingest.records import load_jsonl, load_kura_dump, load_kura_dump_result
+from kura_dagster.core.ingest.connectors import load, load_kura_dump
+from kura_dagster.core.ingest.records import load_jsonl
 from kura_dagster_tests.conftest import write_jsonl
 
 
@@ -31,7 +32,7 @@ def test_kura_dump_round_trip(tmp_path, conversations):
     loaded = load_kura_dump(path)
     assert [c.chat_id for c in loaded] == [c.chat_id for c in conversations[:5]]
     assert loaded[0].messages == conversations[0].messages
-    assert len(load_kura_dump_result(path).rejected) == 1
+    assert len(load(path, "kura").rejected) == 1
 
 
 def test_naive_timestamps_are_utc(tmp_path):
@@ -44,7 +45,7 @@ def test_naive_timestamps_are_utc(tmp_path):
 
 def test_landing_table_in_byte_ranges_equals_reading_the_whole_file(tmp_path, conversations):
     from kura_dagster.core.storage import tables
-    from kura_dagster.core.ingest.records import load_landing_partition, load_landing_table
+    from kura_dagster.core.ingest.landing_reader import load_landing_partition, load_landing_table
 
     good = [json.dumps(c.model_dump(mode="json")).encode() for c in conversations]
     bad = [b"{not json", b"\xff\xfe broken bytes", b"", json.dumps({"chat_id": "x", "messages": []}).encode()]

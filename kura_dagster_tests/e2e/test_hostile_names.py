@@ -17,7 +17,7 @@ from dagster import DagsterInstance, materialize
 
 from kura_dagster.cli import main
 from kura_dagster.core.ingest.landing import landing_file, scan_landing_zone
-from kura_dagster.core.ingest.records import load_landing_partition
+from kura_dagster.core.ingest.landing_reader import load_landing_partition
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import connect, read_partition, write_partition
 from kura_dagster.defs.assets import PIPELINE_ASSETS

@@ -50,7 +50,7 @@ from kura_dagster.core.types import Conversation
 FORMATS = ("auto", "kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt", "parquet", "csv", "hf")
 JSON_FORMATS = ("kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt")
 
-__all__ = ["FORMATS", "ConnectorOptions", "Export", "detect_format", "load", "load_conversations", "open_export", "parse_columns",
+__all__ = ["FORMATS", "ConnectorOptions", "Export", "detect_format", "load", "load_conversations", "load_kura_dump", "open_export", "parse_columns",
            "parse_time"]
 
 
@@ -166,6 +166,11 @@ def open_export(location: str | Path, fmt: str = "auto", options: ConnectorOptio
 def load(location: str | Path, fmt: str = "auto", options: ConnectorOptions | None = None) -> LoadResult:
     """Read a whole export: the good conversations and the rejects."""
     return gather(open_export(location, fmt, options))
+
+
+def load_kura_dump(path: str | Path) -> list[Conversation]:
+    """Kura's `Conversation.from_conversation_dump`: the good conversations of a JSON dump."""
+    return load(path, "kura").conversations
 
 
 def load_conversations(location: str | Path, fmt: str = "auto", **options: Any) -> list[Conversation]:
