@@ -13,6 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from kura_dagster.core.ingest.constructors import attach as _attach_kura_constructors
+
+# Kura's spellings, `Conversation.from_jsonl(path)` and the like, whichever way `Conversation` is imported.
+_attach_kura_constructors()
+
 # Public name -> module. Imported on first use: `import kura_dagster.core.settings` (what loading the
 # Dagster definitions needs) must not pay for scikit-learn, WordLlama or UMAP.
 _EXPORTS = {

@@ -6,8 +6,9 @@ them as DuckDB tables following the table contract in DESIGN.md; `core.tables` c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -38,59 +39,14 @@ class Conversation(BaseModel):
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
-    @classmethod
-    def from_conversation_dump(cls, file_path: str) -> list["Conversation"]:
-        """Kura's JSON dump: a list of conversation objects (the good ones; see `core.connectors.load`)."""
-        from kura_dagster.core.ingest.connectors import load_conversations
-
-        return load_conversations(file_path, "kura")
-
-    @classmethod
-    def from_jsonl(cls, file_path: str) -> list["Conversation"]:
-        """One conversation object per line (the landing-zone format)."""
-        from kura_dagster.core.ingest.connectors import load_conversations
-
-        return load_conversations(file_path, "jsonl")
-
-    @classmethod
-    def from_claude_conversation_dump(cls, file_path: str, metadata_fn: Any = None) -> list["Conversation"]:
-        """Claude's export (`conversations.json`, a .zip export or its folder); `metadata_fn(raw) -> dict`."""
-        from kura_dagster.core.ingest.connectors import load_conversations
-
-        return load_conversations(file_path, "claude", metadata_function=metadata_fn)
-
-    @classmethod
-    def from_chatgpt_export(cls, file_path: str, metadata_fn: Any = None) -> list["Conversation"]:
-        """ChatGPT's export: the branch each conversation's `current_node` selects."""
-        from kura_dagster.core.ingest.connectors import load_conversations
-
-        return load_conversations(file_path, "chatgpt", metadata_function=metadata_fn)
-
-    @classmethod
-    def from_hf_dataset(cls, dataset_name: str, split: str = "train", max_conversations: int | None = None,
-                        chat_id_fn: Any = None, created_at_fn: Any = None, messages_fn: Any = None,
-                        metadata_fn: Any = None) -> list["Conversation"]:
-        """A Hugging Face dataset: a `save_to_disk` folder, a local data file, or a hub name (needs a network).
-
-        As in Kura, `*_fn(row)` pick the fields from a row; without them the columns are found by name
-        (chat_id/id, created_at/timestamp, messages/conversations, metadata, or one row per message).
-        """
-        from kura_dagster.core.ingest.connectors import load_conversations
-        from kura_dagster.core.ingest.connectors.common import DEFAULT_COLUMNS
-
-        def pick_fields(row: dict[str, Any]) -> dict[str, Any]:
-            def field(fn: Any, key: str) -> Any:
-                if fn is not None:
-                    return fn(row)
-                return next((row[name] for name in DEFAULT_COLUMNS[key] if name in row), None)
-
-            return {"chat_id": field(chat_id_fn, "chat_id"), "created_at": field(created_at_fn, "created_at"),
-                    "messages": field(messages_fn, "messages"), "metadata": {}}
-
-        custom = any(fn is not None for fn in (chat_id_fn, created_at_fn, messages_fn))
-        return load_conversations(dataset_name, "hf", split=split, max_records=max_conversations,
-                                  row_function=pick_fields if custom else None,
-                                  metadata_function=metadata_fn)
+    # Kura's constructors (`Conversation.from_jsonl(path)`, ...), declared here and set by the connectors
+    # (`core.ingest.constructors`, attached when `kura_dagster.core` is imported): this module holds data
+    # only, so that everything else can import it.
+    from_conversation_dump: ClassVar[Callable[..., list[Conversation]]]
+    from_jsonl: ClassVar[Callable[..., list[Conversation]]]
+    from_claude_conversation_dump: ClassVar[Callable[..., list[Conversation]]]
+    from_chatgpt_export: ClassVar[Callable[..., list[Conversation]]]
+    from_hf_dataset: ClassVar[Callable[..., list[Conversation]]]
 
 
 class ConversationSummary(BaseModel):
