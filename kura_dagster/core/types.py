@@ -6,7 +6,7 @@ them as DuckDB tables following the table contract in DESIGN.md; `core.tables` c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal
 
@@ -103,3 +103,17 @@ UNCLUSTERED_NAME = "Unclustered"
 def is_unclustered(cluster: Cluster) -> bool:
     """The node that holds HDBSCAN's noise: real, counted, but not a topic."""
     return cluster.id.startswith("noise_")
+
+
+USER_ID = "user_id"  # the metadata key that says whose conversation it is (the privacy thresholds count users)
+
+
+def user_ids_of(items: Sequence[ConversationSummary] | Sequence[Any]) -> dict[str, str | None]:
+    """chat_id → the `user_id` of its metadata (None when absent), for summaries or conversations; empty
+    when no conversation has one, so `privacy.thresholds.distinct_users` sees at once that only the size rule
+    applies (it is asked for every cluster, and would otherwise scan every chat each time)."""
+    found = {}
+    for item in items:
+        user = (item.metadata or {}).get(USER_ID)
+        found[item.chat_id] = None if user is None or str(user).strip() == "" else str(user)
+    return found if any(user is not None for user in found.values()) else {}

@@ -28,9 +28,8 @@ from kura_dagster.core.stages.projections import project_tree
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import partition_slice, with_partition_columns
 from kura_dagster.core.stages.summaries import summarise_table
-from kura_dagster.core.privacy.thresholds import USER_ID
 from kura_dagster.core.tree import depth_first
-from kura_dagster.core.types import ConversationSummary
+from kura_dagster.core.types import USER_ID, ConversationSummary
 from kura_dagster.core.views.tree_view import tree_markdown
 from kura_dagster.launch.instance import POOL
 from kura_dagster.defs.io_manager import partitions_of

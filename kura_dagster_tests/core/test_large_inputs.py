@@ -189,7 +189,7 @@ def test_summaries_round_trip_through_arrow(stage_inputs):
 
 def test_columnar_readers_equal_the_object_ones(stage_inputs):
     from kura_dagster.core.stages.embeddings import embedding_text, embedding_texts
-    from kura_dagster.core.privacy.thresholds import user_ids_of
+    from kura_dagster.core.types import user_ids_of
 
     summaries, _ = stage_inputs
     varied = [summaries[0].model_copy(update={"request": None}), summaries[1].model_copy(update={"request": ""}),

@@ -19,10 +19,9 @@ from kura_dagster.core.privacy.thresholds import (
     hide,
     is_hidden,
     threshold_problems,
-    user_ids_of,
 )
 from kura_dagster.core.tree import leaves, tree_problems
-from kura_dagster.core.types import Cluster, Conversation, Message
+from kura_dagster.core.types import Cluster, Conversation, Message, user_ids_of
 from kura_dagster.core.views.tree_view import render_tree, tree_markdown
 from kura_dagster_tests.conftest import THEMES
 

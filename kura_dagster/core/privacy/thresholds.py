@@ -32,7 +32,7 @@ import numpy as np
 
 from kura_dagster.core.stages.naming import cluster_id
 from kura_dagster.core.tree import children_of, cluster_centroids, leaves
-from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered
+from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered, user_ids_of
 
 BELOW_THRESHOLD_NAME = "Below threshold"
 BELOW_THRESHOLD_DESCRIPTION = ("Not described: too few conversations or people (or only groups of too few) to "
@@ -59,20 +59,6 @@ class Thresholds:
         if users is not None and users < self.min_users:
             return f"{users} users < {self.min_users}"
         return None
-
-
-USER_ID = "user_id"  # the metadata key that says whose conversation it is
-
-
-def user_ids_of(items: Sequence[ConversationSummary] | Sequence[Any]) -> dict[str, str | None]:
-    """chat_id → the `user_id` of its metadata (None when absent), for summaries or conversations; empty
-    when no conversation has one, so `distinct_users` sees at once that only the size rule applies (it is
-    asked for every cluster, and would otherwise scan every chat each time)."""
-    found = {}
-    for item in items:
-        user = (item.metadata or {}).get(USER_ID)
-        found[item.chat_id] = None if user is None or str(user).strip() == "" else str(user)
-    return found if any(user is not None for user in found.values()) else {}
 
 
 def distinct_users(chat_ids: Sequence[str], user_of_chat: Mapping[str, str | None]) -> int | None:

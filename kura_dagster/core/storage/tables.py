@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
+from kura_dagster.core.types import USER_ID, Cluster, Conversation, ConversationSummary, ProjectedCluster, user_ids_of
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
@@ -185,10 +185,8 @@ def summaries_from_arrow(
 
 
 def user_ids_from_arrow(summaries: pa.Table) -> dict[str, str | None]:
-    """`thresholds.user_ids_of` read from a table's chat_id and metadata columns: only rows whose metadata
+    """`types.user_ids_of` read from a table's chat_id and metadata columns: only rows whose metadata
     mentions the key are parsed, and no summary object is built."""
-    from kura_dagster.core.privacy.thresholds import USER_ID, user_ids_of
-
     if not summaries.num_rows:
         return {}
     metadata = summaries.column("metadata")
