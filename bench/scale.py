@@ -69,9 +69,9 @@ def child_run(home: Path, data_dir: Path, out: Path) -> None:
     if os.environ.get("KURA_BENCH_VIA") == "backfill":
         # `kura-dagster run`'s path: a backfill whose run is launched in its own process, with the executor
         # KURA_EXECUTOR names (multiprocess: every step in a fresh process).
-        [result] = run_partitions(instance, [(DATASET, DAY)], max_concurrent=1)
+        [result] = run_partitions(instance, [(DATASET, DAY)], settings=settings, max_concurrent=1)
     else:
-        [result] = run_partitions_in_process(instance, [(DATASET, DAY)])
+        [result] = run_partitions_in_process(instance, [(DATASET, DAY)], settings=settings)
     finished = time.time()
     steps: dict[str, dict[str, float]] = {}
     kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}

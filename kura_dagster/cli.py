@@ -149,7 +149,7 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     """
     from kura_dagster.launch.runs import check_partitions, kura_instance, run_partitions, today_notice
 
-    partitions = check_partitions(partitions, settings.data_dir)  # a bad day is refused before anything starts
+    partitions = check_partitions(partitions, settings)  # a bad day is refused before anything starts
     instance = kura_instance(settings)
     print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
           f"(instance: {settings.dagster_home})", flush=True)
@@ -164,8 +164,8 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     from kura_dagster.launch.backfills import BackfillError
 
     try:
-        return run_partitions(instance, partitions, max_concurrent=settings.max_concurrent, on_done=_print_run,
-                              on_submitted=submitted, on_notice=_notice, data_dir=settings.data_dir)
+        return run_partitions(instance, partitions, settings=settings, max_concurrent=settings.max_concurrent,
+                              on_done=_print_run, on_submitted=submitted, on_notice=_notice)
     except BackfillError as error:
         raise CommandError(str(error)) from None
 
@@ -223,16 +223,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
     from kura_dagster.launch.runs import check_partitions, kura_instance, run_partitions_in_process, today_notice
 
-    partitions = check_partitions([(dataset, day) for dataset in datasets for day in zone.dates(dataset)],
-                                  settings.data_dir)
+    partitions = check_partitions([(dataset, day) for dataset in datasets for day in zone.dates(dataset)], settings)
 
     print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
           f"Dagster, in this process, up to {settings.partitions_per_run} days per run "
           f"(instance: {settings.dagster_home})", flush=True)
     if (today := today_notice(partitions)) is not None:
         _notice(today)
-    results = run_partitions_in_process(kura_instance(settings), partitions, max_days_per_run=settings.partitions_per_run,
-                                        on_done=_print_run, on_notice=_notice, data_dir=settings.data_dir)
+    results = run_partitions_in_process(kura_instance(settings), partitions, settings=settings,
+                                        max_days_per_run=settings.partitions_per_run, on_done=_print_run,
+                                        on_notice=_notice)
     failed = [r for r in results if not r.success]
     with connect(settings.duckdb_path, read_only=True) as connection:
         counts = {

@@ -1,4 +1,9 @@
-"""The `Definitions` that `dagster dev`, workspace.yaml and the `kura-dagster` command load."""
+"""The `Definitions` that `dagster dev`, workspace.yaml and the `kura-dagster` command load.
+
+`build_definitions(settings)` assembles every Dagster object from one `Settings`: the partitions, assets,
+checks, job, sensor, schedule, resources and executor all take their values from it, and nothing below reads
+the environment. `defs`, what Dagster loads, is the one place the definitions read it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import check_database_file
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.automation import daily_recluster_schedule, landing_zone_sensor
-from kura_dagster.defs.checks import PIPELINE_CHECKS
-from kura_dagster.defs.explorer import EXPLORER_ASSETS
-from kura_dagster.defs.jobs import kura_pipeline
+from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.automation import build_daily_schedule, build_landing_zone_sensor
+from kura_dagster.defs.checks import build_pipeline_checks
+from kura_dagster.defs.explorer import build_explorer_assets
+from kura_dagster.defs.jobs import build_pipeline_job
+from kura_dagster.defs.partitions import kura_partitions
 from kura_dagster.defs.resources import resources_from_settings
 
 
@@ -29,22 +35,24 @@ def executor_for(settings: Settings):
     return in_process_executor
 
 
-def build_definitions(settings: Settings | None = None) -> Definitions:
-    # A bad setting, an unusable KURA_HOME or a corrupted DuckDB file stops the load with one message
-    # naming it (the UI shows it on the code location), rather than failing runs one by one.
-    settings = settings or Settings.from_env()
+def build_definitions(settings: Settings) -> Definitions:
+    # An unusable KURA_HOME or a corrupted DuckDB file stops the load with one message naming it (the UI
+    # shows it on the code location), rather than failing runs one by one.
     settings.prepare_home()
     check_database_file(settings.duckdb_path)
-    executor = executor_for(settings)
+    # One partitions definition for all: the date partitions start at the landing zone's first day, read once.
+    partitions = kura_partitions(settings)
+    job = build_pipeline_job(partitions)
     return Definitions(
-        assets=[*PIPELINE_ASSETS, *EXPLORER_ASSETS],
-        asset_checks=PIPELINE_CHECKS,
-        jobs=[kura_pipeline],
-        sensors=[landing_zone_sensor],
-        schedules=[daily_recluster_schedule],
+        assets=[*build_pipeline_assets(settings, partitions), *build_explorer_assets(settings, partitions)],
+        asset_checks=build_pipeline_checks(settings, partitions),
+        jobs=[job],
+        sensors=[build_landing_zone_sensor(settings, job)],
+        schedules=[build_daily_schedule(settings, job)],
         resources=resources_from_settings(settings),
-        executor=executor,
+        executor=executor_for(settings),
     )
 
 
-defs = build_definitions()
+# A bad setting raises one SettingsError naming the variable and what it accepts.
+defs = build_definitions(Settings.from_env())

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, OpExecutionContext, RunsFilter, execute_job, job, op, reconstructable
 
-from kura_dagster.launch.instance import POOL
+from kura_dagster.defs.names import POOL
 
 RELEASE_WAIT_S = 120.0
 REPO = Path(__file__).resolve().parents[1]

@@ -58,8 +58,9 @@ class Setting:
 
     kind: "int", "float" (finite), "choice", "flag" (true/false), "date" (YYYY-MM-DD), "path", "url",
     "text", "secret" (never echoed), or "structured" (`parse` reads it: JSON, cron).
-    field: the `Settings` attribute it fills; None for variables read elsewhere (KURA_PRICES by the price
-    table, KURA_SCHEDULE_CRON by the schedule, ...), which are still checked at start.
+    field: the `Settings` attribute it fills, whose default is this row's; None for the variables that are not
+    a setting of the pipeline (DAGSTER_HOME, read by Dagster; the keys, given to Dagster as `EnvVar`s;
+    USE_AZURE_OPENAI, folded into KURA_LLM), which are still checked at start.
     """
 
     name: str
@@ -247,8 +248,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KURA_LLM", "choice", "local", "summaries, cluster names and hierarchy", "llm",
             choices=("local", "openai", "azure")),
     Setting("KURA_EMBEDDINGS", "choice", "local", "embeddings", "embeddings", choices=("local", "openai", "azure")),
-    Setting("KURA_SUMMARY_MODEL", "text", None, "hosted chat model", "summary_model"),
-    Setting("KURA_EMBEDDING_MODEL", "text", None, "hosted embedding model", "embedding_model"),
+    Setting("KURA_SUMMARY_MODEL", "text", "gpt-4o-mini", "hosted chat model", "summary_model"),
+    Setting("KURA_EMBEDDING_MODEL", "text", "text-embedding-3-small", "hosted embedding model", "embedding_model"),
     Setting("KURA_CLUSTERING", "choice", "kmeans", "base clustering", "clustering", choices=("kmeans", "hdbscan")),
     Setting("KURA_TARGET_CLUSTER_SIZE", "int", 30, "k-means: conversations per base cluster", "target_cluster_size",
             minimum=1, maximum=INT_LIMIT),
@@ -294,13 +295,13 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=0, maximum=INT_LIMIT),
     Setting("KURA_CUSTOM_FACETS", "structured", "", "extra summary facets", "custom_facets",
             accepts_text="a JSON object of facet name -> JSON schema", parse=_json_object_of_schemas),
-    Setting("KURA_PRICES", "structured", {}, "price overrides in dollars per million tokens",
+    Setting("KURA_PRICES", "structured", {}, "price overrides in dollars per million tokens", "prices",
             accepts_text='JSON {"model": [input, output]} in dollars per million tokens, or a file holding it',
             parse=parse_prices),
-    Setting("KURA_SCHEDULE_CRON", "structured", "0 2 * * *", "the daily recluster's cron (UTC)",
+    Setting("KURA_SCHEDULE_CRON", "structured", "0 2 * * *", "the daily recluster's cron (UTC)", "schedule_cron",
             accepts_text='a cron expression of 5 fields such as "0 2 * * *"', parse=parse_cron),
     Setting("KURA_MAX_SUMMARY_ERROR_RATE", "float", 0.05, "largest share of failed summaries the check accepts",
-            minimum=0, maximum=1),
+            "max_summary_error_rate", minimum=0, maximum=1),
     Setting("OPENAI_API_KEY", "secret", None, "OpenAI key (read by Dagster as an EnvVar)"),
     Setting("OPENAI_BASE_URL", "url", None, "OpenAI-compatible endpoint (vLLM, Ollama)", "openai_base_url"),
     Setting("USE_AZURE_OPENAI", "flag", False, "send the hosted stages to Azure OpenAI"),
@@ -325,52 +326,66 @@ def read_settings(environ: Mapping[str, str] | None = None) -> dict[str, object]
     return {setting.name: parse_setting(setting, environ.get(setting.name)) for setting in SETTINGS}
 
 
+def _default(name: str):
+    """A `Settings` field whose default is the one its row of SETTINGS declares (defaults are written there
+    only): paths resolved when the settings are made, as the variable's text would be."""
+    setting = SETTING_BY_NAME[name]
+    if setting.kind == "path":
+        return field(default_factory=lambda: parse_setting(setting, None))
+    if isinstance(setting.default, dict):
+        return field(default_factory=lambda: dict(setting.default), hash=False)
+    return field(default=setting.default)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with local defaults that need no network and no key."""
+    """Everything configurable, with local defaults that need no network and no key (see SETTINGS)."""
 
-    home: Path = field(default_factory=lambda: Path(".kura").resolve())
-    data_dir: Path = field(default_factory=lambda: Path("data").resolve())
-    llm: str = "local"
-    embeddings: str = "local"
-    summary_model: str | None = None
-    embedding_model: str | None = None
-    clustering: str = "kmeans"
+    home: Path = _default("KURA_HOME")
+    data_dir: Path = _default("KURA_DATA_DIR")
+    llm: str = _default("KURA_LLM")
+    embeddings: str = _default("KURA_EMBEDDINGS")
+    summary_model: str = _default("KURA_SUMMARY_MODEL")
+    embedding_model: str = _default("KURA_EMBEDDING_MODEL")
+    clustering: str = _default("KURA_CLUSTERING")
     # Measured defaults (bench/quality.py): base clusters of about 30 conversations cluster intents as well as
     # finer ones did and stay above the privacy threshold of 10; see README "Quality".
-    target_cluster_size: int = 30
-    max_base_clusters: int = 5000
-    hdbscan_min_cluster_size: int = 5
-    lexical_weight: float = 0.5
-    manifold: str = "umap"
-    max_roots: int = 10
-    meta_branching: float = 4.0
-    min_cluster_size: int = 10
-    min_cluster_users: int = 5
-    privacy_audit: bool = False
-    privacy_min_score: int = 3
-    seed: int = 42
-    start_date: str | None = None  # None: the date partitions start at the landing zone's earliest day
-    executor: str = "in_process"
-    max_concurrent: int = 2
-    partitions_per_run: int = 10
+    target_cluster_size: int = _default("KURA_TARGET_CLUSTER_SIZE")
+    max_base_clusters: int = _default("KURA_MAX_BASE_CLUSTERS")
+    hdbscan_min_cluster_size: int = _default("KURA_HDBSCAN_MIN_CLUSTER_SIZE")
+    lexical_weight: float = _default("KURA_LEXICAL_WEIGHT")
+    manifold: str = _default("KURA_MANIFOLD")
+    max_roots: int = _default("KURA_MAX_ROOTS")
+    meta_branching: float = _default("KURA_META_BRANCHING")
+    min_cluster_size: int = _default("KURA_MIN_CLUSTER_SIZE")
+    min_cluster_users: int = _default("KURA_MIN_CLUSTER_USERS")
+    privacy_audit: bool = _default("KURA_PRIVACY_AUDIT")
+    privacy_min_score: int = _default("KURA_PRIVACY_MIN_SCORE")
+    seed: int = _default("KURA_SEED")
+    start_date: str | None = _default("KURA_START_DATE")  # None: the landing zone's earliest day
+    executor: str = _default("KURA_EXECUTOR")
+    max_concurrent: int = _default("KURA_MAX_CONCURRENT")
+    partitions_per_run: int = _default("KURA_PARTITIONS_PER_RUN")
     # Processes for CPU-bound local work (the extractive summariser); 0 = one per core this process may use.
-    workers: int = 0
+    workers: int = _default("KURA_WORKERS")
     # Explorer and topics over time. Messages are raw conversation text: off unless asked for.
-    report_include_messages: bool = False
-    trends_window_days: int = 7
+    report_include_messages: bool = _default("KURA_REPORT_INCLUDE_MESSAGES")
+    trends_window_days: int = _default("KURA_TRENDS_WINDOW_DAYS")
+    schedule_cron: str = _default("KURA_SCHEDULE_CRON")
+    max_summary_error_rate: float = _default("KURA_MAX_SUMMARY_ERROR_RATE")
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
-    llm_concurrency: int = 20
-    llm_timeout_s: float = 60.0
-    llm_backoff_s: float = 0.5
-    max_usd: float | None = None
-    embedding_dimensions: int | None = None
-    custom_facets: str = ""
-    openai_base_url: str | None = None
-    azure_endpoint: str | None = None
-    azure_api_version: str = "2024-10-21"
-    azure_deployment: str | None = None
-    azure_embedding_deployment: str | None = None
+    llm_concurrency: int = _default("KURA_LLM_CONCURRENCY")
+    llm_timeout_s: float = _default("KURA_LLM_TIMEOUT")
+    llm_backoff_s: float = _default("KURA_LLM_BACKOFF")
+    max_usd: float = _default("KURA_MAX_USD")  # 0: no cap
+    embedding_dimensions: int = _default("KURA_EMBEDDING_DIMENSIONS")  # 0: the model's own
+    custom_facets: str = _default("KURA_CUSTOM_FACETS")
+    prices: dict[str, tuple[float, float]] = _default("KURA_PRICES")
+    openai_base_url: str | None = _default("OPENAI_BASE_URL")
+    azure_endpoint: str | None = _default("AZURE_OPENAI_ENDPOINT")
+    azure_api_version: str = _default("AZURE_OPENAI_API_VERSION")
+    azure_deployment: str | None = _default("AZURE_OPENAI_DEPLOYMENT_NAME")
+    azure_embedding_deployment: str | None = _default("AZURE_EMBEDDING_DEPLOYMENT_NAME")
 
     def __post_init__(self) -> None:
         # Values given directly (a notebook, a test) meet the same table as the environment's.
@@ -391,14 +406,14 @@ class Settings:
     @property
     def chat_model(self) -> str:
         if self.llm == "azure":
-            return self.azure_deployment or self.summary_model or "gpt-4o-mini"
-        return self.summary_model or "gpt-4o-mini"
+            return self.azure_deployment or self.summary_model
+        return self.summary_model
 
     @property
     def hosted_embedding_model(self) -> str:
         if self.embeddings == "azure":
-            return self.azure_embedding_deployment or self.embedding_model or "text-embedding-3-small"
-        return self.embedding_model or "text-embedding-3-small"
+            return self.azure_embedding_deployment or self.embedding_model
+        return self.embedding_model
 
     @property
     def worker_count(self) -> int:
@@ -419,8 +434,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Settings from the environment and `.env`, every variable of the table checked (also those read
-        outside `Settings`, such as KURA_SCHEDULE_CRON): a bad value raises one SettingsError naming it."""
+        """Settings from the environment and `.env`, every variable of the table checked: a bad value raises one
+        SettingsError naming it. The one place the pipeline reads its settings from the environment: the command
+        line calls it once, `kura_dagster.definitions` once when Dagster loads the code."""
         load_dotenv_once()
         values = read_settings()
         fields = {setting.field: values[setting.name] for setting in SETTINGS if setting.field}
@@ -429,8 +445,6 @@ class Settings:
             fields["llm"] = "azure" if fields["llm"] == "openai" else fields["llm"]
             fields["embeddings"] = "azure" if fields["embeddings"] == "openai" else fields["embeddings"]
         fields["privacy_audit"] = _privacy_audit(fields["llm"], fields["privacy_audit"])
-        fields["max_usd"] = fields["max_usd"] or None  # 0: no cap
-        fields["embedding_dimensions"] = fields["embedding_dimensions"] or None  # 0: the model's own
         return cls(**fields)
 
     def prepare_home(self) -> None:

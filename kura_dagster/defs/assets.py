@@ -1,23 +1,27 @@
-"""The six pipeline assets, one per stage, each a thin call into `kura_dagster.core`.
+"""The six pipeline assets, one per stage, each a thin call into `kura_dagster.core.stages`.
 
 conversations → summaries → embeddings → base_clusters → meta_clusters → projections
 
-Every stage works one (dataset, date) partition at a time, but a run may cover several: a backfill runs a
-dataset's date range in runs of up to KURA_PARTITIONS_PER_RUN days (the backfill policy), so imports, model
-loading and UMAP's compilation are paid once per run instead of once per day. Inputs then hold the rows of
-all the run's partitions; `_each_partition` hands each stage its own day.
+Declared here, built from the settings by `build_pipeline_assets` (partitions and backfill policy, see
+`defs/steps.py`); each stage's step works one partition of its run at a time (`each_partition`).
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the real type hints of asset functions.
 
-import warnings
-from collections.abc import Callable
 from datetime import date as Date
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, DataVersion, MetadataValue, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    DataVersion,
+    MetadataValue,
+    MultiPartitionsDefinition,
+    Output,
+)
 
 from kura_dagster.core.storage import tables
 from kura_dagster.core.stages.base_clusters import generate_base_clusters_from_conversation_summaries
@@ -26,14 +30,10 @@ from kura_dagster.core.views.map_image import map_svg_markdown, png_markdown, po
 from kura_dagster.core.stages.meta_clusters import reduce_clusters_from_base_clusters
 from kura_dagster.core.stages.projections import project_tree
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.storage.store import partition_slice, with_partition_columns
 from kura_dagster.core.stages.summaries import summarise_table
 from kura_dagster.core.tree import depth_first
 from kura_dagster.core.types import USER_ID, ConversationSummary
 from kura_dagster.core.views.tree_view import tree_markdown
-from kura_dagster.launch.instance import POOL
-from kura_dagster.defs.io_manager import partitions_of
-from kura_dagster.defs.partitions import KURA_PARTITIONS, partition_key
 from kura_dagster.defs.resources import (
     ClusteringResource,
     EmbeddingModelResource,
@@ -41,35 +41,7 @@ from kura_dagster.defs.resources import (
     LandingZone,
     SummaryModelResource,
 )
-
-# `Output(data_version=...)` is marked beta in dagster 1.13; it is how `conversations` versions its data by the
-# file's hash, so the warning would only repeat on every run.
-warnings.filterwarnings("ignore", message="Parameter `data_version` of initializer `Output.__init__`")
-# Likewise `backfill_policy` (beta): it is what lets one run cover a date range.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset`")
-
-# Every asset writes the one DuckDB file: they share the pool that the instance limits to one step.
-# One backfill policy for all six, so a backfill puts the whole pipeline of a date range in one run.
-BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=Settings.from_env().partitions_per_run)
-COMMON = dict(partitions_def=KURA_PARTITIONS, group_name="kura", pool=POOL, backfill_policy=BACKFILL_POLICY)
-
-
-def _each_partition(context: AssetExecutionContext, stage: Callable[..., pa.Table], **inputs: pa.Table) -> pa.Table:
-    """Call `stage(dataset, day, key, **inputs of that day)` for each partition of this run, in order;
-    the results, with their partition columns, make the step's output."""
-    results = []
-    for dataset, day in partitions_of(context.partition_keys):
-        day_inputs = {name: partition_slice(table, dataset, day) for name, table in inputs.items()}
-        result = stage(dataset, day, partition_key(dataset, day.isoformat()), **day_inputs)
-        results.append(with_partition_columns(result, dataset, day))
-    return pa.concat_tables(results, promote_options="default")
-
-
-def _rows(table: pa.Table, client=None, **extra) -> dict:
-    """Row count, plus the LLM calls, tokens and dollars of this materialisation when the hosted path ran."""
-    usage = client.usage.as_metadata() if client is not None else {}
-    return {"dagster/row_count": MetadataValue.int(table.num_rows), **usage, **extra}
-
+from kura_dagster.defs.steps import build_assets, each_partition, pipeline_asset, row_metadata
 
 def _clusterable(summaries: pa.Table, embeddings: pa.Table) -> tuple[list[ConversationSummary], np.ndarray]:
     """Summaries that have an embedding, aligned row by row with their vectors."""
@@ -88,7 +60,7 @@ def _largest_clusters_markdown(table: pa.Table, limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-@asset(code_version="1", **COMMON)
+@pipeline_asset(code_version="1")
 def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> Output[pa.Table]:
     """Conversations of one dataset and day, validated from the landing zone `data/<dataset>/<date>.jsonl`.
 
@@ -104,16 +76,16 @@ def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> 
         for rejected in rejects:
             context.log.warning(f"skipped {rejected.describe()}")
         fingerprints.append(landing_zone.fingerprint(dataset, day.isoformat()))
-        context.add_asset_metadata(_rows(table, rejected_records=MetadataValue.int(len(rejects)),
+        context.add_asset_metadata(row_metadata(table, rejected_records=MetadataValue.int(len(rejects)),
                                          file_sha256=fingerprints[-1]), partition_key=key)
         return table
 
-    table = _each_partition(context, load_day)
+    table = each_partition(context, load_day)
     version = fingerprints[0] if len(fingerprints) == 1 else landing_zone.combined_fingerprint(fingerprints)
     return Output(table, data_version=DataVersion(version))
 
 
-@asset(code_version="2", **COMMON)
+@pipeline_asset(code_version="2")
 def summaries(
     context: AssetExecutionContext, conversations: pa.Table, summary_model: SummaryModelResource, llm: KuraLLMResource
 ) -> pa.Table:
@@ -126,13 +98,13 @@ def summaries(
                 conversations, model=model, workers=summary_model.workers,
                 progress=lambda done, total: context.log.info(f"{key}: summarised {done}/{total}"),
             )
-            context.add_asset_metadata(_rows(
+            context.add_asset_metadata(row_metadata(
                 table, client, errors=MetadataValue.int(table.num_rows - pc.count(table.column("error")).as_py()),
                 truncated=MetadataValue.int(pc.sum(table.column("truncated")).as_py() or 0), model=model.name,
             ), partition_key=key)
         return table
 
-    return _each_partition(context, summarise_day, conversations=conversations)
+    return each_partition(context, summarise_day, conversations=conversations)
 
 
 # What each stage reads of its inputs (the IO manager loads only these columns, see io_manager.py).
@@ -140,7 +112,7 @@ EMBEDDED_COLUMNS = ["chat_id", "summary", "request", "error"]
 CLUSTERING_COLUMNS = list(tables.CLUSTERING_FIELDS)
 
 
-@asset(code_version="1", ins={"summaries": AssetIn(metadata={"columns": EMBEDDED_COLUMNS})}, **COMMON)
+@pipeline_asset(code_version="1", ins={"summaries": AssetIn(metadata={"columns": EMBEDDED_COLUMNS})})
 def embeddings(
     context: AssetExecutionContext, summaries: pa.Table, embedding_model: EmbeddingModelResource, llm: KuraLLMResource
 ) -> pa.Table:
@@ -153,14 +125,14 @@ def embeddings(
             vectors = embed_texts(embedding_texts(summarised), model=model)
             table = tables.embeddings_to_arrow(summarised.column("chat_id").to_pylist(), vectors, model.name)
             dimensions = int(vectors.shape[1]) if vectors.size else 0
-            context.add_asset_metadata(_rows(table, client, model=model.name,
+            context.add_asset_metadata(row_metadata(table, client, model=model.name,
                                              dimensions=MetadataValue.int(dimensions)), partition_key=key)
         return table
 
-    return _each_partition(context, embed_day, summaries=summaries)
+    return each_partition(context, embed_day, summaries=summaries)
 
 
-@asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
+@pipeline_asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})})
 def base_clusters(
     context: AssetExecutionContext,
     summaries: pa.Table,
@@ -180,15 +152,15 @@ def base_clusters(
             )
             clusters = (privacy := clustering.get_privacy_guard(client)).protect_leaves(clusters, summary_objects)
             table = tables.base_clusters_to_arrow(clusters)
-            context.add_asset_metadata(_rows(
+            context.add_asset_metadata(row_metadata(
                 table, client, **privacy.metadata(),
                 largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))), partition_key=key)
         return table
 
-    return _each_partition(context, cluster_day, summaries=summaries, embeddings=embeddings)
+    return each_partition(context, cluster_day, summaries=summaries, embeddings=embeddings)
 
 
-@asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
+@pipeline_asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})})
 def meta_clusters(
     context: AssetExecutionContext,
     base_clusters: pa.Table,
@@ -211,16 +183,16 @@ def meta_clusters(
             ordered = depth_first(nodes)
             table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
             fell_back = MetadataValue.bool(bool(getattr(model, "fell_back", False)))
-            context.add_asset_metadata(_rows(
+            context.add_asset_metadata(row_metadata(
                 table, client, **privacy.metadata(), roots=MetadataValue.int(sum(1 for node in nodes if node.parent_id is None)),
                 hierarchy_fallback=fell_back, tree=MetadataValue.md(tree_markdown(nodes))), partition_key=key)
         return table
 
-    return _each_partition(context, build_tree, base_clusters=base_clusters, summaries=summaries,
+    return each_partition(context, build_tree, base_clusters=base_clusters, summaries=summaries,
                            embeddings=embeddings)
 
 
-@asset(code_version="1", **COMMON)
+@pipeline_asset(code_version="1")
 def projections(
     context: AssetExecutionContext,
     meta_clusters: pa.Table,
@@ -238,11 +210,17 @@ def projections(
         # in the same colours, opens from its "[Show Markdown]" link.
         points = points_from_projection(projected)
         picture = png_markdown(render_map_png(points), alt=f"map of {len(points)} topics")
-        context.add_asset_metadata(_rows(table, map=MetadataValue.md(map_svg_markdown(projected)),
+        context.add_asset_metadata(row_metadata(table, map=MetadataValue.md(map_svg_markdown(projected)),
                                          map_detail=MetadataValue.md(picture)), partition_key=key)
         return table
 
-    return _each_partition(context, project_day, meta_clusters=meta_clusters, embeddings=embeddings)
+    return each_partition(context, project_day, meta_clusters=meta_clusters, embeddings=embeddings)
 
 
-PIPELINE_ASSETS = [conversations, summaries, embeddings, base_clusters, meta_clusters, projections]
+PIPELINE_STAGES = [conversations, summaries, embeddings, base_clusters, meta_clusters, projections]
+
+
+def build_pipeline_assets(settings: Settings,
+                          partitions_def: MultiPartitionsDefinition | None = None) -> list[AssetsDefinition]:
+    """The six stages, partitioned by `partitions_def` (default: built from `settings`)."""
+    return build_assets(PIPELINE_STAGES, settings, partitions_def)

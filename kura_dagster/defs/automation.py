@@ -5,6 +5,8 @@ dimension and requests one run of `kura_pipeline` per new or changed `data/<data
 whose content has not been materialised yet: after `make demo` (or `kura-dagster run`), the first tick of
 `make dev` finds every file already done and requests nothing.
 The schedule reruns yesterday's partition of every registered dataset, for late files and new settings.
+Both are built from the settings (`build_landing_zone_sensor`, `build_daily_schedule`): a tick reads no
+environment.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dagster import (
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -31,11 +34,9 @@ from dagster import (
 )
 
 from kura_dagster.core.ingest.landing import file_sha256, scan_landing_zone
-from kura_dagster.core.settings import SETTING_BY_NAME, Settings, read_setting
-from kura_dagster.defs.jobs import kura_pipeline
-from kura_dagster.defs.partitions import DATASET_PARTITIONS, DATE_PARTITIONS, partition_key
+from kura_dagster.core.settings import Settings
+from kura_dagster.defs.partitions import DATASET_PARTITIONS, date_dimension, partition_key
 
-DEFAULT_SCHEDULE_CRON = SETTING_BY_NAME["KURA_SCHEDULE_CRON"].default
 TRIGGER_TAG = "kura/trigger"
 
 
@@ -73,20 +74,29 @@ def _load_cursor(raw: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in cursor.items()} if isinstance(cursor, dict) else {}
 
 
-@sensor(
-    job=kura_pipeline,
-    minimum_interval_seconds=30,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Registers new dataset folders of the landing zone and runs each new or changed daily file.",
-)
-def landing_zone_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-    data_dir = Settings.from_env().data_dir
+def build_landing_zone_sensor(settings: Settings, job) -> SensorDefinition:
+    """The sensor over KURA_DATA_DIR, requesting runs of `job` (the pipeline job) within its date partitions."""
+    data_dir = settings.data_dir
+    start = date_dimension(job.partitions_def).start.strftime("%Y-%m-%d")
+
+    @sensor(
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Registers new dataset folders of the landing zone and runs each new or changed daily file.",
+    )
+    def landing_zone_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        return _landing_zone_tick(context, data_dir, start)
+
+    return landing_zone_sensor
+
+
+def _landing_zone_tick(context: SensorEvaluationContext, data_dir: Path, start: str) -> SensorResult | SkipReason:
     if not data_dir.is_dir():
         # Keep the cursor: an unmounted or not-yet-created folder must not make every file look new later.
         return SkipReason(f"landing zone {data_dir} does not exist")
 
     seen = _load_cursor(context.cursor)
-    start = DATE_PARTITIONS.start.strftime("%Y-%m-%d")
     # Today is a partition (it can be run on request) but its file may still grow: the sensor leaves it
     # out of the cursor and requests it on the first tick after midnight UTC, once, when it is complete.
     today = datetime.now(timezone.utc).date().isoformat()
@@ -135,14 +145,14 @@ def landing_zone_sensor(context: SensorEvaluationContext) -> SensorResult | Skip
     )
 
 
-def build_daily_schedule(cron: str | None = None) -> ScheduleDefinition:
-    """The daily recluster on `cron` (default: env KURA_SCHEDULE_CRON, else 02:00 UTC)."""
-    cron = cron or read_setting("KURA_SCHEDULE_CRON")
+def build_daily_schedule(settings: Settings, job) -> ScheduleDefinition:
+    """The daily recluster of `job` (the pipeline job) on KURA_SCHEDULE_CRON, in UTC."""
+    first_day = date_dimension(job.partitions_def).start.date()
 
     @schedule(
         name="daily_recluster_schedule",
-        job=kura_pipeline,
-        cron_schedule=cron,
+        job=job,
+        cron_schedule=settings.schedule_cron,
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.RUNNING,
         description="Reruns yesterday's partition of every registered dataset (late files, new settings).",
@@ -153,7 +163,7 @@ def build_daily_schedule(cron: str | None = None) -> ScheduleDefinition:
             return SkipReason("no dataset registered yet")
         # Yesterday relative to the tick's own time, not the clock, so a late or replayed tick runs its day.
         day: date = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(days=1)
-        if day < DATE_PARTITIONS.start.date():
+        if day < first_day:
             return SkipReason(f"{day} is before the first date partition")
         # run_key "<dataset>|<date>": a cron firing more than once a day still reclusters each day once.
         return [
@@ -163,8 +173,3 @@ def build_daily_schedule(cron: str | None = None) -> ScheduleDefinition:
         ]
 
     return daily_recluster_schedule
-
-
-daily_recluster_schedule = build_daily_schedule()
-
-AUTOMATIONS = [landing_zone_sensor, daily_recluster_schedule]

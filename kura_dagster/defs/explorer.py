@@ -17,37 +17,16 @@ from datetime import date as Date
 from pathlib import Path
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue, MultiPartitionsDefinition
 
+from kura_dagster.core.settings import Settings
+from kura_dagster.core.stages.topic_trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow
 from kura_dagster.core.storage import tables
 from kura_dagster.core.views.explorer import report_path, write_report
-from kura_dagster.core.storage.store import connect, partition_slice, read_partitions, with_partition_columns
-from kura_dagster.core.stages.topic_trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow, window_days
-from kura_dagster.defs.assets import COMMON, _each_partition, _rows, meta_clusters, projections, summaries
 from kura_dagster.defs.io_manager import partitions_of, release_freed_memory
 from kura_dagster.defs.partitions import partition_key
-
-
-class ExplorerResource(ConfigurableResource):
-    """Where the explorer reads the tables and writes its pages, whether pages carry raw messages, and how
-    many days topic_trends follows (KURA_REPORT_INCLUDE_MESSAGES, KURA_TRENDS_WINDOW_DAYS)."""
-
-    database: str
-    home: str
-    include_messages: bool = False
-    trends_window_days: int = 7
-
-    def window_embeddings(self, dataset: str, day: Date, in_run: pa.Table, run_days: set[Date]) -> pa.Table:
-        """The embeddings of `dataset` over the window ending on `day`: the run's own days from its input,
-        the earlier days from the store."""
-        days = window_days(day, self.trends_window_days)
-        parts = [with_partition_columns(partition_slice(in_run, dataset, d), dataset, d) for d in days if d in run_days]
-        earlier = [(dataset, d) for d in days if d not in run_days]
-        if earlier and Path(self.database).exists():
-            with connect(self.database, read_only=True) as connection:
-                parts.append(read_partitions(connection, "embeddings", earlier))
-        parts = [part for part in parts if part.num_rows]
-        return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+from kura_dagster.defs.resources import ExplorerResource
+from kura_dagster.defs.steps import build_assets, each_partition, pipeline_asset, row_metadata
 
 
 def _status_list(table: pa.Table, status: str) -> str:
@@ -55,7 +34,7 @@ def _status_list(table: pa.Table, status: str) -> str:
     return ", ".join(names) or "none"
 
 
-@asset(code_version="1", **COMMON)
+@pipeline_asset(code_version="1")
 def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embeddings: pa.Table,
                  explorer: ExplorerResource) -> pa.Table:
     """Daily volume and share of this day's topics (roots and the level below) over the last
@@ -70,17 +49,17 @@ def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embedd
         window = explorer.window_embeddings(dataset, day, embeddings, run_days[dataset])
         daily = daily_embeddings_from_arrow(window)
         table = compute_topic_trends(tables.clusters_from_arrow(meta_clusters), daily, day, options)
-        context.add_asset_metadata(_rows(
+        context.add_asset_metadata(row_metadata(
             table, window_days=MetadataValue.int(options.window_days),
             days_with_conversations=MetadataValue.int(sum(1 for ids, _ in daily.values() if len(ids))),
             emerging=_status_list(table, "emerging"), fading=_status_list(table, "fading"),
         ), partition_key=key)
         return table
 
-    return _each_partition(context, trends_day, meta_clusters=meta_clusters)
+    return each_partition(context, trends_day, meta_clusters=meta_clusters)
 
 
-@asset(code_version="1", deps=[summaries, meta_clusters, projections, topic_trends], **COMMON)
+@pipeline_asset(code_version="1", deps=["summaries", "meta_clusters", "projections", "topic_trends"])
 def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
     """The HTML explorer of each day: one offline file under $KURA_HOME/reports/<dataset>/<date>.html."""
     release_freed_memory()  # it loads no input through the IO manager, which does this for the other steps
@@ -99,4 +78,10 @@ def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
         }, partition_key=partition_key(dataset, day.isoformat()))
 
 
-EXPLORER_ASSETS = [topic_trends, report]
+EXPLORER_STAGES = [topic_trends, report]
+
+
+def build_explorer_assets(settings: Settings,
+                          partitions_def: MultiPartitionsDefinition | None = None) -> list[AssetsDefinition]:
+    """topic_trends and report, partitioned like the stages (default: built from `settings`)."""
+    return build_assets(EXPLORER_STAGES, settings, partitions_def)

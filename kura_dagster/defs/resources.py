@@ -1,8 +1,9 @@
 """Resources: configurable wrappers that build the core models chosen by settings.
 
 Each resource holds plain configuration (shown in the Dagster UI) and builds its model on demand, so
-nothing heavy is loaded and nothing connects when the definitions are imported. Secrets are given to
-Dagster as `EnvVar`s: the UI and run config show the variable's name, never its value.
+nothing heavy is loaded and nothing connects when the definitions are imported. Their values come from one
+`Settings` (`resources_from_settings`), whose table holds every default: the fields here have none. Secrets
+are given to Dagster as `EnvVar`s: the UI and run config show the variable's name, never its value.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date as Date
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,6 +34,9 @@ from kura_dagster.core.stages.projections import DimensionalityReduction, UMAPPr
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, SummaryModel
 from kura_dagster.core.privacy.thresholds import PrivacyGuard, Thresholds
+from kura_dagster.core.stages.topic_trends import window_days
+from kura_dagster.core.storage.store import connect, partition_slice, read_partitions, with_partition_columns
+from kura_dagster.defs.io_manager import DuckDBPartitionIOManager
 
 
 NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)
@@ -41,7 +46,7 @@ class LandingZone(ConfigurableResource):
     """The folder of raw daily files: `<data_dir>/<dataset>/<YYYY-MM-DD>.jsonl`."""
 
     data_dir: str
-    workers: int = 1  # processes that parse a big day's file (KURA_WORKERS)
+    workers: int  # processes that parse a big day's file (KURA_WORKERS)
 
     def load_table(self, dataset: str, date: str) -> tuple[pa.Table, list[Rejected]]:
         """The day's conversations as a table, and the records that could not be read."""
@@ -66,19 +71,20 @@ class KuraLLMResource(OpenAIResource):
     than the resource's synchronous one; `provider="local"` builds nothing.
     """
 
-    provider: str = "local"
-    chat_model: str = "gpt-4o-mini"
-    embedding_model: str = "text-embedding-3-small"
-    embedding_dimensions: int | None = None
-    concurrency: int = 20
-    timeout_s: float = 60.0
-    backoff_base_s: float = 0.5
-    max_usd: float | None = None
-    cache_path: str = ".kura/llm_cache.duckdb"
-    custom_facets: str = ""
-    azure_endpoint: str | None = None
-    azure_api_version: str = "2024-10-21"
-    seed: int = 42
+    provider: str
+    chat_model: str
+    embedding_model: str
+    embedding_dimensions: int | None  # None: the model's own
+    concurrency: int
+    timeout_s: float
+    backoff_base_s: float
+    max_usd: float | None  # None: no cap
+    cache_path: str
+    custom_facets: str
+    prices: str  # KURA_PRICES as JSON {"model": [input, output]}: overrides of the price table
+    azure_endpoint: str | None
+    azure_api_version: str
+    seed: int
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # Nothing connects at start-up; the async client is made when a stage first calls the endpoint.
@@ -132,7 +138,8 @@ class KuraLLMResource(OpenAIResource):
             self._make_sdk_client, chat_model=self.chat_model, embedding_model=self.embedding_model,
             embedding_dimensions=self.embedding_dimensions, concurrency=self.concurrency, timeout_s=self.timeout_s,
             backoff_base_s=self.backoff_base_s,
-            cache=cache, prices=PriceTable.from_env(), max_usd=self.max_usd, seed=self.seed,
+            cache=cache, prices=PriceTable.with_overrides(json.loads(self.prices)), max_usd=self.max_usd,
+            seed=self.seed,
         )
         try:
             yield client
@@ -143,8 +150,8 @@ class KuraLLMResource(OpenAIResource):
 class SummaryModelResource(ConfigurableResource):
     """The summariser (KURA_LLM) and how many processes the local one may use (KURA_WORKERS)."""
 
-    backend: str = "local"
-    workers: int = 1
+    backend: str
+    workers: int
 
     def get_model(self, client: LLMClient | None, custom_facets: dict[str, dict] | None = None) -> SummaryModel:
         if self.backend == "local":
@@ -155,7 +162,7 @@ class SummaryModelResource(ConfigurableResource):
 
 
 class EmbeddingModelResource(ConfigurableResource):
-    backend: str = "local"
+    backend: str
 
     def get_model(self, client: LLMClient | None) -> EmbeddingModel:
         if self.backend == "local":
@@ -173,20 +180,20 @@ class ClusteringResource(ConfigurableResource):
     KURA_MIN_CLUSTER_USERS) and whether the hosted privacy audit runs (KURA_PRIVACY_AUDIT, KURA_PRIVACY_MIN_SCORE).
     """
 
-    method: str = "kmeans"
-    naming: str = "local"
-    target_cluster_size: int = 30
-    max_base_clusters: int = 5000
-    hdbscan_min_cluster_size: int = 5
-    lexical_weight: float = 0.5
-    manifold: str = "umap"
-    max_roots: int = 10
-    meta_branching: float = 4.0
-    seed: int = 42
-    min_cluster_size: int = 10
-    min_cluster_users: int = 5
-    privacy_audit: bool = False
-    privacy_min_score: int = 3
+    method: str
+    naming: str
+    target_cluster_size: int
+    max_base_clusters: int
+    hdbscan_min_cluster_size: int
+    lexical_weight: float
+    manifold: str
+    max_roots: int
+    meta_branching: float
+    seed: int
+    min_cluster_size: int
+    min_cluster_users: int
+    privacy_audit: bool
+    privacy_min_score: int
 
     def get_clustering_method(self) -> ClusteringMethod:
         if self.method == "hdbscan":
@@ -224,6 +231,29 @@ class ClusteringResource(ConfigurableResource):
         return UMAPProjection(random_state=self.seed)
 
 
+class ExplorerResource(ConfigurableResource):
+    """Where the explorer reads the tables and writes its pages, whether pages carry raw messages, and how
+    many days topic_trends follows (KURA_REPORT_INCLUDE_MESSAGES, KURA_TRENDS_WINDOW_DAYS)."""
+
+    database: str
+    home: str
+    include_messages: bool
+    trends_window_days: int
+
+    def window_embeddings(self, dataset: str, day: Date, in_run: pa.Table, run_days: set[Date]) -> pa.Table:
+        """The embeddings of `dataset` over the window ending on `day`: the run's own days from its input,
+        the earlier days from the store."""
+        days = window_days(day, self.trends_window_days)
+        parts = [with_partition_columns(partition_slice(in_run, dataset, d), dataset, d) for d in days if d in run_days]
+        earlier = [(dataset, d) for d in days if d not in run_days]
+        if earlier and Path(self.database).exists():
+            with connect(self.database, read_only=True) as connection:
+                parts.append(read_partitions(connection, "embeddings", earlier))
+        parts = [part for part in parts if part.num_rows]
+        return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+
+
+
 def _required(client: LLMClient | None, setting: str) -> LLMClient:
     if client is None:
         raise ValueError(f"{setting} asks for a hosted model but the llm resource is local")
@@ -241,13 +271,14 @@ def llm_resource(settings: Settings) -> KuraLLMResource:
         provider=provider,
         chat_model=settings.chat_model,
         embedding_model=settings.hosted_embedding_model,
-        embedding_dimensions=settings.embedding_dimensions,
+        embedding_dimensions=settings.embedding_dimensions or None,
         concurrency=settings.llm_concurrency,
         timeout_s=settings.llm_timeout_s,
         backoff_base_s=settings.llm_backoff_s,
-        max_usd=settings.max_usd,
+        max_usd=settings.max_usd or None,
         cache_path=str(settings.home / "llm_cache.duckdb"),
         custom_facets=settings.custom_facets,
+        prices=json.dumps(settings.prices),
         azure_endpoint=settings.azure_endpoint,
         azure_api_version=settings.azure_api_version,
         seed=settings.seed,
@@ -255,9 +286,7 @@ def llm_resource(settings: Settings) -> KuraLLMResource:
 
 
 def resources_from_settings(settings: Settings) -> dict[str, object]:
-    from kura_dagster.defs.explorer import ExplorerResource
-    from kura_dagster.defs.io_manager import DuckDBPartitionIOManager
-
+    """Every resource of the definitions, configured from `settings`."""
     return {
         "io_manager": DuckDBPartitionIOManager(database=str(settings.duckdb_path)),
         "explorer": ExplorerResource(database=str(settings.duckdb_path), home=str(settings.home),

@@ -16,42 +16,47 @@ dataset's date range goes in runs of up to KURA_PARTITIONS_PER_RUN days. Who tur
 
 Why internal APIs: dagster 1.13 has no public Python API to create a backfill or to progress one without
 the daemon (`dagster job backfill` submits every run to the queue, which then needs a daemon; the GraphQL
-API needs a running webserver). So every internal import lives in this module only: `PartitionBackfill`
-and `BulkActionStatus` (the backfill record), `execute_backfill_iteration_with_instigation_logger` (the
-backfill daemon's step, run here for one backfill), `WorkspaceProcessContext` and `ModuleTarget` (the code
-location), `make_new_backfill_id`. Runs are created, queued and launched by `DagsterInstance` methods
-(`add_backfill`, `submit_run` inside the iteration, `launch_run`) and read with `get_run_records`.
+API needs a running webserver). They come from `launch/dagster_private.py`, which says what is relied on:
+`PartitionBackfill` and `BulkActionStatus` (the backfill record),
+`execute_backfill_iteration_with_instigation_logger` (the backfill daemon's step, run here for one backfill),
+`WorkspaceProcessContext` and `ModuleTarget` (the code location). Runs are created, queued and launched by
+public `DagsterInstance` methods (`add_backfill`, `submit_run` inside the iteration, `launch_run`) and read
+with `get_run_records`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
+import string
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, PartitionKeyRange, RunsFilter
-from dagster._core.execution.backfill import (
-    BULK_ACTION_TERMINAL_STATUSES,
-    BulkActionStatus,
-    PartitionBackfill,
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    PartitionKeyRange,
+    PartitionsDefinition,
+    RunsFilter,
 )
-from dagster._core.storage.tags import (
+
+from kura_dagster.defs.names import GROUP, POOL
+from kura_dagster.launch.dagster_private import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     BACKFILL_ID_TAG,
+    BULK_ACTION_TERMINAL_STATUSES,
     PARTITION_NAME_TAG,
+    BulkActionStatus,
+    ModuleTarget,
+    PartitionBackfill,
+    WorkspaceProcessContext,
+    execute_backfill_iteration_with_instigation_logger,
 )
-from dagster._core.utils import make_new_backfill_id
-from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import ModuleTarget
-from dagster._daemon.backfill import execute_backfill_iteration_with_instigation_logger
-from dagster._time import get_current_timestamp
-
-from kura_dagster.launch.instance import POOL
-from kura_dagster.defs.partitions import KURA_PARTITIONS
 from kura_dagster.launch.recovery import (
     free_slots,
     kill_leftover_children,
@@ -77,8 +82,6 @@ IN_FLIGHT = {DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStat
 NOT_LAUNCHED = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED}
 # The runs print Dagster's step-by-step log only at WARNING on the console (it stays complete in the UI).
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# The assets a backfill materialises: the pipeline's group (the six stages, topic_trends, report).
-PIPELINE_GROUP = "kura"
 
 _log = logging.getLogger("kura_dagster.backfill")
 
@@ -130,19 +133,16 @@ def daemon_is_running(instance: DagsterInstance, max_age_s: float = DAEMON_HEART
 def submit_backfill(context: WorkspaceProcessContext, partition_keys: Sequence[str], *,
                     tags: Mapping[str, str] | None = None, description: str | None = None) -> str:
     """Create an asset backfill of the pipeline's assets over `partition_keys` (REQUESTED); returns its id."""
-    request = context.create_request_context()
-    asset_graph = request.asset_graph
-    selection = sorted(key for key in asset_graph.materializable_asset_keys
-                       if asset_graph.get(key).group_name == PIPELINE_GROUP)
-    if not selection:
-        raise BackfillError(f"no assets in group {PIPELINE_GROUP!r} in {DEFINITIONS_MODULE}")
-    backfill_id = make_new_backfill_id()
+    asset_graph = context.create_request_context().asset_graph
+    selection = _pipeline_assets(asset_graph)
+    # An id as Dagster makes them (eight lower-case letters), which the UI shows in its backfill links.
+    backfill_id = "".join(random.choice(string.ascii_lowercase) for _ in range(8))
     context.instance.add_backfill(PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id,
         asset_graph=asset_graph,
         partition_names=list(partition_keys),
         asset_selection=selection,
-        backfill_timestamp=get_current_timestamp(),
+        backfill_timestamp=time.time(),
         tags=dict(tags or {}),
         dynamic_partitions_store=context.instance,
         all_partitions=False,
@@ -153,15 +153,29 @@ def submit_backfill(context: WorkspaceProcessContext, partition_keys: Sequence[s
     return backfill_id
 
 
-def run_partition_keys(instance: DagsterInstance, run) -> tuple[str, ...]:
+def _pipeline_assets(asset_graph) -> list:
+    """The keys of the pipeline's assets (its group) in the code location's asset graph."""
+    selection = sorted(key for key in asset_graph.materializable_asset_keys if asset_graph.get(key).group_name == GROUP)
+    if not selection:
+        raise BackfillError(f"no assets in group {GROUP!r} in {DEFINITIONS_MODULE}")
+    return selection
+
+
+def pipeline_partitions(context: WorkspaceProcessContext) -> PartitionsDefinition:
+    """The partitions of the pipeline's assets, as the code location defines them."""
+    asset_graph = context.create_request_context().asset_graph
+    return asset_graph.get(_pipeline_assets(asset_graph)[0]).partitions_def
+
+
+def run_partition_keys(instance: DagsterInstance, run, partitions_def: PartitionsDefinition) -> tuple[str, ...]:
     """The partitions a run covers: its partition, or every key of its partition range."""
     if PARTITION_NAME_TAG in run.tags:
         return (run.tags[PARTITION_NAME_TAG],)
     start, end = run.tags.get(ASSET_PARTITION_RANGE_START_TAG), run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if start is None or end is None:
         return ()
-    return tuple(KURA_PARTITIONS.get_partition_keys_in_range(PartitionKeyRange(start, end),
-                                                             dynamic_partitions_store=instance))
+    return tuple(partitions_def.get_partition_keys_in_range(PartitionKeyRange(start, end),
+                                                            dynamic_partitions_store=instance))
 
 
 def _backfill_runs(instance: DagsterInstance, backfill_id: str):
@@ -175,13 +189,14 @@ def _iterate(context: WorkspaceProcessContext, backfill: PartitionBackfill) -> l
 
 
 def _launch_queued(context: WorkspaceProcessContext, records, order: Mapping[str, int],
-                   max_concurrent: int) -> None:
+                   max_concurrent: int, partitions_def: PartitionsDefinition) -> None:
     """What the run-queue daemon does, for this backfill's runs: launch queued runs while there is room."""
     instance = context.instance
     in_flight = sum(1 for record in records if record.dagster_run.status in IN_FLIGHT)
 
     def first_key(run) -> int:
-        return min((order.get(key, len(order)) for key in run_partition_keys(instance, run)), default=len(order))
+        return min((order.get(key, len(order)) for key in run_partition_keys(instance, run, partitions_def)),
+                   default=len(order))
 
     queued = sorted((r.dagster_run for r in records if r.dagster_run.status == DagsterRunStatus.QUEUED), key=first_key)
     for run in queued[: max(0, max_concurrent - in_flight)]:
@@ -244,13 +259,13 @@ def _died(instance: DagsterInstance, run_id: str) -> str | None:
     return f"its process {process.pid} died (killed, or out of memory); run it again"
 
 
-def _finished(instance: DagsterInstance, record) -> FinishedRun:
+def _finished(instance: DagsterInstance, record, partitions_def: PartitionsDefinition) -> FinishedRun:
     run = record.dagster_run
     seconds = (record.end_time - record.start_time) if record.start_time and record.end_time else 0.0
     success = run.status == DagsterRunStatus.SUCCESS
     error = None if success else ("run canceled" if run.status == DagsterRunStatus.CANCELED
                                   else run_failure_reason(instance, run.run_id))
-    return FinishedRun(run_partition_keys(instance, run), run.run_id, success, seconds, error)
+    return FinishedRun(run_partition_keys(instance, run, partitions_def), run.run_id, success, seconds, error)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -265,8 +280,7 @@ def _cancel(context: WorkspaceProcessContext, backfill_id: str) -> str:
     backfill = instance.get_backfill(backfill_id)
     if backfill is not None and backfill.status not in BULK_ACTION_TERMINAL_STATUSES:
         # First, so that nobody (a daemon) submits another run of it while we stop the others.
-        instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED).with_end_timestamp(
-            get_current_timestamp()))
+        instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED).with_end_timestamp(time.time()))
     queued, in_flight = [], []
     for record in _backfill_runs(instance, backfill_id):
         run = record.dagster_run
@@ -304,6 +318,7 @@ def wait_for_backfill(
         raise BackfillError(f"no backfill {backfill_id} in the instance")
     keys = _backfill_partition_keys(backfill)
     order = {key: index for index, key in enumerate(keys)}
+    partitions_def = pipeline_partitions(context)
     done: dict[str, FinishedRun] = {}
     seen_runs: set[str] = set()
     errors: list[str] = []
@@ -322,14 +337,14 @@ def wait_for_backfill(
                     errors += _iterate(context, backfill)
                     last_iteration = time.monotonic()
                     backfill = instance.get_backfill(backfill_id)
-                _launch_queued(context, _backfill_runs(instance, backfill_id), order, max_concurrent)
+                _launch_queued(context, _backfill_runs(instance, backfill_id), order, max_concurrent, partitions_def)
 
             for record in sorted(_backfill_runs(instance, backfill_id), key=lambda r: r.create_timestamp):
                 if record.dagster_run.status in FINISHED and record.dagster_run.run_id not in seen_runs:
                     seen_runs.add(record.dagster_run.run_id)
                     # A run whose worker died under a live code server ends FAILURE still holding its slot.
                     free_slots(instance, record.dagster_run.run_id)
-                    finished = _finished(instance, record)
+                    finished = _finished(instance, record, partitions_def)
                     done.update({key: finished for key in finished.partition_keys if key in order})
                     if on_finished is not None:
                         on_finished(finished)

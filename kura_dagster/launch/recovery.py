@@ -17,13 +17,14 @@ never judged dead, so a run alive in another process is never failed.
 The test is used twice:
 * `kura-dagster run` and `demo` call `recover_dead_runs` before they start (and `run` while it waits),
   and print one line per run recovered;
-* `KuraRunLauncher`, the run launcher of the instance config kura writes (`defs/instance.py`), answers
+* `KuraRunLauncher`, the run launcher of the instance config kura writes (`launch/instance.py`), answers
   Dagster's run monitoring with the same test, so the `make dev` daemon fails a dead run and frees its
   slots (`free_slots_after_run_end_seconds`) with no command run at all.
 
-Internal imports: `CheckRunHealthResult`, `WorkerStatus` and `LaunchRunContext`, the interface a run launcher
-implements, which dagster 1.13 exports under `dagster._core.launcher` only; `test_recovery.py` runs Dagster's
-own monitoring iteration against `KuraRunLauncher`, so a change there fails a test.
+Internal imports (from `launch/dagster_private.py`): `CheckRunHealthResult`, `WorkerStatus` and
+`LaunchRunContext`, the interface a run launcher implements, which dagster 1.13 exports under
+`dagster._core.launcher` only; `test_recovery.py` runs Dagster's own monitoring iteration against
+`KuraRunLauncher`, so a change there fails a test.
 """
 
 from __future__ import annotations
@@ -37,9 +38,16 @@ from dataclasses import dataclass
 
 import psutil
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, DefaultRunLauncher, RunsFilter
-from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 
-from kura_dagster.launch.instance import POOL
+from kura_dagster.defs.names import POOL
+from kura_dagster.launch.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+    CheckRunHealthResult,
+    LaunchRunContext,
+    WorkerStatus,
+)
 
 HOST_TAG = "kura/host"  # the machine of the process that launched (and, locally, executes) the run
 PID_TAG = "kura/pid"  # the process executing the run, when known at launch (`demo` runs in its own process)
@@ -79,10 +87,10 @@ class RecoveredRun:
 def run_partitions_label(tags: dict[str, str] | object) -> str:
     """ "small 2026-11-01" or "small 2026-11-01..2026-11-02" from a run's partition tags."""
     tags = dict(tags)  # type: ignore[arg-type]
-    single = tags.get("dagster/partition")
+    single = tags.get(PARTITION_NAME_TAG)
     if single:
         return single.replace("|", " ")
-    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if start and end:
         dataset, first = start.split("|", 1)
         last = end.split("|", 1)[-1]

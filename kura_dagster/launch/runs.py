@@ -1,7 +1,7 @@
 """Launching the pipeline through Dagster from outside the UI (the `kura-dagster` command, tests).
 
 Runs go through the persistent Dagster instance under KURA_HOME as a Dagster backfill (see
-`defs/backfills.py`), so they appear in the UI with their logs, metadata and lineage, exactly like
+`launch/backfills.py`), so they appear in the UI with their logs, metadata and lineage, exactly like
 runs launched from `dagster dev`; with no daemon running, the command itself makes the backfill progress.
 """
 
@@ -22,7 +22,9 @@ from dagster import DagsterInstance, JobDefinition, execute_job, reconstructable
 
 from kura_dagster.core.settings import Settings, validate_dataset_name
 from kura_dagster.launch.instance import ensure_instance_config
-from kura_dagster.defs.partitions import DATASET_PARTITIONS, DATE_PARTITIONS, partition_key
+from kura_dagster.defs.names import PIPELINE_JOB_NAME
+from kura_dagster.defs.partitions import DATASET_PARTITIONS, date_partitions, partition_key
+from kura_dagster.launch.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from kura_dagster.launch.recovery import HOST_TAG, PID_TAG, recover_dead_runs, this_host
 
 
@@ -30,7 +32,7 @@ def kura_instance(settings: Settings) -> DagsterInstance:
     """The persistent instance in DAGSTER_HOME (default `$KURA_HOME/dagster`), created on first use."""
     home = settings.dagster_home
     # Default SQLite storage in this folder, plus the run queue and the DuckDB writer pool
-    # (`defs/instance.py`); a dagster.yaml with content is left as it is.
+    # (`launch/instance.py`); a dagster.yaml with content is left as it is.
     ensure_instance_config(home, settings.max_concurrent)
     os.environ["DAGSTER_HOME"] = str(home)
     # Two commands creating a fresh instance at once (two first ingests) both stamp its SQLite schemas and
@@ -103,16 +105,17 @@ def today_utc() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
 
-def check_partitions(partitions: Iterable[tuple[str, str]],
-                     data_dir: Path | None = None) -> list[tuple[str, str]]:
+def check_partitions(partitions: Iterable[tuple[str, str]], settings: Settings) -> list[tuple[str, str]]:
     """Validated (dataset, date) pairs in order, without repeats. A day outside the daily partitions (before
     the first one, or after today UTC) is an error naming the dataset, the day file and the date."""
-    first, last = DATE_PARTITIONS.start.date().isoformat(), DATE_PARTITIONS.get_last_partition_key()
+    days = date_partitions(settings)
+    first, last = days.start.date().isoformat(), days.get_last_partition_key()
+    data_dir = settings.data_dir
     checked: list[tuple[str, str]] = []
     for dataset, day in partitions:
         dataset = validate_dataset_name(dataset)
         if last is None or not first <= day <= last:
-            file = f" ({Path(data_dir) / dataset / f'{day}.jsonl'})" if data_dir is not None else ""
+            file = f" ({Path(data_dir) / dataset / f'{day}.jsonl'})"
             if day < first:
                 why = (f"{day} is before the first date partition {first}; set KURA_START_DATE={day} (or earlier) "
                        "to reach it")
@@ -167,11 +170,11 @@ def run_partitions(
     instance: DagsterInstance,
     partitions: Iterable[tuple[str, str]],
     *,
+    settings: Settings,
     max_concurrent: int = 2,
     on_done: Callable[[list[PartitionRun], list[int], int], None] | None = None,
     on_submitted: Callable[[str, bool], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
-    data_dir: Path | None = None,
 ) -> list[PartitionRun]:
     """Materialise every asset for each (dataset, date) as one Dagster asset backfill.
 
@@ -184,7 +187,7 @@ def run_partitions(
     """
     from kura_dagster.launch import backfills
 
-    todo = check_partitions(partitions, data_dir)
+    todo = check_partitions(partitions, settings)
     recover(instance, on_notice)
     register_datasets(instance, {dataset for dataset, _ in todo})
     keys = [partition_key(dataset, day) for dataset, day in todo]
@@ -233,7 +236,6 @@ def date_ranges(partitions: Iterable[tuple[str, str]], max_days: int) -> list[li
 def pipeline_job() -> JobDefinition:
     """`kura_pipeline` as the module-level definitions resolve it: what `execute_job` rebuilds."""
     from kura_dagster.definitions import defs
-    from kura_dagster.defs.jobs import PIPELINE_JOB_NAME
 
     return defs.resolve_job_def(PIPELINE_JOB_NAME)
 
@@ -242,10 +244,10 @@ def run_partitions_in_process(
     instance: DagsterInstance,
     partitions: Iterable[tuple[str, str]],
     *,
+    settings: Settings,
     max_days_per_run: int = 10,
     on_done: Callable[[list[PartitionRun], list[int], int], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
-    data_dir: Path | None = None,
 ) -> list[PartitionRun]:
     """Runs over date ranges (grouped like the backfill policy groups them), one after the other in this
     process.
@@ -258,8 +260,6 @@ def run_partitions_in_process(
     output in memory for its result object, which at a million conversations held all six tables at once
     (several GB the run never needed).
     """
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
     from kura_dagster.launch.backfills import (
         LAUNCHED_BY_TAG,
         QUIET_RUN_CONFIG,
@@ -269,7 +269,7 @@ def run_partitions_in_process(
     )
 
     job = reconstructable(pipeline_job)
-    todo = check_partitions(partitions, data_dir)
+    todo = check_partitions(partitions, settings)
     recover(instance, on_notice)
     register_datasets(instance, {dataset for dataset, _ in todo})
     position = {partition: index for index, partition in enumerate(todo, start=1)}

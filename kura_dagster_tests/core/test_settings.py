@@ -32,10 +32,7 @@ def test_every_settings_field_is_in_the_table_once_with_the_same_default():
     for setting in SETTINGS:
         if setting.field is None:
             continue
-        expected = parse_setting(setting, None)
-        if setting.name in ("KURA_MAX_USD", "KURA_EMBEDDING_DIMENSIONS"):
-            expected = expected or None  # 0 in the environment means "none" on Settings
-        assert getattr(defaults, setting.field) == expected, setting.name
+        assert getattr(defaults, setting.field) == parse_setting(setting, None), setting.name
 
 
 def test_every_variable_the_package_reads_is_in_the_table_and_read_through_it():
@@ -50,10 +47,38 @@ def test_every_variable_the_package_reads_is_in_the_table_and_read_through_it():
             assert name in SETTING_BY_NAME, f"{source} names {name}, which the table does not declare"
 
 
-def test_every_kura_setting_is_documented_in_the_readme():
+def _readme_settings_table() -> dict[str, list[str]]:
+    """The README's settings table: variable → the default cells of its rows (a variable listed twice has two)."""
     readme = README.read_text(encoding="utf-8")
-    missing = [s.name for s in SETTINGS if f"`{s.name}`" not in readme]
-    assert not missing
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 3:
+            rows.setdefault(cells[0].strip("`"), []).append(cells[1])
+    return rows
+
+
+def _shown_default(setting) -> str:
+    """A declared default as the README writes it: `value`, `true`/`false`, or none for unset, "" and {}."""
+    default = setting.default
+    if default is None or default == "" or default == {}:
+        return "none"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, float) and default.is_integer():
+        return f"`{int(default)}`"
+    return f"`{default}`"
+
+
+def test_the_readme_settings_table_lists_exactly_the_declared_settings_with_their_defaults():
+    rows = _readme_settings_table()
+    assert sorted(rows) == sorted(s.name for s in SETTINGS), "a setting missing from the README's table, or extra"
+    for setting in SETTINGS:
+        [cell] = rows[setting.name]
+        shown = _shown_default(setting)
+        # The declared default, optionally followed by what it means: "`0` (no cap)".
+        assert cell == shown or cell.startswith(shown + " ("), f"{setting.name}: README says {cell}, declared {shown}"
 
 
 @pytest.mark.parametrize("name, raw, message", [
@@ -126,9 +151,9 @@ def test_json_settings_are_checked_at_start(tmp_path):
         read_setting("KURA_PRICES", {"KURA_PRICES": '{"m": [-1, 2]}'})
 
 
-def test_settings_from_env_checks_variables_read_elsewhere_too(monkeypatch):
-    """KURA_SCHEDULE_CRON, KURA_MAX_SUMMARY_ERROR_RATE and KURA_PRICES are not on Settings, yet a bad one stops
-    Settings.from_env, which the command line and the definitions call first."""
+def test_settings_from_env_carries_what_the_schedule_the_checks_and_the_price_table_read(monkeypatch):
+    """KURA_SCHEDULE_CRON, KURA_MAX_SUMMARY_ERROR_RATE and KURA_PRICES go through Settings like every other
+    variable: a bad one stops Settings.from_env, which the command line and the definitions call first."""
     for name, raw in (("KURA_SCHEDULE_CRON", "every day"), ("KURA_MAX_SUMMARY_ERROR_RATE", "-1"),
                       ("KURA_PRICES", "cheap")):
         monkeypatch.setenv(name, raw)
@@ -136,7 +161,11 @@ def test_settings_from_env_checks_variables_read_elsewhere_too(monkeypatch):
             Settings.from_env()
         monkeypatch.delenv(name)
     monkeypatch.setenv("KURA_PRICES", '{"gpt-4o-mini": [1, 2]}')
-    assert PriceTable.from_env().prices["gpt-4o-mini"] == (1.0, 2.0)
+    monkeypatch.setenv("KURA_SCHEDULE_CRON", "30 5 * * *")
+    monkeypatch.setenv("KURA_MAX_SUMMARY_ERROR_RATE", "0.2")
+    settings = Settings.from_env()
+    assert PriceTable.with_overrides(settings.prices).prices["gpt-4o-mini"] == (1.0, 2.0)
+    assert (settings.schedule_cron, settings.max_summary_error_rate) == ("30 5 * * *", 0.2)
 
 
 def test_every_bad_setting_of_the_table_is_caught_by_read_settings():

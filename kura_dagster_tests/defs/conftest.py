@@ -6,7 +6,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.defs.assets import PIPELINE_ASSETS
+from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
@@ -24,7 +24,7 @@ def pipeline(tmp_path: Path):
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["demo"])
 
     def run(day: str = DAY):
-        result = materialize(PIPELINE_ASSETS, partition_key=partition_key("demo", day), instance=instance,
+        result = materialize(build_pipeline_assets(settings), partition_key=partition_key("demo", day), instance=instance,
                              resources=resources_from_settings(settings))
         assert result.success
         return result

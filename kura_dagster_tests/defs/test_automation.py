@@ -16,27 +16,19 @@ from dagster import (
     instance_for_test,
 )
 
-from kura_dagster.core.settings import Settings
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.automation import (
-    AUTOMATIONS,
-    DEFAULT_SCHEDULE_CRON,
-    build_daily_schedule,
-    daily_recluster_schedule,
-    landing_zone_sensor,
-)
-from kura_dagster.defs.jobs import kura_pipeline
-from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.core.settings import SETTING_BY_NAME, Settings
+from kura_dagster.definitions import build_definitions
+from kura_dagster.defs.automation import build_daily_schedule
+from kura_dagster.defs.jobs import build_pipeline_job
+from kura_dagster.defs.partitions import kura_partitions
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
 FEW = make_conversations(per_theme=1)
 
 
 def _definitions() -> Definitions:
-    return Definitions(
-        assets=PIPELINE_ASSETS, jobs=[kura_pipeline], sensors=[landing_zone_sensor],
-        schedules=[daily_recluster_schedule], resources=resources_from_settings(Settings.from_env()),
-    )
+    """The definitions as Dagster loads them when the code location starts (before the files of a test land)."""
+    return build_definitions(Settings.from_env())
 
 
 @pytest.fixture
@@ -72,7 +64,7 @@ def tick(instance: DagsterInstance, defs: Definitions, cursor: str | None):
     """One sensor tick as the daemon runs it: evaluate (resolving partition keys), then apply the
     dynamic-partition requests. Returns (requested partition keys, run keys, new cursor, added datasets)."""
     context = _sensor_context(instance, defs, cursor)
-    data = landing_zone_sensor.evaluate_tick(context)
+    data = defs.resolve_sensor_def("landing_zone_sensor").evaluate_tick(context)
     added = []
     for request in data.dynamic_partitions_requests or []:
         added += request.partition_keys
@@ -155,13 +147,14 @@ def test_invalid_folders_and_file_names_are_skipped(zone, instance, defs):
 
 def test_missing_landing_zone_skips_and_keeps_the_cursor(kura_env, instance, defs):
     context = _sensor_context(instance, defs, '{"a/2026-11-01": "1-2"}')
-    data = landing_zone_sensor.evaluate_tick(context)
+    data = defs.resolve_sensor_def("landing_zone_sensor").evaluate_tick(context)
     assert data.run_requests == [] and "does not exist" in data.skip_message
     assert data.cursor == '{"a/2026-11-01": "1-2"}'
 
 
 def test_schedule_requests_yesterday_for_every_registered_dataset(kura_env, instance, defs):
     at = datetime(2026, 11, 8, 2, 0, tzinfo=timezone.utc)
+    daily_recluster_schedule = defs.resolve_schedule_def("daily_recluster_schedule")
     data = daily_recluster_schedule.evaluate_tick(
         build_schedule_context(instance=instance, scheduled_execution_time=at))
     assert data.run_requests is None or data.run_requests == []
@@ -176,18 +169,19 @@ def test_schedule_requests_yesterday_for_every_registered_dataset(kura_env, inst
     assert all(r.tags["kura/trigger"] == "daily_recluster" for r in requests)
 
 
-def test_schedule_cron_comes_from_the_environment(monkeypatch):
-    assert daily_recluster_schedule.execution_timezone == "UTC"
-    monkeypatch.delenv("KURA_SCHEDULE_CRON", raising=False)
-    assert build_daily_schedule().cron_schedule == DEFAULT_SCHEDULE_CRON == "0 2 * * *"
+def test_schedule_cron_comes_from_the_settings(kura_env, monkeypatch):
+    settings = Settings.from_env()
+    job = build_pipeline_job(kura_partitions(settings))
+    schedule = build_daily_schedule(settings, job)
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.cron_schedule == SETTING_BY_NAME["KURA_SCHEDULE_CRON"].default == "0 2 * * *"
     monkeypatch.setenv("KURA_SCHEDULE_CRON", "30 5 * * *")
-    assert build_daily_schedule().cron_schedule == "30 5 * * *"
-    assert build_daily_schedule("0 3 * * *").cron_schedule == "0 3 * * *"
+    assert build_daily_schedule(Settings.from_env(), job).cron_schedule == "30 5 * * *"
+    # Built once: a variable changed afterwards changes nothing until the definitions are loaded again.
+    assert schedule.cron_schedule == "0 2 * * *"
 
 
 def test_definitions_with_automations_validate(kura_env):
-    Definitions.validate_loadable(Definitions(
-        assets=PIPELINE_ASSETS, jobs=[kura_pipeline], sensors=[AUTOMATIONS[0]], schedules=[AUTOMATIONS[1]],
-        resources=resources_from_settings(Settings.from_env()),
-    ))
-    assert {a.name for a in AUTOMATIONS} == {"landing_zone_sensor", "daily_recluster_schedule"}
+    defs = _definitions()
+    Definitions.validate_loadable(defs)
+    assert {a.name for a in [*defs.sensors, *defs.schedules]} == {"landing_zone_sensor", "daily_recluster_schedule"}

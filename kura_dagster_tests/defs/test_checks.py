@@ -6,8 +6,8 @@ from dagster import DagsterInstance, materialize
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.types import Conversation, Message
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.checks import PIPELINE_CHECKS
+from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.checks import CHECKS, build_pipeline_checks
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
@@ -21,7 +21,7 @@ def run(tmp_path: Path, conversations: list[Conversation]):
     write_jsonl(settings.data_dir / "checked" / f"{DAY}.jsonl", conversations)
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["checked"])
-    return materialize([*PIPELINE_ASSETS, *PIPELINE_CHECKS], partition_key=partition_key("checked", DAY),
+    return materialize([*build_pipeline_assets(settings), *build_pipeline_checks(settings)], partition_key=partition_key("checked", DAY),
                        instance=instance, resources=resources_from_settings(settings), raise_on_error=False)
 
 
@@ -29,7 +29,7 @@ def test_every_check_passes_on_a_healthy_partition(tmp_path):
     result = run(tmp_path, make_conversations(per_theme=10, day=DAY))
     assert result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {key.name for check in PIPELINE_CHECKS for key in check.check_keys}
+    assert set(evaluations) == {check.rule.__name__ for check in CHECKS}
     assert all(evaluations.values())
 
 

@@ -1,19 +1,18 @@
 import subprocess
 import sys
 
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.explorer import EXPLORER_ASSETS
+from kura_dagster.core.settings import Settings
 
 
 def test_definitions_load_with_six_partitioned_assets_and_code_versions(kura_env):
     from kura_dagster.definitions import build_definitions
 
-    defs = build_definitions()
+    defs = build_definitions(Settings.from_env())
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {"conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections",
                     "topic_trends", "report"}
-    for asset in [*PIPELINE_ASSETS, *EXPLORER_ASSETS]:
+    for asset in defs.assets:
         spec = next(iter(asset.specs))
         assert spec.code_version and spec.group_name == "kura"
         assert asset.partitions_def.partition_dimension_names == ["dataset", "date"]

@@ -6,19 +6,22 @@ import re
 from datetime import date, timedelta
 
 from dagster import DagsterInstance, materialize
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import read_table
 from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.explorer import EXPLORER_ASSETS
+from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.launch.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
-ASSETS = [*PIPELINE_ASSETS, *EXPLORER_ASSETS]
+
+
+def assets(settings: Settings) -> list:
+    return [*build_pipeline_assets(settings), *build_explorer_assets(settings)]
 
 
 def _setup(tmp_path):
@@ -36,7 +39,7 @@ def _setup(tmp_path):
 
 def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     settings, instance = _setup(tmp_path)
-    result = materialize(ASSETS, instance=instance, resources=resources_from_settings(settings),
+    result = materialize(assets(settings), instance=instance, resources=resources_from_settings(settings),
                          tags={ASSET_PARTITION_RANGE_START_TAG: partition_key("trend", DAYS[0]),
                                ASSET_PARTITION_RANGE_END_TAG: partition_key("trend", DAYS[-1])})
     assert result.success
@@ -85,9 +88,9 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
 def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
     settings, instance = _setup(tmp_path)
     for day in DAYS[:2]:
-        assert materialize(PIPELINE_ASSETS, partition_key=partition_key("trend", day), instance=instance,
+        assert materialize(build_pipeline_assets(settings), partition_key=partition_key("trend", day), instance=instance,
                            resources=resources_from_settings(settings)).success
-    result = materialize(ASSETS, partition_key=partition_key("trend", DAYS[2]), instance=instance,
+    result = materialize(assets(settings), partition_key=partition_key("trend", DAYS[2]), instance=instance,
                          resources=resources_from_settings(settings))
     assert result.success
     rows = [row for row in read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()

@@ -11,7 +11,7 @@ import pyarrow as pa
 from kura_dagster.core.storage import tables
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.tree import tree_problems
-from kura_dagster.defs.assets import PIPELINE_ASSETS
+from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
@@ -41,7 +41,7 @@ def hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                             openai_base_url=server.base_url, llm_timeout_s=1.0, llm_backoff_s=0.01, **overrides)
         settings.prepare_home()
         write_jsonl(settings.data_dir / "hosted" / f"{DAY}.jsonl", conversations)
-        result = materialize(PIPELINE_ASSETS, partition_key=partition_key("hosted", DAY), instance=instance,
+        result = materialize(build_pipeline_assets(settings), partition_key=partition_key("hosted", DAY), instance=instance,
                              resources=resources_from_settings(settings), raise_on_error=False)
         return settings, result
 
@@ -121,11 +121,10 @@ def test_custom_facets_flow_into_the_table(hosted):
     assert values <= {"positive", "neutral", "negative"} and values
 
 
-def test_budget_cap_stops_the_run_with_a_clear_error(hosted, monkeypatch):
+def test_budget_cap_stops_the_run_with_a_clear_error(hosted):
     _, run = hosted
-    monkeypatch.setenv("KURA_PRICES", '{"gpt-4o-mini": [100000, 100000]}')
     with FakeOpenAIServer() as server:
-        settings, result = run(server, max_usd=0.5)
+        settings, result = run(server, max_usd=0.5, prices={"gpt-4o-mini": (100000.0, 100000.0)})
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "KURA_MAX_USD" in failure.step_failure_data.error.to_string()
@@ -171,7 +170,7 @@ def test_azure_openai_deployments(tmp_path, monkeypatch):
                             azure_endpoint=server.azure_endpoint, azure_deployment="my-chat",
                             azure_embedding_deployment="my-embeddings", llm_timeout_s=2.0)
         write_jsonl(settings.data_dir / "azure" / f"{DAY}.jsonl", make_conversations(per_theme=4, day=DAY))
-        result = materialize(PIPELINE_ASSETS, partition_key=partition_key("azure", DAY), instance=instance,
+        result = materialize(build_pipeline_assets(settings), partition_key=partition_key("azure", DAY), instance=instance,
                              resources=resources_from_settings(settings))
         assert result.success
         assert server.calls["chat"] > 0 and server.calls["embeddings"] > 0
@@ -185,7 +184,7 @@ def test_a_missing_key_fails_at_once_with_the_setting_to_fix(tmp_path, monkeypat
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["nokey"])
     settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data", llm="openai", embeddings="local")
     write_jsonl(settings.data_dir / "nokey" / f"{DAY}.jsonl", make_conversations(per_theme=2, day=DAY))
-    result = materialize(PIPELINE_ASSETS, partition_key=partition_key("nokey", DAY), instance=instance,
+    result = materialize(build_pipeline_assets(settings), partition_key=partition_key("nokey", DAY), instance=instance,
                          resources=resources_from_settings(settings), raise_on_error=False)
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert failure.step_key == "summaries"

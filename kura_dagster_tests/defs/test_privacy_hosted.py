@@ -15,8 +15,8 @@ from dagster import DagsterInstance, materialize
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.types import Conversation, Message
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.checks import PIPELINE_CHECKS
+from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.checks import build_pipeline_checks
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
@@ -49,7 +49,7 @@ def materialise(tmp_path: Path, server: FakeOpenAIServer, dataset: str, conversa
     write_jsonl(settings.data_dir / dataset / f"{DAY}.jsonl", conversations)
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [dataset])
-    result = materialize([*PIPELINE_ASSETS, *PIPELINE_CHECKS], partition_key=partition_key(dataset, DAY),
+    result = materialize([*build_pipeline_assets(settings), *build_pipeline_checks(settings)], partition_key=partition_key(dataset, DAY),
                          instance=instance, resources=resources_from_settings(settings))
     return settings, result
 

@@ -21,8 +21,8 @@ from kura_dagster.core.privacy.scrubbing import find_personal_data, luhn_valid, 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.privacy.thresholds import BELOW_THRESHOLD_NAME
 from kura_dagster.core.types import Conversation, Message
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.checks import PIPELINE_CHECKS
+from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.checks import build_pipeline_checks
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import THEMES, write_jsonl
@@ -110,7 +110,7 @@ def planted(tmp_path_factory):
         write_jsonl(settings.data_dir / DATASET / f"{DAY}.jsonl", conversations)
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
-        result = materialize([*PIPELINE_ASSETS, *PIPELINE_CHECKS], partition_key=partition_key(DATASET, DAY),
+        result = materialize([*build_pipeline_assets(settings), *build_pipeline_checks(settings)], partition_key=partition_key(DATASET, DAY),
                              instance=instance, resources=resources_from_settings(settings))
         outputs = {}
         for fmt in ("kura", "parquet", "csv"):
@@ -217,7 +217,7 @@ RARE_REQUESTS = [
 
 @pytest.fixture(scope="module")
 def rare_group(tmp_path_factory):
-    from kura_dagster.defs.explorer import EXPLORER_ASSETS
+    from kura_dagster.defs.explorer import build_explorer_assets
     from kura_dagster_tests.conftest import make_conversations
 
     root = tmp_path_factory.mktemp("rare")
@@ -237,7 +237,7 @@ def rare_group(tmp_path_factory):
         write_jsonl(settings.data_dir / DATASET / f"{DAY}.jsonl", make_conversations(per_theme=15, day=DAY) + rare)
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
-        result = materialize([*PIPELINE_ASSETS, *PIPELINE_CHECKS, *EXPLORER_ASSETS],
+        result = materialize([*build_pipeline_assets(settings), *build_pipeline_checks(settings), *build_explorer_assets(settings)],
                              partition_key=partition_key(DATASET, DAY), instance=instance,
                              resources=resources_from_settings(settings))
         outputs = {}

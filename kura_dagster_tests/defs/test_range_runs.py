@@ -2,14 +2,14 @@
 that day alone gives, with per-day metadata and per-day check results."""
 
 from dagster import DagsterInstance, materialize
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import read_table
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.checks import PIPELINE_CHECKS
+from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.checks import CHECKS, build_pipeline_checks
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.launch.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
@@ -41,13 +41,13 @@ def test_a_date_range_in_one_run_equals_one_run_per_day(tmp_path):
     ranged, single = _settings(tmp_path / "ranged"), _settings(tmp_path / "single")
     instance = _instance()
     result = materialize(
-        [*PIPELINE_ASSETS, *PIPELINE_CHECKS], instance=instance, resources=resources_from_settings(ranged),
+        [*build_pipeline_assets(ranged), *build_pipeline_checks(ranged)], instance=instance, resources=resources_from_settings(ranged),
         tags={ASSET_PARTITION_RANGE_START_TAG: partition_key("ranged", DAYS[0]),
               ASSET_PARTITION_RANGE_END_TAG: partition_key("ranged", DAYS[-1])},
     )
     assert result.success
     for day in DAYS:
-        assert materialize(PIPELINE_ASSETS, partition_key=partition_key("ranged", day), instance=_instance(),
+        assert materialize(build_pipeline_assets(single), partition_key=partition_key("ranged", day), instance=_instance(),
                            resources=resources_from_settings(single)).success
 
     for table in TABLES:
@@ -64,5 +64,5 @@ def test_a_date_range_in_one_run_equals_one_run_per_day(tmp_path):
     # One evaluation per check and day, each recorded against its own partition.
     evaluations = result.get_asset_check_evaluations()
     assert {(e.check_name, e.partition) for e in evaluations} == {
-        (key.name, partition_key("ranged", day)) for check in PIPELINE_CHECKS for key in check.check_keys for day in DAYS}
+        (check.rule.__name__, partition_key("ranged", day)) for check in CHECKS for day in DAYS}
     assert all(e.passed for e in evaluations)

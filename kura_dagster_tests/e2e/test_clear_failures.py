@@ -71,6 +71,8 @@ def with_tmpfs(unshare: list[str], folder: Path, *, read_only: bool = False, ful
 
 @pytest.mark.parametrize("variable, value, message", [
     ("KURA_SEED", "-1", "KURA_SEED=-1: must be a whole number from 0 to 4294967295"),
+    ("KURA_TARGET_CLUSTER_SIZE", "0", "KURA_TARGET_CLUSTER_SIZE=0: must be a whole number >= 1"),
+    ("KURA_TARGET_CLUSTER_SIZE", "abc", "KURA_TARGET_CLUSTER_SIZE=abc: must be a whole number >= 1"),
     ("KURA_META_BRANCHING", "nan", "KURA_META_BRANCHING=nan: must be a number >= 1.5"),
     ("KURA_LEXICAL_WEIGHT", "inf", "KURA_LEXICAL_WEIGHT=inf: must be a number >= 0"),
     ("KURA_MAX_CONCURRENT", "two", "KURA_MAX_CONCURRENT=two: must be a whole number >= 1"),

@@ -19,9 +19,10 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.explorer import EXPLORER_ASSETS
-from kura_dagster.launch.instance import POOL, ensure_instance_config
+from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.explorer import build_explorer_assets
+from kura_dagster.defs.names import POOL
+from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
@@ -117,7 +118,7 @@ def _uninterrupted(home: Path, data: Path) -> dict[str, list]:
     settings.prepare_home()
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
-    result = materialize([*PIPELINE_ASSETS, *EXPLORER_ASSETS], partition_key=partition_key(DATASET, DAY),
+    result = materialize([*build_pipeline_assets(settings), *build_explorer_assets(settings)], partition_key=partition_key(DATASET, DAY),
                          instance=instance, resources=resources_from_settings(settings))
     assert result.success
     return _tables(home)

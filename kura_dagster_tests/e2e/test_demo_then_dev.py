@@ -13,13 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import Definitions, build_sensor_context
+from dagster import build_sensor_context
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.defs.assets import PIPELINE_ASSETS
-from kura_dagster.defs.automation import landing_zone_sensor
-from kura_dagster.defs.jobs import kura_pipeline
-from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.definitions import build_definitions
 from kura_dagster.launch.runs import kura_instance
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
@@ -35,11 +32,10 @@ def _demo(cwd: Path) -> subprocess.CompletedProcess:
 
 def _tick(instance, cursor: str | None):
     """One evaluation of the sensor as the daemon does it: (requested partition keys, new cursor)."""
-    definitions = Definitions(assets=PIPELINE_ASSETS, jobs=[kura_pipeline], sensors=[landing_zone_sensor],
-                              resources=resources_from_settings(Settings.from_env()))
+    definitions = build_definitions(Settings.from_env())
     context = build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
                                    definitions=definitions)
-    data = landing_zone_sensor.evaluate_tick(context)
+    data = definitions.resolve_sensor_def("landing_zone_sensor").evaluate_tick(context)
     return [request.partition_key for request in data.run_requests], data.cursor
 
 

@@ -20,7 +20,7 @@ from kura_dagster.core.ingest.landing import landing_file, scan_landing_zone
 from kura_dagster.core.ingest.landing_reader import load_landing_partition
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import connect, read_partition, write_partition
-from kura_dagster.defs.assets import PIPELINE_ASSETS
+from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
@@ -56,7 +56,7 @@ def test_a_hostile_partition_added_by_hand_fails_before_any_read_or_write(tmp_pa
     settings.prepare_home()
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [name])  # Dagster itself accepts any key
-    result = materialize(PIPELINE_ASSETS[:1], partition_key=partition_key(name, DAY), instance=instance,
+    result = materialize(build_pipeline_assets(settings)[:1], partition_key=partition_key(name, DAY), instance=instance,
                          resources=resources_from_settings(settings), raise_on_error=False)
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "invalid dataset name" in failure.step_failure_data.error.to_string()

@@ -18,16 +18,18 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from kura_dagster import cli
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import connect, qualified
-from kura_dagster.defs.assets import PIPELINE_ASSETS
+from kura_dagster.defs.assets import PIPELINE_STAGES
+from kura_dagster.defs.names import POOL
+from kura_dagster.defs.partitions import kura_partitions
 from kura_dagster.launch.backfills import LAUNCHED_BY_TAG, daemon_is_running, run_partition_keys
-from kura_dagster.launch.instance import POOL, ensure_instance_config
+from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.launch.runs import kura_instance
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
 DATASETS = ("alpha", "beta")
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 PER_THEME = 4
-ASSET_STEPS = {asset.key.path[-1] for asset in PIPELINE_ASSETS}
+ASSET_STEPS = {stage.name for stage in PIPELINE_STAGES}
 
 
 def _landing_zone(data_dir: Path) -> list[tuple[str, str]]:
@@ -114,7 +116,8 @@ def test_backfill_of_two_datasets_runs_in_parallel_and_is_idempotent(kura_env: P
         assert backfill.tags[LAUNCHED_BY_TAG] == "kura-dagster"
         records = instance.get_run_records(RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
         # One run per dataset, each over its three days (KURA_PARTITIONS_PER_RUN defaults to 10).
-        covered = sorted(run_partition_keys(instance, r.dagster_run) for r in records)
+        partitions_def = kura_partitions(Settings.from_env())
+        covered = sorted(run_partition_keys(instance, r.dagster_run, partitions_def) for r in records)
         assert covered == [tuple(f"{dataset}|{day}" for day in DAYS) for dataset in DATASETS]
         assert {r.dagster_run.run_id for r in records} == {r.run_id for r in first}
         # Parallel runs: some two runs were in progress at the same time.

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.launcher.base import WorkerStatus
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.launch.instance import LEGACY_INSTANCE_YAML, POOL, ensure_instance_config
+from kura_dagster.defs.names import POOL
+from kura_dagster.launch.dagster_private import WorkerStatus
+from kura_dagster.launch.instance import DEFS_INSTANCE_YAML, LEGACY_INSTANCE_YAML, ensure_instance_config, instance_yaml
 from kura_dagster.launch.recovery import KuraRunLauncher, recover_dead_runs
 from kura_dagster.launch.runs import kura_instance
 from kura_dagster_tests.slot_holder import SlotHolder, wait_for
@@ -144,3 +145,22 @@ def test_instance_config_turns_on_run_monitoring_and_updates_an_unedited_earlier
     path.write_text(edited, encoding="utf-8")
     ensure_instance_config(home)
     assert path.read_text() == edited  # somebody's edit is kept
+
+
+def test_a_config_naming_the_launchers_former_module_gets_its_new_one(tmp_path: Path):
+    """The run driver moved from kura_dagster/defs/ to kura_dagster/launch/: a dagster.yaml written before the
+    move must still load, whether kura wrote it (replaced) or somebody edited it (the module line fixed)."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    path = home / "dagster.yaml"
+    path.write_text(DEFS_INSTANCE_YAML.format(max_concurrent_runs=4), encoding="utf-8")
+    ensure_instance_config(home, max_concurrent_runs=4)
+    assert path.read_text() == instance_yaml(4)
+
+    edited = DEFS_INSTANCE_YAML.format(max_concurrent_runs=2).replace("poll_interval_seconds: 30",
+                                                                      "poll_interval_seconds: 60")
+    path.write_text(edited, encoding="utf-8")
+    ensure_instance_config(home)
+    assert path.read_text() == edited.replace("module: kura_dagster.defs.recovery", "module: kura_dagster.launch.recovery")
+    with DagsterInstance.from_config(str(home)) as loaded:
+        assert isinstance(loaded.run_launcher, KuraRunLauncher)

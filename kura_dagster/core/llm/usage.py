@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from kura_dagster.core.settings import read_setting
 
 # US dollars per million tokens (input, output). Override with KURA_PRICES='{"model": [in, out]}' or a JSON file.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -28,9 +27,10 @@ class PriceTable:
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     @classmethod
-    def from_env(cls) -> "PriceTable":
+    def with_overrides(cls, overrides: Mapping[str, tuple[float, float]]) -> "PriceTable":
+        """The default prices, with `overrides` (KURA_PRICES, checked by the settings) on top."""
         table = cls()
-        table.prices.update(read_setting("KURA_PRICES"))  # checked: a SettingsError names KURA_PRICES
+        table.prices.update(overrides)
         return table
 
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
