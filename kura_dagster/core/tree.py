@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from kura_dagster.core.types import Cluster
+from kura_dagster.core.vectors import unit_rows
 
 
 def children_of(nodes: Sequence[Cluster]) -> dict[str | None, list[Cluster]]:
@@ -82,7 +83,5 @@ def cluster_centroids(
         return np.asarray([cluster.centroid for cluster in clusters], dtype=np.float64)
     means = []
     for rows in member_rows(clusters, row_of_chat):
-        vectors = np.asarray(embeddings[rows], dtype=np.float64)
-        means.append((vectors / np.where((norms := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1.0, norms))
-                     .mean(axis=0))
+        means.append(unit_rows(np.asarray(embeddings[rows], dtype=np.float64)).mean(axis=0))
     return np.vstack(means) if means else np.zeros((0, embeddings.shape[1] if embeddings.ndim == 2 else 0))

@@ -159,7 +159,8 @@ def test_kmeans_starts_from_ward_centres_on_narrow_features_only():
 def test_manifold_is_bit_identical_between_fits_with_a_block_of_identical_conversations():
     """24 identical rows (the same "hi" from 24 users) are a component of UMAP's neighbour graph on which its
     spectral start used to draw unseeded restart vectors: 4 fits gave 4 different manifolds."""
-    from kura_dagster.core.stages.features import manifold_view, unit_rows
+    from kura_dagster.core.stages.features import manifold_view
+    from kura_dagster.core.vectors import unit_rows
 
     rng = np.random.default_rng(0)
     topics = rng.normal(size=(4, 32))

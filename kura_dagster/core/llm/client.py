@@ -24,6 +24,7 @@ import numpy as np
 
 from kura_dagster.core.llm.cache import ResponseCache, request_key
 from kura_dagster.core.llm.usage import PriceTable, Usage
+from kura_dagster.core.vectors import unit_rows
 
 PROMPT_VERSION = "clio-v1"
 
@@ -277,9 +278,7 @@ class LLMClient:
             found.update(result)
         if not texts:
             return np.zeros((0, self.embedding_dimensions or 0), dtype=np.float32)
-        matrix = np.vstack([found[key] for key in keys]).astype(np.float32)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return matrix / np.where(norms == 0, 1.0, norms)
+        return unit_rows(np.vstack([found[key] for key in keys]).astype(np.float32))
 
     async def _embed_batch(self, batch: list[tuple[str, str]], purpose: str) -> dict[str, np.ndarray]:
         inputs = [text if text.strip() else " " for _, text in batch]  # the API rejects empty strings

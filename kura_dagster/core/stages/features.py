@@ -32,10 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1.0, norms)
+from kura_dagster.core.vectors import unit_rows
 
 
 def centred_rows(matrix: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 from kura_dagster.core.stages.naming import KeywordClusterNamer, cluster_id, slugify, unique_slugs
 from kura_dagster.core.tree import cluster_centroids, depth_first, member_rows
 from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered
+from kura_dagster.core.vectors import unit_rows
 
 
 @runtime_checkable
@@ -126,15 +127,6 @@ def _as_scipy_linkage(merges: list[tuple[int, int, float, float]], n_rows: int) 
     return matrix
 
 
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    # Row norms without an n × d temporary; stored embeddings are usually unit already (WordLlama, OpenAI),
-    # and then no normalised copy is made (a GB at a million rows).
-    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
-    if np.allclose(norms, 1.0, atol=1e-4):
-        return matrix
-    return matrix / np.where(norms == 0, 1.0, norms)
-
-
 class AgglomerativeMetaClusterModel:
     """Size-weighted Ward hierarchy over cluster centroids, named by c-TF-IDF like the base clusters.
 
@@ -159,7 +151,7 @@ class AgglomerativeMetaClusterModel:
         topics = [c for c in clusters if not is_unclustered(c)]
         noise = [c.model_copy(update={"parent_id": None}) for c in clusters if is_unclustered(c)]
         row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
-        vectors = _unit(np.asarray(embeddings, dtype=np.float32))
+        vectors = unit_rows(np.asarray(embeddings, dtype=np.float32), keep_unit=True)
         rows = member_rows(topics, row_of_chat)
         sizes = level_sizes(len(topics), max_roots=self.max_roots, branching=self.branching)
         if not sizes:

@@ -55,7 +55,8 @@ class UMAPProjection:
         n_neighbors = min(self.n_neighbors, n_points - 1)
         knn = (None, None, None)
         if n_points >= self.exact_knn_from:
-            from kura_dagster.core.stages.features import cosine_knn, unit_rows
+            from kura_dagster.core.stages.features import cosine_knn
+            from kura_dagster.core.vectors import unit_rows
 
             indices, distances = cosine_knn(unit_rows(np.asarray(centroids, dtype=np.float32)), n_neighbors)
             knn = (indices, distances, None)

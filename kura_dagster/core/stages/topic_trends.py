@@ -32,8 +32,8 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
-from kura_dagster.core.stages.features import unit_rows
 from kura_dagster.core.types import Cluster, is_unclustered
+from kura_dagster.core.vectors import unit_rows
 
 OTHER_ID = "other"
 OTHER_NAME = "Other (far from every reference topic)"
