@@ -182,7 +182,7 @@ def meta_clusters(
             )
             ordered = depth_first(nodes)
             table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
-            fell_back = MetadataValue.bool(bool(getattr(model, "fell_back", False)))
+            fell_back = MetadataValue.bool(model.fell_back)
             context.add_asset_metadata(row_metadata(
                 table, client, **privacy.metadata(), roots=MetadataValue.int(sum(1 for node in nodes if node.parent_id is None)),
                 hierarchy_fallback=fell_back, tree=MetadataValue.md(tree_markdown(nodes))), partition_key=key)

@@ -112,6 +112,8 @@ class OpenAISummaryModel:
         Conversations longer than this (about 4 characters a token) are cut; `truncated` records it.
     """
 
+    runs_in_processes = False  # its calls share one async client: they run concurrently in this process
+
     def __init__(self, client: LLMClient, *, custom_facets: dict[str, dict] | None = None,
                  max_conversation_tokens: int = 6000, scrub_personal_data: bool = True) -> None:
         self.client = client

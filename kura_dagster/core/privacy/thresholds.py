@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from kura_dagster.core.stages.meta_clusters import MetaClusterModel
 from kura_dagster.core.stages.naming import cluster_id
 from kura_dagster.core.tree import children_of, cluster_centroids, leaves
 from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered, user_ids_of
@@ -166,13 +167,6 @@ def summary_of_hiding(nodes: Sequence[Cluster], thresholds: Thresholds, user_of_
     }
 
 
-class MetaClusterModelLike(Protocol):
-    name: str
-
-    def reduce(self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary],
-               embeddings: np.ndarray) -> list[Cluster]: ...
-
-
 class ThresholdedMetaClusterModel:
     """A `MetaClusterModel` that never names a parent from hidden content (see the module docstring).
 
@@ -191,7 +185,7 @@ class ThresholdedMetaClusterModel:
         Optional last pass over the tree (the hosted privacy audit of parent names).
     """
 
-    def __init__(self, inner: MetaClusterModelLike, thresholds: Thresholds, *,
+    def __init__(self, inner: MetaClusterModel, thresholds: Thresholds, *,
                  hidden_leaves_in_structure: bool = True, review=None) -> None:
         self.inner = inner
         self.thresholds = thresholds
@@ -205,7 +199,7 @@ class ThresholdedMetaClusterModel:
 
     @property
     def fell_back(self) -> bool:
-        return bool(getattr(self.inner, "fell_back", False))
+        return self.inner.fell_back
 
     def reduce(
         self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary], embeddings: np.ndarray
@@ -325,7 +319,7 @@ class PrivacyGuard:
         self._hiding = summary_of_hiding(protected, self.thresholds, user_of_chat)
         return protected
 
-    def protect_hierarchy(self, model: MetaClusterModelLike) -> ThresholdedMetaClusterModel:
+    def protect_hierarchy(self, model: MetaClusterModel) -> ThresholdedMetaClusterModel:
         """`model` wrapped so that no parent is named from hidden content (and parents are audited)."""
         review = self.auditor.audit_parents if self.auditor is not None else None
         self._model = ThresholdedMetaClusterModel(

@@ -35,6 +35,7 @@ class ClusteringMethod(Protocol):
     """Assigns a label to each row of a feature matrix; `NOISE` (-1) means "belongs to no cluster"."""
 
     name: str
+    centre_features: bool  # cluster on centred features (`features.centred_rows`) rather than unit rows
 
     def fit_predict(self, features: np.ndarray) -> np.ndarray: ...
 
@@ -291,7 +292,7 @@ def generate_base_clusters_from_conversation_summaries(
         space = features
     else:
         features = clustering_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state,
-                                       centre=getattr(clustering_method, "centre_features", True))
+                                       centre=clustering_method.centre_features)
         space = manifold_view(features, random_state=random_state) if manifold else features
     labels = clustering_method.fit_predict(space)
     groups = rows_by_label(labels)

@@ -29,6 +29,7 @@ class MetaClusterModel(Protocol):
     """Builds parent nodes over base clusters; returns every node (leaves with `parent_id` set)."""
 
     name: str
+    fell_back: bool  # the last `reduce` built the local hierarchy instead (a hosted model that could not)
 
     def reduce(
         self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary], embeddings: np.ndarray
@@ -140,6 +141,7 @@ class AgglomerativeMetaClusterModel:
     """
 
     name = "agglomerative-ward"
+    fell_back = False  # it is the local hierarchy
 
     def __init__(self, max_roots: int = 10, branching: float = 4.0) -> None:
         self.max_roots = max_roots

@@ -50,6 +50,7 @@ class SummaryModel(Protocol):
     """
 
     name: str
+    runs_in_processes: bool  # chunks may be summarised in other processes (`summarise_table`)
 
     def summarise(self, conversations: Sequence[Conversation]) -> list[ConversationSummary]: ...
 
@@ -91,7 +92,7 @@ def summarise_table(
     from kura_dagster.core.storage import tables
 
     n_rows = conversations.num_rows
-    workers = min(workers, n_rows // chunk_rows) if getattr(model, "runs_in_processes", False) else 1
+    workers = min(workers, n_rows // chunk_rows) if model.runs_in_processes else 1
     if workers <= 1:
         produced = summarise_conversations(tables.conversations_from_arrow(conversations), model=model,
                                            progress=progress)
