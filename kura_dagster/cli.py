@@ -1,4 +1,4 @@
-"""The `kura-dagster` command: a thin layer over `core` (ingest, tree) and `defs.runs` (run, demo)."""
+"""The `kura-dagster` command: a thin layer over `core` (ingest, tree) and `launch.runs` (run, demo)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Folders and files a person names (KURA_HOME, `--out`): checked before any work, explained when a write fails.
+"""Folders and files a person names (KURA_HOME, `--out`): checked before any work, explained when a write fails;
+and the lock on a folder that one writer at a time may change.
 
 What a person should see is one line naming the path and what to do, never a traceback: a file where a folder
 belongs, a read-only or full disk. The checks use `os.access`, which knows read-only file systems even for
@@ -9,7 +10,29 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive `flock` on a folder, released when its descriptor closes (on Windows, none: do not run two
+    writers of one folder at once)."""
+    if fcntl is None:
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 class PathError(Exception):

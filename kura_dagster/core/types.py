@@ -1,7 +1,7 @@
 """Typed data that flows through the pipeline, with Kura's field names.
 
 These are the objects of the procedural API (what a notebook user handles). The Dagster layer stores
-them as DuckDB tables following the table contract in DESIGN.md; `core.tables` converts between the two.
+them as DuckDB tables following the table contract in DESIGN.md; `core.storage.tables` converts between the two.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ are replaced in one transaction (DELETE then INSERT), so a re-run never duplicat
 leaves the previous rows in place. A writer that finds the file locked by another process waits.
 
 A step may cover several partitions (a backfill run over a date range, see `BackfillPolicy` in
-assets.py): inputs then hold the rows of all of them and outputs must, both with the partition columns
+steps.py): inputs then hold the rows of all of them and outputs must, both with the partition columns
 `dataset` and `date`, which the assets use to work partition by partition.
 """
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, JobDefinition, execute_job, reconstructable
 
+from kura_dagster.core.paths import folder_lock
 from kura_dagster.core.settings import Settings, validate_dataset_name
 from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.defs.names import PIPELINE_JOB_NAME
@@ -37,23 +38,8 @@ def kura_instance(settings: Settings) -> DagsterInstance:
     os.environ["DAGSTER_HOME"] = str(home)
     # Two commands creating a fresh instance at once (two first ingests) both stamp its SQLite schemas and
     # leave two alembic heads: every later command then fails (4 of 8 trials). One creator at a time.
-    with _folder_lock(home):
+    with folder_lock(home):
         return DagsterInstance.get()
-
-
-@contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory lock
-        yield
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # closing releases the lock
 
 
 def register_datasets(instance: DagsterInstance, datasets: Iterable[str]) -> list[str]:

@@ -3,7 +3,7 @@
 Every input record ends up in exactly one place, and the report's counts say where:
 `records_read == accepted + duplicates + quarantined`.
 
-- Landing zone (`core.landing.LandingWriter`). A conversation goes to the file of its UTC day (naive
+- Landing zone (`core.ingest.landing.LandingWriter`). A conversation goes to the file of its UTC day (naive
   timestamps are UTC). Within one ingest, records are merged by chat_id per day: the same chat_id with
   identical content is kept once (counted as a duplicate); the same chat_id with different content is kept
   too, under a disambiguated id `ID~2` (then `~3`, ...), so two different conversations never overwrite
@@ -17,13 +17,13 @@ Every input record ends up in exactly one place, and the report's counts say whe
   file). Their chat_id is a hash of the content, so an undated conversation already landed on another day
   with the same content is a duplicate (`IngestReport.elsewhere` names the day): the same export ingested
   with another date does not hold every conversation twice.
-- Quarantine (`core.quarantine`). A rejected record is kept with its reason in the JSONL file
+- Quarantine (`core.ingest.quarantine`). A rejected record is kept with its reason in the JSONL file
   `<quarantine_dir>/<dataset>.jsonl` and, when a DuckDB path is given, the table `kura.quarantine`
   (dataset, source, record, reason, raw, ingested_at), both deduplicated on (dataset, source, record,
   reason), so ingesting an export again adds nothing.
 
 Ingest streams: records are read one at a time (JSON lines line by line, CSV row by row, Parquet by row
-group; see `core.connectors` for the formats read whole), validated and appended to scratch files per
+group; see `core.ingest.connectors` for the formats read whole), validated and appended to scratch files per
 day; memory holds a small digest per conversation, never the conversations. Nothing is written until
 the whole export has been read, so an export that cannot be read leaves the landing zone as it was.
 """
@@ -37,14 +37,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from kura_dagster.core.ingest.connectors import FORMATS, ConnectorOptions, detect_format, load, open_export
-from kura_dagster.core.ingest.landing import LandingWriter, conversation_line, write_landing_zone
-from kura_dagster.core.ingest.records import LoadResult, Rejected
-from kura_dagster.core.ingest.quarantine import QUARANTINE_TABLE, QuarantineWriter, write_quarantine
+from kura_dagster.core.ingest.connectors import ConnectorOptions, open_export
+from kura_dagster.core.ingest.landing import LandingWriter
+from kura_dagster.core.ingest.quarantine import QUARANTINE_TABLE, QuarantineWriter
+from kura_dagster.core.ingest.records import Rejected
 from kura_dagster.core.settings import validate_dataset_name
-
-__all__ = ["FORMATS", "IngestReport", "conversation_line", "detect_format", "ingest", "load_export",
-           "signals_stop_like_ctrl_c", "write_landing_zone", "write_quarantine"]
 
 REJECTED_SAMPLE = 100  # rejects kept in the report to show; all of them are in the quarantine
 
@@ -76,11 +73,6 @@ class IngestReport:
         return self.accepted + self.duplicates + self.quarantined == self.input_records
 
 
-def load_export(path: str | Path, fmt: str = "auto", options: ConnectorOptions | None = None) -> LoadResult:
-    """The good conversations and the rejects of an export, in memory (see `core.connectors` for the formats)."""
-    return load(path, fmt, options)
-
-
 def ingest(path: str | Path, *, dataset: str, data_dir: Path, quarantine_dir: Path, fmt: str = "auto",
            options: ConnectorOptions | None = None, db_path: Path | None = None) -> IngestReport:
     """Read an export, write its good records to the landing zone and its bad ones to the quarantine.
@@ -91,8 +83,8 @@ def ingest(path: str | Path, *, dataset: str, data_dir: Path, quarantine_dir: Pa
     naming the file and `--default-date`): the day they land on is the user's choice, never a guess that
     makes a second ingest with the right date hold them twice.
 
-    The day files and the quarantine file are each merged under a lock (`core.landing.DatasetLock`,
-    `core.quarantine.QuarantineWriter.merge_file`), so concurrent ingests of one dataset lose nothing.
+    The day files and the quarantine file are each merged under a lock (`core.ingest.landing.DatasetLock`,
+    `core.ingest.quarantine.QuarantineWriter.merge_file`), so concurrent ingests of one dataset lose nothing.
     """
     validate_dataset_name(dataset)
     export = open_export(path, fmt, options)

@@ -545,18 +545,3 @@ class LandingWriter:
                     entries.append(entry)
         if unreadable.stat().st_size == 0:
             unreadable.unlink()
-
-
-def write_landing_zone(conversations: Iterable[Conversation], data_dir: Path, dataset: str,
-                       stats: dict[str, int] | None = None) -> tuple[int, int, list[str]]:
-    """Merge conversations into their day files; returns (written, duplicates, days touched).
-
-    `stats["unchanged"]` (if a dict is given) counts written records that were already on disk unchanged.
-    """
-    with LandingWriter(data_dir, dataset) as writer:
-        for conversation in conversations:
-            writer.add(conversation)
-        days = writer.commit()
-    if stats is not None:
-        stats["unchanged"] = writer.unchanged
-    return writer.written, writer.duplicates, days

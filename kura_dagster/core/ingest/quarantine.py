@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kura_dagster.core.ingest.records import Rejected, json_line
+from kura_dagster.core.paths import folder_lock
 
 try:
     import fcntl
@@ -115,7 +116,7 @@ class QuarantineWriter:
             return None
         self._handle.flush()
         path = self.quarantine_dir / f"{self.dataset}.jsonl"
-        with _locked(self.quarantine_dir):
+        with folder_lock(self.quarantine_dir):
             remove_stale_scratch(self.quarantine_dir)
             self._merge_file(path)
         self.path = path
@@ -189,20 +190,6 @@ class QuarantineWriter:
             yield batch
 
 
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """An exclusive `flock` on a folder (released when its descriptor closes)."""
-    if fcntl is None:  # Windows: no advisory lock; do not run two ingests of one dataset at once
-        yield
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)
-
-
 def _siblings(scratch: Path) -> tuple[Path, Path]:
     """The files a merge writes next to its scratch file: unparsable old lines, and the merged file."""
     return scratch.with_suffix(".verbatim"), scratch.with_suffix(".merged")
@@ -270,12 +257,3 @@ def _insert(batches: Iterator[list[dict]], db_path: Path) -> None:
                 connection.execute(f"INSERT INTO {target} SELECT * FROM incoming_quarantine ON CONFLICT DO NOTHING")
             finally:
                 connection.unregister("incoming_quarantine")
-
-
-def write_quarantine(rejected: Sequence[Rejected], quarantine_dir: Path, dataset: str, *,
-                     db_path: Path | None = None, ingested_at: datetime | None = None) -> Path | None:
-    """Keep rejected records with their reasons in `<quarantine_dir>/<dataset>.jsonl` (and `kura.quarantine`)."""
-    with QuarantineWriter(quarantine_dir, dataset, db_path=db_path, ingested_at=ingested_at, sample=0) as writer:
-        for item in rejected:
-            writer.add(item)
-        return writer.commit()

@@ -2,7 +2,7 @@
 
 A loader never stops at the first bad record and never drops one silently: each record becomes either a
 `Conversation` or a `Rejected` entry naming the file, the record and the reason. `parse_record` is the one
-place where a decoded record is checked, for every format (the connectors in `core.connectors` turn
+place where a decoded record is checked, for every format (the connectors in `core.ingest.connectors` turn
 Claude, ChatGPT, OpenAI, ShareGPT, table and Hugging Face rows into Kura-shaped records first).
 
 Checks made on every record:

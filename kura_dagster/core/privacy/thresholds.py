@@ -18,7 +18,7 @@ child is about. `ThresholdedMetaClusterModel` makes sure every parent is named f
 - hosted path (Clio names parents from the children's names): the tree is built over the shown leaves, then
   each hidden leaf hangs under the parent of its nearest shown leaf.
 
-Either way a parent with no shown leaf below it is hidden too, and the views (`core.visualise`) fold the
+Either way a parent with no shown leaf below it is hidden too, and the views (`core.views.tree_view`) fold the
 hidden leaves under each parent into one line.
 """
 

@@ -279,7 +279,7 @@ def generate_base_clusters_from_conversation_summaries(
 
     Summaries with `error` set have no facets to cluster on; the caller leaves them out (they stay in
     the summaries table for a retry). Above `large_input_rows` summaries the features take the large-input
-    path (`core.features.large_input_features`).
+    path (`core.stages.features.large_input_features`).
     """
     if len(summaries) != embeddings.shape[0]:
         raise ValueError(f"{len(summaries)} summaries but {embeddings.shape[0]} embeddings")
@@ -287,7 +287,7 @@ def generate_base_clusters_from_conversation_summaries(
         return []
     texts = [embedding_text(s) for s in summaries]
     if len(summaries) > large_input_rows:
-        # Sampled fits and a linear projection instead of the manifold step (see core.features).
+        # Sampled fits and a linear projection instead of the manifold step (see core.stages.features).
         features = large_input_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state)
         space = features
     else:

@@ -18,11 +18,11 @@ the 256-dimension l2_supercat weights, so no larger model was available offline.
 Cost (CLINC150, 4,500 texts, cProfile of bench/quality.py's run on one core): the UMAP layout at 200 epochs
 (2.2 s), the two randomized SVDs at scikit-learn's 5 power iterations (1.6 s), the exact kNN graph (0.5 s)
 and k-means++ seeding with 10 starts (0.4 s) were most of it. 100 epochs, 2 power iterations and 3 starts
-(cluster.py) keep NMI within seed noise (±0.003) and take it from about 5.1 s to 3.1 s. With a second
+(base_clusters.py) keep NMI within seed noise (±0.003) and take it from about 5.1 s to 3.1 s. With a second
 process on the machine, two OpenBLAS threads made the SVDs 5–10× slower (CLINC150: 9 s instead of 1 s),
 so LSA and the kNN products run on one BLAS thread. Tried for speed and left out: min_df=2 for character
 n-grams (−0.003 NMI on CLINC150), no character view (−0.004), UMAP negative_sample_rate 3 (−0.002),
-50 or 75 epochs (−0.002 to −0.009 on Banking77). With k-means started from Ward centroids (cluster.py),
+50 or 75 epochs (−0.002 to −0.009 on Banking77). With k-means started from Ward centroids (base_clusters.py),
 150 epochs or 8 or 15 UMAP dimensions stayed within ±0.003 of the defaults' mean NMI over seeds 0–4.
 """
 

@@ -83,7 +83,7 @@ def summarise_table(
     progress: Callable[[int, int], None] | None = None,
     chunk_rows: int = 10_000,
 ) -> pa.Table:
-    """The summaries table (`core.tables` schema) of a conversations table, rows in the same order.
+    """The summaries table (`core.storage.tables` schema) of a conversations table, rows in the same order.
 
     A model that says it may (`runs_in_processes`, the local summariser: pure Python, CPU-bound, no client)
     summarises `chunk_rows` conversations at a time in up to `workers` processes, one chunk per worker at a
