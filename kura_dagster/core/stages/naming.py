@@ -32,7 +32,7 @@ class GroupName:
 
 def naming_text(summary: ConversationSummary) -> str:
     """Names come from the user's own request: the task facet's intent label would name every cluster.
-    Sentences that instruct the analysis ("name this cluster ...") never name anything (`core.injection`)."""
+    Sentences that instruct the analysis ("name this cluster ...") never name anything (`core.privacy.injection`)."""
     return drop_instructions(summary.request or summary.summary)
 
 

@@ -15,7 +15,7 @@ Its heuristics, documented here and in the README:
 - assistant_errors: what the user's follow-ups say went wrong ("didn't work", "wrong", "misunderstood").
 
 Personal data (emails, phone and card numbers, IBANs, IP addresses, credentials, keys) is replaced by typed
-placeholders (`core.privacy.scrub`) before any facet is computed.
+placeholders (`core.privacy.scrubbing.scrub`) before any facet is computed.
 """
 
 from __future__ import annotations

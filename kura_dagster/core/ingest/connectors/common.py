@@ -46,7 +46,7 @@ class ConnectorOptions:
 
     default_created_at: the time given to conversations whose export carries none (OpenAI messages,
         ShareGPT, tables without a time column). None: midnight UTC of the day the file was last modified,
-        so re-reading the same file is stable; `core.ingest.ingest` refuses such an export without one.
+        so re-reading the same file is stable; `core.ingest.driver.ingest` refuses such an export without one.
     columns: `--columns` mapping, {key in COLUMN_KEYS: column name}.
     split: the split of a Hugging Face dataset.
     max_records: stop after this many records (Kura's `max_conversations`).
