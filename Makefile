@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export KURA_HOME ?= $(CURDIR)/.kura
 export DAGSTER_HOME ?= $(KURA_HOME)/dagster
 
-.PHONY: setup browser demo test test-postgres dev bench bench-ingest quality sample validate clean
+.PHONY: setup browser demo lint test test-postgres dev bench bench-ingest quality sample validate clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -32,7 +32,12 @@ browser:
 demo: $(STAMP)
 	$(BIN)/kura-dagster demo
 
-test: $(STAMP) browser
+# The linter first (a few seconds): lint and formatting, as configured in pyproject.toml ([tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -q
 
 # The README's Postgres instance, against a throwaway server (needs PostgreSQL's programs: apt-get install postgresql).

@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(BENCH_DIR))
     from generate import write_partition
 
-    import psutil
+    import psutil  # noqa: F401  (missing, it fails here, before any run: the sampler needs it)
 
     os.environ["KURA_BENCH_VIA"] = args.via
     args.scratch.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,9 @@ class SlotHolder:
 
     @property
     def run_id(self) -> str:
-        runs = lambda: self.instance.get_runs(RunsFilter(tags={"test/release_file": str(self.release_file)}))
+        def runs():
+            return self.instance.get_runs(RunsFilter(tags={"test/release_file": str(self.release_file)}))
+
         return wait_for(lambda: next((run.run_id for run in runs()), None), "its run", process=self.process)
 
     def release(self) -> int:

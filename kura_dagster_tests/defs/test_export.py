@@ -24,7 +24,7 @@ def test_kura_checkpoints_load_as_kura_models(pipeline, tmp_path):
     out = tmp_path / "checkpoints"
     counts = export_partition(settings.duckdb_path, "demo", DAY, out, "kura")
     assert counts["conversations.jsonl"] == counts["summaries.jsonl"] == len(conversations)
-    lines = {name: [json.loads(l) for l in (out / name).read_text().splitlines()] for name in counts}
+    lines = {name: [json.loads(line) for line in (out / name).read_text().splitlines()] for name in counts}
     assert [Conversation.model_validate(r).chat_id for r in lines["conversations.jsonl"]]
     assert all(m["created_at"] for r in lines["conversations.jsonl"] for m in r["messages"])
     summaries = [ConversationSummary.model_validate(r) for r in lines["summaries.jsonl"]]

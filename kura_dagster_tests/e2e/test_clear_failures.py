@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 from kura_dagster.core.settings import SETTINGS
-from kura_dagster.core.storage.store import HEADER_BYTES, connect, write_partition
+from kura_dagster.core.storage.store import connect, write_partition
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
 

@@ -42,7 +42,7 @@ def test_ingest_run_tree(kura_env):
     assert "65 records read, 64 accepted, 0 duplicates merged, 1 quarantined" in ingested.stdout
     assert f"{export}: record 65: malformed JSON" in ingested.stderr
     assert sorted(p.name for p in (kura_env / "data" / "support").iterdir()) == ["2026-11-01.jsonl", "2026-11-02.jsonl"]
-    quarantined = [json.loads(l) for l in (kura_env / "home" / "quarantine" / "support.jsonl").read_text().splitlines()]
+    quarantined = [json.loads(line) for line in (kura_env / "home" / "quarantine" / "support.jsonl").read_text().splitlines()]
     assert quarantined[0]["record"] == 65
 
     again = kura("ingest", str(export), "--dataset", "support", cwd=kura_env, env=env)

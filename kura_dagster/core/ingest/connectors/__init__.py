@@ -78,7 +78,7 @@ def _sniff(path: Path) -> tuple[str, Any]:
         _, document = json_container(path)
         return _json_shape_format(sniff_shape(first_records(document, path), "kura"), "json"), document
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not start[:1] in (b"[", b"{"):
+    if start[:1] not in (b"[", b"{"):
         raise ValueError(f"{path}: cannot tell the format (not JSON, JSON lines, CSV or Parquet); pass --format")
     container, document = json_container(path)
     if container == "jsonl":
