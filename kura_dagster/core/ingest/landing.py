@@ -294,7 +294,7 @@ class LandingWriter:
     file with the existing day file and replaces it atomically, only if its bytes change. Nothing in the
     landing zone changes before `commit`, so an export that fails half way leaves it as it was.
 
-    Repeated chat_ids (the rule the module `core.ingest` documents): within a day, the same chat_id with
+    Repeated chat_ids (the rule the module `core.ingest.driver` documents): within a day, the same chat_id with
     identical content is kept once (`duplicates`); with different content the newcomer is kept as `ID~2`
     (then `~3`, ...), unless the same content was already seen under that id (then it is a duplicate too).
     A conversation already in the day file is replaced by the ingested one with the same chat_id, and the
