@@ -500,14 +500,14 @@ SETTING_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETT
 
 
 def read_setting(name: str, environ: Mapping[str, str] | None = None) -> object:
-    """One setting's checked value from the environment: what every reader outside `Settings` calls."""
+    """One setting's checked value from `environ` (default: the process's environment)."""
     return parse_setting(SETTING_BY_NAME[name], (os.environ if environ is None else environ).get(name))
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """Every setting of the table, checked; the first bad one raises a SettingsError naming it."""
     environ = os.environ if environ is None else environ
-    return {setting.name: parse_setting(setting, environ.get(setting.name)) for setting in SETTINGS}
+    return {setting.name: read_setting(setting.name, environ) for setting in SETTINGS}
 
 
 def _default(name: str):

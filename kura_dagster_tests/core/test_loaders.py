@@ -87,3 +87,33 @@ def test_landing_table_in_byte_ranges_equals_reading_the_whole_file(tmp_path, co
         assert rejected == whole.rejected, (workers, chunk_bytes)
     empty, none = load_landing_table(tmp_path / "data", "chat", "2026-11-02")
     assert empty.num_rows == 0 and empty.schema == expected.schema and none == []
+
+
+def test_kuras_constructors_work_however_conversation_is_imported(tmp_path, conversations):
+    """`Conversation.from_*` are set by the connectors when `kura_dagster.core` is imported, which importing
+    `kura_dagster.core.types` does first: a fresh process that imports only the type has them."""
+    import subprocess
+    import sys
+
+    from kura_dagster_tests.conftest import REPO
+
+    path = write_jsonl(tmp_path / "day.jsonl", conversations[:3])
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps([c.model_dump(mode="json") for c in conversations[:2]]))
+    script = (
+        "from kura_dagster.core.types import Conversation\n"
+        f"print(len(Conversation.from_jsonl({str(path)!r})), len(Conversation.from_conversation_dump({str(dump)!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.split() == ["3", "2"], result.stderr
+
+
+def test_the_procedural_api_exports_every_name_it_lists():
+    import kura_dagster.core as core
+
+    assert all(getattr(core, name) is not None for name in core.__all__)
+    assert {"load_jsonl", "load_kura_dump", "summarise_conversations", "visualise_pipeline_results"} <= set(
+        core.__all__
+    )
