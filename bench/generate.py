@@ -29,46 +29,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CONTEXT = (
-    [
-        "I'm on {os}.",
-        "This is for a {project} I'm building.",
-        "Deadline is {when}, so it's a bit urgent.",
-        "I already searched the docs and a few forum threads.",
-        "Not sure if this matters but I'm using {os}.",
-        "Colleague says it worked for them last {when}.",
-        "I'm fairly new to this, sorry if it's obvious.",
-        "It started after I updated everything {when}.",
-        "Same thing happens on my second machine.",
-    ],
-    [
-        "I'm writing from {country}.",
-        "I've been a customer for {years} years.",
-        "I need this sorted by {when}.",
-        "I already tried the help centre.",
-        "My partner has the same problem on their account.",
-        "I ordered it as a gift for {when}.",
-        "I contacted you {count} times already.",
-        "I'm using the app on {os}.",
-    ],
+    ["I'm on {os}.", "This is for a {project} I'm building.", "Deadline is {when}, so it's a bit urgent.",
+     "I already searched the docs and a few forum threads.", "Not sure if this matters but I'm using {os}.",
+     "Colleague says it worked for them last {when}.", "I'm fairly new to this, sorry if it's obvious.",
+     "It started after I updated everything {when}.", "Same thing happens on my second machine."],
+    ["I'm writing from {country}.", "I've been a customer for {years} years.", "I need this sorted by {when}.",
+     "I already tried the help centre.", "My partner has the same problem on their account.",
+     "I ordered it as a gift for {when}.", "I contacted you {count} times already.", "I'm using the app on {os}."],
 )
 CONTEXT_SLOTS = {
-    "os": [
-        "Windows 11",
-        "macOS Sonoma",
-        "Ubuntu 24.04",
-        "an old ThinkPad",
-        "my phone",
-        "Android 14",
-        "iOS 18",
-        "a Chromebook",
-        "WSL2",
-        "Debian 12",
-    ],
+    "os": ["Windows 11", "macOS Sonoma", "Ubuntu 24.04", "an old ThinkPad", "my phone", "Android 14", "iOS 18",
+           "a Chromebook", "WSL2", "Debian 12"],
     "project": ["side project", "university course", "client", "startup", "thesis", "hackathon", "work tool"],
     "when": ["tomorrow", "Friday", "Monday", "week", "month", "tonight", "the weekend", "end of day"],
     "country": ["Germany", "Spain", "Ireland", "Canada", "the Netherlands", "Portugal", "Austria", "Belgium"],
-    "years": ["2", "3", "5", "8", "10"],
-    "count": ["two", "three", "four", "five"],
+    "years": ["2", "3", "5", "8", "10"], "count": ["two", "three", "four", "five"],
 }
 
 
@@ -124,12 +99,8 @@ def generate_records(n: int, day: dt.date, *, seed: int = 7, dataset: str = "ben
             "chat_id": f"{dataset}-{day.isoformat()}-{index:0{width}d}",
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "messages": [{"role": role, "content": content} for role, content in messages],
-            "metadata": {
-                "user_id": user,
-                "model": gen.pick_model(rng, source, 6),
-                "channel": channel,
-                "source": source,
-            },
+            "metadata": {"user_id": user, "model": gen.pick_model(rng, source, 6), "channel": channel,
+                         "source": source},
         }
 
 
@@ -174,9 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="bench")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    path = write_partition(
-        Path(args.out), args.n, dt.date.fromisoformat(args.date), seed=args.seed, dataset=args.dataset
-    )
+    path = write_partition(Path(args.out), args.n, dt.date.fromisoformat(args.date), seed=args.seed,
+                           dataset=args.dataset)
     print(f"wrote {path} ({args.n} conversations)")
 
 

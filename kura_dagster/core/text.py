@@ -49,39 +49,10 @@ STOP_WORDS = frozenset(
 
 PROGRAMMING_LANGUAGES: dict[str, tuple[str, ...]] = {
     # Each language is recognised by a fence tag or by cues that rarely occur in prose.
-    "python": (
-        "python",
-        "py",
-        "import pandas",
-        "def ",
-        "pip install",
-        "traceback",
-        ".py",
-        "numpy",
-        "pandas",
-        "django",
-        "flask",
-        "pytest",
-        "sklearn",
-        "scikit-learn",
-    ),
-    "javascript": (
-        "javascript",
-        "js",
-        "const ",
-        "=> {",
-        "npm ",
-        "node.js",
-        "nodejs",
-        "react",
-        "usestate",
-        "console.log",
-        "async function",
-        "typescript",
-        "ts",
-        ".tsx",
-        ".jsx",
-    ),
+    "python": ("python", "py", "import pandas", "def ", "pip install", "traceback", ".py", "numpy", "pandas",
+               "django", "flask", "pytest", "sklearn", "scikit-learn"),
+    "javascript": ("javascript", "js", "const ", "=> {", "npm ", "node.js", "nodejs", "react", "usestate",
+                   "console.log", "async function", "typescript", "ts", ".tsx", ".jsx"),
     "sql": ("sql", "select ", " from ", "join ", "where ", "postgres", "mysql", "sqlite", "index on"),
     "rust": ("rust", "rs", "cargo", "fn main", "let mut", "borrow checker", "&mut", "impl "),
     "bash": ("bash", "sh", "shell", "#!/bin/bash", "grep ", "sed ", "awk ", "chmod"),
@@ -95,15 +66,9 @@ PROGRAMMING_LANGUAGES: dict[str, tuple[str, ...]] = {
 
 NATURAL_LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
     "english": frozenset("the and is are you my i to it of for with how what this that not can".split()),
-    "spanish": frozenset(
-        "el la los las que y es por con para mi una pero cómo qué está tengo hola gracias".split()
-    ),
-    "french": frozenset(
-        "le la les des et est pour pas que qui dans je mon ma vous bonjour merci avec".split()
-    ),
-    "german": frozenset(
-        "der die das und ist nicht ich zu mit von sie auf für mein meine hallo danke wie".split()
-    ),
+    "spanish": frozenset("el la los las que y es por con para mi una pero cómo qué está tengo hola gracias".split()),
+    "french": frozenset("le la les des et est pour pas que qui dans je mon ma vous bonjour merci avec".split()),
+    "german": frozenset("der die das und ist nicht ich zu mit von sie auf für mein meine hallo danke wie".split()),
     "portuguese": frozenset("o os as do da não para com em meu minha olá obrigado tenho você está".split()),
 }
 
@@ -116,9 +81,9 @@ def normalise_space(text: str) -> str:
 # strings up to BEL or `ESC \`, two-character `ESC X`), their 8-bit forms (U+009B CSI, U+009D OSC, ...), the
 # other C0/C1 controls and DEL, and the bidirectional overrides that reorder what is shown.
 _TERMINAL_SEQUENCE = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI, 7- and 8-bit
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"                      # CSI, 7- and 8-bit
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC
-    r"|\x1b[ -/]*[0-~]?"  # other escapes (charset, keypad, reset)
+    r"|\x1b[ -/]*[0-~]?"                                      # other escapes (charset, keypad, reset)
 )
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -179,9 +144,7 @@ for _language, _markers in NATURAL_LANGUAGE_MARKERS.items():
     for _marker in _markers:
         _LANGUAGES_OF_MARKER[_marker] = _LANGUAGES_OF_MARKER.get(_marker, ()) + (_language,)
 _TAG_CUES = {language: frozenset(cues) for language, cues in PROGRAMMING_LANGUAGES.items()}
-_TEXT_CUES = tuple(
-    (cue, language) for language, cues in PROGRAMMING_LANGUAGES.items() for cue in cues if len(cue) > 3
-)
+_TEXT_CUES = tuple((cue, language) for language, cues in PROGRAMMING_LANGUAGES.items() for cue in cues if len(cue) > 3)
 
 
 def detect_natural_languages(texts: Iterable[str]) -> list[str]:
@@ -214,9 +177,7 @@ def detect_programming_languages(texts: Iterable[str]) -> list[str]:
     for text in texts:
         tags = set(code_fence_tags(text)) if "```" in text else None
         # A fence tag counts 3 for its language, and then that language's cues in the text do not count.
-        tagged = (
-            {language for language, cues in _TAG_CUES.items() if not tags.isdisjoint(cues)} if tags else ()
-        )
+        tagged = {language for language, cues in _TAG_CUES.items() if not tags.isdisjoint(cues)} if tags else ()
         for language in tagged:
             found[language] = found.get(language, 0) + 3
         lowered = f" {text.lower()} "
@@ -224,8 +185,5 @@ def detect_programming_languages(texts: Iterable[str]) -> list[str]:
             if language not in tagged:
                 found[language] = found.get(language, 0) + 1
     # One weak cue ("select ", " from ") is not enough outside a code fence.
-    return [
-        language
-        for language, score in sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        if score >= 2
-    ][:3]
+    return [language for language, score in sorted(found.items(), key=lambda item: (-item[1], item[0]))
+            if score >= 2][:3]

@@ -22,12 +22,8 @@ def test_wordllama_loads_from_the_wheel_and_embeds(conversations):
 
 
 def test_embedding_text_carries_no_ids_or_metadata():
-    summary = ConversationSummary(
-        chat_id="secret-id-123",
-        request="Fix my merge",
-        task="Debug an error: merge",
-        metadata={"user_id": "u-777"},
-    )
+    summary = ConversationSummary(chat_id="secret-id-123", request="Fix my merge", task="Debug an error: merge",
+                                  metadata={"user_id": "u-777"})
     text = embedding_text(summary)
     assert "Fix my merge" in text
     assert "secret-id-123" not in text and "u-777" not in text

@@ -8,11 +8,8 @@ NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 def chat(*turns: str, chat_id: str = "c1") -> Conversation:
     roles = ["user", "assistant"]
-    return Conversation(
-        chat_id=chat_id,
-        created_at=NOW,
-        messages=[Message(role=roles[i % 2], content=t) for i, t in enumerate(turns)],
-    )
+    return Conversation(chat_id=chat_id, created_at=NOW,
+                        messages=[Message(role=roles[i % 2], content=t) for i, t in enumerate(turns)])
 
 
 def test_one_summary_per_conversation_in_order(conversations):
@@ -22,14 +19,12 @@ def test_one_summary_per_conversation_in_order(conversations):
 
 
 def test_facets_from_user_turns():
-    summary = ExtractiveSummaryModel().summarise_one(
-        chat(
-            "My pandas merge fails with a KeyError.\n```python\nimport pandas as pd\ndf.merge(other, on='id')\n```\n"
-            "What am I doing wrong? I tried everything.",
-            "Check that both frames have the column.",
-            "That didn't work, I am STILL getting the same error!!",
-        )
-    )
+    summary = ExtractiveSummaryModel().summarise_one(chat(
+        "My pandas merge fails with a KeyError.\n```python\nimport pandas as pd\ndf.merge(other, on='id')\n```\n"
+        "What am I doing wrong? I tried everything.",
+        "Check that both frames have the column.",
+        "That didn't work, I am STILL getting the same error!!",
+    ))
     assert summary.request.startswith("My pandas merge fails with a KeyError.")
     assert "import pandas" not in summary.request  # code is described, not copied
     assert summary.task.startswith("Debug an error")
@@ -40,44 +35,29 @@ def test_facets_from_user_turns():
 
 
 def test_other_languages_and_concern():
-    spanish = ExtractiveSummaryModel().summarise_one(
-        chat("Hola, quiero un reembolso de mi pedido porque llegó roto")
-    )
+    spanish = ExtractiveSummaryModel().summarise_one(chat("Hola, quiero un reembolso de mi pedido porque llegó roto"))
     assert spanish.languages[0] == "spanish"
-    concerning = ExtractiveSummaryModel().summarise_one(
-        chat("How do I hack into someone else's account without them knowing?")
-    )
+    concerning = ExtractiveSummaryModel().summarise_one(chat("How do I hack into someone else's account without them knowing?"))
     assert concerning.concerning_score >= 3
 
 
 def test_conversation_without_user_turn_gets_an_error_row():
-    no_user = Conversation(
-        chat_id="bot-only", created_at=NOW, messages=[Message(role="assistant", content="Hi!")]
-    )
+    no_user = Conversation(chat_id="bot-only", created_at=NOW, messages=[Message(role="assistant", content="Hi!")])
     [summary] = ExtractiveSummaryModel().summarise([no_user])
     assert summary.chat_id == "bot-only" and summary.error
 
 
 def test_worker_processes_give_the_same_table_in_the_same_order(conversations):
-    from kura_dagster.core.stages.summaries import summarise_table
     from kura_dagster.core.storage import tables
+    from kura_dagster.core.stages.summaries import summarise_table
 
-    broken = Conversation(
-        chat_id="no-user-turn", created_at=NOW, messages=[Message(role="assistant", content="hi")]
-    )
+    broken = Conversation(chat_id="no-user-turn", created_at=NOW, messages=[Message(role="assistant", content="hi")])
     table = tables.conversations_to_arrow([*conversations[:40], broken, *conversations[40:]])
     seen = []
     here = summarise_table(table, model=ExtractiveSummaryModel(), workers=1)
-    spread = summarise_table(
-        table,
-        model=ExtractiveSummaryModel(),
-        workers=2,
-        chunk_rows=9,
-        progress=lambda done, total: seen.append((done, total)),
-    )
+    spread = summarise_table(table, model=ExtractiveSummaryModel(), workers=2, chunk_rows=9,
+                             progress=lambda done, total: seen.append((done, total)))
     assert spread.equals(here)
-    assert spread.column("chat_id").to_pylist() == [
-        row["chat_id"] for row in table.select(["chat_id"]).to_pylist()
-    ]
+    assert spread.column("chat_id").to_pylist() == [row["chat_id"] for row in table.select(["chat_id"]).to_pylist()]
     assert spread.column("error").to_pylist()[40] == "ValueError: conversation has no user turn"
     assert seen[-1] == (table.num_rows, table.num_rows) and len(seen) == -(-table.num_rows // 9)

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 from dagster import DagsterInstance, materialize
 
-from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import read_table
+from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
@@ -39,30 +39,18 @@ def _setup(tmp_path):
 
 def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     settings, instance = _setup(tmp_path)
-    result = materialize(
-        assets(settings),
-        instance=instance,
-        resources=resources_from_settings(settings),
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: partition_key("trend", DAYS[0]),
-            ASSET_PARTITION_RANGE_END_TAG: partition_key("trend", DAYS[-1]),
-        },
-    )
+    result = materialize(assets(settings), instance=instance, resources=resources_from_settings(settings),
+                         tags={ASSET_PARTITION_RANGE_START_TAG: partition_key("trend", DAYS[0]),
+                               ASSET_PARTITION_RANGE_END_TAG: partition_key("trend", DAYS[-1])})
     assert result.success
 
     last = DAYS[-1]
     all_rows = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
     assert {row["level"] for row in all_rows} <= {0, 1}
     rows = [row for row in all_rows if row["level"] == 0]
-    window = [
-        date.fromisoformat(last) - timedelta(days=offset)
-        for offset in range(settings.trends_window_days - 1, -1, -1)
-    ]
-    roots = {
-        row["cluster_id"]: row["name"]
-        for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last).to_pylist()
-        if row["parent_id"] is None
-    }
+    window = [date.fromisoformat(last) - timedelta(days=offset) for offset in range(settings.trends_window_days - 1, -1, -1)]
+    roots = {row["cluster_id"]: row["name"] for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last)
+             .to_pylist() if row["parent_id"] is None}
     topics = {row["topic_id"] for row in rows}
     assert topics - {"other"} == set(roots)  # the last day's top-level topics, followed back in time
     assert all(row["topic"] == roots[row["topic_id"]] for row in rows if row["topic_id"] != "other")
@@ -82,11 +70,8 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     assert first and {row["status"] for row in first if row["topic_id"] != "other"} == {"no_history"}
 
     # The explorer of each day: a file under KURA_HOME, linked from that day's materialisation.
-    events = {
-        event.partition: event.materialization.metadata
-        for event in result.get_asset_materialization_events()
-        if event.asset_key.to_user_string() == "report"
-    }
+    events = {event.partition: event.materialization.metadata
+              for event in result.get_asset_materialization_events() if event.asset_key.to_user_string() == "report"}
     assert set(events) == {partition_key("trend", day) for day in DAYS}
     page_path = settings.home / "reports" / "trend" / f"{last}.html"
     metadata = events[partition_key("trend", last)]
@@ -94,38 +79,22 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     assert metadata["has_trends"].value is True and metadata["messages_included"].value is False
     page = page_path.read_text(encoding="utf-8")
     data = json.loads(re.search(r'id="kura-data">(.*?)</script>', page, re.DOTALL).group(1))
-    assert (
-        data["totals"]["conversations"]
-        == read_table(settings.duckdb_path, "summaries", "trend", last).num_rows
-    )
+    assert data["totals"]["conversations"] == read_table(settings.duckdb_path, "summaries", "trend", last).num_rows
     hidden = {cluster_id for cluster_id, name in roots.items() if name in HIDDEN_NAMES}
-    assert {
-        t["id"] for t in data["trends"]["topics"]
-    } == topics - hidden  # a hidden group's trend stays off the page
+    assert {t["id"] for t in data["trends"]["topics"]} == topics - hidden  # a hidden group's trend stays off the page
     assert data["trends"]["level"] == 0
 
 
 def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
     settings, instance = _setup(tmp_path)
     for day in DAYS[:2]:
-        assert materialize(
-            build_pipeline_assets(settings),
-            partition_key=partition_key("trend", day),
-            instance=instance,
-            resources=resources_from_settings(settings),
-        ).success
-    result = materialize(
-        assets(settings),
-        partition_key=partition_key("trend", DAYS[2]),
-        instance=instance,
-        resources=resources_from_settings(settings),
-    )
+        assert materialize(build_pipeline_assets(settings), partition_key=partition_key("trend", day), instance=instance,
+                           resources=resources_from_settings(settings)).success
+    result = materialize(assets(settings), partition_key=partition_key("trend", DAYS[2]), instance=instance,
+                         resources=resources_from_settings(settings))
     assert result.success
-    rows = [
-        row
-        for row in read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
-        if row["level"] == 0
-    ]
+    rows = [row for row in read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
+            if row["level"] == 0]
     volumes = {}
     for row in rows:
         volumes[row["day"]] = volumes.get(row["day"], 0) + row["conversations"]

@@ -164,9 +164,7 @@ class AgglomerativeMetaClusterModel:
         centroids = cluster_centroids(topics, row_of_chat, vectors)
         dendrogram = weighted_ward_linkage(centroids, np.array([c.count for c in topics], dtype=np.float64))
         # cuts[0] is the leaves themselves; cuts[i] labels each leaf with its group at level i (coarser up).
-        cuts = [np.arange(len(topics))] + [
-            fcluster(dendrogram, t=size, criterion="maxclust") - 1 for size in sizes
-        ]
+        cuts = [np.arange(len(topics))] + [fcluster(dendrogram, t=size, criterion="maxclust") - 1 for size in sizes]
         parent_of, meta_nodes = self._link_levels(cuts, topics, rows, summaries, vectors)
         leaves = [c.model_copy(update={"parent_id": parent_of.get((0, i))}) for i, c in enumerate(topics)]
         return meta_nodes + leaves + noise
@@ -208,15 +206,12 @@ class AgglomerativeMetaClusterModel:
         # Meta slugs must not repeat a leaf's slug: both live in the meta_clusters table.
         leaf_slugs = [c.slug for c in topics]
         wanted = [slugify(n.keywords, f"topic_{i}") for i, n in enumerate(names)]
-        slugs = unique_slugs(leaf_slugs + wanted)[len(leaf_slugs) :]
+        slugs = unique_slugs(leaf_slugs + wanted)[len(leaf_slugs):]
         named = {}
         for key, group, name, slug in zip(keys, conversation_rows, names, slugs):
             chat_ids = sorted(summaries[r].chat_id for r in group)
             named[key] = Cluster(
-                id=cluster_id(chat_ids, prefix="m"),
-                name=name.name,
-                description=name.description,
-                slug=slug,
-                chat_ids=chat_ids,
+                id=cluster_id(chat_ids, prefix="m"), name=name.name, description=name.description,
+                slug=slug, chat_ids=chat_ids,
             )
         return named

@@ -17,8 +17,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy import sparse
 
-from kura_dagster.core.privacy.injection import drop_instructions
 from kura_dagster.core.stages.features import LARGE_INPUT_ROWS
+from kura_dagster.core.privacy.injection import drop_instructions
 from kura_dagster.core.text import STOP_WORDS, content_words, truncate
 from kura_dagster.core.types import ConversationSummary
 
@@ -49,9 +49,7 @@ def ctfidf_keywords(
     if not docs:
         return [[] for _ in group_texts]
     labels = np.repeat(np.arange(len(group_texts)), [len(texts) for texts in group_texts])
-    from sklearn.feature_extraction.text import (
-        CountVectorizer,  # deferred: loading the definitions stays fast
-    )
+    from sklearn.feature_extraction.text import CountVectorizer  # deferred: loading the definitions stays fast
 
     vectorizer = CountVectorizer(analyzer=_analyzer, binary=True)
     try:
@@ -169,10 +167,7 @@ class KeywordClusterNamer:
     name = "keywords-ctfidf"
 
     def __init__(
-        self,
-        keyword_count: int = 3,
-        large_input_rows: int = LARGE_INPUT_ROWS,
-        text_budget: int = 200_000,
+        self, keyword_count: int = 3, large_input_rows: int = LARGE_INPUT_ROWS, text_budget: int = 200_000,
         min_texts_per_group: int = 40,
     ) -> None:
         self.keyword_count = keyword_count
@@ -189,17 +184,10 @@ class KeywordClusterNamer:
             sampled = [evenly_spaced(rows, per_group) for rows in groups]
         texts = [[naming_text(summaries[i]) for i in rows] for rows in sampled]
         tasks = [[summaries[i].task or "" for i in rows] for rows in sampled]
-        central = [
-            drop_instructions(summaries[quotable_member(rows, summaries, vectors)].request or "")
-            for rows in groups
-        ]
-        return name_groups(
-            texts,
-            tasks,
-            central,
-            keyword_count=self.keyword_count,
-            group_sizes=[len(rows) for rows in groups],
-        )
+        central = [drop_instructions(summaries[quotable_member(rows, summaries, vectors)].request or "")
+                   for rows in groups]
+        return name_groups(texts, tasks, central, keyword_count=self.keyword_count,
+                           group_sizes=[len(rows) for rows in groups])
 
 
 def quotable_member(rows: np.ndarray, summaries: Sequence[ConversationSummary], vectors: np.ndarray) -> int:

@@ -68,9 +68,7 @@ def summarise_conversations(
         batch = conversations[start : start + batch_size]
         produced = model.summarise(batch)
         if len(produced) != len(batch):
-            raise RuntimeError(
-                f"{model.name} returned {len(produced)} summaries for {len(batch)} conversations"
-            )
+            raise RuntimeError(f"{model.name} returned {len(produced)} summaries for {len(batch)} conversations")
         summaries.extend(produced)
         if progress is not None:
             progress(len(summaries), len(conversations))
@@ -96,9 +94,8 @@ def summarise_table(
     n_rows = conversations.num_rows
     workers = min(workers, n_rows // chunk_rows) if model.runs_in_processes else 1
     if workers <= 1:
-        produced = summarise_conversations(
-            tables.conversations_from_arrow(conversations), model=model, progress=progress
-        )
+        produced = summarise_conversations(tables.conversations_from_arrow(conversations), model=model,
+                                           progress=progress)
         return tables.summaries_to_arrow(produced, model=model.name)
     from kura_dagster.core.processes import map_in_processes, to_ipc
 
@@ -114,8 +111,8 @@ def summarise_table(
 
 def _summarise_chunk(payload: pa.Buffer, model: SummaryModel) -> pa.Table:
     """One worker's share of `summarise_table` (module level, so a spawned process can import it)."""
-    from kura_dagster.core.processes import from_ipc
     from kura_dagster.core.storage import tables
+    from kura_dagster.core.processes import from_ipc
 
     produced = model.summarise(tables.conversations_from_arrow(from_ipc(payload)))
     return tables.summaries_to_arrow(produced, model=model.name)
@@ -123,140 +120,41 @@ def _summarise_chunk(payload: pa.Buffer, model: SummaryModel) -> pa.Table:
 
 INTENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # First match wins: specific intents before generic ones.
-    (
-        "Get a refund or return",
-        ("refund", "return the", "money back", "reembolso", "remboursement", "rückerstattung"),
-    ),
-    (
-        "Track a missing order",
-        (
-            "not arrived",
-            "hasn't arrived",
-            "where is my order",
-            "tracking",
-            "delivery",
-            "pedido",
-            "commande",
-            "bestellung",
-        ),
-    ),
-    (
-        "Regain account access",
-        (
-            "password",
-            "log in",
-            "login",
-            "locked out",
-            "reset",
-            "hacked",
-            "2fa",
-            "contraseña",
-            "mot de passe",
-            "passwort",
-        ),
-    ),
-    (
-        "Resolve a payment problem",
-        ("payment", "charged", "card", "invoice", "billing", "declined", "pago", "paiement"),
-    ),
+    ("Get a refund or return", ("refund", "return the", "money back", "reembolso", "remboursement", "rückerstattung")),
+    ("Track a missing order", ("not arrived", "hasn't arrived", "where is my order", "tracking", "delivery", "pedido",
+                               "commande", "bestellung")),
+    ("Regain account access", ("password", "log in", "login", "locked out", "reset", "hacked", "2fa", "contraseña",
+                               "mot de passe", "passwort")),
+    ("Resolve a payment problem", ("payment", "charged", "card", "invoice", "billing", "declined", "pago", "paiement")),
     ("Cancel or change a subscription", ("cancel", "subscription", "unsubscribe", "plan")),
-    (
-        "Debug an error",
-        (
-            "error",
-            "exception",
-            "traceback",
-            "bug",
-            "crash",
-            "fails",
-            "failing",
-            "broken",
-            "doesn't work",
-            "not working",
-            "fix",
-        ),
-    ),
+    ("Debug an error", ("error", "exception", "traceback", "bug", "crash", "fails", "failing", "broken", "doesn't work",
+                        "not working", "fix")),
     ("Improve performance", ("slow", "faster", "optimi", "performance", "speed up")),
-    (
-        "Write or generate code",
-        ("write a", "write me", "generate", "create a", "implement", "build a", "script"),
-    ),
-    (
-        "Explain a concept",
-        ("explain", "what is", "what's the difference", "why does", "understand", "qué es"),
-    ),
+    ("Write or generate code", ("write a", "write me", "generate", "create a", "implement", "build a", "script")),
+    ("Explain a concept", ("explain", "what is", "what's the difference", "why does", "understand", "qué es")),
     ("Learn how to do something", ("how do i", "how can i", "how to", "cómo", "comment", "wie kann")),
 )
 
 FRUSTRATION_CUES = (
-    "still",
-    "doesn't work",
-    "didn't work",
-    "does not work",
-    "not working",
-    "again",
-    "third time",
-    "second time",
-    "useless",
-    "ridiculous",
-    "unacceptable",
-    "frustrat",
-    "annoy",
-    "waste",
-    "seriously",
-    "no help",
-    "not helpful",
-    "sigh",
-    "todavía",
-    "sigue sin",
-    "toujours pas",
-    "immer noch",
+    "still", "doesn't work", "didn't work", "does not work", "not working", "again", "third time",
+    "second time", "useless", "ridiculous", "unacceptable", "frustrat", "annoy", "waste", "seriously",
+    "no help", "not helpful", "sigh", "todavía", "sigue sin", "toujours pas", "immer noch",
 )
 
 CONCERN_LEVELS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (5, ("kill", "bomb", "weapon", "hurt myself", "suicide", "self-harm")),
     (4, ("malware", "ransomware", "keylogger", "steal", "phishing", "ddos", "exploit")),
-    (
-        3,
-        (
-            "someone else's account",
-            "someone elses account",
-            "other person's account",
-            "my ex's",
-            "spy on",
-            "bypass",
-            "without them knowing",
-            "hack into",
-            "get into their",
-        ),
-    ),
+    (3, ("someone else's account", "someone elses account", "other person's account", "my ex's", "spy on",
+         "bypass", "without them knowing", "hack into", "get into their")),
     (2, ("hack", "crack", "scrape personal", "fake review", "chargeback fraud")),
 )
 
 ERROR_CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "Suggested solution did not work",
-        (
-            "didn't work",
-            "doesn't work",
-            "does not work",
-            "still getting",
-            "still get",
-            "same error",
-            "no funciona",
-            "marche pas",
-            "funktioniert nicht",
-        ),
-    ),
-    (
-        "Gave an incorrect answer",
-        ("that's wrong", "that is wrong", "incorrect", "not correct", "wrong answer"),
-    ),
+    ("Suggested solution did not work", ("didn't work", "doesn't work", "does not work", "still getting",
+                                         "still get", "same error", "no funciona", "marche pas", "funktioniert nicht")),
+    ("Gave an incorrect answer", ("that's wrong", "that is wrong", "incorrect", "not correct", "wrong answer")),
     ("Misunderstood the request", ("misunderstood", "not what i asked", "that's not what", "i meant")),
-    (
-        "Repeated itself or went in circles",
-        ("you already said", "same thing", "going in circles", "again and again"),
-    ),
+    ("Repeated itself or went in circles", ("you already said", "same thing", "going in circles", "again and again")),
 )
 
 
@@ -294,18 +192,12 @@ class ExtractiveSummaryModel:
             try:
                 results.append(self.summarise_one(conversation))
             except Exception as error:  # a bad conversation must not lose the batch
-                results.append(
-                    ConversationSummary(
-                        chat_id=conversation.chat_id, error=f"{type(error).__name__}: {error}"
-                    )
-                )
+                results.append(ConversationSummary(chat_id=conversation.chat_id, error=f"{type(error).__name__}: {error}"))
         return results
 
     def summarise_one(self, conversation: Conversation) -> ConversationSummary:
         # Scrubbed first: no facet, and so no name or description built from facets, carries personal data.
-        user_turns = [
-            scrub(m.content) for m in conversation.messages if m.role == "user" and m.content.strip()
-        ]
+        user_turns = [scrub(m.content) for m in conversation.messages if m.role == "user" and m.content.strip()]
         all_turns = [m.content for m in conversation.messages if m.content.strip()]
         if not user_turns:
             raise ValueError("conversation has no user turn")
@@ -317,29 +209,20 @@ class ExtractiveSummaryModel:
         intent = _first_match(lowered_opening, INTENTS) or "Get help"
         # The user's words without code, split once: the keywords and the language detector both read them.
         user_words = [tokens(strip_code(turn)) for turn in user_turns]
-        keywords = [
-            word
-            for word, _ in Counter(
-                word for words in user_words for word in content_tokens(words)
-            ).most_common(self.keyword_count)
-        ]
+        keywords = [word for word, _ in Counter(
+            word for words in user_words for word in content_tokens(words)
+        ).most_common(self.keyword_count)]
         task = f"{intent}: {', '.join(keywords)}" if keywords else intent
 
         programming = detect_programming_languages(all_turns)
         natural = natural_languages_of_tokens(user_words)
         frustration = 1 + sum(
-            sum(turn.count(cue) for cue in FRUSTRATION_CUES)
-            + turn.count("!!")
-            + len(SHOUTING.findall(original))
+            sum(turn.count(cue) for cue in FRUSTRATION_CUES) + turn.count("!!") + len(SHOUTING.findall(original))
             for turn, original in zip(follow_ups, user_turns[1:])
         )
         everything_user = " ".join(turn.lower() for turn in user_turns)
-        concern = next(
-            (level for level, cues in CONCERN_LEVELS if any(c in everything_user for c in cues)), 1
-        )
-        errors = sorted(
-            {label for turn in follow_ups for label, cues in ERROR_CUES if any(c in turn for c in cues)}
-        )
+        concern = next((level for level, cues in CONCERN_LEVELS if any(c in everything_user for c in cues)), 1)
+        errors = sorted({label for turn in follow_ups for label, cues in ERROR_CUES if any(c in turn for c in cues)})
 
         turn_note = f"{len(conversation.messages)} messages"
         follow_note = " The user followed up reporting problems." if errors else ""
@@ -359,12 +242,7 @@ class ExtractiveSummaryModel:
 
 
 def _topic_from_intent(intent: str) -> str:
-    if intent in {
-        "Get a refund or return",
-        "Track a missing order",
-        "Resolve a payment problem",
-        "Cancel or change a subscription",
-        "Regain account access",
-    }:
+    if intent in {"Get a refund or return", "Track a missing order", "Resolve a payment problem",
+                  "Cancel or change a subscription", "Regain account access"}:
         return "customer support"
     return "general assistance"
