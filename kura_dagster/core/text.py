@@ -163,3 +163,20 @@ def detect_programming_languages(texts: Iterable[str]) -> list[str]:
     # One weak cue ("select ", " from ") is not enough outside a code fence.
     return [language for language, score in sorted(found.items(), key=lambda item: (-item[1], item[0]))
             if score >= 2][:3]
+
+
+# Light suffix stripping, enough to match "charged"/"charge", "arrival"/"arrive", "payments"/"payment":
+# names and labels are compared, and phrases are counted, by these stems. Longest suffix first.
+_SUFFIXES = (("ational", "ate"), ("isation", "ise"), ("ization", "ise"), ("ations", "ate"), ("ation", "ate"),
+             ("ments", ""), ("ment", ""), ("ings", ""), ("ing", ""), ("ies", "y"), ("ied", "y"), ("ed", ""),
+             ("es", ""), ("als", ""), ("al", ""), ("ly", ""), ("s", ""))
+
+
+def stem(word: str) -> str:
+    """A crude stem of a lower-case word: a shared stem means the same word in another inflection."""
+    word = word.lower().replace("iz", "is")
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: len(word) - len(suffix)] + replacement
+            break
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
