@@ -1,7 +1,9 @@
 """Stage 2: summaries → vectors (`embed_summaries`).
 
-What is embedded is built on purpose from the facets (`embedding_text`): the user's request and the
-task. Never a repr: ids, metadata and scores would pull conversations together for the wrong reasons.
+What is embedded is built on purpose from the facets (`embedding_text`): the request facet, which the local
+summariser makes from all the user's turns without greetings, thanks and sign-offs (on MultiWOZ dialogues,
+which mostly open with "Hello", the tree's top level went from 0.81 to 0.86-0.90 NMI against their domains,
+bench/naming.py). Never a repr: ids, metadata and scores would pull conversations together for the wrong reasons.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> 
     return Output(table, data_version=DataVersion(version))
 
 
-@asset(code_version="2", **COMMON)
+@asset(code_version="3", **COMMON)
 def summaries(
     context: AssetExecutionContext, conversations: pa.Table, summary_model: SummaryModelResource, llm: KuraLLMResource
 ) -> pa.Table:
