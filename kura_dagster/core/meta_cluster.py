@@ -206,9 +206,19 @@ class AgglomerativeMetaClusterModel:
         return parent_of, meta_nodes
 
     def _name(self, members, topics, rows, summaries, vectors) -> dict[tuple[int, int], Cluster]:
+        """Name each level's groups against the other groups of that level (what sets a parent apart from its
+        peers, not from its own children), finest level first; no name repeats one already in the tree."""
         keys = sorted(members)
         conversation_rows = [np.concatenate([rows[i] for i in members[key]]) for key in keys]
-        names = KeywordClusterNamer().name_groups(conversation_rows, summaries, vectors)
+        namer = KeywordClusterNamer()
+        taken = [c.name for c in topics]
+        by_key = {}
+        for level in sorted({level for level, _ in keys}):
+            at_level = [i for i, key in enumerate(keys) if key[0] == level]
+            level_names = namer.name_groups([conversation_rows[i] for i in at_level], summaries, vectors, taken=taken)
+            by_key.update(zip(at_level, level_names))
+            taken += [name.name for name in level_names]
+        names = [by_key[i] for i in range(len(keys))]
         # Meta slugs must not repeat a leaf's slug: both live in the meta_clusters table.
         leaf_slugs = [c.slug for c in topics]
         wanted = [slugify(n.keywords, f"topic_{i}") for i, n in enumerate(names)]
