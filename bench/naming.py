@@ -23,6 +23,7 @@ a leaf whose majority theme is their own.
     python bench/naming.py                                  # every set, seeds 0 1 2
     python bench/naming.py --sets multiwoz sample --seeds 0 # while iterating
     python bench/naming.py --json /tmp/naming.json --examples 30
+    python bench/naming.py --hosted --seeds 0               # Clio's naming against the loopback server
 
 Results: a table on stdout and every figure in the JSON file (default bench/results/naming.json).
 """
@@ -146,19 +147,46 @@ def load_sample(seed: int = 7, start: str = "2026-11-01", days: int = 7, per_day
 
 
 def run_pipeline(summaries: Sequence[ConversationSummary], vectors: np.ndarray, settings: Settings,
-                 seed: int) -> list[Cluster]:
-    """base_clusters (with the privacy thresholds) and meta_clusters as the assets run them locally."""
+                 seed: int, client=None) -> list[Cluster]:
+    """base_clusters (with the privacy thresholds) and meta_clusters as the assets run them: locally, or with
+    Clio's namer and hierarchy when an LLM `client` is given (the loopback server: `--hosted`)."""
+    namer = meta = None
+    if client is not None:
+        from kura_dagster.core.llm.hierarchy import ClioMetaClusterModel
+        from kura_dagster.core.llm.naming import ContrastiveClusterNamer
+
+        namer = ContrastiveClusterNamer(client, seed=seed)
+        meta = ClioMetaClusterModel(client, max_roots=settings.max_roots, branching=settings.meta_branching, seed=seed)
     base = generate_base_clusters_from_conversation_summaries(
-        summaries, vectors,
+        summaries, vectors, namer=namer,
         clustering_method=KMeansClusteringMethod(target_cluster_size=settings.target_cluster_size, random_state=seed,
                                                  max_clusters=settings.max_base_clusters),
         lexical_weight=settings.lexical_weight, manifold=settings.manifold == "umap", random_state=seed,
     )
-    guard = PrivacyGuard(Thresholds(settings.min_cluster_size, settings.min_cluster_users))
+    guard = PrivacyGuard(Thresholds(settings.min_cluster_size, settings.min_cluster_users),
+                         hidden_leaves_in_structure=client is None)
     base = guard.protect_leaves(base, summaries)
-    model = guard.protect_hierarchy(AgglomerativeMetaClusterModel(max_roots=settings.max_roots,
-                                                                  branching=settings.meta_branching))
+    model = guard.protect_hierarchy(meta or AgglomerativeMetaClusterModel(max_roots=settings.max_roots,
+                                                                          branching=settings.meta_branching))
     return reduce_clusters_from_base_clusters(base, summaries, vectors, model=model)
+
+
+def loopback_client():
+    """An `LLMClient` on the loopback OpenAI-compatible server the tests use (kura_dagster_tests/fake_openai.py):
+    its names are made from the words of the prompt, so the figure checks the plumbing and Clio's prompts'
+    inputs, not a model's judgement."""
+    import contextlib
+
+    import openai
+
+    from kura_dagster.core.llm.client import LLMClient
+    from kura_dagster_tests.fake_openai import FakeOpenAIServer
+
+    stack = contextlib.ExitStack()
+    server = stack.enter_context(FakeOpenAIServer())
+    client = LLMClient(lambda: openai.AsyncOpenAI(base_url=server.base_url, api_key="loopback"), timeout_s=5.0,
+                       backoff_base_s=0.01)
+    return client, stack
 
 
 # ---------------------------------------------------------------------------------------------- the measures
@@ -315,14 +343,15 @@ def prepared(partition: Partition):
     return summaries, vectors
 
 
-def evaluate_set(name: str, partitions: list[Partition], seeds: list[int], settings: Settings) -> dict:
+def evaluate_set(name: str, partitions: list[Partition], seeds: list[int], settings: Settings, client=None) -> dict:
     runs = []
     started = time.perf_counter()
     for partition in partitions:
         proper = corpus_proper_nouns(partition.conversations)
         summaries, vectors = prepared(partition)
         for seed in seeds:
-            runs.append({"seed": seed, **measure(partition, run_pipeline(summaries, vectors, settings, seed), proper)})
+            nodes = run_pipeline(summaries, vectors, settings, seed, client)
+            runs.append({"seed": seed, **measure(partition, nodes, proper)})
     return {"set": name, "runs": runs, "seconds": time.perf_counter() - started, **aggregate(runs, partitions)}
 
 
@@ -411,7 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--examples", type=int, default=20, help="example names printed per set")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "naming.json")
+    parser.add_argument("--hosted", action="store_true",
+                        help="name with Clio's prompts (ContrastiveClusterNamer, ClioMetaClusterModel) against the "
+                             "loopback OpenAI-compatible server of the tests, summaries and embeddings still local")
     args = parser.parse_args(argv)
+    client, stack = loopback_client() if args.hosted else (None, None)
     eval_dir = find_eval_dir()
     settings = Settings.from_env()
     settings.prepare_home()  # numba's cache in KURA_HOME, as the pipeline does
@@ -422,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             for partition in load_sample():
                 by_dataset[partition.name.split("/")[0]].append(partition)
             for dataset, partitions in by_dataset.items():
-                results.append(evaluate_set(f"sample {dataset}", partitions, args.seeds, settings))
+                results.append(evaluate_set(f"sample {dataset}", partitions, args.seeds, settings, client))
                 print(f"sample {dataset}: {results[-1]['seconds']:.0f} s", file=sys.stderr)
             continue
         if (eval_dir / EVAL_SETS[name][0]).is_file():
@@ -430,8 +463,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"no {EVAL_SETS[name][0]} in {eval_dir}: {name} skipped", file=sys.stderr)
             continue
-        results.append(evaluate_set(name, partitions, args.seeds, settings))
+        results.append(evaluate_set(name, partitions, args.seeds, settings, client))
         print(f"{name}: {results[-1]['seconds']:.0f} s", file=sys.stderr)
+    if stack is not None:
+        stack.close()
     print_report(results, args.examples)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"seeds": args.seeds, "results": results}, indent=1, default=str))

@@ -122,6 +122,9 @@ CONNECTORS = frozenset(
     """of for to a an the my our your their this in on at with from and or after before by without into over
     not no never isn't doesn't didn't hasn't haven't won't can't cannot don't wasn't aren't is are was were
     has have had been be keeps""".split())
+# "is", "has" join words only before a negation: "card has not arrived", never "changed is pandas".
+AUXILIARIES = frozenset("is are was were has have had been be keeps".split())
+NEGATIONS = frozenset("not no never isn't doesn't didn't hasn't haven't won't can't cannot don't wasn't aren't".split())
 # Words that name no topic even when everyone in a group writes them.
 VAGUE_WORDS = frozenset(
     """looking wondering trying wanted wants needed needs question questions information info details help
@@ -178,7 +181,8 @@ def phrases(text: str, specific: frozenset[str] = frozenset()) -> list[tuple[str
                         found.append((key + CUED, f"{lead}{surface}"))
                     if len(stems) == MAX_PHRASE_WORDS:
                         break
-                elif kinds[end] == "connector" and connectors < 2:
+                elif kinds[end] == "connector" and connectors < 2 and (
+                        words[end] not in AUXILIARIES or (end + 1 < len(words) and words[end + 1] in NEGATIONS)):
                     connectors += 1
                 else:
                     break
@@ -219,10 +223,12 @@ def group_phrases(
     group_users: Sequence[Sequence[str | None]] | None = None,
     top_n: int = 8,
     min_docs: int = 2,
+    broad: bool = False,
 ) -> list[list[Phrase]]:
     """The best phrases of each group, best first: used by many of its members, by at least two people when
-    users are known, and rarely by the other groups (class-based TF-IDF, as `ctfidf_keywords`), longer
-    phrases preferred when they are nearly as common as their words."""
+    users are known, and rarely by the other groups (class-based TF-IDF), the first one naming the group
+    (`_name_phrase`, `_pair_phrase`). `broad` (groups of groups: parents) puts the group's most telling
+    word first, what its children share, before the phrases that would name one child."""
     docs = [text for texts in group_texts for text in texts]
     if not docs:
         return [[] for _ in group_texts]
@@ -285,7 +291,9 @@ def group_phrases(
                 head, unigrams, plain, terms, share, idf, length, vocabulary,
                 lambda i: _docs_of(doc_terms, int(terms[i]), offsets[group], offsets[group + 1]),
                 sizes[group], users_of_doc)
-            if pair is not None:
+            if broad:  # a parent: the phrase around the word its children share, that word, then the rest
+                chosen += [phrase(best)] + ([phrase(head)] if best != head else [])
+            elif pair is not None:
                 index, coverage = pair
                 chosen.append(dataclasses.replace(phrase(index), share=coverage))
             else:
@@ -375,6 +383,7 @@ def name_groups(
     group_users: Sequence[Sequence[str | None]] | None = None,
     specific: frozenset[str] | None = None,
     taken: Iterable[str] = (),
+    broad: bool = False,
 ) -> list[GroupName]:
     """A readable name and a two-sentence description per group, from the phrases its members share.
 
@@ -388,13 +397,15 @@ def name_groups(
     if specific is None:
         specific = specific_words(text for texts in group_texts for text in texts)
     sizes = list(group_sizes) if group_sizes is not None else [len(texts) for texts in group_texts]
-    found = group_phrases(group_texts, specific=specific, group_users=group_users, top_n=max(keyword_count, 8))
-    used = {name.lower() for name in taken}
+    found = group_phrases(group_texts, specific=specific, group_users=group_users, top_n=max(keyword_count, 8),
+                          broad=broad)
+    below = {name.lower() for name in taken}
+    here: set[str] = set()
     names: list[GroupName | None] = [None] * len(group_texts)
     for group in sorted(range(len(group_texts)), key=lambda g: (-sizes[g], g)):
         intent = _dominant_intent(group_tasks[group])
-        name = _pick_name(found[group], intent, used)
-        used.add(name.lower())
+        name = _pick_name(found[group], intent, below, here, broad)
+        here.add(name.lower())
         keywords = tuple(word for phrase in found[group][:keyword_count] for word in phrase.text.split()
                          if word not in CONNECTORS)
         names[group] = GroupName(name=name, description=_describe(sizes[group], intent, found[group]),
@@ -402,8 +413,11 @@ def name_groups(
     return [name for name in names if name is not None]
 
 
-def _pick_name(candidates: Sequence[Phrase], intent: str | None, used: set[str]) -> str:
-    """The first name not used yet: the best phrase, the next ones, two of them joined, else the intent."""
+def _pick_name(candidates: Sequence[Phrase], intent: str | None, below: set[str], here: set[str],
+               broad: bool = False) -> str:
+    """The first name used neither below (`below`: the tree's lower nodes) nor by another group here: the
+    best phrase, the next ones, two of them joined, else the intent. A parent whose word already names a
+    node below it becomes that word's requests ("Taxi requests" above "Taxi")."""
     options = [p.text for p in candidates]
     if candidates:
         first = candidates[0]
@@ -415,16 +429,19 @@ def _pick_name(candidates: Sequence[Phrase], intent: str | None, used: set[str])
                        and not set(p.key.rstrip(CUED).split()) & set(first.key.rstrip(CUED).split())), None)
         if first.share <= 0.5 and second is not None:
             options.insert(0, f"{first.text} and {second.text}")
-
         options += joined
     options.append(intent.lower() if intent else "miscellaneous requests")
     for option in options:
         name = option[:1].upper() + option[1:]
-        if name.lower() not in used:
+        if name.lower() in here:
+            continue
+        if name.lower() not in below:
             return name
+        if broad and " " not in option and f"{name} requests".lower() not in below | here:
+            return f"{name} requests"
     base = options[0][:1].upper() + options[0][1:]
     number = 2
-    while f"{base} ({number})".lower() in used:
+    while f"{base} ({number})".lower() in below | here:
         number += 1
     return f"{base} ({number})"
 
@@ -472,9 +489,9 @@ class KeywordClusterNamer:
 
     def name_groups(
         self, groups: Sequence[np.ndarray], summaries: Sequence[ConversationSummary], vectors: np.ndarray,
-        *, taken: Iterable[str] = (),
+        *, taken: Iterable[str] = (), broad: bool = False,
     ) -> list[GroupName]:
-        """`taken`: names the groups must not get (the tree's other nodes)."""
+        """`taken`: names the groups must not get (the tree's other nodes); `broad`: the groups are parents."""
         sampled = groups
         if len(summaries) > self.large_input_rows and groups:
             per_group = max(self.min_texts_per_group, -(-self.text_budget // len(groups)))
@@ -483,7 +500,7 @@ class KeywordClusterNamer:
         tasks = [[summaries[i].task or "" for i in rows] for rows in sampled]
         users = [[_user_of(summaries[i]) for i in rows] for rows in sampled]
         return name_groups(texts, tasks, keyword_count=self.keyword_count, group_sizes=[len(rows) for rows in groups],
-                           group_users=users, taken=taken)
+                           group_users=users, taken=taken, broad=broad)
 
 
 def _user_of(summary: ConversationSummary) -> str | None:
