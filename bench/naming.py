@@ -226,11 +226,12 @@ def shown_leaves(nodes: Sequence[Cluster]) -> list[Cluster]:
     return [n for n in leaves(nodes) if not is_content_free(n)]
 
 
-def fidelity(nodes: Sequence[Cluster], labels: dict[str, str]) -> tuple[float, list[dict]]:
-    """Share of shown leaves' conversations whose leaf name shares a stemmed content word with its majority
-    label; and every shown leaf as (name, majority label, hit, size), largest first."""
+def fidelity(nodes: Sequence[Cluster], labels: dict[str, str], judged: Sequence[Cluster] | None = None
+             ) -> tuple[float, list[dict]]:
+    """Share of shown leaves' conversations (or those of `judged` nodes) whose name shares a stemmed content
+    word with their majority label; and every judged node as (name, majority label, hit, size), largest first."""
     rows = []
-    for leaf in shown_leaves(nodes):
+    for leaf in (shown_leaves(nodes) if judged is None else [n for n in judged if not is_content_free(n)]):
         label, _ = Counter(labels[c] for c in leaf.chat_ids).most_common(1)[0]
         hit = bool(content_stems(leaf.name) & content_stems(label))
         rows.append({"name": leaf.name, "label": label, "hit": hit, "size": leaf.count})
@@ -301,6 +302,11 @@ def measure(partition: Partition, nodes: Sequence[Cluster], proper: set[str]) ->
     total = sum(1 for _ in labels)
     roots = [n for n in nodes if n.parent_id is None]
     share, rows = fidelity(nodes, labels)
+    from quality import level_cuts
+
+    by_id = {node.id: node for node in nodes}
+    cut_ids = set(level_cuts(nodes)[levels.index(nearest_level(levels, present))].values())
+    nearest_share, _ = fidelity(nodes, labels, [by_id[i] for i in cut_ids])
     named = named_nodes(nodes)
     with_specifics = [(n.name, specifics_in(n.name, proper)) for n in named]
     described = [(n.description, specifics_in(n.description, proper)) for n in named]
@@ -308,7 +314,7 @@ def measure(partition: Partition, nodes: Sequence[Cluster], proper: set[str]) ->
         "partition": partition.name, "items": total, "labels": present, "levels": levels,
         "nearest": nearest_level(levels, present), "leaf": levels[-1],
         "largest_root_share": max(r.count for r in roots) / total, "roots": len(roots),
-        "fidelity": share, "shown_leaves": rows, "hidden_share": 1 - sum(r["size"] for r in rows) / total,
+        "fidelity": share, "nearest_fidelity": nearest_share, "shown_leaves": rows, "hidden_share": 1 - sum(r["size"] for r in rows) / total,
         **repeated_names(nodes),
         "keyword_list_names": sum(", " in n.name for n in named), "named_nodes": len(named),
         "names_with_specifics": [(name, found) for name, found in with_specifics if found],
@@ -366,6 +372,7 @@ def aggregate(runs: list[dict], partitions: list[Partition]) -> dict:
         "largest_root_share_median": med(r["largest_root_share"] for r in runs),
         "largest_root_share_max": max(r["largest_root_share"] for r in runs),
         "fidelity": med(r["fidelity"] for r in runs if r["fidelity"] == r["fidelity"]),
+        "nearest_fidelity": med(r["nearest_fidelity"] for r in runs if r["nearest_fidelity"] == r["nearest_fidelity"]),
         "hidden_share": med(r["hidden_share"] for r in runs),
         "same_name_siblings": sum(r["same_name_siblings"] for r in runs),
         "parent_named_like_child": sum(r["parent_named_like_child"] for r in runs),
@@ -405,7 +412,7 @@ def examples(result: dict, count: int) -> list[dict]:
 
 def print_report(results: list[dict], example_count: int) -> None:
     print("| set | items | labels | level nearest the label count (nodes) | NMI | ARI | purity | leaf NMI | "
-          "leaf purity | largest root (median, max) | name fidelity | hidden | same-name siblings / parent=child "
+          "leaf purity | largest root (median, max) | name fidelity (leaves; level nearest the labels) | hidden | same-name siblings / parent=child "
           "| keyword-list names | names / descriptions with specifics | non-English with own theme |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---|---|---|---|")
     for r in results:
@@ -417,7 +424,8 @@ def print_report(results: list[dict], example_count: int) -> None:
         language = f"{r['non_english_with_own_theme']:.0%}" if "non_english_with_own_theme" in r else "—"
         print(f"| {r['set']} | {items:g} | {labels:g} | {levels} | {r['nearest_nmi']:.3f} | {r['nearest_ari']:.3f} | "
               f"{r['nearest_purity']:.3f} | {r['leaf_nmi']:.3f} | {r['leaf_purity']:.3f} | "
-              f"{r['largest_root_share_median']:.0%}, {r['largest_root_share_max']:.0%} | {r['fidelity']:.0%} | "
+              f"{r['largest_root_share_median']:.0%}, {r['largest_root_share_max']:.0%} | {r['fidelity']:.0%}; "
+              f"{r['nearest_fidelity']:.0%} | "
               f"{r['hidden_share']:.0%} | {r['same_name_siblings']} / {r['parent_named_like_child']} | "
               f"{r['keyword_list_names']}/{r['named_nodes']} | {r['names_with_specifics']} / {r['descriptions_with_specifics']} of {r['named_nodes']} | "
               f"{language} |")

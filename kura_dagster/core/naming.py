@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from kura_dagster.core.features import LARGE_INPUT_ROWS
+from kura_dagster.core.gazetteer import PLACES_AND_PEOPLE
 from kura_dagster.core.injection import drop_instructions
 from kura_dagster.core.text import (
     NATURAL_LANGUAGE_MARKERS,
@@ -83,7 +84,8 @@ CASED_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 
 def specific_words(texts: Iterable[str]) -> frozenset[str]:
     """Lower-cased words that the texts write capitalised inside a sentence at least as often as in lower
-    case: names of people, places, products and organisations ("Morgan", "Detroit", "Aurora desk lamp").
+    case: names of people, places, products and organisations ("Morgan", "Detroit", "Aurora desk lamp"); plus
+    weekdays, months and the common first names and places of `core.gazetteer`, for texts in lower case.
 
     A sentence's first word and words in capitals or mixed case ("SMS", "useEffect") do not vote; German
     texts do not vote either (German capitalises every noun), nor do technology names (`TECHNICAL_WORDS`).
@@ -101,7 +103,7 @@ def specific_words(texts: Iterable[str]) -> frozenset[str]:
                     capitalised[word.lower()] += 1
     return frozenset(word for word, count in capitalised.items()
                      if count >= lower[word] and word not in STOP_WORDS and word not in TECHNICAL_WORDS) \
-        | WEEKDAYS_AND_MONTHS
+        | WEEKDAYS_AND_MONTHS | PLACES_AND_PEOPLE
 
 
 _GERMAN = NATURAL_LANGUAGE_MARKERS["german"] - NATURAL_LANGUAGE_MARKERS["english"]
@@ -132,6 +134,7 @@ VAGUE_WORDS = frozenset(
 PHRASE_TOKEN = re.compile(r"\d[\w.,:/-]*|[^\W\d_][\w'+#.-]*[\w+#]|[^\W\d_]", re.UNICODE)
 CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»|\\\n—–]+|\s[-/]\s|[.,;:!?]\s")
 MAX_PHRASE_WORDS = 4
+NUMBER = re.compile(r"\d[\d.,:/]*")  # a count, a time, a price; not an id such as "sh-1968732"
 # The group's most telling word maximises share² × idf: a word most members use ("hotel", "refund") over a
 # rarer one that only sets it apart (share × idf picked "nights", "charged"): name fidelity on the sample's
 # support_bot 42% -> 55%, MultiWOZ 44% -> 59%, Banking77 76% -> 75% (bench/naming.py, seed 0).
@@ -175,12 +178,16 @@ def phrases(text: str, specific: frozenset[str] = frozenset()) -> list[tuple[str
                 if kinds[end] == "content":
                     stems.append(stem(words[end]))
                     connectors = 0
-                    key, surface = " ".join(stems), " ".join(words[start:end + 1])
+                    key = " ".join(stems)
+                    surface = " ".join(word for word, sort in zip(words[start:end + 1], kinds[start:end + 1])
+                                       if sort != "number")
                     found.append((key, surface))
                     if cued:
                         found.append((key + CUED, f"{lead}{surface}"))
                     if len(stems) == MAX_PHRASE_WORDS:
                         break
+                elif kinds[end] == "number" and connectors < 2:
+                    connectors += 1
                 elif kinds[end] == "connector" and connectors < 2 and (
                         words[end] not in AUXILIARIES or (end + 1 < len(words) and words[end + 1] in NEGATIONS)):
                     connectors += 1
@@ -202,6 +209,8 @@ def _noun_cue_verb(before: str) -> str | None:
 def _kind(word: str, specific: frozenset[str]) -> str:
     if word in CONNECTORS:
         return "connector"
+    if NUMBER.fullmatch(word):  # "a hotel for 3 nights": joins like a connector, never shown
+        return "number"
     if (len(word) < 3 or word in STOP_WORDS or word in VAGUE_WORDS or word in specific or word[0].isdigit()
             or any(ch.isdigit() for ch in word)):
         return "break"

@@ -172,7 +172,7 @@ def detect_programming_languages(texts: Iterable[str]) -> list[str]:
 # Light suffix stripping, enough to match "charged"/"charge", "arrival"/"arrive", "payments"/"payment":
 # names and labels are compared, and phrases are counted, by these stems. Longest suffix first.
 _SUFFIXES = (("ational", "ate"), ("isation", "ise"), ("ization", "ise"), ("ations", "ate"), ("ation", "ate"),
-             ("ments", ""), ("ment", ""), ("ings", ""), ("ing", ""), ("ies", "y"), ("ied", "y"), ("ed", ""),
+             ("ments", ""), ("ment", ""), ("ings", ""), ("ing", ""), ("ies", "i"), ("ied", "i"), ("ed", ""),
              ("es", ""), ("als", ""), ("al", ""), ("ly", ""), ("s", ""))
 
 
@@ -180,10 +180,12 @@ def stem(word: str) -> str:
     """A crude stem of a lower-case word: a shared stem means the same word in another inflection."""
     word = word.lower().replace("iz", "is")
     for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith(("ss", "ply")):
             word = word[: len(word) - len(suffix)] + replacement
             break
-    return word[:-1] if len(word) > 3 and word.endswith("e") else word
+    if len(word) > 3 and word[-1] in "ey":  # "charge"/"charg(ed)", "policy"/"polici(es)", "calorie"/"calori(es)"
+        return word[:-1] + ("i" if word[-1] == "y" else "")
+    return word
 
 
 # Cross-lingual term map: the English word for frequent support and programming words of the other

@@ -52,3 +52,13 @@ def test_names_never_repeat_a_taken_name_or_each_other():
     same = ["reset my password please", "how do i reset my password", "reset my password, the link expired"] * 3
     names = name_groups([same, same, same], [[""] * 9] * 3, taken=["Reset my password"])
     assert len({n.name.lower() for n in names} | {"reset my password"}) == 4
+
+
+def test_people_and_places_typed_in_lower_case_are_specifics_too():
+    texts = ["book a hotel in phoenix for 3 nights", "text bailey that i am late", "flights to mexico"] * 5
+    found = specific_words(texts)
+    assert {"phoenix", "bailey", "mexico"} <= found and "hotel" not in found
+    names = name_groups([texts[::3], texts[1::3]], [[""] * 5] * 2)
+    assert not [n for n in names if {"phoenix", "bailey", "mexico"} & set(n.name.lower().split())]
+    assert names[0].name == "Book a hotel"
+    assert "\u201cnights\u201d" in names[0].description and "3" not in names[0].description.split(".", 1)[1]
