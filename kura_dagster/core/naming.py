@@ -109,7 +109,12 @@ def specific_words(texts: Iterable[str]) -> frozenset[str]:
 _GERMAN = NATURAL_LANGUAGE_MARKERS["german"] - NATURAL_LANGUAGE_MARKERS["english"]
 
 
+_GERMAN_HINT = re.compile(r"\b(?:der|die|das|und|ist|nicht|ich|mein|meine|bitte)\b|[äöüß]", re.I)
+
+
 def _looks_german(text: str) -> bool:
+    if not _GERMAN_HINT.search(text[:400]):  # most texts: one regex scan instead of a tokenisation
+        return False
     words = tokens(text[:400])
     return len(words) > 2 and sum(word in _GERMAN for word in words) >= max(2, len(words) // 8)
 
@@ -148,30 +153,36 @@ VERB_CUES = re.compile(
     r"\b(?:how (?:do|can|should|would) (?:i|we|you)|how to|(?:i|we) (?:want|need|have|would like|'d like|wish|"
     r"am trying|'m trying|am going|'m going) to|(?:i|we)'d like to|(?:i|we) would like to|trying to|"
     r"(?:can|could|would|will) (?:you|i|we)|is it possible to|help me|please|let me|unable to|(?:can't|cannot) "
-    r"seem to)\s+$")
+    r"seem to)\s+")
 NOUN_CUES = re.compile(
     r"\b(?:(?:i|we)(?:'m| am| are)? (?:looking|searching) for|(?:i|we) (?:need|want|would like|'d like)|"
-    r"recommend|suggest|find me|(?:is|are) there)\s+(?:(?:a|an|the|some|any|my)\s+)?$")
+    r"recommend|suggest|find me|(?:is|are) there)\s+(?:(?:a|an|the|some|any|my)\s+)?")
 CUED = "+"
 
 
-def phrases(text: str, specific: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+def phrases(text: str, specific: frozenset[str] = frozenset(), kinds_of: dict[str, str] | None = None
+            ) -> list[tuple[str, str]]:
     """(key, surface) of every phrase of `text`: the key is the content words' stems, the surface the words
     as written (lower-cased). Numbers, ids, placeholders and `specific` words break a phrase. A phrase that
     an intent cue leads is given twice, the second time with `CUED` ending its key and the cue's verb leading
-    its surface."""
+    its surface. `kinds_of` caches each word's kind across calls with the same `specific`."""
+    kinds_of = {} if kinds_of is None else kinds_of
     found = []
     for clause in CLAUSE_BREAK.split(PLACEHOLDER.sub(" . ", text)):
-        matches = list(PHRASE_TOKEN.finditer(clause))
-        words = [match.group().lower() for match in matches]
-        kinds = [_kind(word, specific) for word in words]
         lowered = clause.lower()
+        matches = list(PHRASE_TOKEN.finditer(lowered))
+        words = [match.group() for match in matches]
+        kinds = [kinds_of.get(word) or kinds_of.setdefault(word, _kind(word, specific)) for word in words]
+        if "content" not in kinds:
+            continue
+        # Where a cue ends, the next word starts what the user wants (one scan per clause, not per word).
+        leads = {m.end(): "" for m in VERB_CUES.finditer(lowered)}
+        for m in NOUN_CUES.finditer(lowered):
+            leads.setdefault(m.end(), _noun_cue_verb(m.group()))
         for start, kind in enumerate(kinds):
             if kind != "content":
                 continue
-            before = lowered[max(0, matches[start].start() - 40):matches[start].start()]
-            lead = "" if VERB_CUES.search(before) else _noun_cue_verb(before)
-            cued = lead is not None
+            lead = leads.get(matches[start].start())
             stems: list[str] = []
             connectors = 0
             for end in range(start, len(words)):
@@ -182,7 +193,7 @@ def phrases(text: str, specific: frozenset[str] = frozenset()) -> list[tuple[str
                     surface = " ".join(word for word, sort in zip(words[start:end + 1], kinds[start:end + 1])
                                        if sort != "number")
                     found.append((key, surface))
-                    if cued:
+                    if lead is not None:
                         found.append((key + CUED, f"{lead}{surface}"))
                     if len(stems) == MAX_PHRASE_WORDS:
                         break
@@ -196,13 +207,10 @@ def phrases(text: str, specific: frozenset[str] = frozenset()) -> list[tuple[str
     return found
 
 
-def _noun_cue_verb(before: str) -> str | None:
-    """The verb a noun cue implies, with the article the user wrote ("find a "), or None without a cue."""
-    match = NOUN_CUES.search(before)
-    if match is None:
-        return None
-    article = re.search(r"(?:a|an|the|some|any|my)\s+$", match.group())
-    verb = "find" if re.search(r"looking|searching|recommend|suggest|find|there", match.group()) else "get"
+def _noun_cue_verb(cue: str) -> str:
+    """The verb a noun cue implies, with the article the user wrote: "find a " for "looking for a "."""
+    article = re.search(r"(?:a|an|the|some|any|my)\s+$", cue)
+    verb = "find" if re.search(r"looking|searching|recommend|suggest|find|there", cue) else "get"
     return f"{verb} {article.group().strip() + ' ' if article else ''}"
 
 
@@ -225,6 +233,128 @@ class Phrase:
     score: float
 
 
+class PhraseIndex:
+    """The phrases of a list of texts, read once (the costly part of naming): the groupings of the same texts
+    that a tree's levels make are then scored without reading them again.
+
+    `specific` words never enter a phrase (default: `specific_words` of the texts); `users` (one per text,
+    None when unknown) let a phrase count only when two people use it.
+    """
+
+    def __init__(self, texts: Sequence[str], *, specific: frozenset[str] | None = None,
+                 users: Sequence[str | None] | None = None) -> None:
+        self.specific = specific_words(texts) if specific is None else specific
+        self.users = list(users) if users is not None and any(user is not None for user in users) else None
+        self.surfaces: dict[str, Counter[str]] = defaultdict(Counter)
+        kinds_of: dict[str, str] = {}
+
+        def analyse(text: str) -> list[str]:
+            keys = []
+            for key, surface in phrases(text, self.specific, kinds_of):
+                self.surfaces[key][surface] += 1
+                keys.append(key)
+            return keys
+
+        from sklearn.feature_extraction.text import CountVectorizer  # deferred: loading the definitions stays fast
+
+        vectorizer = CountVectorizer(analyzer=analyse, binary=True)
+        try:
+            self.doc_terms = vectorizer.fit_transform(texts).tocsc()
+        except ValueError:  # no phrase at all
+            self.doc_terms = None
+            return
+        self.doc_terms.sort_indices()
+        self.vocabulary = vectorizer.get_feature_names_out()
+        self.length = np.array([key.count(" ") + 1 for key in self.vocabulary])
+        self.words_of = [frozenset(key.rstrip(CUED).split()) for key in self.vocabulary]
+        self.cued = np.array([key.endswith(CUED) for key in self.vocabulary], dtype=bool)
+
+    def docs_of(self, term: int, members: np.ndarray) -> np.ndarray:
+        """The texts among `members` (sorted positions) that use `term`."""
+        column = self.doc_terms.indices[self.doc_terms.indptr[term]:self.doc_terms.indptr[term + 1]]
+        return column[np.isin(column, members, assume_unique=True)]
+
+    def enough_users(self, term: int, members: np.ndarray) -> bool:
+        """At least two distinct known users among the members that use `term` (one person repeating
+        themselves never names a topic); True when no user is known."""
+        if self.users is None:
+            return True
+        users = {self.users[doc] for doc in self.docs_of(term, members)}
+        return users == {None} or len(users - {None}) >= 2
+
+    def group_phrases(self, groups: Sequence[np.ndarray], *, top_n: int = 8, min_docs: int = 2,
+                      broad: bool = False) -> list[list[Phrase]]:
+        """The best phrases of each group (positions of its texts), best first: used by many of its members, by
+        two people or more, and rarely by the other groups (class-based TF-IDF), the first one naming the
+        group (`_name_phrase`, `_pair_phrase`). `broad` (parents) puts the group's most telling word first,
+        what its children share, before the phrases that would name one child."""
+        if self.doc_terms is None or not groups:
+            return [[] for _ in groups]
+        members = [np.sort(np.asarray(rows, dtype=np.int64)) for rows in groups]
+        sizes = np.array([len(rows) for rows in members])
+        labels = np.repeat(np.arange(len(members)), sizes)
+        membership = sparse.csr_matrix((np.ones(int(sizes.sum())), (labels, np.concatenate(members))),
+                                       shape=(len(members), self.doc_terms.shape[0]))
+        docs_with_term = (membership @ self.doc_terms).tocsr()
+        docs_with_term.sort_indices()
+        total_per_term = np.asarray(docs_with_term.sum(axis=0)).ravel()
+        idf = np.log1p(docs_with_term.sum() / max(len(members), 1) / np.maximum(total_per_term, 1))
+        result = []
+        for group, rows in enumerate(members):
+            start, end = docs_with_term.indptr[group], docs_with_term.indptr[group + 1]
+            terms, counts = docs_with_term.indices[start:end], docs_with_term.data[start:end]
+            result.append(self._ranked(terms, counts, len(rows), rows, idf, top_n, min_docs, broad))
+        return result
+
+    def _ranked(self, terms, counts, size, rows, idf, top_n, min_docs, broad) -> list[Phrase]:
+        vocabulary, length, cued, words_of = self.vocabulary, self.length, self.cued, self.words_of
+        share = counts / max(size, 1)
+        scores = share * idf[terms]
+        scores[counts < min(min_docs, size)] = 0.0
+
+        def allowed(index: int) -> bool:
+            return self.enough_users(int(terms[index]), rows)
+
+        def phrase(index: int, coverage: float | None = None) -> Phrase:
+            key = str(vocabulary[terms[index]])
+            surface = min(self.surfaces[key].items(), key=lambda item: (-item[1], item[0]))[0]
+            return Phrase(key=key, text=surface, share=float(share[index] if coverage is None else coverage),
+                          score=float(scores[index]))
+
+        order = np.lexsort((vocabulary[terms], -scores))
+        order = order[scores[order] > 0]
+        plain = order[~cued[terms[order]]]
+        unigrams = plain[length[terms[plain]] == 1]
+        chosen: list[Phrase] = []
+        head = None
+        if len(unigrams):
+            weight = share[unigrams] ** HEAD_SHARE_POWER * idf[terms[unigrams]]
+            head = int(unigrams[np.argmax(weight)])  # the first of equals in score order
+            if not allowed(head):
+                head = next((int(i) for i in unigrams if allowed(int(i))), None)
+        if head is not None:
+            word = str(vocabulary[terms[head]])
+            around = [int(i) for i in order if word in words_of[terms[i]]]  # the phrases holding the word
+            best = _name_phrase(head, around, terms, share, scores, length, cued, allowed)
+            pair = None if length[terms[best]] > 1 else _pair_phrase(
+                head, unigrams, [i for i in around if not cued[terms[i]] and length[terms[i]] > 1], terms, share,
+                idf, length, vocabulary, lambda i: self.docs_of(int(terms[i]), rows), size, self.users)
+            if broad:  # a parent: the phrase around the word its children share, that word, then the rest
+                chosen += [phrase(best)] + ([phrase(head)] if best != head else [])
+            elif pair is not None:
+                chosen.append(phrase(*pair))
+            else:
+                chosen.append(phrase(best))
+        for index in plain:
+            if len(chosen) >= top_n:
+                break
+            words = words_of[terms[index]]
+            if any(_same_words(words, kept.key) for kept in chosen) or not allowed(int(index)):
+                continue
+            chosen.append(phrase(int(index)))
+        return chosen
+
+
 def group_phrases(
     group_texts: Sequence[Sequence[str]],
     *,
@@ -234,120 +364,42 @@ def group_phrases(
     min_docs: int = 2,
     broad: bool = False,
 ) -> list[list[Phrase]]:
-    """The best phrases of each group, best first: used by many of its members, by at least two people when
-    users are known, and rarely by the other groups (class-based TF-IDF), the first one naming the group
-    (`_name_phrase`, `_pair_phrase`). `broad` (groups of groups: parents) puts the group's most telling
-    word first, what its children share, before the phrases that would name one child."""
+    """`PhraseIndex.group_phrases` of groups given as their texts (and their users)."""
     docs = [text for texts in group_texts for text in texts]
-    if not docs:
-        return [[] for _ in group_texts]
-    surfaces: dict[str, Counter[str]] = defaultdict(Counter)
-
-    def analyse(text: str) -> list[str]:
-        keys = []
-        for key, surface in phrases(text, specific):
-            surfaces[key][surface] += 1
-            keys.append(key)
-        return keys
-
-    from sklearn.feature_extraction.text import CountVectorizer  # deferred: loading the definitions stays fast
-
-    vectorizer = CountVectorizer(analyzer=analyse, binary=True)
-    try:
-        doc_terms = vectorizer.fit_transform(docs).tocsc()
-    except ValueError:  # no phrase at all
-        return [[] for _ in group_texts]
-    sizes = np.array([len(texts) for texts in group_texts])
-    labels = np.repeat(np.arange(len(group_texts)), sizes)
-    membership = sparse.csr_matrix((np.ones(len(docs)), (labels, np.arange(len(docs)))),
-                                   shape=(len(group_texts), len(docs)))
-    docs_with_term = (membership @ doc_terms).tocsr()
-    docs_with_term.sort_indices()
-    total_per_term = np.asarray(docs_with_term.sum(axis=0)).ravel()
-    idf = np.log1p(docs_with_term.sum() / max(len(group_texts), 1) / np.maximum(total_per_term, 1))
-    vocabulary = vectorizer.get_feature_names_out()
-    length = np.array([key.count(" ") + 1 for key in vocabulary])
-    users_of_doc = [user for users in group_users for user in users] if group_users is not None else None
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    result = []
-    for group in range(len(group_texts)):
-        start, end = docs_with_term.indptr[group], docs_with_term.indptr[group + 1]
-        terms, counts = docs_with_term.indices[start:end], docs_with_term.data[start:end]
-        share = counts / max(sizes[group], 1)
-        scores = share * idf[terms]
-        scores[counts < min(min_docs, sizes[group])] = 0.0
-
-        def allowed(index: int) -> bool:
-            return users_of_doc is None or _enough_users(doc_terms, int(terms[index]), offsets[group],
-                                                         offsets[group + 1], users_of_doc)
-
-        def phrase(index: int) -> Phrase:
-            key = str(vocabulary[terms[index]])
-            surface = min(surfaces[key].items(), key=lambda item: (-item[1], item[0]))[0]
-            return Phrase(key=key, text=surface, share=float(share[index]), score=float(scores[index]))
-
-        order = [int(i) for i in np.lexsort((vocabulary[terms], -scores)) if scores[i] > 0]
-        plain = [i for i in order if not vocabulary[terms[i]].endswith(CUED)]
-        chosen: list[Phrase] = []
-        unigrams = [i for i in plain if length[terms[i]] == 1]
-        head = max(unigrams, key=lambda i: (share[i] ** HEAD_SHARE_POWER * idf[terms[i]], -unigrams.index(i)),
-                   default=None)
-        if head is not None and not allowed(head):
-            head = next((i for i in unigrams if allowed(i)), None)
-        if head is not None:
-            best = _name_phrase(head, order, terms, share, scores, length, vocabulary, allowed)
-            pair = None if length[terms[best]] > 1 else _pair_phrase(
-                head, unigrams, plain, terms, share, idf, length, vocabulary,
-                lambda i: _docs_of(doc_terms, int(terms[i]), offsets[group], offsets[group + 1]),
-                sizes[group], users_of_doc)
-            if broad:  # a parent: the phrase around the word its children share, that word, then the rest
-                chosen += [phrase(best)] + ([phrase(head)] if best != head else [])
-            elif pair is not None:
-                index, coverage = pair
-                chosen.append(dataclasses.replace(phrase(index), share=coverage))
-            else:
-                chosen.append(phrase(best))
-        for index in plain:
-            if len(chosen) >= top_n:
-                break
-            key = str(vocabulary[terms[index]])
-            if any(_same_words(key, kept.key.rstrip(CUED)) for kept in chosen) or not allowed(index):
-                continue
-            chosen.append(phrase(index))
-        result.append(chosen)
-    return result
+    users = [user for users in group_users for user in users] if group_users is not None else None
+    index = PhraseIndex(docs, specific=specific, users=users)
+    offsets = np.concatenate([[0], np.cumsum([len(texts) for texts in group_texts])]).astype(np.int64)
+    return index.group_phrases([np.arange(offsets[g], offsets[g + 1]) for g in range(len(group_texts))],
+                               top_n=top_n, min_docs=min_docs, broad=broad)
 
 
-def _name_phrase(head, order, terms, share, scores, length, vocabulary, allowed) -> int:
-    """The phrase that names the group: the best phrase around its most telling word (`head`), such as
-    "book a table" around "table", used by at least 15% as many members as the head; by score, with a bonus
-    for each extra word and for following an intent cue ("cancel my subscription" after "I want to")."""
-    word = str(vocabulary[terms[head]])
+def _name_phrase(head, around, terms, share, scores, length, cued, allowed) -> int:
+    """The phrase that names the group: the best phrase around its most telling word (`head`; `around` are
+    the phrases holding it), such as "book a table" around "table", used by at least 15% as many members as
+    the head; by score, with a bonus for each extra word and for following an intent cue ("cancel my
+    subscription" after "I want to")."""
     best, best_value = head, scores[head]
-    for index in order:
-        key = str(vocabulary[terms[index]])
-        cued = key.endswith(CUED)
-        words = key.rstrip(CUED).split()
-        if share[index] < 0.15 * share[head] or word not in words:
+    for index in around:
+        if share[index] < 0.15 * share[head]:
             continue
-        value = scores[index] * (1.0 + 0.6 * (len(words) - 1)) * (1.5 if cued else 1.0)
+        value = scores[index] * (1.0 + 0.6 * (length[terms[index]] - 1)) * (1.5 if cued[terms[index]] else 1.0)
         if value > best_value and allowed(index):
             best, best_value = index, value
     return best
 
 
-def _pair_phrase(head, unigrams, plain, terms, share, idf, length, vocabulary, docs_of, size, users_of_doc
+def _pair_phrase(head, unigrams, joined, terms, share, idf, length, vocabulary, docs_of, size, users_of_doc
                  ) -> tuple[int, float] | None:
-    """When the group's most telling word alone would name it: the phrases that join it to another telling
-    word ("pay my bill", "pay the water bill" join "bill" to "pay"), as (the most used of them, the share of
-    members using any), for the second word that most members join it to; None when at most one member
-    (or person) does, or fewer than 10% of the group."""
-    word = str(vocabulary[terms[head]])
-    ranked = sorted((i for i in unigrams if i != head), key=lambda i: -(share[i] ** HEAD_SHARE_POWER * idf[terms[i]]))
+    """When the group's most telling word alone would name it: of the phrases that hold it (`joined`), those
+    that join it to another telling word ("pay my bill", "pay the water bill" join "bill" to "pay"), as (the
+    most used of them, the share of members using any), for the second word that most members join it to;
+    None when at most one member (or person) does, or fewer than 10% of the group."""
+    others = [int(i) for i in unigrams if i != head]
+    others.sort(key=lambda i: -(share[i] ** HEAD_SHARE_POWER * idf[terms[i]]))
     best: tuple[int, float] | None = None
-    for other in ranked[:5]:
-        pair = {word, str(vocabulary[terms[other]])}
-        keys = [i for i in plain if length[terms[i]] > 1 and pair <= set(str(vocabulary[terms[i]]).split())]
+    for other in others[:5]:
+        word = str(vocabulary[terms[other]])
+        keys = [i for i in joined if word in str(vocabulary[terms[i]]).split()]
         if not keys:
             continue
         members = np.unique(np.concatenate([docs_of(i) for i in keys]))
@@ -360,26 +412,10 @@ def _pair_phrase(head, unigrams, plain, terms, share, idf, length, vocabulary, d
     return best
 
 
-def _docs_of(doc_terms, term: int, first: int, last: int) -> np.ndarray:
-    """Rows (documents) of the group, between `first` and `last`, that use `term`."""
-    column = doc_terms.indices[doc_terms.indptr[term]:doc_terms.indptr[term + 1]]
-    return column[(column >= first) & (column < last)]
-
-
-def _enough_users(doc_terms, term: int, first: int, last: int, users_of_doc: Sequence[str | None]) -> bool:
-    """At least two distinct known users among the group's members that use `term` (one person repeating
-    themselves never names a topic); True when the group carries no user ids."""
-    column = doc_terms.indices[doc_terms.indptr[term]:doc_terms.indptr[term + 1]]
-    users = {users_of_doc[doc] for doc in column[(column >= first) & (column < last)]}
-    if users == {None}:
-        return True
-    return len(users - {None}) >= 2
-
-
-def _same_words(key: str, other: str) -> bool:
+def _same_words(words: frozenset[str], other: str) -> bool:
     """Whether one phrase's words are all inside the other's ("password" and "reset password")."""
-    a, b = set(key.split()), set(other.split())
-    return a <= b or b <= a
+    b = set(other.rstrip(CUED).split())
+    return words <= b or b <= words
 
 
 def name_groups(
@@ -404,14 +440,20 @@ def name_groups(
     compatibility and not quoted. `specific` words never appear (default: `specific_words` of the texts).
     """
     if specific is None:
-        specific = specific_words(text for texts in group_texts for text in texts)
+        specific = specific_words([text for texts in group_texts for text in texts])
     sizes = list(group_sizes) if group_sizes is not None else [len(texts) for texts in group_texts]
     found = group_phrases(group_texts, specific=specific, group_users=group_users, top_n=max(keyword_count, 8),
                           broad=broad)
+    return _names(found, group_tasks, sizes, taken=taken, broad=broad, keyword_count=keyword_count)
+
+
+def _names(found: Sequence[Sequence[Phrase]], group_tasks: Sequence[Sequence[str]], sizes: Sequence[int], *,
+           taken: Iterable[str], broad: bool, keyword_count: int) -> list[GroupName]:
+    """Each group's name (`_pick_name`, larger groups first) and description from its ranked phrases."""
     below = {name.lower() for name in taken}
     here: set[str] = set()
-    names: list[GroupName | None] = [None] * len(group_texts)
-    for group in sorted(range(len(group_texts)), key=lambda g: (-sizes[g], g)):
+    names: list[GroupName | None] = [None] * len(found)
+    for group in sorted(range(len(found)), key=lambda g: (-sizes[g], g)):
         intent = _dominant_intent(group_tasks[group])
         name = _pick_name(found[group], intent, below, here, broad)
         here.add(name.lower())
@@ -482,7 +524,8 @@ class KeywordClusterNamer:
     Above `large_input_rows` summaries, phrases and the dominant intent come from an evenly spaced sample
     of each group (at least `min_texts_per_group`, about `text_budget` texts in all): tokenising a million
     texts once per tree level is most of the naming cost, and a few dozen members name a topic as well.
-    Counts in descriptions still use every member.
+    Counts in descriptions still use every member. The texts read are kept (`PhraseIndex`) for the next call
+    on the same summaries, so the levels of a tree read each text once: later levels sample among them.
     """
 
     name = "phrases-ctfidf"
@@ -495,21 +538,40 @@ class KeywordClusterNamer:
         self.large_input_rows = large_input_rows
         self.text_budget = text_budget
         self.min_texts_per_group = min_texts_per_group
+        self._read: tuple[Sequence[ConversationSummary], np.ndarray, PhraseIndex] | None = None
 
     def name_groups(
         self, groups: Sequence[np.ndarray], summaries: Sequence[ConversationSummary], vectors: np.ndarray,
         *, taken: Iterable[str] = (), broad: bool = False,
     ) -> list[GroupName]:
         """`taken`: names the groups must not get (the tree's other nodes); `broad`: the groups are parents."""
+        read = self._read if self._read is not None and self._read[0] is summaries else None
         sampled = groups
         if len(summaries) > self.large_input_rows and groups:
             per_group = max(self.min_texts_per_group, -(-self.text_budget // len(groups)))
             sampled = [evenly_spaced(rows, per_group) for rows in groups]
-        texts = [[naming_text(summaries[i]) for i in rows] for rows in sampled]
+            if read is not None and not _all_in(sampled, read[1]):
+                # Sample among the texts already read, where a group has enough of them (a parent's children
+                # were read at the level below).
+                sampled = [evenly_spaced(known, per_group)
+                           if len(known := rows[np.isin(rows, read[1])]) >= min(per_group, len(rows))
+                           else evenly_spaced(rows, per_group) for rows in groups]
+        if read is None or not _all_in(sampled, read[1]):
+            needed = np.unique(np.concatenate([np.asarray(rows, dtype=np.int64) for rows in sampled])) \
+                if sampled else np.zeros(0, dtype=np.int64)
+            index = PhraseIndex([naming_text(summaries[i]) for i in needed],
+                                users=[_user_of(summaries[i]) for i in needed])
+            read = self._read = (summaries, needed, index)
+        _, rows_read, index = read
+        found = index.group_phrases([np.searchsorted(rows_read, rows) for rows in sampled],
+                                    top_n=max(self.keyword_count, 8), broad=broad)
         tasks = [[summaries[i].task or "" for i in rows] for rows in sampled]
-        users = [[_user_of(summaries[i]) for i in rows] for rows in sampled]
-        return name_groups(texts, tasks, keyword_count=self.keyword_count, group_sizes=[len(rows) for rows in groups],
-                           group_users=users, taken=taken, broad=broad)
+        return _names(found, tasks, [len(rows) for rows in groups], taken=taken, broad=broad,
+                      keyword_count=self.keyword_count)
+
+
+def _all_in(groups: Sequence[np.ndarray], rows: np.ndarray) -> bool:
+    return all(np.isin(group, rows).all() for group in groups)
 
 
 def _user_of(summary: ConversationSummary) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 CODE_FENCE = re.compile(r"```([\w+#.-]*)[^\n]*\n(.*?)(```|$)", re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]{1,200}`")
@@ -176,6 +177,7 @@ _SUFFIXES = (("ational", "ate"), ("isation", "ise"), ("ization", "ise"), ("ation
              ("es", ""), ("als", ""), ("al", ""), ("ly", ""), ("s", ""))
 
 
+@lru_cache(maxsize=200_000)  # names stem the same few thousand words hundreds of thousands of times
 def stem(word: str) -> str:
     """A crude stem of a lower-case word: a shared stem means the same word in another inflection."""
     word = word.lower().replace("iz", "is")
