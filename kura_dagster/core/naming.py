@@ -345,9 +345,13 @@ class PhraseIndex:
                 chosen.append(phrase(*pair))
             else:
                 chosen.append(phrase(best))
-        for index in plain:
+        top = [int(i) for i in plain[:200]]  # the phrases worth showing are among the best few hundred
+        for index in top:
             if len(chosen) >= top_n:
                 break
+            if length[terms[index]] == 1:  # a word most members write inside one phrase is shown as it
+                index = _name_phrase(index, [i for i in top if words_of[terms[index]] <= words_of[terms[i]]],
+                                     terms, share, scores, length, cued, allowed, min_ratio=0.6)
             words = words_of[terms[index]]
             if any(_same_words(words, kept.key) for kept in chosen) or not allowed(int(index)):
                 continue
@@ -373,14 +377,14 @@ def group_phrases(
                                top_n=top_n, min_docs=min_docs, broad=broad)
 
 
-def _name_phrase(head, around, terms, share, scores, length, cued, allowed) -> int:
+def _name_phrase(head, around, terms, share, scores, length, cued, allowed, min_ratio: float = 0.15) -> int:
     """The phrase that names the group: the best phrase around its most telling word (`head`; `around` are
-    the phrases holding it), such as "book a table" around "table", used by at least 15% as many members as
-    the head; by score, with a bonus for each extra word and for following an intent cue ("cancel my
-    subscription" after "I want to")."""
+    the phrases holding it), such as "book a table" around "table", used by at least `min_ratio` as many
+    members as the head; by score, with a bonus for each extra word and for following an intent cue ("cancel
+    my subscription" after "I want to")."""
     best, best_value = head, scores[head]
     for index in around:
-        if share[index] < 0.15 * share[head]:
+        if share[index] < min_ratio * share[head]:
             continue
         value = scores[index] * (1.0 + 0.6 * (length[terms[index]] - 1)) * (1.5 if cued[terms[index]] else 1.0)
         if value > best_value and allowed(index):
@@ -475,10 +479,11 @@ def _pick_name(candidates: Sequence[Phrase], intent: str | None, below: set[str]
         joined = [f"{first.text} and {p.text}" for p in candidates[1:]
                   if not set(p.key.rstrip(CUED).split()) & set(first.key.rstrip(CUED).split())]
         # Half the group or less says the first phrase: a second one, itself a phrase of two words or more
-        # used by a quarter of the group, says what the rest asks ("Book a table and find a restaurant").
-        second = next((p for p in candidates[1:] if p.share >= 0.25 and len(p.key.rstrip(CUED).split()) > 1
+        # used by a third of the group, says what the rest asks ("Book a table and find a restaurant").
+        second = next((p for p in candidates[1:] if p.share >= 0.35 and len(p.key.rstrip(CUED).split()) > 1
                        and not set(p.key.rstrip(CUED).split()) & set(first.key.rstrip(CUED).split())), None)
-        if first.share <= 0.5 and second is not None:
+        if (first.share <= 0.5 and second is not None and len(f"{first.text} {second.text}".split()) <= 6
+                and " and " not in f" {first.text} {second.text} "):
             options.insert(0, f"{first.text} and {second.text}")
         options += joined
     options.append(intent.lower() if intent else "miscellaneous requests")
