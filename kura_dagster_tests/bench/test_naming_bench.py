@@ -1,6 +1,7 @@
 """The naming benchmark's measures (fidelity, repeated names, specifics) and the sample's labels file."""
 
 import csv
+import json
 import importlib.util
 import subprocess
 import sys
@@ -80,3 +81,16 @@ def test_the_sample_generator_writes_theme_and_language_labels_outside_the_landi
                              "--days", "1", "--labels", str(out / "labels.csv")], capture_output=True, text=True)
     assert inside.returncode == 2 and "inside the landing zone" in inside.stderr
     assert not (out / "labels.csv").exists()
+
+
+def test_the_scale_generator_writes_the_same_records_and_their_labels(tmp_path):
+    run = subprocess.run([sys.executable, str(BENCH / "generate.py"), "--n", "40", "--out", str(tmp_path / "a"),
+                          "--labels", str(tmp_path / "labels.csv")], capture_output=True, text=True)
+    plain = subprocess.run([sys.executable, str(BENCH / "generate.py"), "--n", "40", "--out", str(tmp_path / "b")],
+                           capture_output=True, text=True)
+    assert run.returncode == 0 and plain.returncode == 0, run.stderr + plain.stderr
+    records = (tmp_path / "a" / "bench" / "2026-11-01.jsonl").read_text()
+    assert records == (tmp_path / "b" / "bench" / "2026-11-01.jsonl").read_text()  # labels change no byte
+    rows = list(csv.DictReader((tmp_path / "labels.csv").open(encoding="utf-8")))
+    assert [r["chat_id"] for r in rows] == [json.loads(line)["chat_id"] for line in records.splitlines()]
+    assert {r["dataset"] for r in rows} <= {"coding_assistant", "support_bot"} and all(r["theme"] for r in rows)
