@@ -493,7 +493,8 @@ def _pick_name(candidates: Sequence[Phrase], intent: str | None, below: set[str]
             continue
         if name.lower() not in below:
             return name
-        if broad and " " not in option and f"{name} requests".lower() not in below | here:
+        if (broad and " " not in option and not option.lower().startswith("request")
+                and f"{name} requests".lower() not in below | here):
             return f"{name} requests"
     base = options[0][:1].upper() + options[0][1:]
     number = 2

@@ -44,11 +44,14 @@ STOP_WORDS = frozenset(
     merci suis j'ai
     der die das und ist nicht ein eine ich zu den mit von es sie auf für dem wie mein meine hallo danke
     habe kann bitte bei mir mich dir dich uns noch nur schon oder wenn weil dass seit nach zum zur vom beim
-    aus über unter ihr ihre ihren einen einem einer keine kein
+    aus über unter ihr ihre ihren einen einem einer keine kein bekomme bekommen gibt geht mache machen kommt
+    sollte soll muss kann könnte
     o a os as de do da e é um uma não para com em que meu minha olá obrigado tenho
     na no nos nas ao aos pelo pela mas já ainda foi isso esse essa você
     mon ma mes ton ta tes son sa ses nous leur leurs mais ou donc car depuis encore toujours
-    hace todavía desde ni muy mis tu tus nos les ese esa eso
+    hace todavía desde ni muy mis tu tus nos les ese esa eso tiene hago hacer puedo
+    fais obtiens comprends peux veux dois
+    estou faço dá recebo posso quero
     """.split()
 )
 
