@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -245,19 +245,25 @@ class PhraseIndex:
                  users: Sequence[str | None] | None = None) -> None:
         self.specific = specific_words(texts) if specific is None else specific
         self.users = list(users) if users is not None and any(user is not None for user in users) else None
-        self.surfaces: dict[str, Counter[str]] = defaultdict(Counter)
+        # How each phrase is written: the first spelling, and counts of the others only for the few phrases
+        # written more than one way (a Counter per phrase would cost hundreds of bytes for each of millions).
+        self._first: dict[str, str] = {}
+        self._others: dict[str, Counter[str]] = {}
         kinds_of: dict[str, str] = {}
 
         def analyse(text: str) -> list[str]:
             keys = []
             for key, surface in phrases(text, self.specific, kinds_of):
-                self.surfaces[key][surface] += 1
+                if self._first.setdefault(key, surface) != surface:
+                    self._others.setdefault(key, Counter())[surface] += 1
                 keys.append(key)
             return keys
 
         from sklearn.feature_extraction.text import CountVectorizer  # deferred: loading the definitions stays fast
 
-        vectorizer = CountVectorizer(analyzer=analyse, binary=True)
+        # A phrase of one text names nothing (two are needed): on large inputs it is not even kept.
+        vectorizer = CountVectorizer(analyzer=analyse, binary=True, dtype=np.int8,
+                                     min_df=2 if len(texts) >= 5_000 else 1)
         try:
             self.doc_terms = vectorizer.fit_transform(texts).tocsc()
         except ValueError:  # no phrase at all
@@ -265,9 +271,20 @@ class PhraseIndex:
             return
         self.doc_terms.sort_indices()
         self.vocabulary = vectorizer.get_feature_names_out()
+        self._texts_with = np.diff(self.doc_terms.indptr)  # texts using each phrase
         self.length = np.array([key.count(" ") + 1 for key in self.vocabulary])
         self.words_of = [frozenset(key.rstrip(CUED).split()) for key in self.vocabulary]
         self.cued = np.array([key.endswith(CUED) for key in self.vocabulary], dtype=bool)
+
+    def surface(self, term: int) -> str:
+        """The phrase as its texts write it most often (ties: alphabetical)."""
+        key = str(self.vocabulary[term])
+        first, others = self._first[key], self._others.get(key)
+        if not others:
+            return first
+        counts = Counter(others)
+        counts[first] += max(int(self._texts_with[term]) - sum(others.values()), 1)
+        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
 
     def docs_of(self, term: int, members: np.ndarray) -> np.ndarray:
         """The texts among `members` (sorted positions) that use `term`."""
@@ -316,10 +333,8 @@ class PhraseIndex:
             return self.enough_users(int(terms[index]), rows)
 
         def phrase(index: int, coverage: float | None = None) -> Phrase:
-            key = str(vocabulary[terms[index]])
-            surface = min(self.surfaces[key].items(), key=lambda item: (-item[1], item[0]))[0]
-            return Phrase(key=key, text=surface, share=float(share[index] if coverage is None else coverage),
-                          score=float(scores[index]))
+            return Phrase(key=str(vocabulary[terms[index]]), text=self.surface(int(terms[index])),
+                          share=float(share[index] if coverage is None else coverage), score=float(scores[index]))
 
         order = np.lexsort((vocabulary[terms], -scores))
         order = order[scores[order] > 0]
