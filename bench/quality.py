@@ -47,7 +47,9 @@ from kura_dagster.core.summarise import ExtractiveSummaryModel, summarise_conver
 from kura_dagster.core.tree import children_of, depth_first
 from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, Message
 
-EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+# ../shared/eval beside the repository; from a git worktree in another folder, the first one up the path.
+EVAL_DIR = next((p / "shared" / "eval" for p in Path(__file__).resolve().parents[1].parents
+                 if (p / "shared" / "eval").is_dir()), Path(__file__).resolve().parents[1].parent / "shared" / "eval")
 DATASETS = {
     # name: (file, label to drop)
     "banking77": ("banking77_test.jsonl", None),

@@ -23,7 +23,8 @@ Why
     (es/fr/de/pt). Theme popularity is skewed and drifts per day, and one theme
     per dataset emerges late in the week, so clustering and trend views have
     something to find. The theme is never written into the records; use
-    ``--labels-out FILE`` to get a ``chat_id,dataset,theme`` CSV for benchmarks.
+    ``--labels FILE`` (outside the landing zone) to get a ``chat_id,dataset,theme,language``
+    CSV for benchmarks (bench/naming.py computes the same labels in memory).
 
 Determinism
     Only the standard library and ``random.Random`` seeded from strings
@@ -636,15 +637,15 @@ def generate_day(seed, dataset, day, day_index, pools, per_day=120):
         seconds = rng.choices(range(24), HOURS[dataset])[0] * 3600 + rng.randint(0, 3599)
         created = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=seconds)
         msgs = Conversation(rng, dataset, theme, lang, day).build()
-        rows.append((created, theme, {
+        rows.append((created, theme, lang, {
             "messages": [{"role": r, "content": c} for r, c in msgs],
             "metadata": {"user_id": user, "model": pick_model(rng, dataset, day_index), "channel": channel}}))
     rows.sort(key=lambda r: r[0])  # stable: ties keep generation order
     out = []
-    for i, (created, theme, body) in enumerate(rows):
+    for i, (created, theme, lang, body) in enumerate(rows):
         chat_id = f"{dataset}-{day.isoformat()}-{i:04d}"
         record = {"chat_id": chat_id, "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"), **body}
-        out.append((record, theme))
+        out.append((record, theme, lang))
     return out
 
 
@@ -657,8 +658,12 @@ def main(argv=None):
     parser.add_argument("--days", type=int, default=7, help="number of consecutive days (default: 7)")
     parser.add_argument("--per-day", type=int, default=120,
                         help="average conversations per file; actual counts vary by about ±8%% per day (default: 120)")
-    parser.add_argument("--labels-out", metavar="FILE", help="also write a CSV chat_id,dataset,theme (ground truth)")
+    parser.add_argument("--labels", "--labels-out", dest="labels", metavar="FILE",
+                        help="also write a CSV chat_id,dataset,theme,language (ground truth); it must lie outside "
+                             "--out, the landing zone, which holds conversations only")
     args = parser.parse_args(argv)
+    if args.labels and Path(args.out).resolve() in Path(args.labels).resolve().parents:
+        parser.error(f"--labels {args.labels} is inside the landing zone {args.out}: write it elsewhere")
     start = dt.date.fromisoformat(args.start)
     labels = []
     for dataset in DATASETS:
@@ -670,16 +675,16 @@ def main(argv=None):
             rows = generate_day(args.seed, dataset, day, day_index, pools, args.per_day)
             path = folder / f"{day.isoformat()}.jsonl"
             with path.open("w", encoding="utf-8", newline="\n") as fh:
-                for record, theme in rows:
+                for record, theme, lang in rows:
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    labels.append((record["chat_id"], dataset, theme))
+                    labels.append((record["chat_id"], dataset, theme, lang))
             print(f"wrote {path} ({len(rows)} conversations)")
-    if args.labels_out:
-        with open(args.labels_out, "w", encoding="utf-8", newline="") as fh:
+    if args.labels:
+        with open(args.labels, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(["chat_id", "dataset", "theme"])
+            writer.writerow(["chat_id", "dataset", "theme", "language"])
             writer.writerows(labels)
-        print(f"wrote {args.labels_out} ({len(labels)} labels)")
+        print(f"wrote {args.labels} ({len(labels)} labels)")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,12 @@
 The local default, `ExtractiveSummaryModel`, computes the facets on the machine from the user's own turns.
 Its heuristics, documented here and in the README:
 
-- request: the user's first turn with code removed, cut to its first two sentences (240 characters).
-- task: the intent named by cue words of the first turn ("fix", "how do I", "refund", ...) followed by the
+- request: what the user came for, from all their turns (`request_text`): code removed, greetings, thanks,
+  sign-offs and other sentences without a content word skipped, the first turn's first two content
+  sentences, then the follow-ups' sentences in order, cut at `request_chars` (400) characters. A dialogue
+  that opens with "Hello, can you help me?" is about what the user asks next; a long one costs no more
+  to embed than its first 400 characters.
+- task: the intent named by cue words of the request ("fix", "how do I", "refund", ...) followed by the
   most frequent content words of all user turns.
 - languages: natural languages from the share of their function words; programming languages from code
   fence tags and cues that rarely occur in prose.
@@ -34,6 +38,7 @@ from kura_dagster.core.text import (
     natural_languages_of_tokens,
     normalise_space,
     sentences,
+    stem,
     strip_code,
     tokens,
     truncate,
@@ -166,6 +171,55 @@ def _first_match(text: str, table: tuple[tuple[str, tuple[str, ...]], ...]) -> s
 
 SHOUTING = re.compile(r"\b[A-Z]{4,}\b")
 
+# A sentence may open with a greeting or a filler before what it asks ("Hello , can you help me with a
+# hotel ?", "Yes, hi. I need a taxi"): stripped, repeatedly, so the request starts with the ask.
+OPENING_FILLER = re.compile(
+    # Greetings whatever follows them; words that also open real requests ("Evening flights to Boston", "No
+    # internet at home") only when a punctuation mark follows.
+    r"^(?:(?:(?:hi|hello|hey|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|dear\s+\w+|hola|buenas|"
+    r"buenos\s+d[ií]as|bonjour|bonsoir|salut|hallo|guten\s+(?:tag|morgen|abend)|ol[aá]|oi|bom\s+dia|boa\s+tarde)"
+    r"(?:\s+there)?\b|(?:morning|evening|yes|yeah|yep|no|nope|ok(?:ay)?|sure|great|perfect|thanks|thank\s+you|"
+    r"cheers|well|so|um+|uh+|quick\s+question)\s*[,.!:;—–-])[\s,.!:;—–-]*)+", re.I)
+# Words that make a sentence a courtesy or a bare status report ("Still broken!!", "Same error.") rather than
+# a request when nothing else is left in it (beyond `STOP_WORDS`, which already holds hello/thanks/please/ok
+# and their Spanish, French, German, Portuguese peers).
+COURTESY_WORDS = frozenset(
+    """goodbye bye cheers appreciate appreciated appreciation helpful perfect awesome wonderful excellent brilliant
+    cool lovely nice great glad pleasure needed needs assistance sounds sound fantastic amazing super welcome
+    fixed worked solved sorted resolved helped helps muchas ayuda merci beaucoup vielen dank muito ajuda obrigada
+    broken failing fails failed error errors issue problem nothing changed happens happening happened ridiculous
+    useless frustrating unacceptable third second thx thnx tysm luck course makes sense detailed answer answers saved
+    afternoon forth reading messages listening clear understood understand alright seriously contacting honestly
+    funciona funcionó sigue igual saliendo mismo intentado veces dos perfecto vale
+    marche toujours parfait aide essayé même problème
+    geholfen leider funktioniert immer dasselbe gleiche alles klar
+    valeu funcionou perfeito pela show continua tentei dando mesmo problema""".split())
+COURTESY_STEMS = frozenset(stem(word) for word in COURTESY_WORDS)  # "sorting it out", "contacted you"
+# How much of one turn is read (a pasted log of megabytes must not cost a sentence split of megabytes).
+TURN_READ_CHARS = 4000
+
+
+def request_text(user_turns: Sequence[str], limit: int = 400) -> str:
+    """What the user came for, from their turns (scrubbed): see the module docstring. Empty when every
+    sentence is a courtesy; the caller then falls back to the opening turn."""
+    kept: list[str] = []
+    used = 0
+    for index, turn in enumerate(user_turns):
+        prose = normalise_space(strip_code(turn[:TURN_READ_CHARS], " "))
+        content = [sentence for sentence in (OPENING_FILLER.sub("", part).strip() for part in sentences(prose))
+                   if _has_content(sentence)]
+        for sentence in content[:2] if index == 0 else content:
+            kept.append(sentence)
+            used += len(sentence) + 1
+            if used >= limit:
+                return truncate(" ".join(kept), limit)
+    return truncate(" ".join(kept), limit)
+
+
+def _has_content(sentence: str) -> bool:
+    return any(word not in COURTESY_WORDS and stem(word) not in COURTESY_STEMS
+               for word in content_tokens(tokens(sentence)))
+
 
 class ExtractiveSummaryModel:
     """Local facets from the user's turns: no network, no key, deterministic.
@@ -181,7 +235,7 @@ class ExtractiveSummaryModel:
     name = "extractive-v1"
     runs_in_processes = True  # pure Python over each conversation: chunks can be summarised in parallel
 
-    def __init__(self, request_chars: int = 240, keyword_count: int = 5) -> None:
+    def __init__(self, request_chars: int = 400, keyword_count: int = 5) -> None:
         self.request_chars = request_chars
         self.keyword_count = keyword_count
 
@@ -200,12 +254,13 @@ class ExtractiveSummaryModel:
         all_turns = [m.content for m in conversation.messages if m.content.strip()]
         if not user_turns:
             raise ValueError("conversation has no user turn")
-        opening = normalise_space(strip_code(user_turns[0], " "))
-        request = truncate(" ".join(sentences(opening)[:2]) or opening, self.request_chars)
-        lowered_opening = user_turns[0].lower()
+        request = request_text(user_turns, self.request_chars)
+        if not request:  # only courtesies ("hi", "thanks!"): the opening, as written
+            opening = normalise_space(strip_code(user_turns[0], " "))
+            request = truncate(" ".join(sentences(opening)[:2]) or opening, self.request_chars)
         follow_ups = [turn.lower() for turn in user_turns[1:]]
 
-        intent = _first_match(lowered_opening, INTENTS) or "Get help"
+        intent = _first_match(request.lower(), INTENTS) or "Get help"
         # The user's words without code, split once: the keywords and the language detector both read them.
         user_words = [tokens(strip_code(turn)) for turn in user_turns]
         keywords = [word for word, _ in Counter(

@@ -114,7 +114,7 @@ def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> 
     return Output(table, data_version=DataVersion(version))
 
 
-@asset(code_version="2", **COMMON)
+@asset(code_version="3", **COMMON)
 def summaries(
     context: AssetExecutionContext, conversations: pa.Table, summary_model: SummaryModelResource, llm: KuraLLMResource
 ) -> pa.Table:
@@ -141,7 +141,7 @@ EMBEDDED_COLUMNS = ["chat_id", "summary", "request", "error"]
 CLUSTERING_COLUMNS = list(tables.CLUSTERING_FIELDS)
 
 
-@asset(code_version="1", ins={"summaries": AssetIn(metadata={"columns": EMBEDDED_COLUMNS})}, **COMMON)
+@asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": EMBEDDED_COLUMNS})}, **COMMON)
 def embeddings(
     context: AssetExecutionContext, summaries: pa.Table, embedding_model: EmbeddingModelResource, llm: KuraLLMResource
 ) -> pa.Table:
@@ -161,7 +161,7 @@ def embeddings(
     return _each_partition(context, embed_day, summaries=summaries)
 
 
-@asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
+@asset(code_version="3", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
 def base_clusters(
     context: AssetExecutionContext,
     summaries: pa.Table,
@@ -189,7 +189,7 @@ def base_clusters(
     return _each_partition(context, cluster_day, summaries=summaries, embeddings=embeddings)
 
 
-@asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
+@asset(code_version="3", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})}, **COMMON)
 def meta_clusters(
     context: AssetExecutionContext,
     base_clusters: pa.Table,

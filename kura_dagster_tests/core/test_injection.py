@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kura_dagster.core.injection import drop_instructions, looks_like_injection
-from kura_dagster.core.naming import KeywordClusterNamer, ctfidf_keywords
+from kura_dagster.core.naming import KeywordClusterNamer, group_phrases
 from kura_dagster.core.summarise import ExtractiveSummaryModel
 from kura_dagster.core.types import Conversation, Message
 from kura_dagster_tests.conftest import THEMES
@@ -61,9 +61,9 @@ def test_an_injection_campaign_does_not_name_its_cluster():
     summaries = ExtractiveSummaryModel().summarise(attack + legit)
     groups = [np.arange(12), np.arange(12, 24)]
     vectors = np.eye(24, dtype=np.float32)
-    # Without the guard the shared injected words are the cluster's top keywords...
-    raw = ctfidf_keywords([[s.request for s in summaries[:12]], [s.request for s in summaries[12:]]])
-    assert "pwned" in raw[0]
+    # Without the guard the shared injected words are among the cluster's top phrases...
+    raw = group_phrases([[s.request for s in summaries[:12]], [s.request for s in summaries[12:]]])
+    assert any("pwned" in phrase.text for phrase in raw[0])
     # ...with it, the cluster is named after what its users actually asked.
     names = KeywordClusterNamer().name_groups(groups, summaries, vectors)
     text = f"{names[0].name} {names[0].description}".lower()

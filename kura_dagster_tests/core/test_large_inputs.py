@@ -23,7 +23,7 @@ from kura_dagster.core.cluster import (
 )
 from kura_dagster.core.features import large_input_features, seeded_sample
 from kura_dagster.core.meta_cluster import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
-from kura_dagster.core.naming import KeywordClusterNamer, ctfidf_keywords, evenly_spaced
+from kura_dagster.core.naming import KeywordClusterNamer, evenly_spaced
 from kura_dagster.core.project import UMAPProjection
 from kura_dagster.core.tree import cluster_centroids, tree_problems
 from kura_dagster.core.types import Cluster, ConversationSummary
@@ -99,53 +99,6 @@ def test_large_path_base_clusters_cover_everything_and_find_the_themes(stage_inp
         assert cluster.centroid is not None and len(cluster.centroid) <= 48
     nodes = reduce_clusters_from_base_clusters(clusters, summaries, vectors, model=AgglomerativeMetaClusterModel(max_roots=2, branching=2))
     assert tree_problems(nodes) == []
-
-
-def dense_ctfidf(group_texts, top_n=6, min_keyword_docs=2):
-    """The previous dense implementation, kept here as the reference the sparse one must equal."""
-    from scipy import sparse
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    from kura_dagster.core.naming import _analyzer
-
-    docs = [text for texts in group_texts for text in texts]
-    labels = np.repeat(np.arange(len(group_texts)), [len(texts) for texts in group_texts])
-    vectorizer = CountVectorizer(analyzer=_analyzer, binary=True)
-    doc_terms = vectorizer.fit_transform(docs)
-    membership = sparse.csr_matrix((np.ones(len(docs)), (labels, np.arange(len(docs)))),
-                                   shape=(len(group_texts), len(docs)))
-    counts = (membership @ doc_terms).toarray()
-    sizes = np.maximum(np.array([len(texts) for texts in group_texts], dtype=float), 1.0)
-    idf = np.log1p((counts.sum() / len(group_texts)) / np.maximum(counts.sum(axis=0), 1))
-    scores = counts / sizes[:, None] * idf
-    scores[counts < np.minimum(min_keyword_docs, sizes)[:, None]] = 0.0
-    vocabulary = vectorizer.get_feature_names_out()
-    result = []
-    for row in scores:
-        chosen = []
-        for index in np.lexsort((vocabulary, -row)):
-            if row[index] <= 0 or len(chosen) >= top_n:
-                break
-            term = str(vocabulary[index])
-            if any(term in kept.split() for kept in chosen if " " in kept):
-                continue
-            if " " in term and all(part in chosen for part in term.split()):
-                continue
-            chosen.append(term)
-        result.append(chosen)
-    return result
-
-
-def test_sparse_ctfidf_equals_the_dense_computation(stage_inputs):
-    summaries, _ = stage_inputs
-    texts = [s.request or "" for s in summaries]
-    rng = np.random.default_rng(2)
-    groups = [[] for _ in range(9)]
-    for text in texts:
-        groups[int(rng.integers(0, 8))].append(text)  # group 8 stays empty
-    groups.append([texts[0]])
-    assert ctfidf_keywords(groups) == dense_ctfidf(groups)
-    assert any(ctfidf_keywords(groups))
 
 
 def test_evenly_spaced_keeps_ends_and_order():

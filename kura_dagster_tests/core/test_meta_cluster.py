@@ -94,3 +94,22 @@ def test_duplicate_centroids_and_ties_give_a_valid_linkage():
     assert is_valid_linkage(matrix)
     assert (np.diff(matrix[:, 2]) >= 0).all()
     assert len(set(fcluster(matrix, t=3, criterion="maxclust").tolist())) == 3
+
+
+def test_a_root_holding_most_of_the_day_is_replaced_by_its_children():
+    """Eight leaves, the way a day of 120 conversations comes out: Ward's cut into two roots would put seven
+    of them under one root (85% of the day); that root says nothing, so its children become roots."""
+    parts = [_base(f"t{i}", 15, float(i)) for i in range(7)] + [_base("far", 18, 40.0)]
+    clusters = [cluster for cluster, _ in parts]
+    summaries = [summary for _, group in parts for summary in group]
+    vectors = np.random.default_rng(1).normal(size=(len(summaries), 4)).astype(np.float32)
+    tree = reduce_clusters_from_base_clusters(clusters, summaries, vectors, model=AgglomerativeMetaClusterModel())
+    assert tree_problems(tree) == []
+    roots = [node for node in tree if node.parent_id is None]
+    total = sum(root.count for root in roots)
+    assert total == len(summaries) and max(root.count for root in roots) <= 0.4 * total
+    assert len(roots) <= 10
+    # A setting that allows one root keeps the grouping: the top level never exceeds max_roots.
+    capped = reduce_clusters_from_base_clusters(clusters, summaries, vectors,
+                                                model=AgglomerativeMetaClusterModel(max_roots=2))
+    assert len([node for node in capped if node.parent_id is None]) <= 2

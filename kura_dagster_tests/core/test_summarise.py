@@ -61,3 +61,30 @@ def test_worker_processes_give_the_same_table_in_the_same_order(conversations):
     assert spread.column("chat_id").to_pylist() == [row["chat_id"] for row in table.select(["chat_id"]).to_pylist()]
     assert spread.column("error").to_pylist()[40] == "ValueError: conversation has no user turn"
     assert seen[-1] == (table.num_rows, table.num_rows) and len(seen) == -(-table.num_rows // 9)
+
+
+def test_the_request_is_what_the_user_asks_across_turns_not_their_greeting_or_thanks():
+    summary = ExtractiveSummaryModel().summarise_one(chat(
+        "Hello , can you help me ?",
+        "Of course, what do you need?",
+        "Yes , hello . I need a taxi from the station to the museum after 11:00 .",
+        "Booked.",
+        "Thank you very much , that is all I need . Goodbye !",
+    ))
+    assert summary.request.startswith("I need a taxi from the station to the museum")  # "can you help me" says nothing
+    assert "hello" not in summary.request.lower() and "goodbye" not in summary.request.lower()
+    assert "thank" not in summary.request.lower()
+
+
+def test_a_long_conversation_gives_a_bounded_request():
+    turns = []
+    for i in range(200):
+        turns += [f"Also the export of report {i} fails when the table has more than {i} rows. " * 20, "Noted."]
+    summary = ExtractiveSummaryModel(request_chars=400).summarise_one(chat(*turns))
+    assert 300 < len(summary.request) <= 401
+    assert summary.request.startswith("Also the export of report 0 fails")
+
+
+def test_a_conversation_of_courtesies_keeps_its_opening_as_the_request():
+    summary = ExtractiveSummaryModel().summarise_one(chat("Hi!", "Hello, how can I help?", "thanks"))
+    assert summary.request == "Hi!" and summary.error is None
