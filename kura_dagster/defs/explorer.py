@@ -17,10 +17,10 @@ from datetime import date as Date
 from pathlib import Path
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, asset
+from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, RetryRequested, asset
 
 from kura_dagster.core import tables
-from kura_dagster.core.report import report_path, write_report
+from kura_dagster.core.report import InconsistentPartition, report_path, write_report
 from kura_dagster.core.store import connect, partition_slice, read_partitions, with_partition_columns
 from kura_dagster.core.trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow, window_days
 from kura_dagster.defs.assets import COMMON, _each_partition, _rows, meta_clusters, projections, summaries
@@ -80,14 +80,23 @@ def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embedd
     return _each_partition(context, trends_day, meta_clusters=meta_clusters)
 
 
+REPORT_RETRIES, REPORT_RETRY_WAIT_S = 6, 10.0  # a minute for another run of the day to finish its steps
+
+
 @asset(code_version="1", deps=[summaries, meta_clusters, projections, topic_trends], **COMMON)
 def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
     """The HTML explorer of each day: one offline file under $KURA_HOME/reports/<dataset>/<date>.html."""
     release_freed_memory()  # it loads no input through the IO manager, which does this for the other steps
     for dataset, day in partitions_of(context.partition_keys):
         path = report_path(Path(explorer.home), dataset, day.isoformat())
-        result = write_report(explorer.database, dataset, day.isoformat(), path,
-                              include_messages=explorer.include_messages, allow_empty=True)
+        try:
+            result = write_report(explorer.database, dataset, day.isoformat(), path,
+                                  include_messages=explorer.include_messages, allow_empty=True)
+        except InconsistentPartition as error:
+            # Another run of this partition is between two of its steps (the DuckDB pool lets runs take turns
+            # step by step). Asking for a retry frees this step's pool slot, so that run can write its next
+            # table; the page is written once the partition is one version again.
+            raise RetryRequested(max_retries=REPORT_RETRIES, seconds_to_wait=REPORT_RETRY_WAIT_S) from error
         context.add_asset_metadata({
             "path": MetadataValue.path(str(result.path)),
             "url": MetadataValue.url(result.path.as_uri()),

@@ -98,3 +98,37 @@ def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
     assert [volumes[date.fromisoformat(day)] for day in DAYS] == [24, 36, 48]
     metadata = result.asset_materializations_for_node("topic_trends")[0].metadata
     assert metadata["days_with_conversations"].value == 3
+
+
+def test_report_waits_for_another_run_of_its_day_to_finish_its_steps(tmp_path):
+    """Two runs of one day take turns step by step in the DuckDB pool: the report of one can find new summaries
+    under the other's old tree. It asks for a retry (freeing its pool slot) and writes the page once the other
+    run has written its tree, instead of failing or mixing two versions."""
+    import threading
+
+    from dagster import DagsterEventType
+
+    from kura_dagster.core.store import connect, read_partition, write_partition
+    from kura_dagster.defs.explorer import report
+
+    settings, instance = _setup(tmp_path)
+    key, day = partition_key("trend", DAYS[0]), date.fromisoformat(DAYS[0])
+    assert materialize(ASSETS, partition_key=key, instance=instance, resources=resources_from_settings(settings)).success
+
+    def rewrite(*names: str) -> None:  # as another run's steps do: the same rows, written again
+        with connect(settings.duckdb_path) as connection:
+            for name in names:
+                write_partition(connection, name, "trend", day, read_partition(connection, name, "trend", day))
+
+    rewrite("summaries")  # the other run is between its summaries and its tree
+    other_run = threading.Timer(3.0, rewrite, args=("base_clusters", "meta_clusters", "projections", "topic_trends"))
+    other_run.start()
+    try:
+        result = materialize([report], partition_key=key, instance=instance,
+                             resources=resources_from_settings(settings))
+    finally:
+        other_run.join()
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(retries) >= 1  # it did find the day part-way through, and waited
+    assert (settings.home / "reports" / "trend" / f"{DAYS[0]}.html").exists()
