@@ -28,8 +28,14 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 DATASET = "support_bot"
-KEYS = {"conversations": "chat_id", "summaries": "chat_id", "embeddings": "chat_id",
-        "base_clusters": "cluster_id", "meta_clusters": "cluster_id", "projections": "cluster_id"}
+KEYS = {
+    "conversations": "chat_id",
+    "summaries": "chat_id",
+    "embeddings": "chat_id",
+    "base_clusters": "cluster_id",
+    "meta_clusters": "cluster_id",
+    "projections": "cluster_id",
+}
 
 
 def kura_command() -> list[str]:
@@ -44,17 +50,23 @@ def snapshot(duckdb_path: Path) -> dict:
         for table, key in KEYS.items():
             result[table] = connection.execute(
                 f"SELECT dataset, CAST(date AS VARCHAR), count(*), count(DISTINCT {key}) FROM kura.kura.{table} "
-                "GROUP BY ALL ORDER BY ALL").fetchall()
+                "GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
         result["cluster_ids"] = connection.execute(
             "SELECT dataset, CAST(date AS VARCHAR), list(cluster_id ORDER BY cluster_id) FROM kura.kura.meta_clusters "
-            "GROUP BY ALL ORDER BY ALL").fetchall()
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
     return result
 
 
 def run_backfill(env: dict, since: str, until: str) -> tuple[float, subprocess.CompletedProcess]:
     started = time.monotonic()
-    done = subprocess.run(kura_command() + ["run", "--dataset", DATASET, "--since", since, "--until", until],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        kura_command() + ["run", "--dataset", DATASET, "--since", since, "--until", until],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     return time.monotonic() - started, done
 
 
@@ -64,11 +76,21 @@ def partitions_ok(stdout: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def one_policy(data_dir: Path, root: Path, partitions_per_run: int, since: str, until: str, days: int) -> dict:
+def one_policy(
+    data_dir: Path, root: Path, partitions_per_run: int, since: str, until: str, days: int
+) -> dict:
     home = root / f"home-{partitions_per_run}"
-    env = {**os.environ, "KURA_HOME": str(home), "KURA_DATA_DIR": str(data_dir), "KURA_MAX_CONCURRENT": "2",
-           "KURA_PARTITIONS_PER_RUN": str(partitions_per_run), "DAGSTER_HOME": str(home / "dagster")}
-    env.pop("NUMBA_CACHE_DIR", None)  # under this KURA_HOME: the first run compiles UMAP, as a new user's would
+    env = {
+        **os.environ,
+        "KURA_HOME": str(home),
+        "KURA_DATA_DIR": str(data_dir),
+        "KURA_MAX_CONCURRENT": "2",
+        "KURA_PARTITIONS_PER_RUN": str(partitions_per_run),
+        "DAGSTER_HOME": str(home / "dagster"),
+    }
+    env.pop(
+        "NUMBA_CACHE_DIR", None
+    )  # under this KURA_HOME: the first run compiles UMAP, as a new user's would
     first_s, first = run_backfill(env, since, until)
     once = snapshot(home / "kura.duckdb")
     second_s, second = run_backfill(env, since, until)
@@ -91,7 +113,9 @@ def one_policy(data_dir: Path, root: Path, partitions_per_run: int, since: str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--per-day", type=int, default=60)
     parser.add_argument("--start", default="2026-10-01")
@@ -103,12 +127,27 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kura-backfill-") as scratch:
         root = Path(scratch)
         data_dir = root / "data"
-        subprocess.run([sys.executable, str(REPO / "scripts" / "generate_sample.py"), "--out", str(data_dir),
-                        "--start", since, "--days", str(args.days), "--per-day", str(args.per_day)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "generate_sample.py"),
+                "--out",
+                str(data_dir),
+                "--start",
+                since,
+                "--days",
+                str(args.days),
+                "--per-day",
+                str(args.per_day),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         results = []
         for policy in args.policies:
-            print(f"KURA_PARTITIONS_PER_RUN={policy}: backfill of {args.days} partitions, twice ...", flush=True)
+            print(
+                f"KURA_PARTITIONS_PER_RUN={policy}: backfill of {args.days} partitions, twice ...", flush=True
+            )
             results.append(one_policy(data_dir, root, policy, since, until, args.days))
             print(json.dumps(results[-1]), flush=True)
 
@@ -117,14 +156,25 @@ def main(argv: list[str] | None = None) -> int:
         report["speedup_first_backfill"] = round(results[0]["first_s"] / results[-1]["first_s"], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "backfill.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = ["| partitions per run | runs | first backfill (s) | second (s) | ok | lock errors | duplicated | second changes nothing |",
-             "|---:|---:|---:|---:|---:|---:|---:|---|"]
-    lines += [f"| {r['partitions_per_run']} | {r['runs']} | {r['first_s']} | {r['second_s']} | {r['partitions_ok']}/{r['partitions']} "
-              f"| {r['lock_errors']} | {r['duplicated_partitions']} | {r['second_changes_nothing']} |" for r in results]
+    lines = [
+        "| partitions per run | runs | first backfill (s) | second (s) | ok | lock errors | duplicated | second changes nothing |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {r['partitions_per_run']} | {r['runs']} | {r['first_s']} | {r['second_s']} | {r['partitions_ok']}/{r['partitions']} "
+        f"| {r['lock_errors']} | {r['duplicated_partitions']} | {r['second_changes_nothing']} |"
+        for r in results
+    ]
     (RESULTS / "backfill.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    healthy = all(r["exit_codes"] == [0, 0] and r["partitions_ok"] == r["partitions"] and not r["lock_errors"]
-                  and not r["duplicated_partitions"] and r["second_changes_nothing"] for r in results)
+    healthy = all(
+        r["exit_codes"] == [0, 0]
+        and r["partitions_ok"] == r["partitions"]
+        and not r["lock_errors"]
+        and not r["duplicated_partitions"]
+        and r["second_changes_nothing"]
+        for r in results
+    )
     return 0 if healthy else 1
 
 

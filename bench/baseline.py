@@ -17,6 +17,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+
 import numpy as np
 
 NOISE = -1
@@ -48,8 +49,13 @@ def _umap(embeddings: np.ndarray, n_neighbors: int, n_components: int, random_st
         return embeddings
     import umap
 
-    reducer = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=0.0, metric="cosine",
-                        random_state=random_state)
+    reducer = umap.UMAP(
+        n_neighbors=n_neighbors,
+        n_components=n_components,
+        min_dist=0.0,
+        metric="cosine",
+        random_state=random_state,
+    )
     with warnings.catch_warnings():
         # A fixed random_state makes UMAP single-threaded; it says so on every call.
         warnings.filterwarnings("ignore", message="n_jobs value")
@@ -61,7 +67,9 @@ def _hdbscan(reduced: np.ndarray, min_cluster_size: int) -> np.ndarray:
         return np.full(reduced.shape[0], NOISE, dtype=np.int64)
     import hdbscan
 
-    model = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom")
+    model = hdbscan.HDBSCAN(
+        min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom"
+    )
     return model.fit_predict(reduced).astype(np.int64)
 
 
@@ -92,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
     from quality import DATASETS, EVAL_DIR, load_labelled, scores, summaries_and_embeddings
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="banking77")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--words", type=int, default=6, help="topic words to print per topic")
@@ -109,10 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     noise = int((predicted == NOISE).sum())
     topics = len(set(predicted.tolist()) - {NOISE})
-    print(f"{args.dataset}: {len(texts)} texts → {topics} topics + {noise} noise ({noise / len(texts):.1%}) "
-          f"in {seconds:.1f} s")
-    print("NMI {nmi:.4f}  ARI {ari:.4f}  purity {purity:.4f} (noise counted as one label)".format(
-        **scores(labels, predicted)))
+    print(
+        f"{args.dataset}: {len(texts)} texts → {topics} topics + {noise} noise ({noise / len(texts):.1%}) "
+        f"in {seconds:.1f} s"
+    )
+    print(
+        "NMI {nmi:.4f}  ARI {ari:.4f}  purity {purity:.4f} (noise counted as one label)".format(
+            **scores(labels, predicted)
+        )
+    )
     sizes = {topic: int((predicted == topic).sum()) for topic in topic_words}
     for topic in sorted(sizes, key=lambda t: (-sizes[t], t))[: args.show]:
         print(f"{topic:>4} {sizes[topic]:>5}  {', '.join(topic_words[topic])}")

@@ -29,21 +29,46 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CONTEXT = (
-    ["I'm on {os}.", "This is for a {project} I'm building.", "Deadline is {when}, so it's a bit urgent.",
-     "I already searched the docs and a few forum threads.", "Not sure if this matters but I'm using {os}.",
-     "Colleague says it worked for them last {when}.", "I'm fairly new to this, sorry if it's obvious.",
-     "It started after I updated everything {when}.", "Same thing happens on my second machine."],
-    ["I'm writing from {country}.", "I've been a customer for {years} years.", "I need this sorted by {when}.",
-     "I already tried the help centre.", "My partner has the same problem on their account.",
-     "I ordered it as a gift for {when}.", "I contacted you {count} times already.", "I'm using the app on {os}."],
+    [
+        "I'm on {os}.",
+        "This is for a {project} I'm building.",
+        "Deadline is {when}, so it's a bit urgent.",
+        "I already searched the docs and a few forum threads.",
+        "Not sure if this matters but I'm using {os}.",
+        "Colleague says it worked for them last {when}.",
+        "I'm fairly new to this, sorry if it's obvious.",
+        "It started after I updated everything {when}.",
+        "Same thing happens on my second machine.",
+    ],
+    [
+        "I'm writing from {country}.",
+        "I've been a customer for {years} years.",
+        "I need this sorted by {when}.",
+        "I already tried the help centre.",
+        "My partner has the same problem on their account.",
+        "I ordered it as a gift for {when}.",
+        "I contacted you {count} times already.",
+        "I'm using the app on {os}.",
+    ],
 )
 CONTEXT_SLOTS = {
-    "os": ["Windows 11", "macOS Sonoma", "Ubuntu 24.04", "an old ThinkPad", "my phone", "Android 14", "iOS 18",
-           "a Chromebook", "WSL2", "Debian 12"],
+    "os": [
+        "Windows 11",
+        "macOS Sonoma",
+        "Ubuntu 24.04",
+        "an old ThinkPad",
+        "my phone",
+        "Android 14",
+        "iOS 18",
+        "a Chromebook",
+        "WSL2",
+        "Debian 12",
+    ],
     "project": ["side project", "university course", "client", "startup", "thesis", "hackathon", "work tool"],
     "when": ["tomorrow", "Friday", "Monday", "week", "month", "tonight", "the weekend", "end of day"],
     "country": ["Germany", "Spain", "Ireland", "Canada", "the Netherlands", "Portugal", "Austria", "Belgium"],
-    "years": ["2", "3", "5", "8", "10"], "count": ["two", "three", "four", "five"],
+    "years": ["2", "3", "5", "8", "10"],
+    "count": ["two", "three", "four", "five"],
 }
 
 
@@ -73,8 +98,11 @@ def _theme_table(gen, seed: int) -> list[tuple[str, str, str, float]]:
     return table
 
 
-def generate_records(n: int, day: dt.date, *, seed: int = 7, dataset: str = "bench"):
-    """Yield `n` landing-zone records (dicts) in chat_id order, all on `day`."""
+def generate_records(
+    n: int, day: dt.date, *, seed: int = 7, dataset: str = "bench", labels: list | None = None
+):
+    """Yield `n` landing-zone records (dicts) in chat_id order, all on `day`; with `labels`, append each one's
+    (chat_id, source dataset, theme, language) to it (ground truth, never written into the records)."""
     gen = sample_generator()
     rng = random.Random(f"{seed}:{n}:{day.isoformat()}")
     table = _theme_table(gen, seed)
@@ -95,12 +123,19 @@ def generate_records(n: int, day: dt.date, *, seed: int = 7, dataset: str = "ben
         seconds = (index * 86_400) // max(n, 1)
         created = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=seconds)
         messages = vary_opening(rng, gen.Conversation(rng, source, theme, lang, day).build(), source)
+        chat_id = f"{dataset}-{day.isoformat()}-{index:0{width}d}"
+        if labels is not None:
+            labels.append((chat_id, source, theme, lang))
         yield {
-            "chat_id": f"{dataset}-{day.isoformat()}-{index:0{width}d}",
+            "chat_id": chat_id,
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "messages": [{"role": role, "content": content} for role, content in messages],
-            "metadata": {"user_id": user, "model": gen.pick_model(rng, source, 6), "channel": channel,
-                         "source": source},
+            "metadata": {
+                "user_id": user,
+                "model": gen.pick_model(rng, source, 6),
+                "channel": channel,
+                "source": source,
+            },
         }
 
 
@@ -118,15 +153,25 @@ def vary_opening(rng: random.Random, messages: list[tuple[str, str]], source: st
     return [(role, opening), *messages[1:]]
 
 
-def write_partition(data_dir: Path, n: int, day: dt.date, *, seed: int = 7, dataset: str = "bench") -> Path:
-    """Write `<data_dir>/<dataset>/<day>.jsonl` with exactly `n` conversations; returns its path."""
+def write_partition(
+    data_dir: Path,
+    n: int,
+    day: dt.date,
+    *,
+    seed: int = 7,
+    dataset: str = "bench",
+    labels_path: Path | None = None,
+) -> Path:
+    """Write `<data_dir>/<dataset>/<day>.jsonl` with exactly `n` conversations; returns its path. With
+    `labels_path`, also a CSV chat_id,dataset,theme,language there (outside the landing zone)."""
     folder = Path(data_dir) / dataset
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{day.isoformat()}.jsonl"
     partial = path.with_suffix(".jsonl.partial")
     with partial.open("w", encoding="utf-8", newline="\n") as handle:
         lines = []
-        for record in generate_records(n, day, seed=seed, dataset=dataset):
+        labels: list | None = [] if labels_path is not None else None
+        for record in generate_records(n, day, seed=seed, dataset=dataset, labels=labels):
             lines.append(json.dumps(record, ensure_ascii=False))
             if len(lines) == 10_000:
                 handle.write("\n".join(lines) + "\n")
@@ -134,6 +179,13 @@ def write_partition(data_dir: Path, n: int, day: dt.date, *, seed: int = 7, data
         if lines:
             handle.write("\n".join(lines) + "\n")
     partial.replace(path)  # a half-written file never looks like a finished partition
+    if labels_path is not None:
+        import csv
+
+        with open(labels_path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["chat_id", "dataset", "theme", "language"])
+            writer.writerows(labels)
     return path
 
 
@@ -144,9 +196,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--date", default="2026-11-01")
     parser.add_argument("--dataset", default="bench")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="also write a CSV chat_id,dataset,theme,language (ground truth), outside --out",
+    )
     args = parser.parse_args(argv)
-    path = write_partition(Path(args.out), args.n, dt.date.fromisoformat(args.date), seed=args.seed,
-                           dataset=args.dataset)
+    if args.labels and Path(args.out).resolve() in args.labels.resolve().parents:
+        parser.error(f"--labels {args.labels} is inside the landing zone {args.out}: write it elsewhere")
+    path = write_partition(
+        Path(args.out),
+        args.n,
+        dt.date.fromisoformat(args.date),
+        seed=args.seed,
+        dataset=args.dataset,
+        labels_path=args.labels,
+    )
     print(f"wrote {path} ({args.n} conversations)")
 
 

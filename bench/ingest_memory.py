@@ -77,17 +77,25 @@ def _conversation(rng: random.Random, number: int, start: datetime, days: int) -
     if rng.random() < 0.001:  # a giant paste: cut at 100,000 characters and flagged
         messages[0]["content"] = "log line " * 15_000
     topic = rng.choice(TOPICS)
-    return {"chat_id": f"{topic}-{number:08d}", "created_at": _stamp(moment, rng.choice(OFFSETS)),
-            "messages": messages,
-            "metadata": {"user_id": f"u{rng.randrange(50_000):05d}", "model": rng.choice(MODELS),
-                         "client": {"os": rng.choice(("ios", "android", "web")), "version": rng.randint(1, 9)}}}
+    return {
+        "chat_id": f"{topic}-{number:08d}",
+        "created_at": _stamp(moment, rng.choice(OFFSETS)),
+        "messages": messages,
+        "metadata": {
+            "user_id": f"u{rng.randrange(50_000):05d}",
+            "model": rng.choice(MODELS),
+            "client": {"os": rng.choice(("ios", "android", "web")), "version": rng.randint(1, 9)},
+        },
+    }
 
 
 BROKEN = (
-    lambda good: b"{\"chat_id\": \"cut-off\", \"created_at\": \"2026-11-0",  # malformed JSON
+    lambda good: b'{"chat_id": "cut-off", "created_at": "2026-11-0',  # malformed JSON
     lambda good: json.dumps({k: v for k, v in good.items() if k != "created_at"}).encode(),  # missing field
-    lambda good: json.dumps({**good, "messages": [{"role": "wizard", "content": "hi"}]}).encode(),  # unknown role
-    lambda good: json.dumps(good).encode().replace(b"\"messages\"", b"\"messages\xff\xfe\"", 1),  # invalid UTF-8
+    lambda good: json.dumps(
+        {**good, "messages": [{"role": "wizard", "content": "hi"}]}
+    ).encode(),  # unknown role
+    lambda good: json.dumps(good).encode().replace(b'"messages"', b'"messages\xff\xfe"', 1),  # invalid UTF-8
     lambda good: json.dumps({**good, "created_at": "2026-02-30T10:00:00Z"}).encode(),  # impossible date
     lambda good: json.dumps({**good, "messages": []}).encode(),  # empty conversation
 )
@@ -131,32 +139,54 @@ def generate(path: Path, size_bytes: int, days: int, seed: int, document: bool =
     return counts
 
 
-WRAPPER = ("import resource, subprocess, sys, json; "
-           "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-           "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
-           "print(json.dumps({'rc': done.returncode, 'peak_kib': peak, 'stdout': done.stdout, "
-           "'stderr': done.stderr[-4000:]}))")
+WRAPPER = (
+    "import resource, subprocess, sys, json; "
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
+    "print(json.dumps({'rc': done.returncode, 'peak_kib': peak, 'stdout': done.stdout, "
+    "'stderr': done.stderr[-4000:]}))"
+)
 
 
 def run_ingest(export: Path, workdir: Path) -> dict:
-    command = [str(Path(sys.executable).with_name("kura-dagster")), "ingest", str(export), "--dataset", "bench"]
-    env = {**os.environ, "KURA_HOME": str(workdir / "home"), "KURA_DATA_DIR": str(workdir / "data"),
-           "DAGSTER_HOME": str(workdir / "home" / "dagster")}
+    command = [
+        str(Path(sys.executable).with_name("kura-dagster")),
+        "ingest",
+        str(export),
+        "--dataset",
+        "bench",
+    ]
+    env = {
+        **os.environ,
+        "KURA_HOME": str(workdir / "home"),
+        "KURA_DATA_DIR": str(workdir / "data"),
+        "DAGSTER_HOME": str(workdir / "home" / "dagster"),
+    }
     started = time.perf_counter()
-    wrapped = subprocess.run([sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True, env=env,
-                             check=True)
+    wrapped = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True, env=env, check=True
+    )
     seconds = time.perf_counter() - started
     outcome = json.loads(wrapped.stdout)
     if outcome["rc"] != 0:
         raise SystemExit(f"kura-dagster ingest failed ({outcome['rc']}): {outcome['stderr']}")
-    match = re.search(r"(\d+) accepted \+ (\d+) duplicates merged \+ (\d+) quarantined = (\d+) records read "
-                      r"\((\d+) of the accepted", outcome["stdout"])
+    match = re.search(
+        r"(\d+) accepted \+ (\d+) duplicates merged \+ (\d+) quarantined = (\d+) records read "
+        r"\((\d+) of the accepted",
+        outcome["stdout"],
+    )
     if not match:
         raise SystemExit(f"unexpected output: {outcome['stdout']}")
     accepted, duplicates, quarantined, records, unchanged = map(int, match.groups())
-    return {"seconds": round(seconds, 2), "peak_rss_mib": round(outcome["peak_kib"] / 1024, 1),
-            "accepted": accepted, "duplicates": duplicates, "quarantined": quarantined, "records": records,
-            "unchanged": unchanged}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(outcome["peak_kib"] / 1024, 1),
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "quarantined": quarantined,
+        "records": records,
+        "unchanged": unchanged,
+    }
 
 
 def landed_lines(folder: Path) -> tuple[int, int]:
@@ -169,11 +199,15 @@ def landed_lines(folder: Path) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mb", type=float, default=1024.0, help="size of the generated export (MiB)")
     parser.add_argument("--days", type=int, default=7, help="UTC days the conversations are spread over")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--format", choices=("jsonl", "kura"), default="jsonl", help="JSON lines or one JSON array")
+    parser.add_argument(
+        "--format", choices=("jsonl", "kura"), default="jsonl", help="JSON lines or one JSON array"
+    )
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--note", default="", help="a remark stored with the result (e.g. 'machine busy')")
@@ -184,9 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         export = workdir / ("export.jsonl" if args.format == "jsonl" else "conversations.json")
         started = time.perf_counter()
-        expected = generate(export, int(args.size_mb * 1024 * 1024), args.days, args.seed, args.format == "kura")
-        print(f"generated {expected['bytes'] / 2**20:.0f} MiB, {expected['records']:,} records in "
-              f"{time.perf_counter() - started:.0f}s: {expected}", flush=True)
+        expected = generate(
+            export, int(args.size_mb * 1024 * 1024), args.days, args.seed, args.format == "kura"
+        )
+        print(
+            f"generated {expected['bytes'] / 2**20:.0f} MiB, {expected['records']:,} records in "
+            f"{time.perf_counter() - started:.0f}s: {expected}",
+            flush=True,
+        )
         runs = []
         for attempt in ("first", "again"):
             result = run_ingest(export, workdir)
@@ -202,21 +241,37 @@ def main(argv: list[str] | None = None) -> int:
         assert lines == first["accepted"], (lines, first)
         mib = expected["bytes"] / 2**20
         result = {
-            "benchmark": "ingest_memory", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "format": args.format, "export_mib": round(mib, 1), "records": expected["records"], "days": args.days,
+            "benchmark": "ingest_memory",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "format": args.format,
+            "export_mib": round(mib, 1),
+            "records": expected["records"],
+            "days": args.days,
             "day_files": files,
-            "seed": args.seed, "cpus": os.cpu_count(), "note": args.note,
-            "first": {**first, "mib_per_s": round(mib / first["seconds"], 2),
-                      "records_per_s": round(first["records"] / first["seconds"])},
-            "again": {**again, "mib_per_s": round(mib / again["seconds"], 2),
-                      "records_per_s": round(again["records"] / again["seconds"])},
+            "seed": args.seed,
+            "cpus": os.cpu_count(),
+            "note": args.note,
+            "first": {
+                **first,
+                "mib_per_s": round(mib / first["seconds"], 2),
+                "records_per_s": round(first["records"] / first["seconds"]),
+            },
+            "again": {
+                **again,
+                "mib_per_s": round(mib / again["seconds"], 2),
+                "records_per_s": round(again["records"] / again["seconds"]),
+            },
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"ingest_memory_{args.format}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        line = (f"| {result['date']} | {args.format}, {mib:.0f} MiB, {expected['records']:,} records, {files} days | "
-                f"first: {first['seconds']:.0f} s, {result['first']['mib_per_s']:.1f} MiB/s, "
-                f"{result['first']['records_per_s']:,} records/s, peak RSS {first['peak_rss_mib']:.0f} MiB | "
-                f"again: {again['seconds']:.0f} s, peak RSS {again['peak_rss_mib']:.0f} MiB | {args.note} |\n")
+        (RESULTS / f"ingest_memory_{args.format}.json").write_text(
+            json.dumps(result, indent=2) + "\n", encoding="utf-8"
+        )
+        line = (
+            f"| {result['date']} | {args.format}, {mib:.0f} MiB, {expected['records']:,} records, {files} days | "
+            f"first: {first['seconds']:.0f} s, {result['first']['mib_per_s']:.1f} MiB/s, "
+            f"{result['first']['records_per_s']:,} records/s, peak RSS {first['peak_rss_mib']:.0f} MiB | "
+            f"again: {again['seconds']:.0f} s, peak RSS {again['peak_rss_mib']:.0f} MiB | {args.note} |\n"
+        )
         with (RESULTS / "ingest_memory.md").open("a", encoding="utf-8") as handle:
             handle.write(line)
         print(line, end="")

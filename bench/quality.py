@@ -39,15 +39,29 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kura_dagster.core.stages.base_clusters import KMeansClusteringMethod, generate_base_clusters_from_conversation_summaries
-from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_summaries, embedding_text
-from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
 from kura_dagster.core.settings import Settings
+from kura_dagster.core.stages.base_clusters import (
+    KMeansClusteringMethod,
+    generate_base_clusters_from_conversation_summaries,
+)
+from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_summaries, embedding_text
+from kura_dagster.core.stages.meta_clusters import (
+    AgglomerativeMetaClusterModel,
+    reduce_clusters_from_base_clusters,
+)
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, summarise_conversations
 from kura_dagster.core.tree import children_of, depth_first
 from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, Message
 
-EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+# ../shared/eval beside the repository; from a git worktree in another folder, the first one up the path.
+EVAL_DIR = next(
+    (
+        p / "shared" / "eval"
+        for p in Path(__file__).resolve().parents[1].parents
+        if (p / "shared" / "eval").is_dir()
+    ),
+    Path(__file__).resolve().parents[1].parent / "shared" / "eval",
+)
 DATASETS = {
     # name: (file, label to drop)
     "banking77": ("banking77_test.jsonl", None),
@@ -62,7 +76,9 @@ def load_labelled(path: Path, drop: str | None) -> tuple[list[Conversation], lis
     rows = [row for row in rows if row["label"] != drop]
     stamp = datetime(2026, 1, 1, tzinfo=timezone.utc)
     conversations = [
-        Conversation(chat_id=row["id"], created_at=stamp, messages=[Message(role="user", content=row["text"])])
+        Conversation(
+            chat_id=row["id"], created_at=stamp, messages=[Message(role="user", content=row["text"])]
+        )
         for row in rows
     ]
     return conversations, [row["label"] for row in rows]
@@ -127,15 +143,22 @@ def our_tree(
 ) -> tuple[list[Cluster], list[Cluster]]:
     """The base_clusters and meta_clusters stages as the assets run them with the local models."""
     base = generate_base_clusters_from_conversation_summaries(
-        summaries, vectors,
-        clustering_method=KMeansClusteringMethod(target_cluster_size=settings.target_cluster_size, random_state=seed),
-        lexical_weight=settings.lexical_weight, manifold=settings.manifold == "umap", random_state=seed,
+        summaries,
+        vectors,
+        clustering_method=KMeansClusteringMethod(
+            target_cluster_size=settings.target_cluster_size, random_state=seed
+        ),
+        lexical_weight=settings.lexical_weight,
+        manifold=settings.manifold == "umap",
+        random_state=seed,
     )
     model = AgglomerativeMetaClusterModel(max_roots=settings.max_roots, branching=settings.meta_branching)
     return base, reduce_clusters_from_base_clusters(base, summaries, vectors, model=model)
 
 
-def run_ours(summaries, vectors, truth_of: dict[str, str], n_labels: int, settings: Settings, seed: int) -> dict:
+def run_ours(
+    summaries, vectors, truth_of: dict[str, str], n_labels: int, settings: Settings, seed: int
+) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     base, nodes = our_tree(summaries, vectors, settings, seed)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -145,10 +168,16 @@ def run_ours(summaries, vectors, truth_of: dict[str, str], n_labels: int, settin
     predicted = np.array([node_index[cut[chat]] for chat in chats])
     sizes = [c.count for c in base]
     return {
-        "seed": seed, **scores([truth_of[chat] for chat in chats], predicted),
-        "level": depth, "level_nodes": count, "tree_depth": max(level for _, level in depth_first(nodes)),
-        "base_clusters": len(base), "base_smallest": min(sizes), "base_below_10": sum(size < 10 for size in sizes),
-        "seconds": seconds, "cpu_seconds": cpu_seconds,
+        "seed": seed,
+        **scores([truth_of[chat] for chat in chats], predicted),
+        "level": depth,
+        "level_nodes": count,
+        "tree_depth": max(level for _, level in depth_first(nodes)),
+        "base_clusters": len(base),
+        "base_smallest": min(sizes),
+        "base_below_10": sum(size < 10 for size in sizes),
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
     }
 
 
@@ -159,9 +188,12 @@ def run_baseline(vectors: np.ndarray, texts: list[str], truth: list[str], seed: 
     labels, _ = bertopic_style(vectors, texts, random_state=seed)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return {
-        "seed": seed, **scores(truth, labels),
-        "topics": len(set(labels.tolist()) - {NOISE}), "noise_share": float((labels == NOISE).mean()),
-        "seconds": seconds, "cpu_seconds": cpu_seconds,
+        "seed": seed,
+        **scores(truth, labels),
+        "topics": len(set(labels.tolist()) - {NOISE}),
+        "noise_share": float((labels == NOISE).mean()),
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
     }
 
 
@@ -185,13 +217,19 @@ def evaluate(name: str, seeds: list[int], settings: Settings, baseline: bool) ->
     n_labels = len(set(labels))
     ours = [run_ours(summaries, vectors, truth_of, n_labels, settings, seed) for seed in seeds]
     result = {
-        "dataset": name, "items": len(conversations), "labels": n_labels, "floor": FLOORS[name],
-        "summarise_embed_seconds": prepare_s, "ours": {**summary_of(ours), "runs": ours},
+        "dataset": name,
+        "items": len(conversations),
+        "labels": n_labels,
+        "floor": FLOORS[name],
+        "summarise_embed_seconds": prepare_s,
+        "ours": {**summary_of(ours), "runs": ours},
     }
     if baseline:
         theirs = [run_baseline(vectors, texts, truth, seed) for seed in seeds]
         result["baseline"] = {**summary_of(theirs), "runs": theirs}
-        result["baseline_over_ours_time"] = result["baseline"]["seconds_median"] / result["ours"]["seconds_median"]
+        result["baseline_over_ours_time"] = (
+            result["baseline"]["seconds_median"] / result["ours"]["seconds_median"]
+        )
     return result
 
 
@@ -202,7 +240,6 @@ def warm_up(settings: Settings) -> None:
     import warnings
 
     import umap
-
     from baseline import bertopic_style
 
     file_name, drop = DATASETS["banking77"]
@@ -213,37 +250,50 @@ def warm_up(settings: Settings) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         umap.UMAP(n_neighbors=5, n_components=2, metric="cosine", random_state=0, n_epochs=5).fit_transform(
-            np.random.default_rng(0).normal(size=(4200, 8)).astype(np.float32))
+            np.random.default_rng(0).normal(size=(4200, 8)).astype(np.float32)
+        )
 
 
 def print_table(results: list[dict]) -> None:
-    print("| dataset | items | labels | pipeline | level (nodes) | NMI median, min | ARI | purity | seconds (CPU) |")
+    print(
+        "| dataset | items | labels | pipeline | level (nodes) | NMI median, min | ARI | purity | seconds (CPU) |"
+    )
     print("|---|---:|---:|---|---|---:|---:|---:|---:|")
     for r in results:
         o = r["ours"]
         levels = ", ".join(sorted({f"{run['level']} ({run['level_nodes']})" for run in o["runs"]}))
-        print(f"| {r['dataset']} | {r['items']} | {r['labels']} | ours | {levels} | {o['nmi_median']:.4f}, "
-              f"{o['nmi_min']:.4f} | {o['ari_median']:.4f} | {o['purity_median']:.4f} | {o['seconds_median']:.1f} "
-              f"({o['cpu_seconds_median']:.1f}) |")
+        print(
+            f"| {r['dataset']} | {r['items']} | {r['labels']} | ours | {levels} | {o['nmi_median']:.4f}, "
+            f"{o['nmi_min']:.4f} | {o['ari_median']:.4f} | {o['purity_median']:.4f} | {o['seconds_median']:.1f} "
+            f"({o['cpu_seconds_median']:.1f}) |"
+        )
         if "baseline" in r:
             b = r["baseline"]
             topics = ", ".join(str(run["topics"]) for run in b["runs"])
-            print(f"| {r['dataset']} | {r['items']} | {r['labels']} | BERTopic-style | {topics} topics + noise | "
-                  f"{b['nmi_median']:.4f}, {b['nmi_min']:.4f} | {b['ari_median']:.4f} | {b['purity_median']:.4f} | "
-                  f"{b['seconds_median']:.1f} ({b['cpu_seconds_median']:.1f}), {r['baseline_over_ours_time']:.2f}× ours |")
+            print(
+                f"| {r['dataset']} | {r['items']} | {r['labels']} | BERTopic-style | {topics} topics + noise | "
+                f"{b['nmi_median']:.4f}, {b['nmi_min']:.4f} | {b['ari_median']:.4f} | {b['purity_median']:.4f} | "
+                f"{b['seconds_median']:.1f} ({b['cpu_seconds_median']:.1f}), {r['baseline_over_ours_time']:.2f}× ours |"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
     parser.add_argument("--no-baseline", action="store_true", help="skip the BERTopic-style baseline")
     parser.add_argument("--json", type=Path, default=Path("bench/results/quality.json"))
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit BLAS/OpenMP threads for both pipelines (default: the libraries' own, as the "
-                             "pipeline runs). 1 makes timings on a busy shared machine measure the algorithms "
-                             "rather than thread contention; floating-point sums then run in another order, so "
-                             "k-means and UMAP land on slightly different clusters (about ±0.002 NMI)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit BLAS/OpenMP threads for both pipelines (default: the libraries' own, as the "
+        "pipeline runs). 1 makes timings on a busy shared machine measure the algorithms "
+        "rather than thread contention; floating-point sums then run in another order, so "
+        "k-means and UMAP land on slightly different clusters (about ±0.002 NMI)",
+    )
     args = parser.parse_args(argv)
     if not EVAL_DIR.is_dir():
         print(f"no evaluation data at {EVAL_DIR}; nothing to measure", file=sys.stderr)
@@ -258,9 +308,15 @@ def main(argv: list[str] | None = None) -> int:
         results = [evaluate(name, args.seeds, settings, not args.no_baseline) for name in args.datasets]
     print_table(results)
     report = {
-        "settings": {key: str(value) for key, value in asdict(settings).items()
-                     if key in ("target_cluster_size", "lexical_weight", "manifold", "max_roots", "meta_branching")},
-        "seeds": args.seeds, "threads": args.threads, "cpu_count": os.cpu_count(), "load_average_before_after": [load_before[0], os.getloadavg()[0]],
+        "settings": {
+            key: str(value)
+            for key, value in asdict(settings).items()
+            if key in ("target_cluster_size", "lexical_weight", "manifold", "max_roots", "meta_branching")
+        },
+        "seeds": args.seeds,
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "load_average_before_after": [load_before[0], os.getloadavg()[0]],
         "results": results,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

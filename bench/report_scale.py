@@ -57,7 +57,9 @@ def generate(database: Path, out: Path, include_messages: bool) -> dict:
         "render_and_write_s": round(done - loaded, 2),
         "generation_s": round(done - started, 2),
         "file_mb": round(out.stat().st_size / 1e6, 2),
-        "embedded_mb_by_part": {name: round(size / 1e6, 2) for name, size in sorted(sizes.items(), key=lambda i: -i[1])},
+        "embedded_mb_by_part": {
+            name: round(size / 1e6, 2) for name, size in sorted(sizes.items(), key=lambda i: -i[1])
+        },
     }
 
 
@@ -75,36 +77,54 @@ def browse(page_path: Path) -> dict:
         ready = time.perf_counter() - started
         page.wait_for_timeout(500)
         first_draw = page.evaluate("window.kuraExplorer.timings.draw")
-        search_ms = page.evaluate("(() => { window.kuraExplorer.search('refund'); return window.kuraExplorer.timings.search; })()")
+        search_ms = page.evaluate(
+            "(() => { window.kuraExplorer.search('refund'); return window.kuraExplorer.timings.search; })()"
+        )
         page.wait_for_timeout(300)
         filtered_draw = page.evaluate("window.kuraExplorer.timings.draw")
         page.evaluate("window.kuraExplorer.search('')")
         click_ms = page.evaluate(
-            "(() => { const t = performance.now(); window.kuraExplorer.select(0, true); return performance.now() - t; })()")
+            "(() => { const t = performance.now(); window.kuraExplorer.select(0, true); return performance.now() - t; })()"
+        )
         matched = page.locator("#status").text_content()
         browser.close()
-    return {"ready_s": round(ready, 2), "first_draw_ms": round(first_draw, 1), "search_ms": round(search_ms, 1),
-            "filtered_draw_ms": round(filtered_draw, 1), "select_largest_topic_ms": round(click_ms, 1),
-            "status_after_select": matched, "page_errors": errors}
+    return {
+        "ready_s": round(ready, 2),
+        "first_draw_ms": round(first_draw, 1),
+        "search_ms": round(search_ms, 1),
+        "filtered_draw_ms": round(filtered_draw, 1),
+        "select_largest_topic_ms": round(click_ms, 1),
+        "status_after_select": matched,
+        "page_errors": errors,
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--leaves", type=int, default=5_000)
-    parser.add_argument("--messages", action="store_true", help="also measure a page that includes the messages")
+    parser.add_argument(
+        "--messages", action="store_true", help="also measure a page that includes the messages"
+    )
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     database = args.out / "report_scale.duckdb"
-    result: dict = {"conversations": args.conversations, "leaves": args.leaves,
-                    "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    result: dict = {
+        "conversations": args.conversations,
+        "leaves": args.leaves,
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     result.update(build(database, args.conversations, args.leaves))
     page_path = args.out / "report_scale.html"
     result["page"] = generate(database, page_path, include_messages=False)
     if args.messages:
-        result["page_with_messages"] = generate(database, args.out / "report_scale_messages.html", include_messages=True)
+        result["page_with_messages"] = generate(
+            database, args.out / "report_scale_messages.html", include_messages=True
+        )
     if not args.no_browser and CHROMIUM.exists():
         result["browser"] = browse(page_path)
     print(json.dumps(result, indent=2))

@@ -82,11 +82,21 @@ def child_run(home: Path, data_dir: Path, out: Path) -> None:
         step[key] = record.timestamp
         if event.event_type == DagsterEventType.STEP_FAILURE:
             step["failed"] = 1.0
-    out.write_text(json.dumps({
-        "run_id": result.run_id, "success": result.success, "error": result.error,
-        "process_start": started, "imported": imported, "definitions_loaded": loaded, "run_end": finished,
-        "steps": steps,
-    }, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "run_id": result.run_id,
+                "success": result.success,
+                "error": result.error,
+                "process_start": started,
+                "imported": imported,
+                "definitions_loaded": loaded,
+                "run_end": finished,
+                "steps": steps,
+            },
+            indent=1,
+        )
+    )
 
 
 def child_baseline(home: Path, out: Path) -> None:
@@ -107,11 +117,19 @@ def child_baseline(home: Path, out: Path) -> None:
     labels, words = bertopic_style(vectors, texts, random_state=42)
     keywords = [words[topic] for topic in sorted(words) if topic != -1]
     stage_seconds = {"umap_hdbscan_ctfidf": time.time() - started}
-    out.write_text(json.dumps({
-        "seconds": time.time() - started, "stages": stage_seconds, "rows": len(chat_ids),
-        "topics": int(len(set(labels.tolist()) - {-1})), "noise_share": float(np.mean(labels == -1)),
-        "example_keywords": keywords[:5],
-    }, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "seconds": time.time() - started,
+                "stages": stage_seconds,
+                "rows": len(chat_ids),
+                "topics": int(len(set(labels.tolist()) - {-1})),
+                "noise_share": float(np.mean(labels == -1)),
+                "example_keywords": keywords[:5],
+            },
+            indent=1,
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------- parent side
@@ -172,8 +190,13 @@ def run_child(args: list[str], timeout_s: float | None = None) -> dict:
             process.wait()
     # ru_maxrss is the largest of all waited-for children so far (KiB on Linux): only meaningful when it grew.
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"returncode": process.returncode, "timed_out": timed_out, "wall_s": time.time() - started,
-            "samples": sampler.samples, "maxrss_bytes": after * 1024 if after > before else None}
+    return {
+        "returncode": process.returncode,
+        "timed_out": timed_out,
+        "wall_s": time.time() - started,
+        "samples": sampler.samples,
+        "maxrss_bytes": after * 1024 if after > before else None,
+    }
 
 
 def peak_between(samples: list[tuple[float, int, float]], start: float, end: float) -> int:
@@ -200,7 +223,9 @@ def one_pipeline_run(size: int, data_dir: Path, scratch: Path, numba_cache: Path
     os.environ["NUMBA_CACHE_DIR"] = str(numba_cache)
     measured = run_child(["--child-run", str(home), str(data_dir), str(out)])
     if measured["returncode"] != 0 or not out.exists():
-        raise RuntimeError(f"pipeline child failed for n={size} (exit {measured['returncode']}); see its output")
+        raise RuntimeError(
+            f"pipeline child failed for n={size} (exit {measured['returncode']}); see its output"
+        )
     timings = json.loads(out.read_text())
     if not timings["success"]:
         raise RuntimeError(f"pipeline run failed for n={size}: {timings['error']}")
@@ -219,7 +244,9 @@ def one_pipeline_run(size: int, data_dir: Path, scratch: Path, numba_cache: Path
     first = min(step["start"] for step in timings["steps"].values())
     last = max(step["end"] for step in timings["steps"].values())
     return {
-        "home": str(home), "run_id": timings["run_id"], "stages": stages,
+        "home": str(home),
+        "run_id": timings["run_id"],
+        "stages": stages,
         "assets_s": assets_s,  # conversations → projections, DuckDB writes included, checks excluded
         "steps_wall_s": last - first,  # first step start → last step end (assets and checks)
         "startup_s": timings["definitions_loaded"] - timings["process_start"],
@@ -245,9 +272,11 @@ def warm_up(scratch: Path, numba_cache: Path, write_partition) -> str:
     run = one_pipeline_run(size, data_dir, scratch, numba_cache)
     shutil.rmtree(run["home"], ignore_errors=True)
     state = "compiling UMAP into an empty numba cache" if was_cold else "numba cache already warm"
-    line = (f"Warm-up before the timed runs: one {size:,}-conversation run, {run['assets_s']:.1f} s of assets "
-            f"({state}; projections {run['stages']['projections']['seconds']:.1f} s). A machine pays the "
-            "compilation once; the timed runs share the cache.")
+    line = (
+        f"Warm-up before the timed runs: one {size:,}-conversation run, {run['assets_s']:.1f} s of assets "
+        f"({state}; projections {run['stages']['projections']['seconds']:.1f} s). A machine pays the "
+        "compilation once; the timed runs share the cache."
+    )
     print(line, flush=True)
     return line
 
@@ -260,7 +289,11 @@ def baseline_run(home: Path, timeout_s: float) -> dict:
     if measured["timed_out"]:
         return {"status": f"timeout after {timeout_s:.0f} s", "peak_rss_bytes": peak}
     if measured["returncode"] != 0 or not out.exists():
-        status = "killed (out of memory?)" if measured["returncode"] in (-9, 137) else f"exit {measured['returncode']}"
+        status = (
+            "killed (out of memory?)"
+            if measured["returncode"] in (-9, 137)
+            else f"exit {measured['returncode']}"
+        )
         return {"status": status, "peak_rss_bytes": peak}
     return {"status": "ok", **json.loads(out.read_text()), "peak_rss_bytes": peak, "process_cpu_s": cpu}
 
@@ -292,11 +325,17 @@ def summarise_size(size: int, runs: list[dict]) -> dict:
             for run in runs:
                 for step, peak in run["stages"].get(name, {}).get("step_peak_rss_bytes", {}).items():
                     step_peaks[step] = max(step_peaks.get(step, 0), peak)
-            stages[name] = {"seconds": median(seconds), "cpu_s": median(cpu), "peak_rss_bytes": max(peaks),
-                            "per_second": size / median(seconds) if median(seconds) else None,
-                            "step_peak_rss_bytes": step_peaks}
+            stages[name] = {
+                "seconds": median(seconds),
+                "cpu_s": median(cpu),
+                "peak_rss_bytes": max(peaks),
+                "per_second": size / median(seconds) if median(seconds) else None,
+                "step_peak_rss_bytes": step_peaks,
+            }
     return {
-        "n": size, "runs": len(runs), "stages": stages,
+        "n": size,
+        "runs": len(runs),
+        "stages": stages,
         "assets_s": median([r["assets_s"] for r in runs]),
         "assets_s_all": [r["assets_s"] for r in runs],
         "assets_cpu_s": median([r["assets_cpu_s"] for r in runs]),
@@ -317,13 +356,15 @@ def gib(value: int | None) -> str:
 def markdown(report: dict) -> str:
     sizes = report["sizes"]
     lines = [
-        "# Scale benchmark", "",
+        "# Scale benchmark",
+        "",
         f"{report['machine']['cores']} cores, {report['machine']['memory_gib']:.0f} GiB, Python "
         f"{report['machine']['python']}; {report['date']}; local defaults (extractive summaries, WordLlama, "
         "k-means, Ward hierarchy, UMAP map). Seconds are medians over the runs; peak RSS is the largest "
         "sample of the run process tree (GiB), the run process and its workers together. The six stages are "
         "conversations through projections (DuckDB writes included); the job also runs the asset checks and "
-        "the explorer assets (topic_trends, report), shown apart.", "",
+        "the explorer assets (topic_trends, report), shown apart.",
+        "",
         "CPU s is the user+system time of the run's process tree over the same steps: on a shared machine "
         "(see the load average, 2 = both cores busy) it says what the run costs when it has the cores to itself.",
         "",
@@ -333,51 +374,85 @@ def markdown(report: dict) -> str:
     ]
     for s in sizes:
         load = ", ".join(f"{value:.1f}" for value in s["load_average"])
-        lines.append(f"| {s['n']:,} | {s['runs']} | {s['assets_s']:.1f} | {s['assets_cpu_s']:.1f} | "
-                     f"{s['steps_wall_s']:.1f} | {s['startup_s']:.1f} | {gib(s.get('stages_peak_rss_bytes'))} | "
-                     f"{gib(s['peak_rss_bytes'])} | "
-                     f"{s['n'] / s['assets_s']:,.0f} | {load} |")
-    lines += ["", "Per stage: wall seconds / CPU seconds / peak RSS GiB / conversations per second (wall)", "",
-              "| stage | " + " | ".join(f"{s['n']:,}" for s in sizes) + " | exponent |",
-              "|---|" + "---:|" * (len(sizes) + 1)]
+        lines.append(
+            f"| {s['n']:,} | {s['runs']} | {s['assets_s']:.1f} | {s['assets_cpu_s']:.1f} | "
+            f"{s['steps_wall_s']:.1f} | {s['startup_s']:.1f} | {gib(s.get('stages_peak_rss_bytes'))} | "
+            f"{gib(s['peak_rss_bytes'])} | "
+            f"{s['n'] / s['assets_s']:,.0f} | {load} |"
+        )
+    lines += [
+        "",
+        "Per stage: wall seconds / CPU seconds / peak RSS GiB / conversations per second (wall)",
+        "",
+        "| stage | " + " | ".join(f"{s['n']:,}" for s in sizes) + " | exponent |",
+        "|---|" + "---:|" * (len(sizes) + 1),
+    ]
     for name in STAGES + OTHERS:
         cells = []
         for s in sizes:
             stage = s["stages"].get(name)
-            cells.append("—" if stage is None else
-                         f"{stage['seconds']:.1f} / {stage['cpu_s']:.1f} / {gib(stage['peak_rss_bytes'])} / "
-                         f"{stage['per_second']:,.0f}")
+            cells.append(
+                "—"
+                if stage is None
+                else f"{stage['seconds']:.1f} / {stage['cpu_s']:.1f} / {gib(stage['peak_rss_bytes'])} / "
+                f"{stage['per_second']:,.0f}"
+            )
         exponent = report["exponents"].get(name)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'—' if exponent is None else f'{exponent:.2f}'} |")
-    explorer = [f"{s['n']:,}: " + ", ".join(f"{step} {gib(peak)}" for step, peak in
-                                             s["stages"]["explorer"].get("step_peak_rss_bytes", {}).items())
-                for s in sizes if "explorer" in s["stages"]]
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {'—' if exponent is None else f'{exponent:.2f}'} |"
+        )
+    explorer = [
+        f"{s['n']:,}: "
+        + ", ".join(
+            f"{step} {gib(peak)}"
+            for step, peak in s["stages"]["explorer"].get("step_peak_rss_bytes", {}).items()
+        )
+        for s in sizes
+        if "explorer" in s["stages"]
+    ]
     if explorer:
         lines += ["", "Peak RSS (GiB) of the explorer's steps: " + "; ".join(explorer) + "."]
     total = report["exponents"].get("assets")
     total_cpu = report["exponents"].get("assets_cpu")
     if total:
-        lines += ["", f"Wall time grows as n^{total:.2f} end to end, CPU time as n^{total_cpu:.2f} "
-                  "(least-squares slope of log time against log n over the sizes; exponents per stage are of wall time)."]
-        steps = [f"{a['n']:,} → {b['n']:,}: wall n^{fitted_exponent([a['n'], b['n']], [a['assets_s'], b['assets_s']]):.2f}, "
-                 f"CPU n^{fitted_exponent([a['n'], b['n']], [a['assets_cpu_s'], b['assets_cpu_s']]):.2f}"
-                 for a, b in zip(sizes, sizes[1:])]
-        lines += ["", "Between consecutive sizes (above 20,000 conversations the base clusters take the large-input "
-                  "path, so the step from 10k is not like for like): " + "; ".join(steps) + "."]
+        lines += [
+            "",
+            f"Wall time grows as n^{total:.2f} end to end, CPU time as n^{total_cpu:.2f} "
+            "(least-squares slope of log time against log n over the sizes; exponents per stage are of wall time).",
+        ]
+        steps = [
+            f"{a['n']:,} → {b['n']:,}: wall n^{fitted_exponent([a['n'], b['n']], [a['assets_s'], b['assets_s']]):.2f}, "
+            f"CPU n^{fitted_exponent([a['n'], b['n']], [a['assets_cpu_s'], b['assets_cpu_s']]):.2f}"
+            for a, b in zip(sizes, sizes[1:])
+        ]
+        lines += [
+            "",
+            "Between consecutive sizes (above 20,000 conversations the base clusters take the large-input "
+            "path, so the step from 10k is not like for like): " + "; ".join(steps) + ".",
+        ]
     if report.get("baseline"):
-        lines += ["", "## BERTopic-style baseline on the same embeddings", "",
-                  "UMAP(5, cosine) → HDBSCAN(min_cluster_size=10) → c-TF-IDF, against this pipeline's "
-                  "base_clusters + meta_clusters + projections (from the same stored embeddings).", "",
-                  "| n | baseline | baseline (s) | ours (s) | baseline / ours | topics | noise | peak RSS (GiB) |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## BERTopic-style baseline on the same embeddings",
+            "",
+            "UMAP(5, cosine) → HDBSCAN(min_cluster_size=10) → c-TF-IDF, against this pipeline's "
+            "base_clusters + meta_clusters + projections (from the same stored embeddings).",
+            "",
+            "| n | baseline | baseline (s) | ours (s) | baseline / ours | topics | noise | peak RSS (GiB) |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in report["baseline"]:
             ours = row["ours_s"]
             if row["status"] == "ok":
-                lines.append(f"| {row['n']:,} | ok | {row['seconds']:.1f} | {ours:.1f} | {row['seconds'] / ours:.2f}× | "
-                             f"{row['topics']} | {row['noise_share']:.0%} | {gib(row['peak_rss_bytes'])} |")
+                lines.append(
+                    f"| {row['n']:,} | ok | {row['seconds']:.1f} | {ours:.1f} | {row['seconds'] / ours:.2f}× | "
+                    f"{row['topics']} | {row['noise_share']:.0%} | {gib(row['peak_rss_bytes'])} |"
+                )
             else:
-                lines.append(f"| {row['n']:,} | {row['status']} | — | {ours:.1f} | — | — | — | "
-                             f"{gib(row['peak_rss_bytes'])} |")
+                lines.append(
+                    f"| {row['n']:,} | {row['status']} | — | {ours:.1f} | — | — | — | "
+                    f"{gib(row['peak_rss_bytes'])} |"
+                )
     if report.get("notes"):
         lines += ["", *report["notes"]]
     return "\n".join(lines) + "\n"
@@ -389,16 +464,25 @@ def write_report(args: argparse.Namespace, summaries: list[dict], raw: dict, bas
     import psutil
 
     sizes = [s["n"] for s in summaries]
-    exponents = {"assets": fitted_exponent(sizes, [s["assets_s"] for s in summaries]),
-                 "assets_cpu": fitted_exponent(sizes, [s["assets_cpu_s"] for s in summaries])}
+    exponents = {
+        "assets": fitted_exponent(sizes, [s["assets_s"] for s in summaries]),
+        "assets_cpu": fitted_exponent(sizes, [s["assets_cpu_s"] for s in summaries]),
+    }
     for name in STAGES + OTHERS:
         if all(name in s["stages"] for s in summaries):
             exponents[name] = fitted_exponent(sizes, [s["stages"][name]["seconds"] for s in summaries])
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / 2**30,
-                    "python": platform.python_version(), "load_average_at_end": os.getloadavg()},
-        "sizes": summaries, "exponents": exponents, "baseline": baseline, "notes": args.note,
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": psutil.virtual_memory().total / 2**30,
+            "python": platform.python_version(),
+            "load_average_at_end": os.getloadavg(),
+        },
+        "sizes": summaries,
+        "exponents": exponents,
+        "baseline": baseline,
+        "notes": args.note,
         "runs": {str(k): v for k, v in raw.items()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -411,20 +495,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Scale benchmark of the kura-dagster pipeline.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3, help="runs per size below 1M (default 3)")
-    parser.add_argument("--repeats-large", type=int, default=1, help="runs per size of 1M and more (default 1)")
+    parser.add_argument(
+        "--repeats-large", type=int, default=1, help="runs per size of 1M and more (default 1)"
+    )
     parser.add_argument("--baseline-sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--baseline-timeout", type=float, default=900.0)
-    parser.add_argument("--scratch", type=Path, default=Path(os.environ.get("KURA_BENCH_SCRATCH", ROOT / ".bench")),
-                        help="generated data and run homes (default .bench/, never committed)")
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(os.environ.get("KURA_BENCH_SCRATCH", ROOT / ".bench")),
+        help="generated data and run homes (default .bench/, never committed)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="where scale.json/.md go")
     parser.add_argument("--name", default="scale", help="file name stem of the results")
     parser.add_argument("--keep-homes", action="store_true", help="keep each run's KURA_HOME")
-    parser.add_argument("--via", choices=["in-process", "backfill"], default="in-process",
-                        help="in-process: the job in the child process, as `kura-dagster demo` runs it (default); "
-                             "backfill: as `kura-dagster run` does, with KURA_EXECUTOR's executor")
+    parser.add_argument(
+        "--via",
+        choices=["in-process", "backfill"],
+        default="in-process",
+        help="in-process: the job in the child process, as `kura-dagster demo` runs it (default); "
+        "backfill: as `kura-dagster run` does, with KURA_EXECUTOR's executor",
+    )
     parser.add_argument("--note", action="append", default=[], help="a line added to the markdown")
-    parser.add_argument("--no-warm-up", action="store_true",
-                        help="skip the untimed first run that compiles UMAP into the shared numba cache")
+    parser.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="skip the untimed first run that compiles UMAP into the shared numba cache",
+    )
     # Internal: the child processes.
     parser.add_argument("--child-run", nargs=3, metavar=("HOME", "DATA", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--child-baseline", nargs=2, metavar=("HOME", "OUT"), help=argparse.SUPPRESS)
@@ -437,9 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(BENCH_DIR))
-    from generate import write_partition
-
     import psutil  # noqa: F401  (missing, it fails here, before any run: the sampler needs it)
+    from generate import write_partition
 
     os.environ["KURA_BENCH_VIA"] = args.via
     args.scratch.mkdir(parents=True, exist_ok=True)
@@ -458,8 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for attempt in range(repeats):
             run = one_pipeline_run(size, data_dir, args.scratch, numba_cache)
-            print(f"n={size:,} run {attempt + 1}/{repeats}: assets {run['assets_s']:.1f} s, "
-                  f"peak RSS {gib(run['peak_rss_bytes'])} GiB", flush=True)
+            print(
+                f"n={size:,} run {attempt + 1}/{repeats}: assets {run['assets_s']:.1f} s, "
+                f"peak RSS {gib(run['peak_rss_bytes'])} GiB",
+                flush=True,
+            )
             runs.append(run)
             last_home = Path(run["home"])
             if attempt < repeats - 1 and not args.keep_homes:
@@ -469,9 +568,14 @@ def main(argv: list[str] | None = None) -> int:
         summaries.append(summary)
         if size in args.baseline_sizes:
             row = baseline_run(last_home, args.baseline_timeout)
-            ours = sum(summary["stages"][s]["seconds"] for s in ("base_clusters", "meta_clusters", "projections"))
+            ours = sum(
+                summary["stages"][s]["seconds"] for s in ("base_clusters", "meta_clusters", "projections")
+            )
             baseline.append({"n": size, "ours_s": ours, **row})
-            print(f"baseline n={size:,}: {row['status']} {row.get('seconds', 0):.1f} s (ours {ours:.1f} s)", flush=True)
+            print(
+                f"baseline n={size:,}: {row['status']} {row.get('seconds', 0):.1f} s (ours {ours:.1f} s)",
+                flush=True,
+            )
         if not args.keep_homes:
             shutil.rmtree(last_home, ignore_errors=True)
         write_report(args, summaries, raw, baseline)

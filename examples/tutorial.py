@@ -1,6 +1,6 @@
 """The procedural API without Dagster, like Kura's tutorial: load → summarise → embed → cluster → tree → map.
 
-    python examples/tutorial.py [data/support_bot/2026-11-01.jsonl]
+python examples/tutorial.py [data/support_bot/2026-11-01.jsonl]
 """
 
 from __future__ import annotations
@@ -54,8 +54,12 @@ def main(path: str) -> None:
     print(f"Generated {len(clusters)} clusters")
 
     with timed("Step 4: meta clusters"):
-        tree = reduce_clusters_from_base_clusters(clusters, summaries, embeddings, model=AgglomerativeMetaClusterModel())
-    print(f"Reduced to {sum(1 for node in tree if node.parent_id is None)} root clusters ({len(tree)} tree nodes)")
+        tree = reduce_clusters_from_base_clusters(
+            clusters, summaries, embeddings, model=AgglomerativeMetaClusterModel()
+        )
+    print(
+        f"Reduced to {sum(1 for node in tree if node.parent_id is None)} root clusters ({len(tree)} tree nodes)"
+    )
 
     with timed("Step 5: projection"):
         projected = reduce_dimensionality_from_clusters(tree, summaries, embeddings, model=UMAPProjection())

@@ -21,7 +21,6 @@ from kura_dagster.core.settings import Settings, SettingsError, validate_dataset
 from kura_dagster.core.views.tree_view import STYLES
 
 
-
 class CommandError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
@@ -45,46 +44,82 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.core.ingest.driver import ingest, signals_stop_like_ctrl_c
     from kura_dagster.launch.runs import kura_instance, register_datasets
 
-    options = ConnectorOptions(columns=parse_columns(args.columns), default_created_at=args.default_date,
-                               split=args.split, cache_dir=settings.home / "hf_cache")
+    options = ConnectorOptions(
+        columns=parse_columns(args.columns),
+        default_created_at=args.default_date,
+        split=args.split,
+        cache_dir=settings.home / "hf_cache",
+    )
     try:
         with signals_stop_like_ctrl_c():
-            report = ingest(args.path, dataset=args.dataset, data_dir=settings.data_dir,
-                            quarantine_dir=settings.home / "quarantine", fmt=args.format, options=options,
-                            db_path=settings.duckdb_path)
+            report = ingest(
+                args.path,
+                dataset=args.dataset,
+                data_dir=settings.data_dir,
+                quarantine_dir=settings.home / "quarantine",
+                fmt=args.format,
+                options=options,
+                db_path=settings.duckdb_path,
+            )
     except KeyboardInterrupt:
-        print("kura-dagster ingest: interrupted; scratch files removed. Ingest again to finish: days already "
-              "merged are not duplicated.", file=sys.stderr)
+        print(
+            "kura-dagster ingest: interrupted; scratch files removed. Ingest again to finish: days already "
+            "merged are not duplicated.",
+            file=sys.stderr,
+        )
         return 130
     for rejected in report.rejected[:20]:
         print(f"rejected: {rejected.describe()}", file=sys.stderr)
     if report.quarantined > 20:
         print(f"... and {report.quarantined - 20} more rejected records", file=sys.stderr)
     if not report.balanced:  # an invariant of the loaders: say so loudly rather than lose records quietly
-        raise CommandError(f"{args.path}: {report.input_records} records read but {report.accepted} accepted + "
-                           f"{report.duplicates} duplicates + {report.quarantined} quarantined do not add up")
+        raise CommandError(
+            f"{args.path}: {report.input_records} records read but {report.accepted} accepted + "
+            f"{report.duplicates} duplicates + {report.quarantined} quarantined do not add up"
+        )
     if report.accepted == 0 and report.duplicates == 0:  # nothing landed: a mistake must not make a dataset
-        what = (f"all {report.quarantined} records were rejected" if report.quarantined else "it holds no records")
-        kept = f"; the rejects and their reasons are in {report.quarantine_file}" if report.quarantine_file else ""
-        print(f"kura-dagster ingest: {args.path}: {what}: nothing landed, dataset '{args.dataset}' not registered"
-              f"{kept}", file=sys.stderr)
+        what = (
+            f"all {report.quarantined} records were rejected" if report.quarantined else "it holds no records"
+        )
+        kept = (
+            f"; the rejects and their reasons are in {report.quarantine_file}"
+            if report.quarantine_file
+            else ""
+        )
+        print(
+            f"kura-dagster ingest: {args.path}: {what}: nothing landed, dataset '{args.dataset}' not registered"
+            f"{kept}",
+            file=sys.stderr,
+        )
         return 1
     register_datasets(kura_instance(settings), [args.dataset])
-    print(f"Ingested {args.path} ({report.format}) into dataset '{args.dataset}': {report.input_records} records read, "
-          f"{report.accepted} accepted, {report.duplicates} duplicates merged, {report.quarantined} quarantined")
-    print(f"  {report.accepted} accepted + {report.duplicates} duplicates merged + {report.quarantined} quarantined "
-          f"= {report.input_records} records read ({report.unchanged} of the accepted were already landed unchanged)")
+    print(
+        f"Ingested {args.path} ({report.format}) into dataset '{args.dataset}': {report.input_records} records read, "
+        f"{report.accepted} accepted, {report.duplicates} duplicates merged, {report.quarantined} quarantined"
+    )
+    print(
+        f"  {report.accepted} accepted + {report.duplicates} duplicates merged + {report.quarantined} quarantined "
+        f"= {report.input_records} records read ({report.unchanged} of the accepted were already landed unchanged)"
+    )
     if report.default_created_at is not None:
-        print(f"  conversations without a timestamp were dated {report.default_created_at.isoformat()} (--default-date)")
+        print(
+            f"  conversations without a timestamp were dated {report.default_created_at.isoformat()} (--default-date)"
+        )
     if report.elsewhere:
         where = ", ".join(f"{day} ({count})" for day, count in report.elsewhere.items())
-        print(f"  {sum(report.elsewhere.values())} of the duplicates were already landed with the same content on "
-              f"another day, kept there and not landed again: {where}")
+        print(
+            f"  {sum(report.elsewhere.values())} of the duplicates were already landed with the same content on "
+            f"another day, kept there and not landed again: {where}"
+        )
     if report.days:
-        print(f"Landing zone: {settings.data_dir / args.dataset} ({len(report.days)} days: "
-              f"{report.days[0]} .. {report.days[-1]})")
+        print(
+            f"Landing zone: {settings.data_dir / args.dataset} ({len(report.days)} days: "
+            f"{report.days[0]} .. {report.days[-1]})"
+        )
     if report.quarantine_file:
-        print(f"Quarantine: {report.quarantine_file} and table {report.quarantine_table} in {settings.duckdb_path}")
+        print(
+            f"Quarantine: {report.quarantine_file} and table {report.quarantine_table} in {settings.duckdb_path}"
+        )
     return 0
 
 
@@ -151,21 +186,34 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
 
     partitions = check_partitions(partitions, settings)  # a bad day is refused before anything starts
     instance = kura_instance(settings)
-    print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
-          f"(instance: {settings.dagster_home})", flush=True)
+    print(
+        f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
+        f"(instance: {settings.dagster_home})",
+        flush=True,
+    )
     if (today := today_notice(partitions)) is not None:
         _notice(today)
 
     def submitted(backfill_id: str, daemon_running: bool) -> None:
-        driver = ("the running dagster-daemon launches its runs" if daemon_running else
-                  f"this command launches its runs, up to {settings.max_concurrent} at a time")
+        driver = (
+            "the running dagster-daemon launches its runs"
+            if daemon_running
+            else f"this command launches its runs, up to {settings.max_concurrent} at a time"
+        )
         print(f"Backfill {backfill_id}: {driver}", flush=True)
 
     from kura_dagster.launch.backfills import BackfillError
 
     try:
-        return run_partitions(instance, partitions, settings=settings, max_concurrent=settings.max_concurrent,
-                              on_done=_print_run, on_submitted=submitted, on_notice=_notice)
+        return run_partitions(
+            instance,
+            partitions,
+            settings=settings,
+            max_concurrent=settings.max_concurrent,
+            on_done=_print_run,
+            on_submitted=submitted,
+            on_notice=_notice,
+        )
     except BackfillError as error:
         raise CommandError(str(error)) from None
 
@@ -174,15 +222,21 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.launch.runs import require_known_dataset
 
     require_known_dataset(settings, args.dataset)
-    partitions = [(args.dataset, day) for day in _days_with_data(settings, args.dataset, _dates_for(args, settings))]
+    partitions = [
+        (args.dataset, day) for day in _days_with_data(settings, args.dataset, _dates_for(args, settings))
+    ]
     started = time.monotonic()
     results = _run(settings, partitions)
     failed = [r for r in results if not r.success]
-    print(f"{len(results) - len(failed)} of {len(results)} partitions materialised in "
-          f"{time.monotonic() - started:.1f}s; DuckDB: {settings.duckdb_path}")
+    print(
+        f"{len(results) - len(failed)} of {len(results)} partitions materialised in "
+        f"{time.monotonic() - started:.1f}s; DuckDB: {settings.duckdb_path}"
+    )
     if failed:
-        print(f"Failed: {', '.join(f'{r.dataset} {r.date}' for r in failed)} (details in the Dagster UI: make dev)",
-              file=sys.stderr)
+        print(
+            f"Failed: {', '.join(f'{r.dataset} {r.date}' for r in failed)} (details in the Dagster UI: make dev)",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 
@@ -192,8 +246,10 @@ def _load_tree(settings: Settings, dataset: str, day: str):
 
     table = read_table(settings.duckdb_path, "meta_clusters", dataset, day)
     if table.num_rows == 0:
-        raise CommandError(f"no tree for dataset '{dataset}' on {day}: run `kura-dagster run --dataset {dataset} "
-                           f"--date {day}` first (or that day had no conversations)")
+        raise CommandError(
+            f"no tree for dataset '{dataset}' on {day}: run `kura-dagster run --dataset {dataset} "
+            f"--date {day}` first (or that day had no conversations)"
+        )
     return tables.clusters_from_arrow(table)
 
 
@@ -212,34 +268,60 @@ def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Register the landing zone's datasets, run every partition, print a summary and the trees."""
     from kura_dagster.core.ingest.landing import scan_landing_zone
-    from kura_dagster.core.views.explorer import report_path
     from kura_dagster.core.storage.store import connect, qualified
+    from kura_dagster.core.views.explorer import report_path
     from kura_dagster.core.views.tree_view import render_tree
 
     started = time.monotonic()
     zone = scan_landing_zone(settings.data_dir)
     datasets = zone.datasets
     if not datasets:
-        raise CommandError(f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl")
-    from kura_dagster.launch.runs import check_partitions, kura_instance, run_partitions_in_process, today_notice
+        raise CommandError(
+            f"no datasets in {settings.data_dir}: expected folders like data/<dataset>/<date>.jsonl"
+        )
+    from kura_dagster.launch.runs import (
+        check_partitions,
+        kura_instance,
+        run_partitions_in_process,
+        today_notice,
+    )
 
-    partitions = check_partitions([(dataset, day) for dataset in datasets for day in zone.dates(dataset)], settings)
+    partitions = check_partitions(
+        [(dataset, day) for dataset in datasets for day in zone.dates(dataset)], settings
+    )
 
-    print(f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
-          f"Dagster, in this process, up to {settings.partitions_per_run} days per run "
-          f"(instance: {settings.dagster_home})", flush=True)
+    print(
+        f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
+        f"Dagster, in this process, up to {settings.partitions_per_run} days per run "
+        f"(instance: {settings.dagster_home})",
+        flush=True,
+    )
     if (today := today_notice(partitions)) is not None:
         _notice(today)
-    results = run_partitions_in_process(kura_instance(settings), partitions, settings=settings,
-                                        max_days_per_run=settings.partitions_per_run, on_done=_print_run,
-                                        on_notice=_notice)
+    results = run_partitions_in_process(
+        kura_instance(settings),
+        partitions,
+        settings=settings,
+        max_days_per_run=settings.partitions_per_run,
+        on_done=_print_run,
+        on_notice=_notice,
+    )
     failed = [r for r in results if not r.success]
     with connect(settings.duckdb_path, read_only=True) as connection:
         counts = {
             name: connection.execute(f"SELECT count(*) FROM {qualified(connection, name)}").fetchall()[0][0]
-            for name in ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
+            for name in (
+                "conversations",
+                "summaries",
+                "embeddings",
+                "base_clusters",
+                "meta_clusters",
+                "projections",
+            )
         }
-        roots = connection.execute(f"SELECT count(*) FROM {qualified(connection, 'meta_clusters')} WHERE parent_id IS NULL").fetchall()[0][0]
+        roots = connection.execute(
+            f"SELECT count(*) FROM {qualified(connection, 'meta_clusters')} WHERE parent_id IS NULL"
+        ).fetchall()[0][0]
     rule = "=" * 60
     print(f"\n{rule}\n{'KURA-DAGSTER DEMO SUMMARY':^60}\n{rule}")
     print(f"• Datasets: {', '.join(datasets)} ({len(partitions)} partitions, {len(failed)} failed)")
@@ -247,7 +329,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"• Summaries: {counts['summaries']:,}")
     print(f"• Embeddings: {counts['embeddings']:,}")
     print(f"• Base clusters: {counts['base_clusters']:,}")
-    print(f"• Meta clusters (tree nodes above the leaves): {counts['meta_clusters'] - counts['base_clusters']:,}")
+    print(
+        f"• Meta clusters (tree nodes above the leaves): {counts['meta_clusters'] - counts['base_clusters']:,}"
+    )
     print(f"• Root clusters: {roots:,}")
     print(f"• Projected nodes: {counts['projections']:,}")
     print(f"• DuckDB file: {settings.duckdb_path}")
@@ -264,13 +348,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from kura_dagster.core.storage.export import export_partition
     from kura_dagster.core.ingest.landing import require_day
+    from kura_dagster.core.storage.export import export_partition
     from kura_dagster.launch.runs import require_known_dataset
 
     require_known_dataset(settings, args.dataset)
     require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
-    counts = export_partition(settings.duckdb_path, args.dataset, args.date, args.out, args.format)  # all or nothing
+    counts = export_partition(
+        settings.duckdb_path, args.dataset, args.date, args.out, args.format
+    )  # all or nothing
     for name, count in counts.items():
         print(f"{args.out / name}: {count} rows")
     return 0
@@ -285,16 +371,27 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
     out = args.out or report_path(settings.home, args.dataset, args.date)
     try:
-        result = write_report(settings.duckdb_path, args.dataset, args.date, out,
-                              include_messages=settings.report_include_messages)
+        result = write_report(
+            settings.duckdb_path,
+            args.dataset,
+            args.date,
+            out,
+            include_messages=settings.report_include_messages,
+        )
     except FileNotFoundError:
         raise  # no DuckDB file yet: its own message
-    except OSError as error:  # disk full, a folder in the way, no permission: the page is written whole or not at all
+    except (
+        OSError
+    ) as error:  # disk full, a folder in the way, no permission: the page is written whole or not at all
         # the error names the page's temporary file: name the page
         raise CommandError(f"{out}: {os_error_advice(error)}; a page already there is unchanged") from None
-    trends = "with topics over time" if result.has_trends else "no topic trends yet (materialise topic_trends)"
-    print(f"{result.path}: {result.conversations:,} conversations, {result.clusters:,} clusters, {trends}; "
-          f"{result.bytes / 1e6:.2f} MB in {result.seconds:.2f}s. Open it in a browser (it works offline).")
+    trends = (
+        "with topics over time" if result.has_trends else "no topic trends yet (materialise topic_trends)"
+    )
+    print(
+        f"{result.path}: {result.conversations:,} conversations, {result.clusters:,} clusters, {trends}; "
+        f"{result.bytes / 1e6:.2f} MB in {result.seconds:.2f}s. Open it in a browser (it works offline)."
+    )
     return 0
 
 
@@ -302,23 +399,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kura-dagster",
         description="Clio-style analysis of chat conversations as partitioned Dagster assets in DuckDB. "
-                    "Settings come from the environment and .env (KURA_HOME, KURA_DATA_DIR, KURA_LLM, ...).",
+        "Settings come from the environment and .env (KURA_HOME, KURA_DATA_DIR, KURA_LLM, ...).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    ingest = commands.add_parser("ingest", help="normalise an export into the landing zone and register the dataset")
-    ingest.add_argument("path", type=Path, help="the export: a file (JSON, JSONL, CSV, Parquet, a .zip export), an "
-                                                "export folder, a saved Hugging Face dataset, or with --format hf a hub name")
+    ingest = commands.add_parser(
+        "ingest", help="normalise an export into the landing zone and register the dataset"
+    )
+    ingest.add_argument(
+        "path",
+        type=Path,
+        help="the export: a file (JSON, JSONL, CSV, Parquet, a .zip export), an "
+        "export folder, a saved Hugging Face dataset, or with --format hf a hub name",
+    )
     ingest.add_argument("--dataset", required=True, type=_dataset, help="dataset name: a-z, 0-9, '_' and '-'")
-    ingest.add_argument("--format", default="auto",
-                        choices=("auto", "kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt", "parquet", "csv", "hf"),
-                        help="input format (default: auto, detected from the file)")
-    ingest.add_argument("--columns", default="", metavar="KEY=COLUMN,...",
-                        help="table columns: chat_id, created_at, messages, role, content, metadata, order "
-                             "(e.g. chat_id=id,created_at=ts,messages=msgs)")
-    ingest.add_argument("--default-date", type=_timestamp, default=None, metavar="DATE",
-                        help="the day of conversations whose export has no timestamps (OpenAI messages, "
-                             "ShareGPT): required for such an export")
+    ingest.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", "kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt", "parquet", "csv", "hf"),
+        help="input format (default: auto, detected from the file)",
+    )
+    ingest.add_argument(
+        "--columns",
+        default="",
+        metavar="KEY=COLUMN,...",
+        help="table columns: chat_id, created_at, messages, role, content, metadata, order "
+        "(e.g. chat_id=id,created_at=ts,messages=msgs)",
+    )
+    ingest.add_argument(
+        "--default-date",
+        type=_timestamp,
+        default=None,
+        metavar="DATE",
+        help="the day of conversations whose export has no timestamps (OpenAI messages, "
+        "ShareGPT): required for such an export",
+    )
     ingest.add_argument("--split", default="train", help="split of a Hugging Face dataset (default: train)")
     ingest.set_defaults(handler=cmd_ingest)
 
@@ -327,7 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     when = run.add_mutually_exclusive_group()
     when.add_argument("--date", type=_day, nargs="+", help="one or more days (YYYY-MM-DD)")
     when.add_argument("--since", type=_day, help="first day of a range (with --until)")
-    when.add_argument("--all", action="store_true", help="every day with a file in the landing zone (the default)")
+    when.add_argument(
+        "--all", action="store_true", help="every day with a file in the landing zone (the default)"
+    )
     run.add_argument("--until", type=_day, help="last day of a range (with --since)")
     run.set_defaults(handler=cmd_run)
 
@@ -340,19 +457,31 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the HTML explorer of one partition (one offline file)")
     report.add_argument("--dataset", required=True, type=_dataset)
     report.add_argument("--date", required=True, type=_day)
-    report.add_argument("--out", type=Path, default=None,
-                        help="the file to write (default: $KURA_HOME/reports/<dataset>/<date>.html)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the file to write (default: $KURA_HOME/reports/<dataset>/<date>.html)",
+    )
     report.set_defaults(handler=cmd_report)
 
-    export = commands.add_parser("export", help="write one partition as Kura checkpoint files, Parquet or CSV")
+    export = commands.add_parser(
+        "export", help="write one partition as Kura checkpoint files, Parquet or CSV"
+    )
     export.add_argument("--dataset", required=True, type=_dataset)
     export.add_argument("--date", required=True, type=_day)
-    export.add_argument("--format", default="kura", choices=("kura", "parquet", "csv"),
-                        help="kura: Kura's checkpoint JSONL files, loadable by Kura's UI (default)")
+    export.add_argument(
+        "--format",
+        default="kura",
+        choices=("kura", "parquet", "csv"),
+        help="kura: Kura's checkpoint JSONL files, loadable by Kura's UI (default)",
+    )
     export.add_argument("--out", required=True, type=Path, help="the folder to write")
     export.set_defaults(handler=cmd_export)
 
-    demo = commands.add_parser("demo", help="run every partition of the landing zone and print a summary and trees")
+    demo = commands.add_parser(
+        "demo", help="run every partition of the landing zone and print a summary and trees"
+    )
     demo.set_defaults(handler=cmd_demo)
     return parser
 
@@ -370,13 +499,19 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, SettingsError, PathError, FileNotFoundError, ValueError) as error:
         print(f"kura-dagster {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # a write that failed anyway (a disk filling up): where and what to do, no traceback
-        print(f"kura-dagster {args.command}: error: {explain_os_error(error, getattr(args, 'out', None))}",
-              file=sys.stderr)
+    except (
+        OSError
+    ) as error:  # a write that failed anyway (a disk filling up): where and what to do, no traceback
+        print(
+            f"kura-dagster {args.command}: error: {explain_os_error(error, getattr(args, 'out', None))}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt as interrupted:  # Ctrl-C, SIGTERM: the runs were stopped on the way out
-        print(f"kura-dagster {args.command}: interrupted{': ' + str(interrupted) if str(interrupted) else ''}",
-              file=sys.stderr)
+        print(
+            f"kura-dagster {args.command}: interrupted{': ' + str(interrupted) if str(interrupted) else ''}",
+            file=sys.stderr,
+        )
         return 130
 
 

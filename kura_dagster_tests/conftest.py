@@ -56,20 +56,26 @@ def make_conversations(per_theme: int = 12, *, seed: int = 0, day: str = "2026-1
                 Message(role="assistant", content="Here is what usually fixes this, step by step."),
             ]
             if i % 3 == 0:
-                messages += [Message(role="user", content="That didn't work, I am still getting the same error!!"),
-                             Message(role="assistant", content="Sorry about that, let's try another way.")]
-            conversations.append(Conversation(
-                chat_id=f"{theme}-{i:03d}",
-                created_at=start + timedelta(minutes=rng.randrange(0, 24 * 60 - 1)),
-                messages=messages,
-                metadata={"user_id": f"u{rng.randrange(40):03d}", "model": "test-model"},
-            ))
+                messages += [
+                    Message(role="user", content="That didn't work, I am still getting the same error!!"),
+                    Message(role="assistant", content="Sorry about that, let's try another way."),
+                ]
+            conversations.append(
+                Conversation(
+                    chat_id=f"{theme}-{i:03d}",
+                    created_at=start + timedelta(minutes=rng.randrange(0, 24 * 60 - 1)),
+                    messages=messages,
+                    metadata={"user_id": f"u{rng.randrange(40):03d}", "model": "test-model"},
+                )
+            )
     return conversations
 
 
 def write_jsonl(path: Path, conversations: list[Conversation]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(c.model_dump(mode="json")) + "\n" for c in conversations), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(c.model_dump(mode="json")) + "\n" for c in conversations), encoding="utf-8"
+    )
     return path
 
 

@@ -67,6 +67,7 @@ _TAG_BLOCK_RE = re.compile(r"<([A-Za-z_][\w\-]*)[^>]*>(.*?)</\1\s*>", re.S)
 # Deterministic content helpers (public: tests and benchmarks may want to predict the output).
 # --------------------------------------------------------------------------------------------------
 
+
 def _hash_int(*parts: object) -> int:
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "little")
@@ -125,8 +126,10 @@ def prompt_text(body: dict, max_words: int = 12) -> str:
 
 # What the fake privacy auditor treats as identifying: a placeholder left by personal-data scrubbing, a number
 # of three or more digits (order, account, house numbers), an @ (handles, addresses).
-_IDENTIFYING_RE = re.compile(r"\[(?:EMAIL|PHONE|CARD_NUMBER|IBAN|IP_ADDRESS|CREDENTIALS|TOKEN|API_KEY|SECRET|"
-                             r"PRIVATE_KEY)\]|\d{3,}|\S*@\S*")
+_IDENTIFYING_RE = re.compile(
+    r"\[(?:EMAIL|PHONE|CARD_NUMBER|IBAN|IP_ADDRESS|CREDENTIALS|TOKEN|API_KEY|SECRET|"
+    r"PRIVATE_KEY)\]|\d{3,}|\S*@\S*"
+)
 
 
 def _tagged(body: dict, tag: str) -> str:
@@ -196,8 +199,15 @@ def _is_null_schema(schema: Any) -> bool:
     return isinstance(schema, dict) and (schema.get("type") == "null" or schema.get("const", 0) is None)
 
 
-def generate_from_schema(schema: dict, text: str, seed_text: str | None = None, *, root: dict | None = None,
-                         path: str = "$", depth: int = 0) -> Any:
+def generate_from_schema(
+    schema: dict,
+    text: str,
+    seed_text: str | None = None,
+    *,
+    root: dict | None = None,
+    path: str = "$",
+    depth: int = 0,
+) -> Any:
     """A value that validates against the JSON ``schema``, chosen deterministically.
 
     ``text`` fills strings; ``seed_text`` (default ``text``) and the JSON path seed every other choice
@@ -231,7 +241,11 @@ def generate_from_schema(schema: dict, text: str, seed_text: str | None = None, 
             if depth > 12 and len(non_null) < len(options):
                 return None
             choice = (non_null or options)[0]
-            merged = {**{k: v for k, v in schema.items() if k != key}, **choice} if isinstance(choice, dict) else choice
+            merged = (
+                {**{k: v for k, v in schema.items() if k != key}, **choice}
+                if isinstance(choice, dict)
+                else choice
+            )
             return generate_from_schema(merged, text, seed_text, root=root, path=path, depth=depth + 1)
     if schema.get("allOf"):
         merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
@@ -277,7 +291,9 @@ def generate_from_schema(schema: dict, text: str, seed_text: str | None = None, 
         out: dict = {}
         properties = schema.get("properties") or {}
         for name, sub in properties.items():
-            out[name] = generate_from_schema(sub, text, seed_text, root=root, path=f"{path}.{name}", depth=depth + 1)
+            out[name] = generate_from_schema(
+                sub, text, seed_text, root=root, path=f"{path}.{name}", depth=depth + 1
+            )
         # required keys without a declared schema
         for name in schema.get("required") or []:
             out.setdefault(name, text)
@@ -285,8 +301,14 @@ def generate_from_schema(schema: dict, text: str, seed_text: str | None = None, 
         extra = schema.get("additionalProperties")
         i = 0
         while len(out) < min_props and extra is not False:
-            out[f"key_{i}"] = generate_from_schema(extra if isinstance(extra, dict) else {}, text, seed_text,
-                                                   root=root, path=f"{path}.key_{i}", depth=depth + 1)
+            out[f"key_{i}"] = generate_from_schema(
+                extra if isinstance(extra, dict) else {},
+                text,
+                seed_text,
+                root=root,
+                path=f"{path}.key_{i}",
+                depth=depth + 1,
+            )
             i += 1
         return out
     raise ValueError(f"unsupported JSON schema type {type_!r} at {path}")
@@ -331,7 +353,9 @@ def _generate_number(schema: dict, type_: str, h: int) -> int | float:
     return round(low + frac * (high - low), 6) if high > low else low
 
 
-def _generate_array(schema: dict, text: str, seed_text: str, root: dict, path: str, depth: int, h: int) -> list:
+def _generate_array(
+    schema: dict, text: str, seed_text: str, root: dict, path: str, depth: int, h: int
+) -> list:
     prefix = schema.get("prefixItems") or []
     items = schema.get("items", {})
     if isinstance(items, list):  # draft-4 tuple form
@@ -353,8 +377,9 @@ def _generate_array(schema: dict, text: str, seed_text: str, root: dict, path: s
         sub = prefix[i] if i < len(prefix) else items
         item_path = f"{path}[{i}]" if attempts == i else f"{path}[{i}]#{attempts}"
         item_text = text if i == 0 else f"{text} {i + 1}"
-        value = generate_from_schema(sub if sub is not True else {}, item_text, seed_text, root=root,
-                                     path=item_path, depth=depth + 1)
+        value = generate_from_schema(
+            sub if sub is not True else {}, item_text, seed_text, root=root, path=item_path, depth=depth + 1
+        )
         attempts += 1
         key = json.dumps(value, sort_keys=True)
         if unique and key in seen:
@@ -364,7 +389,9 @@ def _generate_array(schema: dict, text: str, seed_text: str, root: dict, path: s
     return out
 
 
-def validate_json_schema(instance: Any, schema: dict, *, root: dict | None = None, path: str = "$") -> list[str]:
+def validate_json_schema(
+    instance: Any, schema: dict, *, root: dict | None = None, path: str = "$"
+) -> list[str]:
     """A small JSON-schema validator (the subset :func:`generate_from_schema` supports); returns error strings.
 
     Good enough for tests without the ``jsonschema`` package; not a complete implementation.
@@ -469,6 +496,7 @@ def embed_text(text: str, dim: int, mode: str = "hash") -> list[float]:
 # HTTP plumbing
 # --------------------------------------------------------------------------------------------------
 
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -515,8 +543,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         path = urlsplit(self.path).path.rstrip("/")
         if path.endswith("/models"):
-            self._send_json(200, {"object": "list", "data": [
-                {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake-openai"}]})
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake-openai"}
+                    ],
+                },
+            )
         else:
             self._send_json(404, _error_body(f"Unknown path {path}", "invalid_request_error", "not_found"))
 
@@ -615,8 +650,12 @@ class FakeOpenAIServer:
         httpd = _HTTPServer((self.host, self._requested_port), _Handler)
         httpd.fake = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-openai-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-openai-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -707,7 +746,9 @@ class FakeOpenAIServer:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         if not match:
-            handler._send_json(404, _error_body(f"Unknown path {split.path}", "invalid_request_error", "not_found"))
+            handler._send_json(
+                404, _error_body(f"Unknown path {split.path}", "invalid_request_error", "not_found")
+            )
             return
         endpoint = "chat" if match.group("op") == "chat/completions" else "embeddings"
         try:
@@ -721,7 +762,9 @@ class FakeOpenAIServer:
         with self._lock:
             self.calls[endpoint] += 1
             self.requests.append(body)
-            key = handler.headers.get("api-key") or handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            key = handler.headers.get("api-key") or handler.headers.get("Authorization", "").removeprefix(
+                "Bearer "
+            )
             self.api_keys[key] += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -750,12 +793,21 @@ class FakeOpenAIServer:
             with self._lock:
                 self.faults[fault] += 1
         if fault == "429":
-            return (429, _error_body("Rate limit reached (injected by FakeOpenAIServer).", "requests",
-                                     "rate_limit_exceeded"),
-                    {"Retry-After": "0.05", "retry-after-ms": "50"})
+            return (
+                429,
+                _error_body(
+                    "Rate limit reached (injected by FakeOpenAIServer).", "requests", "rate_limit_exceeded"
+                ),
+                {"Retry-After": "0.05", "retry-after-ms": "50"},
+            )
         if fault == "500":
-            return (500, _error_body("The server had an error (injected by FakeOpenAIServer).", "server_error",
-                                     "server_error"), {})
+            return (
+                500,
+                _error_body(
+                    "The server had an error (injected by FakeOpenAIServer).", "server_error", "server_error"
+                ),
+                {},
+            )
         if fault == "reset":
             return "reset"
         if fault == "timeout":
@@ -770,8 +822,13 @@ class FakeOpenAIServer:
         except _BadRequest as exc:
             return 400, _error_body(str(exc), "invalid_request_error", param=exc.param), {}
         except Exception as exc:  # a responder or schema bug: make it visible to the test
-            return (500, _error_body(f"FakeOpenAIServer failed: {type(exc).__name__}: {exc}", "server_error",
-                                     "fake_server_bug"), {"x-should-retry": "false"})
+            return (
+                500,
+                _error_body(
+                    f"FakeOpenAIServer failed: {type(exc).__name__}: {exc}", "server_error", "fake_server_bug"
+                ),
+                {"x-should-retry": "false"},
+            )
 
     def _chat(self, body: dict, model: str, *, invalid_json: bool) -> dict:
         messages = body.get("messages")
@@ -830,8 +887,10 @@ class FakeOpenAIServer:
                 return json.dumps(general_name(_tagged(body, "cluster")))
             schema = spec.get("schema")
             if not isinstance(schema, dict):
-                raise _BadRequest("response_format.json_schema.schema must be an object",
-                                  "response_format.json_schema.schema")
+                raise _BadRequest(
+                    "response_format.json_schema.schema must be an object",
+                    "response_format.json_schema.schema",
+                )
             value = generate_from_schema(schema, text, seed_text=_messages_text(body))
             return json.dumps(value)
         if kind == "json_object":

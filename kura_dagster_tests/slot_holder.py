@@ -42,8 +42,12 @@ class SlotHolder:
     def __init__(self, instance: DagsterInstance, folder: Path, name: str):
         self.instance, self.release_file = instance, folder / f"release-{name}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kura_dagster_tests.slot_holder", str(self.release_file)], cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, "-m", "kura_dagster_tests.slot_holder", str(self.release_file)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     @property
     def run_id(self) -> str:
@@ -77,8 +81,9 @@ def wait_for(condition, what: str, timeout_s: float = 60.0, process: subprocess.
 def main(argv: list[str]) -> int:
     run_config = {"ops": {"hold_the_slot": {"config": {"release_file": argv[0]}}}}
     with DagsterInstance.get() as instance:
-        with execute_job(reconstructable(slot_holder), instance, run_config=run_config,
-                         tags={"test/release_file": argv[0]}) as result:
+        with execute_job(
+            reconstructable(slot_holder), instance, run_config=run_config, tags={"test/release_file": argv[0]}
+        ) as result:
             return 0 if result.success else 1
 
 

@@ -121,22 +121,32 @@ def _under(module: str, prefix: str) -> bool:
 
 
 def layer_violations(graph: dict[str, set[str]]) -> list[str]:
-    return [f"{source} imports {target}: {why}"
-            for source, targets in sorted(graph.items()) for target in sorted(targets)
-            for importer, imported, why in FORBIDDEN if _under(source, importer) and _under(target, imported)]
+    return [
+        f"{source} imports {target}: {why}"
+        for source, targets in sorted(graph.items())
+        for target in sorted(targets)
+        for importer, imported, why in FORBIDDEN
+        if _under(source, importer) and _under(target, imported)
+    ]
 
 
 def private_dagster_imports(root: Path = ROOT) -> list[str]:
-    return sorted(f"{module} imports {name}" for module, path in module_files(root).items()
-                  if module != DAGSTER_PRIVATE
-                  for name in set(imports(module, path)) if name.startswith("dagster._"))
+    return sorted(
+        f"{module} imports {name}"
+        for module, path in module_files(root).items()
+        if module != DAGSTER_PRIVATE
+        for name in set(imports(module, path))
+        if name.startswith("dagster._")
+    )
 
 
 def figures(graph: dict[str, set[str]]) -> str:
     found = cycles(graph)
     sizes = ", ".join(str(len(c)) for c in found) or "none"
-    return (f"{len(graph)} modules, {sum(len(t) for t in graph.values())} edges, "
-            f"{len(found)} cycles (sizes: {sizes})")
+    return (
+        f"{len(graph)} modules, {sum(len(t) for t in graph.values())} edges, "
+        f"{len(found)} cycles (sizes: {sizes})"
+    )
 
 
 def test_the_import_graph_has_no_cycle():

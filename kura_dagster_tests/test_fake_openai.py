@@ -44,7 +44,17 @@ SUMMARY_SCHEMA = {
         },
         "note": {"anyOf": [{"type": "null"}, {"type": "string"}]},
     },
-    "required": ["summary", "request", "language", "frustration", "score", "concerning", "tags", "detail", "note"],
+    "required": [
+        "summary",
+        "request",
+        "language",
+        "frustration",
+        "score",
+        "concerning",
+        "tags",
+        "detail",
+        "note",
+    ],
     "additionalProperties": False,
     "$defs": {"Level": {"type": "string", "enum": ["low", "medium", "high"]}},
 }
@@ -66,6 +76,7 @@ def _client(srv: FakeOpenAIServer, **kwargs) -> openai.OpenAI:
 
 
 # -- chat / structured output -----------------------------------------------------------------------
+
 
 def test_json_schema_structured_output_validates(server):
     client = _client(server)
@@ -89,7 +100,10 @@ def test_json_schema_structured_output_validates(server):
     assert isinstance(data["detail"]["task"], str)
     assert data["summary"].startswith("Summarise my pandas merge")
     # usage follows the "characters / 4" rule
-    assert resp.usage.prompt_tokens > 0 and resp.usage.completion_tokens == len(resp.choices[0].message.content) // 4
+    assert (
+        resp.usage.prompt_tokens > 0
+        and resp.usage.completion_tokens == len(resp.choices[0].message.content) // 4
+    )
     assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
     # the request is recorded for inspection
     assert server.requests[-1]["messages"][-1]["content"] == prompt
@@ -101,7 +115,8 @@ def test_structured_output_is_deterministic_and_varies_with_prompt(server):
 
     def ask(text: str) -> dict:
         resp = client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": text}], response_format=_response_format())
+            model="m", messages=[{"role": "user", "content": text}], response_format=_response_format()
+        )
         return json.loads(resp.choices[0].message.content)
 
     assert ask("same prompt") == ask("same prompt")
@@ -127,7 +142,8 @@ def test_pydantic_parse_helper(server):
     """``client.chat.completions.parse`` sends a strict schema (with $defs/$ref) and parses the reply."""
     client = _client(server)
     completion = client.chat.completions.parse(
-        model="m", messages=[{"role": "user", "content": "I forgot my password and the reset email never arrives"}],
+        model="m",
+        messages=[{"role": "user", "content": "I forgot my password and the reset email never arrives"}],
         response_format=Summary,
     )
     parsed = completion.choices[0].message.parsed
@@ -161,9 +177,15 @@ def test_responder_hook():
         client = _client(srv)
 
         def ask(text):
-            return client.chat.completions.create(
-                model="m", messages=[{"role": "user", "content": text}],
-                response_format=_response_format()).choices[0].message.content
+            return (
+                client.chat.completions.create(
+                    model="m",
+                    messages=[{"role": "user", "content": text}],
+                    response_format=_response_format(),
+                )
+                .choices[0]
+                .message.content
+            )
 
         assert json.loads(ask("dict")) == {"summary": "custom"}
         assert ask("str") == "raw text"
@@ -182,8 +204,13 @@ def test_generate_from_schema_edge_cases():
             "c": {"const": "fixed"},
             "tree": {"$ref": "#/$defs/Node"},
         },
-        "$defs": {"Node": {"type": "object", "properties": {
-            "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}, "required": ["children"]}},
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+                "required": ["children"],
+            }
+        },
     }
     value = generate_from_schema(schema, "hello world")
     assert value["n"] == 4
@@ -195,6 +222,7 @@ def test_generate_from_schema_edge_cases():
 
 
 # -- embeddings ---------------------------------------------------------------------------------------
+
 
 def test_embeddings_dimension_determinism_and_formats():
     with FakeOpenAIServer(embedding_dim=32) as srv:
@@ -236,11 +264,14 @@ def test_bow_embeddings_make_related_texts_closer():
 
 # -- concurrency --------------------------------------------------------------------------------------
 
+
 def test_concurrent_async_requests_overlap():
     async def main(srv):
         async with openai.AsyncOpenAI(base_url=srv.base_url, api_key="test", max_retries=0) as client:
-            tasks = [client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"q{i}"}])
-                     for i in range(50)]
+            tasks = [
+                client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"q{i}"}])
+                for i in range(50)
+            ]
             return await asyncio.gather(*tasks)
 
     with FakeOpenAIServer(latency_s=0.2) as srv:
@@ -256,8 +287,11 @@ def test_concurrent_async_requests_overlap():
 
 # -- fault injection ----------------------------------------------------------------------------------
 
+
 def _chat(client, content="hi", **kwargs):
-    return client.chat.completions.create(model="m", messages=[{"role": "user", "content": content}], **kwargs)
+    return client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": content}], **kwargs
+    )
 
 
 def test_fault_429(capfd):
@@ -353,25 +387,36 @@ def test_counters_reset(server):
 
 # -- Azure ------------------------------------------------------------------------------------------
 
+
 def test_azure_paths(server):
-    client = openai.AzureOpenAI(azure_endpoint=server.root_url, api_version="2024-06-01", api_key="x",
-                                max_retries=0)
+    client = openai.AzureOpenAI(
+        azure_endpoint=server.root_url, api_version="2024-06-01", api_key="x", max_retries=0
+    )
     resp = client.chat.completions.create(
-        model="my-gpt-deployment", messages=[{"role": "user", "content": "hello azure"}],
-        response_format=_response_format())
+        model="my-gpt-deployment",
+        messages=[{"role": "user", "content": "hello azure"}],
+        response_format=_response_format(),
+    )
     assert validate_json_schema(json.loads(resp.choices[0].message.content), SUMMARY_SCHEMA) == []
     emb = client.embeddings.create(model="my-embedding-deployment", input=["a", "b"])
     assert len(emb.data) == 2 and len(emb.data[0].embedding) == 64
     assert server.calls == {"chat": 1, "embeddings": 1}
 
     # explicit deployment in the endpoint, and a raw request with the api-version query string
-    client2 = openai.AzureOpenAI(azure_endpoint=server.root_url, azure_deployment="dep", api_version="2024-06-01",
-                                 api_key="x", max_retries=0)
+    client2 = openai.AzureOpenAI(
+        azure_endpoint=server.root_url,
+        azure_deployment="dep",
+        api_version="2024-06-01",
+        api_key="x",
+        max_retries=0,
+    )
     assert _chat(client2, content="via deployment").choices[0].message.content == "via deployment"
     request = urllib.request.Request(
         f"{server.root_url}/openai/deployments/raw-dep/chat/completions?api-version=2024-06-01",
         data=json.dumps({"messages": [{"role": "user", "content": "raw"}]}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=5) as raw:
         body = json.loads(raw.read())
     assert body["model"] == "raw-dep" and body["choices"][0]["message"]["content"] == "raw"

@@ -68,8 +68,16 @@ def stale_citations() -> list[str]:
     for source in _sources():
         for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
             where = f"{source.relative_to(REPO)}:{number}"
-            stale += [f"{where}: {name}" for name in DOTTED.findall(line) if not _resolves(name) and name not in FORMER]
-            stale += [f"{where}: {path}" for path in PATH.findall(line) if not _path_exists(path) and path not in FORMER]
+            stale += [
+                f"{where}: {name}"
+                for name in DOTTED.findall(line)
+                if not _resolves(name) and name not in FORMER
+            ]
+            stale += [
+                f"{where}: {path}"
+                for path in PATH.findall(line)
+                if not _path_exists(path) and path not in FORMER
+            ]
     return stale
 
 
@@ -80,4 +88,6 @@ def test_every_cited_module_file_and_name_exists():
 def test_a_stale_citation_is_found():
     assert _resolves("core.stages.naming") and _resolves("core.ingest.landing.LandingWriter")
     assert not _resolves("core.naming") and not _resolves("core.privacy.scrub")
-    assert _path_exists("kura_dagster/core/stages/naming.py") and not _path_exists("kura_dagster/core/naming.py")
+    assert _path_exists("kura_dagster/core/stages/naming.py") and not _path_exists(
+        "kura_dagster/core/naming.py"
+    )

@@ -1,11 +1,11 @@
 """The procedural API: typed data, loaders and one function per stage, with no Dagster import.
 
-    from kura_dagster.core import (
-        Conversation, summarise_conversations, embed_summaries,
-        generate_base_clusters_from_conversation_summaries,
-        reduce_clusters_from_base_clusters, reduce_dimensionality_from_clusters,
-        visualise_pipeline_results,
-    )
+from kura_dagster.core import (
+    Conversation, summarise_conversations, embed_summaries,
+    generate_base_clusters_from_conversation_summaries,
+    reduce_clusters_from_base_clusters, reduce_dimensionality_from_clusters,
+    visualise_pipeline_results,
+)
 """
 
 from __future__ import annotations

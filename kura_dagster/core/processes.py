@@ -54,7 +54,8 @@ def map_in_processes(
         except BrokenProcessPool as error:
             raise RuntimeError(
                 f"a worker process died while running {function.__name__} (out of memory, or killed); "
-                "set KURA_WORKERS=1 to run in one process") from error
+                "set KURA_WORKERS=1 to run in one process"
+            ) from error
         finally:
             for future in pending:
                 future.cancel()

@@ -28,9 +28,7 @@ def load_dotenv_once(path: str | os.PathLike | None = None) -> None:
 def validate_dataset_name(name: str) -> str:
     """Dataset names reach SQL and file paths: only lower-case slugs are accepted."""
     if not isinstance(name, str) or not DATASET_NAME.match(name):
-        raise SettingsError(
-            f"invalid dataset name {name!r}: use 1-64 characters from a-z, 0-9, '_' and '-'"
-        )
+        raise SettingsError(f"invalid dataset name {name!r}: use 1-64 characters from a-z, 0-9, '_' and '-'")
     return name
 
 
@@ -85,7 +83,9 @@ class Setting:
             return self.accepts_text
         if self.kind in ("int", "float"):
             noun = "a whole number" if self.kind == "int" else "a number"
-            quiet_limit = self.kind == "int" and self.maximum == INT_LIMIT and (value is None or value <= INT_LIMIT)
+            quiet_limit = (
+                self.kind == "int" and self.maximum == INT_LIMIT and (value is None or value <= INT_LIMIT)
+            )
             if self.maximum is None or quiet_limit:
                 return f"{noun} >= {_number_text(self.minimum)}" if self.minimum is not None else noun
             return f"{noun} from {_number_text(self.minimum)} to {_number_text(self.maximum)}"
@@ -113,11 +113,22 @@ def _shown(name: str, raw: str, kind: str) -> str:
 
 
 def _in_range(setting: Setting, value: float) -> bool:
-    return not ((setting.minimum is not None and value < setting.minimum)
-                or (setting.maximum is not None and value > setting.maximum))
+    return not (
+        (setting.minimum is not None and value < setting.minimum)
+        or (setting.maximum is not None and value > setting.maximum)
+    )
 
 
-FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+FLAG_VALUES = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 def parse_setting(setting: Setting, raw: str | None) -> object:
@@ -135,7 +146,9 @@ def parse_setting(setting: Setting, raw: str | None) -> object:
         except ValueError:
             raise SettingsError(problem) from None
         if not _in_range(setting, value):
-            raise SettingsError(f"{_shown(setting.name, text, setting.kind)}: must be {setting.accepts_beyond(value)}")
+            raise SettingsError(
+                f"{_shown(setting.name, text, setting.kind)}: must be {setting.accepts_beyond(value)}"
+            )
         return value
     if setting.kind == "float":
         try:
@@ -178,8 +191,12 @@ def check_setting_value(setting: Setting, value: object) -> None:
     """Check a typed value given directly (`Settings(seed=-1)` in a notebook) like the variable's text."""
     if setting.kind in ("int", "float"):
         number_types = (int,) if setting.kind == "int" else (int, float)
-        if isinstance(value, bool) or not isinstance(value, number_types) or not math.isfinite(value) \
-                or not _in_range(setting, value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, number_types)
+            or not math.isfinite(value)
+            or not _in_range(setting, value)
+        ):
             raise SettingsError(f"{setting.name}={value}: must be {setting.accepts_beyond(value)}")
     elif setting.kind == "choice" and value not in setting.choices:
         raise SettingsError(f"{setting.name}={value}: must be {setting.accepts}")
@@ -211,9 +228,13 @@ def parse_prices(text: str) -> dict[str, tuple[float, float]]:
     return prices
 
 
-CRON_FIELDS = ((0, 59, ()), (0, 23, ()), (1, 31, ()),
-               (1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
-               (0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
+CRON_FIELDS = (
+    (0, 59, ()),
+    (0, 23, ()),
+    (1, 31, ()),
+    (1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    (0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
 
 
 def parse_cron(text: str) -> str:
@@ -234,8 +255,13 @@ def parse_cron(text: str) -> str:
             if span in ("*", "?") or re.fullmatch(r"\d*L|\d+W|LW|\w+#[1-5]", span, re.IGNORECASE):
                 continue  # Quartz-style forms (last day, weekday, nth weekday): Dagster checks these itself
             for value in span.split("-", 1):
-                number = (names.index(value.lower()) + low if value.lower() in names
-                          else int(value) if value.isdigit() else None)
+                number = (
+                    names.index(value.lower()) + low
+                    if value.lower() in names
+                    else int(value)
+                    if value.isdigit()
+                    else None
+                )
                 if number is None or not low <= number <= high:
                     raise ValueError(f"{value!r} is not within {low}-{high}")
     return text
@@ -245,72 +271,230 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KURA_HOME", "path", ".kura", "DuckDB file, Dagster instance, quarantine, caches", "home"),
     Setting("KURA_DATA_DIR", "path", "data", "the landing zone", "data_dir"),
     Setting("DAGSTER_HOME", "path", None, "the Dagster instance (default $KURA_HOME/dagster)"),
-    Setting("KURA_LLM", "choice", "local", "summaries, cluster names and hierarchy", "llm",
-            choices=("local", "openai", "azure")),
-    Setting("KURA_EMBEDDINGS", "choice", "local", "embeddings", "embeddings", choices=("local", "openai", "azure")),
+    Setting(
+        "KURA_LLM",
+        "choice",
+        "local",
+        "summaries, cluster names and hierarchy",
+        "llm",
+        choices=("local", "openai", "azure"),
+    ),
+    Setting(
+        "KURA_EMBEDDINGS", "choice", "local", "embeddings", "embeddings", choices=("local", "openai", "azure")
+    ),
     Setting("KURA_SUMMARY_MODEL", "text", "gpt-4o-mini", "hosted chat model", "summary_model"),
-    Setting("KURA_EMBEDDING_MODEL", "text", "text-embedding-3-small", "hosted embedding model", "embedding_model"),
-    Setting("KURA_CLUSTERING", "choice", "kmeans", "base clustering", "clustering", choices=("kmeans", "hdbscan")),
-    Setting("KURA_TARGET_CLUSTER_SIZE", "int", 30, "k-means: conversations per base cluster", "target_cluster_size",
-            minimum=1, maximum=INT_LIMIT),
-    Setting("KURA_MAX_BASE_CLUSTERS", "int", 5000, "k-means: most base clusters", "max_base_clusters",
-            minimum=1, maximum=INT_LIMIT),
-    Setting("KURA_HDBSCAN_MIN_CLUSTER_SIZE", "int", 5, "HDBSCAN's smallest cluster", "hdbscan_min_cluster_size",
-            minimum=2, maximum=INT_LIMIT),
+    Setting(
+        "KURA_EMBEDDING_MODEL", "text", "text-embedding-3-small", "hosted embedding model", "embedding_model"
+    ),
+    Setting(
+        "KURA_CLUSTERING", "choice", "kmeans", "base clustering", "clustering", choices=("kmeans", "hdbscan")
+    ),
+    Setting(
+        "KURA_TARGET_CLUSTER_SIZE",
+        "int",
+        30,
+        "k-means: conversations per base cluster",
+        "target_cluster_size",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_MAX_BASE_CLUSTERS",
+        "int",
+        5000,
+        "k-means: most base clusters",
+        "max_base_clusters",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_HDBSCAN_MIN_CLUSTER_SIZE",
+        "int",
+        5,
+        "HDBSCAN's smallest cluster",
+        "hdbscan_min_cluster_size",
+        minimum=2,
+        maximum=INT_LIMIT,
+    ),
     Setting("KURA_LEXICAL_WEIGHT", "float", 0.5, "weight of each lexical view", "lexical_weight", minimum=0),
-    Setting("KURA_MANIFOLD", "choice", "umap", "space the base clusters are found in", "manifold",
-            choices=("umap", "none")),
+    Setting(
+        "KURA_MANIFOLD",
+        "choice",
+        "umap",
+        "space the base clusters are found in",
+        "manifold",
+        choices=("umap", "none"),
+    ),
     Setting("KURA_MAX_ROOTS", "int", 10, "most roots of the tree", "max_roots", minimum=1, maximum=INT_LIMIT),
     # Below 1.5 the tree gets a level for every few clusters (and at 1 no level above the leaves).
-    Setting("KURA_META_BRANCHING", "float", 4.0, "each tree level is this many times smaller", "meta_branching",
-            minimum=1.5),
-    Setting("KURA_MIN_CLUSTER_SIZE", "int", 10, "fewest conversations of a named cluster", "min_cluster_size",
-            minimum=1, maximum=INT_LIMIT),
-    Setting("KURA_MIN_CLUSTER_USERS", "int", 5, "fewest users of a named cluster", "min_cluster_users",
-            minimum=1, maximum=INT_LIMIT),
+    Setting(
+        "KURA_META_BRANCHING",
+        "float",
+        4.0,
+        "each tree level is this many times smaller",
+        "meta_branching",
+        minimum=1.5,
+    ),
+    Setting(
+        "KURA_MIN_CLUSTER_SIZE",
+        "int",
+        10,
+        "fewest conversations of a named cluster",
+        "min_cluster_size",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_MIN_CLUSTER_USERS",
+        "int",
+        5,
+        "fewest users of a named cluster",
+        "min_cluster_users",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
     Setting("KURA_PRIVACY_AUDIT", "flag", False, "hosted privacy audit of cluster names", "privacy_audit"),
-    Setting("KURA_PRIVACY_MIN_SCORE", "int", 3, "lowest accepted privacy score", "privacy_min_score",
-            minimum=1, maximum=5),
+    Setting(
+        "KURA_PRIVACY_MIN_SCORE",
+        "int",
+        3,
+        "lowest accepted privacy score",
+        "privacy_min_score",
+        minimum=1,
+        maximum=5,
+    ),
     Setting("KURA_SEED", "int", 42, "seed of every model", "seed", minimum=0, maximum=SEED_LIMIT),
-    Setting("KURA_START_DATE", "date", None, "first day of the date partitions (unset: the landing zone's first day)",
-            "start_date"),
-    Setting("KURA_EXECUTOR", "choice", "in_process", "Dagster executor", "executor",
-            choices=("in_process", "multiprocess", "k8s", "celery")),
-    Setting("KURA_MAX_CONCURRENT", "int", 2, "runs (and multiprocess steps) at once", "max_concurrent",
-            minimum=1, maximum=INT_LIMIT),
-    Setting("KURA_PARTITIONS_PER_RUN", "int", 10, "most days of a dataset in one run", "partitions_per_run",
-            minimum=1, maximum=INT_LIMIT),
-    Setting("KURA_WORKERS", "int", 0, "processes for CPU-bound local work (0: one per core)", "workers",
-            minimum=0, maximum=INT_LIMIT),
-    Setting("KURA_REPORT_INCLUDE_MESSAGES", "flag", False, "raw messages in the explorer pages",
-            "report_include_messages"),
-    Setting("KURA_TRENDS_WINDOW_DAYS", "int", 7, "days topic_trends follows", "trends_window_days",
-            minimum=1, maximum=INT_LIMIT),
-    Setting("KURA_LLM_CONCURRENCY", "int", 20, "hosted calls in flight", "llm_concurrency",
-            minimum=1, maximum=INT_LIMIT),
+    Setting(
+        "KURA_START_DATE",
+        "date",
+        None,
+        "first day of the date partitions (unset: the landing zone's first day)",
+        "start_date",
+    ),
+    Setting(
+        "KURA_EXECUTOR",
+        "choice",
+        "in_process",
+        "Dagster executor",
+        "executor",
+        choices=("in_process", "multiprocess", "k8s", "celery"),
+    ),
+    Setting(
+        "KURA_MAX_CONCURRENT",
+        "int",
+        2,
+        "runs (and multiprocess steps) at once",
+        "max_concurrent",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_PARTITIONS_PER_RUN",
+        "int",
+        10,
+        "most days of a dataset in one run",
+        "partitions_per_run",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_WORKERS",
+        "int",
+        0,
+        "processes for CPU-bound local work (0: one per core)",
+        "workers",
+        minimum=0,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_REPORT_INCLUDE_MESSAGES",
+        "flag",
+        False,
+        "raw messages in the explorer pages",
+        "report_include_messages",
+    ),
+    Setting(
+        "KURA_TRENDS_WINDOW_DAYS",
+        "int",
+        7,
+        "days topic_trends follows",
+        "trends_window_days",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_LLM_CONCURRENCY",
+        "int",
+        20,
+        "hosted calls in flight",
+        "llm_concurrency",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
     Setting("KURA_LLM_TIMEOUT", "float", 60.0, "seconds per hosted call", "llm_timeout_s", minimum=0.1),
     Setting("KURA_LLM_BACKOFF", "float", 0.5, "first retry delay in seconds", "llm_backoff_s", minimum=0),
     Setting("KURA_MAX_USD", "float", 0.0, "spending cap per asset run (0: none)", "max_usd", minimum=0),
-    Setting("KURA_EMBEDDING_DIMENSIONS", "int", 0, "shorter hosted vectors (0: the model's)", "embedding_dimensions",
-            minimum=0, maximum=INT_LIMIT),
-    Setting("KURA_CUSTOM_FACETS", "structured", "", "extra summary facets", "custom_facets",
-            accepts_text="a JSON object of facet name -> JSON schema", parse=_json_object_of_schemas),
-    Setting("KURA_PRICES", "structured", {}, "price overrides in dollars per million tokens", "prices",
-            accepts_text='JSON {"model": [input, output]} in dollars per million tokens, or a file holding it',
-            parse=parse_prices),
-    Setting("KURA_SCHEDULE_CRON", "structured", "0 2 * * *", "the daily recluster's cron (UTC)", "schedule_cron",
-            accepts_text='a cron expression of 5 fields such as "0 2 * * *"', parse=parse_cron),
-    Setting("KURA_MAX_SUMMARY_ERROR_RATE", "float", 0.05, "largest share of failed summaries the check accepts",
-            "max_summary_error_rate", minimum=0, maximum=1),
+    Setting(
+        "KURA_EMBEDDING_DIMENSIONS",
+        "int",
+        0,
+        "shorter hosted vectors (0: the model's)",
+        "embedding_dimensions",
+        minimum=0,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_CUSTOM_FACETS",
+        "structured",
+        "",
+        "extra summary facets",
+        "custom_facets",
+        accepts_text="a JSON object of facet name -> JSON schema",
+        parse=_json_object_of_schemas,
+    ),
+    Setting(
+        "KURA_PRICES",
+        "structured",
+        {},
+        "price overrides in dollars per million tokens",
+        "prices",
+        accepts_text='JSON {"model": [input, output]} in dollars per million tokens, or a file holding it',
+        parse=parse_prices,
+    ),
+    Setting(
+        "KURA_SCHEDULE_CRON",
+        "structured",
+        "0 2 * * *",
+        "the daily recluster's cron (UTC)",
+        "schedule_cron",
+        accepts_text='a cron expression of 5 fields such as "0 2 * * *"',
+        parse=parse_cron,
+    ),
+    Setting(
+        "KURA_MAX_SUMMARY_ERROR_RATE",
+        "float",
+        0.05,
+        "largest share of failed summaries the check accepts",
+        "max_summary_error_rate",
+        minimum=0,
+        maximum=1,
+    ),
     Setting("OPENAI_API_KEY", "secret", None, "OpenAI key (read by Dagster as an EnvVar)"),
     Setting("OPENAI_BASE_URL", "url", None, "OpenAI-compatible endpoint (vLLM, Ollama)", "openai_base_url"),
     Setting("USE_AZURE_OPENAI", "flag", False, "send the hosted stages to Azure OpenAI"),
     Setting("AZURE_OPENAI_ENDPOINT", "url", None, "Azure OpenAI endpoint", "azure_endpoint"),
     Setting("AZURE_OPENAI_API_KEY", "secret", None, "Azure OpenAI key (read by Dagster as an EnvVar)"),
-    Setting("AZURE_OPENAI_API_VERSION", "text", "2024-10-21", "Azure OpenAI API version", "azure_api_version"),
+    Setting(
+        "AZURE_OPENAI_API_VERSION", "text", "2024-10-21", "Azure OpenAI API version", "azure_api_version"
+    ),
     Setting("AZURE_OPENAI_DEPLOYMENT_NAME", "text", None, "Azure chat deployment", "azure_deployment"),
-    Setting("AZURE_EMBEDDING_DEPLOYMENT_NAME", "text", None, "Azure embedding deployment",
-            "azure_embedding_deployment"),
+    Setting(
+        "AZURE_EMBEDDING_DEPLOYMENT_NAME",
+        "text",
+        None,
+        "Azure embedding deployment",
+        "azure_embedding_deployment",
+    ),
 )
 SETTING_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
@@ -393,7 +577,9 @@ class Settings:
             value = getattr(self, setting.field) if setting.field else None
             if value is not None:
                 check_setting_value(setting, value)
-        _ = self.hosted_provider  # KURA_LLM and KURA_EMBEDDINGS name one provider: say so now, not at the first call
+        _ = (
+            self.hosted_provider
+        )  # KURA_LLM and KURA_EMBEDDINGS name one provider: say so now, not at the first call
 
     @property
     def hosted_provider(self) -> str:
@@ -454,10 +640,15 @@ class Settings:
         start rather than as a traceback from whichever write comes first."""
         from kura_dagster.core.paths import PathError, ensure_writable_folder
 
-        ensure_writable_folder(self.home, f"KURA_HOME={self.home}",
-                               "point KURA_HOME at a folder you can write (it holds kura.duckdb and the Dagster instance)")
+        ensure_writable_folder(
+            self.home,
+            f"KURA_HOME={self.home}",
+            "point KURA_HOME at a folder you can write (it holds kura.duckdb and the Dagster instance)",
+        )
         dagster_home = self.dagster_home
         if dagster_home.exists() and not dagster_home.is_dir():
-            raise PathError(f"DAGSTER_HOME={dagster_home}: is a file, not a folder; point DAGSTER_HOME at a folder "
-                            "(or unset it to use $KURA_HOME/dagster)")
+            raise PathError(
+                f"DAGSTER_HOME={dagster_home}: is a file, not a folder; point DAGSTER_HOME at a folder "
+                "(or unset it to use $KURA_HOME/dagster)"
+            )
         os.environ.setdefault("NUMBA_CACHE_DIR", str(self.home / "numba_cache"))

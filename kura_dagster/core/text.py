@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 CODE_FENCE = re.compile(r"```([\w+#.-]*)[^\n]*\n(.*?)(```|$)", re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]{1,200}`")
@@ -42,17 +43,53 @@ STOP_WORDS = frozenset(
     le la les des du de et est un une pour pas que qui dans ce il je ne sur au avec mon ma mes vous bonjour
     merci suis j'ai
     der die das und ist nicht ein eine ich zu den mit von es sie auf für dem wie mein meine hallo danke
-    habe kann bitte
+    habe kann bitte bei mir mich dir dich uns noch nur schon oder wenn weil dass seit nach zum zur vom beim
+    aus über unter ihr ihre ihren einen einem einer keine kein bekomme bekommen gibt geht mache machen kommt
+    sollte soll muss kann könnte
     o a os as de do da e é um uma não para com em que meu minha olá obrigado tenho
+    na no nos nas ao aos pelo pela mas já ainda foi isso esse essa você
+    mon ma mes ton ta tes son sa ses nous leur leurs mais ou donc car depuis encore toujours
+    hace todavía desde ni muy mis tu tus nos les ese esa eso tiene hago hacer puedo
+    fais obtiens comprends peux veux dois
+    estou faço dá recebo posso quero
     """.split()
 )
 
 PROGRAMMING_LANGUAGES: dict[str, tuple[str, ...]] = {
     # Each language is recognised by a fence tag or by cues that rarely occur in prose.
-    "python": ("python", "py", "import pandas", "def ", "pip install", "traceback", ".py", "numpy", "pandas",
-               "django", "flask", "pytest", "sklearn", "scikit-learn"),
-    "javascript": ("javascript", "js", "const ", "=> {", "npm ", "node.js", "nodejs", "react", "usestate",
-                   "console.log", "async function", "typescript", "ts", ".tsx", ".jsx"),
+    "python": (
+        "python",
+        "py",
+        "import pandas",
+        "def ",
+        "pip install",
+        "traceback",
+        ".py",
+        "numpy",
+        "pandas",
+        "django",
+        "flask",
+        "pytest",
+        "sklearn",
+        "scikit-learn",
+    ),
+    "javascript": (
+        "javascript",
+        "js",
+        "const ",
+        "=> {",
+        "npm ",
+        "node.js",
+        "nodejs",
+        "react",
+        "usestate",
+        "console.log",
+        "async function",
+        "typescript",
+        "ts",
+        ".tsx",
+        ".jsx",
+    ),
     "sql": ("sql", "select ", " from ", "join ", "where ", "postgres", "mysql", "sqlite", "index on"),
     "rust": ("rust", "rs", "cargo", "fn main", "let mut", "borrow checker", "&mut", "impl "),
     "bash": ("bash", "sh", "shell", "#!/bin/bash", "grep ", "sed ", "awk ", "chmod"),
@@ -66,9 +103,15 @@ PROGRAMMING_LANGUAGES: dict[str, tuple[str, ...]] = {
 
 NATURAL_LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
     "english": frozenset("the and is are you my i to it of for with how what this that not can".split()),
-    "spanish": frozenset("el la los las que y es por con para mi una pero cómo qué está tengo hola gracias".split()),
-    "french": frozenset("le la les des et est pour pas que qui dans je mon ma vous bonjour merci avec".split()),
-    "german": frozenset("der die das und ist nicht ich zu mit von sie auf für mein meine hallo danke wie".split()),
+    "spanish": frozenset(
+        "el la los las que y es por con para mi una pero cómo qué está tengo hola gracias".split()
+    ),
+    "french": frozenset(
+        "le la les des et est pour pas que qui dans je mon ma vous bonjour merci avec".split()
+    ),
+    "german": frozenset(
+        "der die das und ist nicht ich zu mit von sie auf für mein meine hallo danke wie".split()
+    ),
     "portuguese": frozenset("o os as do da não para com em meu minha olá obrigado tenho você está".split()),
 }
 
@@ -81,9 +124,9 @@ def normalise_space(text: str) -> str:
 # strings up to BEL or `ESC \`, two-character `ESC X`), their 8-bit forms (U+009B CSI, U+009D OSC, ...), the
 # other C0/C1 controls and DEL, and the bidirectional overrides that reorder what is shown.
 _TERMINAL_SEQUENCE = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"                      # CSI, 7- and 8-bit
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI, 7- and 8-bit
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC
-    r"|\x1b[ -/]*[0-~]?"                                      # other escapes (charset, keypad, reset)
+    r"|\x1b[ -/]*[0-~]?"  # other escapes (charset, keypad, reset)
 )
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -144,7 +187,9 @@ for _language, _markers in NATURAL_LANGUAGE_MARKERS.items():
     for _marker in _markers:
         _LANGUAGES_OF_MARKER[_marker] = _LANGUAGES_OF_MARKER.get(_marker, ()) + (_language,)
 _TAG_CUES = {language: frozenset(cues) for language, cues in PROGRAMMING_LANGUAGES.items()}
-_TEXT_CUES = tuple((cue, language) for language, cues in PROGRAMMING_LANGUAGES.items() for cue in cues if len(cue) > 3)
+_TEXT_CUES = tuple(
+    (cue, language) for language, cues in PROGRAMMING_LANGUAGES.items() for cue in cues if len(cue) > 3
+)
 
 
 def detect_natural_languages(texts: Iterable[str]) -> list[str]:
@@ -177,7 +222,9 @@ def detect_programming_languages(texts: Iterable[str]) -> list[str]:
     for text in texts:
         tags = set(code_fence_tags(text)) if "```" in text else None
         # A fence tag counts 3 for its language, and then that language's cues in the text do not count.
-        tagged = {language for language, cues in _TAG_CUES.items() if not tags.isdisjoint(cues)} if tags else ()
+        tagged = (
+            {language for language, cues in _TAG_CUES.items() if not tags.isdisjoint(cues)} if tags else ()
+        )
         for language in tagged:
             found[language] = found.get(language, 0) + 3
         lowered = f" {text.lower()} "
@@ -185,5 +232,91 @@ def detect_programming_languages(texts: Iterable[str]) -> list[str]:
             if language not in tagged:
                 found[language] = found.get(language, 0) + 1
     # One weak cue ("select ", " from ") is not enough outside a code fence.
-    return [language for language, score in sorted(found.items(), key=lambda item: (-item[1], item[0]))
-            if score >= 2][:3]
+    return [
+        language
+        for language, score in sorted(found.items(), key=lambda item: (-item[1], item[0]))
+        if score >= 2
+    ][:3]
+
+
+# Light suffix stripping, enough to match "charged"/"charge", "arrival"/"arrive", "payments"/"payment":
+# names and labels are compared, and phrases are counted, by these stems. Longest suffix first.
+_SUFFIXES = (
+    ("ational", "ate"),
+    ("isation", "ise"),
+    ("ization", "ise"),
+    ("ations", "ate"),
+    ("ation", "ate"),
+    ("ments", ""),
+    ("ment", ""),
+    ("ings", ""),
+    ("ing", ""),
+    ("ies", "i"),
+    ("ied", "i"),
+    ("ed", ""),
+    ("es", ""),
+    ("als", ""),
+    ("al", ""),
+    ("ly", ""),
+    ("s", ""),
+)
+
+
+@lru_cache(maxsize=200_000)  # names stem the same few thousand words hundreds of thousands of times
+def stem(word: str) -> str:
+    """A crude stem of a lower-case word: a shared stem means the same word in another inflection."""
+    word = word.lower().replace("iz", "is")
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith(("ss", "ply")):
+            word = word[: len(word) - len(suffix)] + replacement
+            break
+    if (
+        len(word) > 3 and word[-1] in "ey"
+    ):  # "charge"/"charg(ed)", "policy"/"polici(es)", "calorie"/"calori(es)"
+        return word[:-1] + ("i" if word[-1] == "y" else "")
+    return word
+
+
+# Cross-lingual term map: the English word for frequent support and programming words of the other
+# languages the detector knows, added to what is embedded (`core.stages.embeddings.embedding_text`) so that "¿Dónde está
+# mi pedido?" lands near "Where is my order?" rather than near other Spanish chats. Static word embeddings
+# (WordLlama) and the lexical views are monolingual: without it, a non-English conversation clusters by its
+# language (bench/naming.py: on the sample's support_bot, 41% of non-English conversations shared a leaf with
+# their theme).
+_GLOSSARY = """
+es: pedido=order pedidos=orders compra=purchase reembolso=refund devolver=return devolví=return devuelto=returned
+devolución=return dinero=money contraseña=password correo=email restablecer=reset olvidé=forgot enlace=link
+caducado=expired tarjeta=card pago=payment pagar=pay rechazada=declined rechazado=declined cobrado=charged
+cobraron=charged cobro=charge factura=invoice envío=shipping entrega=delivery entregado=delivered llegar=arrive
+llega=arrives llegó=arrived seguimiento=tracking paquete=parcel dirección=address cuenta=account
+suscripción=subscription cancelar=cancel código=code descuento=discount dañado=damaged roto=broken
+garantía=warranty puntos=points falla=fails falló=failed columna=column archivo=file conflicto=conflict
+imagen=image versión=version consulta=query lenta=slow prueba=test pruebas=tests contenedor=container banco=bank
+fr: commande=order remboursement=refund remboursé=refunded rembourser=refund retour=return renvoyé=returned
+argent=money passe=password courriel=email réinitialiser=reset oublié=forgot lien=link expiré=expired carte=card
+paiement=payment payer=pay refusée=declined refusé=declined débité=charged facturé=charged facture=invoice
+livraison=delivery livré=delivered colis=parcel suivi=tracking adresse=address compte=account
+abonnement=subscription annuler=cancel réduction=discount endommagé=damaged cassé=broken garantie=warranty
+erreur=error échoue=fails colonne=column fichier=file conflit=conflict requête=query lente=slow banque=bank
+de: bestellung=order rückerstattung=refund erstattung=refund zurückgeschickt=returned rücksendung=return geld=money
+passwort=password kennwort=password zurücksetzen=reset vergessen=forgot abgelaufen=expired karte=card
+kreditkarte=card zahlung=payment bezahlen=pay abgelehnt=declined abgebucht=charged rechnung=invoice
+mehrwertsteuer=vat lieferung=delivery zugestellt=delivered paket=parcel sendungsverfolgung=tracking
+adresse=address konto=account abo=subscription abonnement=subscription kündigen=cancel gutschein=voucher
+rabatt=discount beschädigt=damaged kaputt=broken garantie=warranty punkte=points fehler=error spalte=column
+datei=file konflikt=conflict abfrage=query langsam=slow
+pt: reembolso=refund devolução=return devolvi=returned dinheiro=money senha=password redefinir=reset
+esqueci=forgot expirou=expired cartão=card pagamento=payment recusado=declined recusada=declined cobrado=charged
+cobrança=charge fatura=invoice entregue=delivered pacote=parcel rastreio=tracking rastreamento=tracking
+endereço=address conta=account assinatura=subscription desconto=discount danificado=damaged quebrado=broken
+pontos=points erro=error coluna=column arquivo=file conflito=conflict imagem=image
+"""
+ENGLISH_GLOSSES: dict[str, str] = {
+    pair.split("=")[0]: pair.split("=")[1] for pair in _GLOSSARY.split() if "=" in pair
+}
+
+
+def english_glosses(text: str) -> str:
+    """The English words of the term map for the words of `text`, once each, in order (empty for English)."""
+    glosses = dict.fromkeys(ENGLISH_GLOSSES[word] for word in tokens(text) if word in ENGLISH_GLOSSES)
+    return " ".join(glosses)

@@ -70,7 +70,9 @@ def leaves(nodes: Sequence[Cluster]) -> list[Cluster]:
 
 def member_rows(clusters: Sequence[Cluster], row_of_chat: Mapping[str, int]) -> list[np.ndarray]:
     """Row indices (into the summaries/embeddings arrays) of each cluster's conversations."""
-    return [np.array([row_of_chat[chat] for chat in cluster.chat_ids], dtype=np.int64) for cluster in clusters]
+    return [
+        np.array([row_of_chat[chat] for chat in cluster.chat_ids], dtype=np.int64) for cluster in clusters
+    ]
 
 
 def cluster_centroids(

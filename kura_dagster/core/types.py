@@ -66,7 +66,9 @@ class ConversationSummary(BaseModel):
     user_frustration: int = Field(default=1, ge=1, le=5)
     assistant_errors: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    custom_facets: dict[str, Any] = Field(default_factory=dict)  # user-defined facets (Kura's response_schema)
+    custom_facets: dict[str, Any] = Field(
+        default_factory=dict
+    )  # user-defined facets (Kura's response_schema)
     truncated: bool = False  # the conversation was cut to the summariser's token budget
     error: str | None = None
     embedding: list[float] | None = None
@@ -105,7 +107,9 @@ def is_unclustered(cluster: Cluster) -> bool:
     return cluster.id.startswith("noise_")
 
 
-USER_ID = "user_id"  # the metadata key that says whose conversation it is (the privacy thresholds count users)
+USER_ID = (
+    "user_id"  # the metadata key that says whose conversation it is (the privacy thresholds count users)
+)
 
 
 def user_ids_of(items: Sequence[ConversationSummary] | Sequence[Any]) -> dict[str, str | None]:

@@ -44,8 +44,10 @@ def hierarchy_problems(nodes: Sequence[Cluster], base: Sequence[Cluster]) -> lis
     problems = tree_problems(nodes)
     leaf_ids, base_ids = {n.id for n in leaves(nodes)}, {c.id for c in base}
     if leaf_ids != base_ids:
-        problems.append(f"leaves differ from the base clusters: {len(leaf_ids - base_ids)} extra, "
-                        f"{len(base_ids - leaf_ids)} missing")
+        problems.append(
+            f"leaves differ from the base clusters: {len(leaf_ids - base_ids)} extra, "
+            f"{len(base_ids - leaf_ids)} missing"
+        )
     return problems
 
 

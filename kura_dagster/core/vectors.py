@@ -12,8 +12,12 @@ def row_norms(matrix: np.ndarray) -> np.ndarray:
     the same as `np.linalg.norm(matrix, axis=1)` gives, bit for bit)."""
     if len(matrix) <= NORM_BLOCK_ROWS:
         return np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.concatenate([np.linalg.norm(matrix[start:start + NORM_BLOCK_ROWS], axis=1, keepdims=True)
-                           for start in range(0, len(matrix), NORM_BLOCK_ROWS)])
+    return np.concatenate(
+        [
+            np.linalg.norm(matrix[start : start + NORM_BLOCK_ROWS], axis=1, keepdims=True)
+            for start in range(0, len(matrix), NORM_BLOCK_ROWS)
+        ]
+    )
 
 
 def unit_rows(matrix: np.ndarray, *, keep_unit: bool = False) -> np.ndarray:

@@ -23,16 +23,21 @@ from dagster import (
     Output,
 )
 
-from kura_dagster.core.storage import tables
+from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.base_clusters import generate_base_clusters_from_conversation_summaries
 from kura_dagster.core.stages.embeddings import embed_texts, embedding_texts
-from kura_dagster.core.views.map_image import map_svg_markdown, png_markdown, points_from_projection, render_map_png
 from kura_dagster.core.stages.meta_clusters import reduce_clusters_from_base_clusters
 from kura_dagster.core.stages.projections import project_tree
-from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.summaries import summarise_table
+from kura_dagster.core.storage import tables
 from kura_dagster.core.tree import depth_first
 from kura_dagster.core.types import USER_ID, ConversationSummary
+from kura_dagster.core.views.map_image import (
+    map_svg_markdown,
+    png_markdown,
+    points_from_projection,
+    render_map_png,
+)
 from kura_dagster.core.views.tree_view import tree_markdown
 from kura_dagster.defs.resources import (
     ClusteringResource,
@@ -42,6 +47,7 @@ from kura_dagster.defs.resources import (
     SummaryModelResource,
 )
 from kura_dagster.defs.steps import build_assets, each_partition, pipeline_asset, row_metadata
+
 
 def _clusterable(summaries: pa.Table, embeddings: pa.Table) -> tuple[list[ConversationSummary], np.ndarray]:
     """Summaries that have an embedding, aligned row by row with their vectors."""
@@ -76,8 +82,12 @@ def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> 
         for rejected in rejects:
             context.log.warning(f"skipped {rejected.describe()}")
         fingerprints.append(landing_zone.fingerprint(dataset, day.isoformat()))
-        context.add_asset_metadata(row_metadata(table, rejected_records=MetadataValue.int(len(rejects)),
-                                         file_sha256=fingerprints[-1]), partition_key=key)
+        context.add_asset_metadata(
+            row_metadata(
+                table, rejected_records=MetadataValue.int(len(rejects)), file_sha256=fingerprints[-1]
+            ),
+            partition_key=key,
+        )
         return table
 
     table = each_partition(context, load_day)
@@ -85,9 +95,12 @@ def conversations(context: AssetExecutionContext, landing_zone: LandingZone) -> 
     return Output(table, data_version=DataVersion(version))
 
 
-@pipeline_asset(code_version="2")
+@pipeline_asset(code_version="3")
 def summaries(
-    context: AssetExecutionContext, conversations: pa.Table, summary_model: SummaryModelResource, llm: KuraLLMResource
+    context: AssetExecutionContext,
+    conversations: pa.Table,
+    summary_model: SummaryModelResource,
+    llm: KuraLLMResource,
 ) -> pa.Table:
     """Clio facets of every conversation; a conversation that fails keeps its row with `error` set."""
 
@@ -95,13 +108,21 @@ def summaries(
         with llm.open_client() as client:
             model = summary_model.get_model(client, llm.custom_facet_schemas())
             table = summarise_table(
-                conversations, model=model, workers=summary_model.workers,
+                conversations,
+                model=model,
+                workers=summary_model.workers,
                 progress=lambda done, total: context.log.info(f"{key}: summarised {done}/{total}"),
             )
-            context.add_asset_metadata(row_metadata(
-                table, client, errors=MetadataValue.int(table.num_rows - pc.count(table.column("error")).as_py()),
-                truncated=MetadataValue.int(pc.sum(table.column("truncated")).as_py() or 0), model=model.name,
-            ), partition_key=key)
+            context.add_asset_metadata(
+                row_metadata(
+                    table,
+                    client,
+                    errors=MetadataValue.int(table.num_rows - pc.count(table.column("error")).as_py()),
+                    truncated=MetadataValue.int(pc.sum(table.column("truncated")).as_py() or 0),
+                    model=model.name,
+                ),
+                partition_key=key,
+            )
         return table
 
     return each_partition(context, summarise_day, conversations=conversations)
@@ -112,9 +133,12 @@ EMBEDDED_COLUMNS = ["chat_id", "summary", "request", "error"]
 CLUSTERING_COLUMNS = list(tables.CLUSTERING_FIELDS)
 
 
-@pipeline_asset(code_version="1", ins={"summaries": AssetIn(metadata={"columns": EMBEDDED_COLUMNS})})
+@pipeline_asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": EMBEDDED_COLUMNS})})
 def embeddings(
-    context: AssetExecutionContext, summaries: pa.Table, embedding_model: EmbeddingModelResource, llm: KuraLLMResource
+    context: AssetExecutionContext,
+    summaries: pa.Table,
+    embedding_model: EmbeddingModelResource,
+    llm: KuraLLMResource,
 ) -> pa.Table:
     """One vector per successfully summarised conversation, built from its request."""
 
@@ -125,14 +149,16 @@ def embeddings(
             vectors = embed_texts(embedding_texts(summarised), model=model)
             table = tables.embeddings_to_arrow(summarised.column("chat_id").to_pylist(), vectors, model.name)
             dimensions = int(vectors.shape[1]) if vectors.size else 0
-            context.add_asset_metadata(row_metadata(table, client, model=model.name,
-                                             dimensions=MetadataValue.int(dimensions)), partition_key=key)
+            context.add_asset_metadata(
+                row_metadata(table, client, model=model.name, dimensions=MetadataValue.int(dimensions)),
+                partition_key=key,
+            )
         return table
 
     return each_partition(context, embed_day, summaries=summaries)
 
 
-@pipeline_asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})})
+@pipeline_asset(code_version="3", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})})
 def base_clusters(
     context: AssetExecutionContext,
     summaries: pa.Table,
@@ -146,21 +172,33 @@ def base_clusters(
         summary_objects, vectors = _clusterable(summaries, embeddings)
         with llm.open_client() as client:
             clusters = generate_base_clusters_from_conversation_summaries(
-                summary_objects, vectors, clustering_method=clustering.get_clustering_method(),
-                namer=clustering.get_namer(client), lexical_weight=clustering.lexical_weight,
-                manifold=clustering.manifold == "umap", random_state=clustering.seed,
+                summary_objects,
+                vectors,
+                clustering_method=clustering.get_clustering_method(),
+                namer=clustering.get_namer(client),
+                lexical_weight=clustering.lexical_weight,
+                manifold=clustering.manifold == "umap",
+                random_state=clustering.seed,
             )
-            clusters = (privacy := clustering.get_privacy_guard(client)).protect_leaves(clusters, summary_objects)
+            clusters = (privacy := clustering.get_privacy_guard(client)).protect_leaves(
+                clusters, summary_objects
+            )
             table = tables.base_clusters_to_arrow(clusters)
-            context.add_asset_metadata(row_metadata(
-                table, client, **privacy.metadata(),
-                largest_clusters=MetadataValue.md(_largest_clusters_markdown(table))), partition_key=key)
+            context.add_asset_metadata(
+                row_metadata(
+                    table,
+                    client,
+                    **privacy.metadata(),
+                    largest_clusters=MetadataValue.md(_largest_clusters_markdown(table)),
+                ),
+                partition_key=key,
+            )
         return table
 
     return each_partition(context, cluster_day, summaries=summaries, embeddings=embeddings)
 
 
-@pipeline_asset(code_version="2", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})})
+@pipeline_asset(code_version="3", ins={"summaries": AssetIn(metadata={"columns": CLUSTERING_COLUMNS})})
 def meta_clusters(
     context: AssetExecutionContext,
     base_clusters: pa.Table,
@@ -171,8 +209,9 @@ def meta_clusters(
 ) -> pa.Table:
     """The topic tree: every node, leaves included, with parent_id (NULL at a root) and level (0 = root)."""
 
-    def build_tree(dataset: str, day: Date, key: str, base_clusters: pa.Table, summaries: pa.Table,
-                   embeddings: pa.Table) -> pa.Table:
+    def build_tree(
+        dataset: str, day: Date, key: str, base_clusters: pa.Table, summaries: pa.Table, embeddings: pa.Table
+    ) -> pa.Table:
         summary_objects, vectors = _clusterable(summaries, embeddings)
         with llm.open_client() as client:
             privacy = clustering.get_privacy_guard(client)
@@ -181,15 +220,26 @@ def meta_clusters(
                 tables.clusters_from_arrow(base_clusters), summary_objects, vectors, model=model
             )
             ordered = depth_first(nodes)
-            table = tables.meta_clusters_to_arrow([node for node, _ in ordered], [level for _, level in ordered])
+            table = tables.meta_clusters_to_arrow(
+                [node for node, _ in ordered], [level for _, level in ordered]
+            )
             fell_back = MetadataValue.bool(model.fell_back)
-            context.add_asset_metadata(row_metadata(
-                table, client, **privacy.metadata(), roots=MetadataValue.int(sum(1 for node in nodes if node.parent_id is None)),
-                hierarchy_fallback=fell_back, tree=MetadataValue.md(tree_markdown(nodes))), partition_key=key)
+            context.add_asset_metadata(
+                row_metadata(
+                    table,
+                    client,
+                    **privacy.metadata(),
+                    roots=MetadataValue.int(sum(1 for node in nodes if node.parent_id is None)),
+                    hierarchy_fallback=fell_back,
+                    tree=MetadataValue.md(tree_markdown(nodes)),
+                ),
+                partition_key=key,
+            )
         return table
 
-    return each_partition(context, build_tree, base_clusters=base_clusters, summaries=summaries,
-                           embeddings=embeddings)
+    return each_partition(
+        context, build_tree, base_clusters=base_clusters, summaries=summaries, embeddings=embeddings
+    )
 
 
 @pipeline_asset(code_version="1")
@@ -201,17 +251,24 @@ def projections(
 ) -> pa.Table:
     """2D position of every tree node (UMAP of leaf centroids; parents at their leaves' weighted mean)."""
 
-    def project_day(dataset: str, day: Date, key: str, meta_clusters: pa.Table, embeddings: pa.Table) -> pa.Table:
+    def project_day(
+        dataset: str, day: Date, key: str, meta_clusters: pa.Table, embeddings: pa.Table
+    ) -> pa.Table:
         chat_ids, vectors = tables.embeddings_from_arrow(embeddings)
-        projected = project_tree(tables.clusters_from_arrow(meta_clusters), chat_ids, vectors,
-                                 model=clustering.get_projection())
+        projected = project_tree(
+            tables.clusters_from_arrow(meta_clusters), chat_ids, vectors, model=clustering.get_projection()
+        )
         table = tables.projections_to_arrow(projected)
         # `map` is short enough for the UI to show inline (labelled top-level topics); `map_detail`, every node
         # in the same colours, opens from its "[Show Markdown]" link.
         points = points_from_projection(projected)
         picture = png_markdown(render_map_png(points), alt=f"map of {len(points)} topics")
-        context.add_asset_metadata(row_metadata(table, map=MetadataValue.md(map_svg_markdown(projected)),
-                                         map_detail=MetadataValue.md(picture)), partition_key=key)
+        context.add_asset_metadata(
+            row_metadata(
+                table, map=MetadataValue.md(map_svg_markdown(projected)), map_detail=MetadataValue.md(picture)
+            ),
+            partition_key=key,
+        )
         return table
 
     return each_partition(context, project_day, meta_clusters=meta_clusters, embeddings=embeddings)
@@ -220,7 +277,8 @@ def projections(
 PIPELINE_STAGES = [conversations, summaries, embeddings, base_clusters, meta_clusters, projections]
 
 
-def build_pipeline_assets(settings: Settings,
-                          partitions_def: MultiPartitionsDefinition | None = None) -> list[AssetsDefinition]:
+def build_pipeline_assets(
+    settings: Settings, partitions_def: MultiPartitionsDefinition | None = None
+) -> list[AssetsDefinition]:
     """The six stages, partitioned by `partitions_def` (default: built from `settings`)."""
     return build_assets(PIPELINE_STAGES, settings, partitions_def)

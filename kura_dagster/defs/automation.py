@@ -54,7 +54,8 @@ def _materialised(instance: DagsterInstance, key: str, sha256: str) -> bool:
     (its metadata `file_sha256`, per day even in a run over a date range) and its run succeeded, i.e.
     every stage went through for this content (what `demo` and `kura-dagster run` leave behind)."""
     records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey("conversations"), asset_partitions=[key]), limit=1).records
+        AssetRecordsFilter(asset_key=AssetKey("conversations"), asset_partitions=[key]), limit=1
+    ).records
     if not records or records[0].asset_materialization is None:
         return False
     recorded = records[0].asset_materialization.metadata.get("file_sha256")
@@ -91,7 +92,9 @@ def build_landing_zone_sensor(settings: Settings, job) -> SensorDefinition:
     return landing_zone_sensor
 
 
-def _landing_zone_tick(context: SensorEvaluationContext, data_dir: Path, start: str) -> SensorResult | SkipReason:
+def _landing_zone_tick(
+    context: SensorEvaluationContext, data_dir: Path, start: str
+) -> SensorResult | SkipReason:
     if not data_dir.is_dir():
         # Keep the cursor: an unmounted or not-yet-created folder must not make every file look new later.
         return SkipReason(f"landing zone {data_dir} does not exist")
@@ -124,23 +127,29 @@ def _landing_zone_tick(context: SensorEvaluationContext, data_dir: Path, start: 
                 continue
             # New or changed by its size and time: hash it only now, and skip content already materialised
             # (by `demo`, `kura-dagster run`, or a run before the cursor was lost).
-            if dataset in known and _materialised(context.instance, partition_key(dataset, day), file_sha256(path)):
+            if dataset in known and _materialised(
+                context.instance, partition_key(dataset, day), file_sha256(path)
+            ):
                 context.log.info(f"{dataset}/{path.name}: this content is already materialised")
                 continue
-            run_requests.append(RunRequest(
-                partition_key=partition_key(dataset, day),
-                # The fingerprint in the run key makes a second launch of the same content impossible,
-                # even if the cursor is lost; a changed file gets a new key and runs again.
-                run_key=f"{dataset}|{day}|{fingerprint}",
-                tags={TRIGGER_TAG: "landing_zone"},
-            ))
+            run_requests.append(
+                RunRequest(
+                    partition_key=partition_key(dataset, day),
+                    # The fingerprint in the run key makes a second launch of the same content impossible,
+                    # even if the cursor is lost; a changed file gets a new key and runs again.
+                    run_key=f"{dataset}|{day}|{fingerprint}",
+                    tags={TRIGGER_TAG: "landing_zone"},
+                )
+            )
 
     # Dagster applies dynamic_partitions_requests before it submits (and validates) the run requests of
     # the same tick, so a day of a dataset registered in this very tick is already a valid partition key.
     return SensorResult(
         run_requests=run_requests,
         skip_reason=None if run_requests else SkipReason("no new or changed landing files"),
-        dynamic_partitions_requests=[DATASET_PARTITIONS.build_add_request(new_datasets)] if new_datasets else [],
+        dynamic_partitions_requests=[DATASET_PARTITIONS.build_add_request(new_datasets)]
+        if new_datasets
+        else [],
         cursor=json.dumps(cursor, sort_keys=True),
     )
 
@@ -167,8 +176,11 @@ def build_daily_schedule(settings: Settings, job) -> ScheduleDefinition:
             return SkipReason(f"{day} is before the first date partition")
         # run_key "<dataset>|<date>": a cron firing more than once a day still reclusters each day once.
         return [
-            RunRequest(partition_key=partition_key(dataset, day.isoformat()), run_key=f"{dataset}|{day}",
-                       tags={TRIGGER_TAG: "daily_recluster"})
+            RunRequest(
+                partition_key=partition_key(dataset, day.isoformat()),
+                run_key=f"{dataset}|{day}",
+                tags={TRIGGER_TAG: "daily_recluster"},
+            )
             for dataset in datasets
         ]
 

@@ -28,11 +28,16 @@ from dagster import (
     multi_asset_check,
 )
 
-from kura_dagster.core.storage import tables
-from kura_dagster.core.settings import Settings
-from kura_dagster.core.storage.store import partition_slice
 from kura_dagster.core.privacy.thresholds import Thresholds, threshold_problems
-from kura_dagster.core.validation import coverage_problems, hierarchy_problems, missing_and_extra, non_finite_points
+from kura_dagster.core.settings import Settings
+from kura_dagster.core.storage import tables
+from kura_dagster.core.storage.store import partition_slice
+from kura_dagster.core.validation import (
+    coverage_problems,
+    hierarchy_problems,
+    missing_and_extra,
+    non_finite_points,
+)
 from kura_dagster.defs.io_manager import partitions_of
 from kura_dagster.defs.partitions import kura_partitions, partition_key
 from kura_dagster.defs.resources import ClusteringResource
@@ -62,18 +67,33 @@ class CheckDeclaration:
         name = rule.__name__
         inputs = (self.asset, *self.also)
         given_settings = {"settings": settings} if "settings" in inspect.signature(rule).parameters else {}
-        spec = AssetCheckSpec(name, asset=asset_key, blocking=True, partitions_def=partitions_def,
-                              description=inspect.getdoc(rule), additional_deps=[AssetKey(n) for n in self.also])
+        spec = AssetCheckSpec(
+            name,
+            asset=asset_key,
+            blocking=True,
+            partitions_def=partitions_def,
+            description=inspect.getdoc(rule),
+            additional_deps=[AssetKey(n) for n in self.also],
+        )
 
-        @multi_asset_check(specs=[spec], name=name, ins={n: AssetIn(n) for n in inputs}, can_subset=True,
-                           required_resource_keys=set(resources))
+        @multi_asset_check(
+            specs=[spec],
+            name=name,
+            ins={n: AssetIn(n) for n in inputs},
+            can_subset=True,
+            required_resource_keys=set(resources),
+        )
         def check(context: AssetCheckExecutionContext, **loaded: pa.Table):
             given = {key: getattr(context.resources, key) for key in resources}
             for dataset, day in partitions_of(context.partition_keys):
-                problems, metadata = rule(**{n: partition_slice(loaded[n], dataset, day) for n in inputs}, **given,
-                                          **given_settings)
+                problems, metadata = rule(
+                    **{n: partition_slice(loaded[n], dataset, day) for n in inputs}, **given, **given_settings
+                )
                 yield AssetCheckEvaluation(
-                    asset_key=asset_key, check_name=name, passed=not problems, blocking=True,
+                    asset_key=asset_key,
+                    check_name=name,
+                    passed=not problems,
+                    blocking=True,
                     partition=partition_key(dataset, day.isoformat()),
                     metadata={"problems": "\n".join(problems) or "none", **metadata},
                 )
@@ -85,8 +105,9 @@ class CheckDeclaration:
         return check
 
 
-def partition_check(asset: str, *also: str, resources: tuple[str, ...] = ()
-                    ) -> Callable[[Callable[..., Problems]], CheckDeclaration]:
+def partition_check(
+    asset: str, *also: str, resources: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Problems]], CheckDeclaration]:
     """Declare `rule(**one partition's tables, **resources[, settings]) -> (problems, metadata)` a blocking
     check of `asset`, reading the assets named in `also` too."""
     return lambda rule: CheckDeclaration(rule, asset, also, resources)
@@ -95,10 +116,13 @@ def partition_check(asset: str, *also: str, resources: tuple[str, ...] = ()
 @partition_check("summaries", "conversations")
 def every_conversation_has_a_summary(summaries: pa.Table, conversations: pa.Table) -> Problems:
     """One summary row per conversation: failures keep a row with `error`, they are never dropped."""
-    missing, extra = missing_and_extra(conversations.column("chat_id").to_pylist() if conversations.num_rows else [],
-                                       summaries.column("chat_id").to_pylist() if summaries.num_rows else [])
-    problems = ([f"{len(missing)} conversations without a summary (first: {missing[0]})"] if missing else []) + (
-        [f"{len(extra)} summaries of unknown conversations (first: {extra[0]})"] if extra else [])
+    missing, extra = missing_and_extra(
+        conversations.column("chat_id").to_pylist() if conversations.num_rows else [],
+        summaries.column("chat_id").to_pylist() if summaries.num_rows else [],
+    )
+    problems = (
+        [f"{len(missing)} conversations without a summary (first: {missing[0]})"] if missing else []
+    ) + ([f"{len(extra)} summaries of unknown conversations (first: {extra[0]})"] if extra else [])
     return problems, {"conversations": conversations.num_rows, "summaries": summaries.num_rows}
 
 
@@ -106,23 +130,33 @@ def every_conversation_has_a_summary(summaries: pa.Table, conversations: pa.Tabl
 def summary_error_rate_is_low(summaries: pa.Table, settings: Settings) -> Problems:
     """Share of conversations whose summary failed stays under KURA_MAX_SUMMARY_ERROR_RATE."""
     threshold = settings.max_summary_error_rate
-    errors = summaries.num_rows - pc.sum(pc.is_null(summaries.column("error"))).as_py() if summaries.num_rows else 0
+    errors = (
+        summaries.num_rows - pc.sum(pc.is_null(summaries.column("error"))).as_py()
+        if summaries.num_rows
+        else 0
+    )
     rate = errors / summaries.num_rows if summaries.num_rows else 0.0
     problems = [f"{rate:.1%} of summaries failed (threshold {threshold:.1%})"] if rate > threshold else []
     return problems, {"error_rate": rate, "threshold": threshold}
 
 
 @partition_check("base_clusters", "embeddings")
-def every_embedded_conversation_in_exactly_one_cluster(base_clusters: pa.Table, embeddings: pa.Table) -> Problems:
+def every_embedded_conversation_in_exactly_one_cluster(
+    base_clusters: pa.Table, embeddings: pa.Table
+) -> Problems:
     """Base clusters cover every embedded conversation exactly once."""
     chat_ids = embeddings.column("chat_id").to_pylist() if embeddings.num_rows else []
-    return coverage_problems(chat_ids, tables.clusters_from_arrow(base_clusters)), {"clusters": base_clusters.num_rows}
+    return coverage_problems(chat_ids, tables.clusters_from_arrow(base_clusters)), {
+        "clusters": base_clusters.num_rows
+    }
 
 
 @partition_check("meta_clusters", "base_clusters")
 def tree_is_valid(meta_clusters: pa.Table, base_clusters: pa.Table) -> Problems:
     """One parent each, no cycles, no single-child chains, counts add up, leaves are the base clusters."""
-    problems = hierarchy_problems(tables.clusters_from_arrow(meta_clusters), tables.clusters_from_arrow(base_clusters))
+    problems = hierarchy_problems(
+        tables.clusters_from_arrow(meta_clusters), tables.clusters_from_arrow(base_clusters)
+    )
     return problems, {"nodes": meta_clusters.num_rows}
 
 
@@ -136,11 +170,16 @@ def projections_are_finite(projections: pa.Table) -> Problems:
 
 
 def _threshold_problems(clusters: pa.Table, summaries: pa.Table, clustering: ClusteringResource) -> Problems:
-    thresholds = Thresholds(min_conversations=clustering.min_cluster_size, min_users=clustering.min_cluster_users)
+    thresholds = Thresholds(
+        min_conversations=clustering.min_cluster_size, min_users=clustering.min_cluster_users
+    )
     nodes = tables.clusters_from_arrow(clusters)
     problems = threshold_problems(nodes, tables.user_ids_from_arrow(summaries), thresholds)
-    return problems, {"clusters": len(nodes), "min_cluster_size": thresholds.min_conversations,
-                      "min_cluster_users": thresholds.min_users}
+    return problems, {
+        "clusters": len(nodes),
+        "min_cluster_size": thresholds.min_conversations,
+        "min_cluster_users": thresholds.min_users,
+    }
 
 
 @partition_check("base_clusters", "summaries", resources=("clustering",))
@@ -171,8 +210,9 @@ CHECKS = [
 ]
 
 
-def build_pipeline_checks(settings: Settings,
-                          partitions_def: MultiPartitionsDefinition | None = None) -> list[AssetChecksDefinition]:
+def build_pipeline_checks(
+    settings: Settings, partitions_def: MultiPartitionsDefinition | None = None
+) -> list[AssetChecksDefinition]:
     """Every check, partitioned like the assets (default: built from `settings`)."""
     partitions_def = partitions_def or kura_partitions(settings)
     return [check.build(partitions_def, settings) for check in CHECKS]

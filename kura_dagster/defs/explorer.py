@@ -17,12 +17,22 @@ from datetime import date as Date
 from pathlib import Path
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue, MultiPartitionsDefinition
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    MetadataValue,
+    MultiPartitionsDefinition,
+    RetryRequested,
+)
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.stages.topic_trends import TrendOptions, compute_topic_trends, daily_embeddings_from_arrow
+from kura_dagster.core.stages.topic_trends import (
+    TrendOptions,
+    compute_topic_trends,
+    daily_embeddings_from_arrow,
+)
 from kura_dagster.core.storage import tables
-from kura_dagster.core.views.explorer import report_path, write_report
+from kura_dagster.core.views.explorer import InconsistentPartition, report_path, write_report
 from kura_dagster.defs.io_manager import partitions_of, release_freed_memory
 from kura_dagster.defs.partitions import partition_key
 from kura_dagster.defs.resources import ExplorerResource
@@ -35,8 +45,9 @@ def _status_list(table: pa.Table, status: str) -> str:
 
 
 @pipeline_asset(code_version="1")
-def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embeddings: pa.Table,
-                 explorer: ExplorerResource) -> pa.Table:
+def topic_trends(
+    context: AssetExecutionContext, meta_clusters: pa.Table, embeddings: pa.Table, explorer: ExplorerResource
+) -> pa.Table:
     """Daily volume and share of this day's topics (roots and the level below) over the last
     KURA_TRENDS_WINDOW_DAYS days, each day's conversations assigned by nearest centroid in embedding space;
     emerging and fading topics flagged."""
@@ -49,14 +60,22 @@ def topic_trends(context: AssetExecutionContext, meta_clusters: pa.Table, embedd
         window = explorer.window_embeddings(dataset, day, embeddings, run_days[dataset])
         daily = daily_embeddings_from_arrow(window)
         table = compute_topic_trends(tables.clusters_from_arrow(meta_clusters), daily, day, options)
-        context.add_asset_metadata(row_metadata(
-            table, window_days=MetadataValue.int(options.window_days),
-            days_with_conversations=MetadataValue.int(sum(1 for ids, _ in daily.values() if len(ids))),
-            emerging=_status_list(table, "emerging"), fading=_status_list(table, "fading"),
-        ), partition_key=key)
+        context.add_asset_metadata(
+            row_metadata(
+                table,
+                window_days=MetadataValue.int(options.window_days),
+                days_with_conversations=MetadataValue.int(sum(1 for ids, _ in daily.values() if len(ids))),
+                emerging=_status_list(table, "emerging"),
+                fading=_status_list(table, "fading"),
+            ),
+            partition_key=key,
+        )
         return table
 
     return each_partition(context, trends_day, meta_clusters=meta_clusters)
+
+
+REPORT_RETRIES, REPORT_RETRY_WAIT_S = 6, 10.0  # a minute for another run of the day to finish its steps
 
 
 @pipeline_asset(code_version="1", deps=["summaries", "meta_clusters", "projections", "topic_trends"])
@@ -65,23 +84,39 @@ def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
     release_freed_memory()  # it loads no input through the IO manager, which does this for the other steps
     for dataset, day in partitions_of(context.partition_keys):
         path = report_path(Path(explorer.home), dataset, day.isoformat())
-        result = write_report(explorer.database, dataset, day.isoformat(), path,
-                              include_messages=explorer.include_messages, allow_empty=True)
-        context.add_asset_metadata({
-            "path": MetadataValue.path(str(result.path)),
-            "url": MetadataValue.url(result.path.as_uri()),
-            "size_mb": MetadataValue.float(round(result.bytes / 1e6, 3)),
-            "conversations": MetadataValue.int(result.conversations),
-            "clusters": MetadataValue.int(result.clusters),
-            "has_trends": MetadataValue.bool(result.has_trends),
-            "messages_included": MetadataValue.bool(explorer.include_messages),
-        }, partition_key=partition_key(dataset, day.isoformat()))
+        try:
+            result = write_report(
+                explorer.database,
+                dataset,
+                day.isoformat(),
+                path,
+                include_messages=explorer.include_messages,
+                allow_empty=True,
+            )
+        except InconsistentPartition as error:
+            # Another run of this partition is between two of its steps (the DuckDB pool lets runs take turns
+            # step by step). Asking for a retry frees this step's pool slot, so that run can write its next
+            # table; the page is written once the partition is one version again.
+            raise RetryRequested(max_retries=REPORT_RETRIES, seconds_to_wait=REPORT_RETRY_WAIT_S) from error
+        context.add_asset_metadata(
+            {
+                "path": MetadataValue.path(str(result.path)),
+                "url": MetadataValue.url(result.path.as_uri()),
+                "size_mb": MetadataValue.float(round(result.bytes / 1e6, 3)),
+                "conversations": MetadataValue.int(result.conversations),
+                "clusters": MetadataValue.int(result.clusters),
+                "has_trends": MetadataValue.bool(result.has_trends),
+                "messages_included": MetadataValue.bool(explorer.include_messages),
+            },
+            partition_key=partition_key(dataset, day.isoformat()),
+        )
 
 
 EXPLORER_STAGES = [topic_trends, report]
 
 
-def build_explorer_assets(settings: Settings,
-                          partitions_def: MultiPartitionsDefinition | None = None) -> list[AssetsDefinition]:
+def build_explorer_assets(
+    settings: Settings, partitions_def: MultiPartitionsDefinition | None = None
+) -> list[AssetsDefinition]:
     """topic_trends and report, partitioned like the stages (default: built from `settings`)."""
     return build_assets(EXPLORER_STAGES, settings, partitions_def)

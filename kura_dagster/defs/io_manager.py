@@ -19,11 +19,22 @@ from collections.abc import Iterable
 from datetime import date as Date
 
 import pyarrow as pa
-from dagster import (ConfigurableIOManager, DagsterInvariantViolationError, InputContext, MultiPartitionKey,
-                     OutputContext)
+from dagster import (
+    ConfigurableIOManager,
+    DagsterInvariantViolationError,
+    InputContext,
+    MultiPartitionKey,
+    OutputContext,
+)
 
 from kura_dagster.core.settings import validate_dataset_name
-from kura_dagster.core.storage.store import SCHEMA, connect, read_partitions, with_partition_columns, write_partitions
+from kura_dagster.core.storage.store import (
+    SCHEMA,
+    connect,
+    read_partitions,
+    with_partition_columns,
+    write_partitions,
+)
 
 
 def partition_of(key: str | MultiPartitionKey) -> tuple[str, Date]:
@@ -86,7 +97,9 @@ class DuckDBPartitionIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: pa.Table) -> None:
         if not isinstance(obj, pa.Table):
-            raise TypeError(f"{context.asset_key.to_user_string()}: expected a pyarrow.Table, got {type(obj).__name__}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: expected a pyarrow.Table, got {type(obj).__name__}"
+            )
         partitions = partitions_of(context.asset_partition_keys)
         if len(partitions) == 1 and "dataset" not in obj.column_names:
             obj = with_partition_columns(obj, *partitions[0])
@@ -98,7 +111,11 @@ class DuckDBPartitionIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> pa.Table:
         release_freed_memory(_step_of(context))
         partitions = partitions_of(context.asset_partition_keys)
-        table_name = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
+        table_name = (
+            context.upstream_output.asset_key.path[-1]
+            if context.upstream_output
+            else context.asset_key.path[-1]
+        )
         # `AssetIn(metadata={"columns": [...]})` reads only those columns, as dagster-duckdb's IO managers do.
         columns = (context.definition_metadata or {}).get("columns")
         with connect(self.database) as connection:

@@ -20,24 +20,27 @@ import pyarrow as pa
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from dagster_openai import OpenAIResource
 
-from kura_dagster.core.stages.base_clusters import ClusteringMethod, HDBSCANClusteringMethod, KMeansClusteringMethod
-from kura_dagster.core.stages.embeddings import EmbeddingModel, WordLlamaEmbeddingModel
-from kura_dagster.core.llm.cache import ResponseCache
-from kura_dagster.core.llm.client import LLMClient
-from kura_dagster.core.llm.usage import PriceTable
 from kura_dagster.core.ingest.landing import file_sha256, landing_file
 from kura_dagster.core.ingest.landing_reader import load_landing_table
 from kura_dagster.core.ingest.records import Rejected
+from kura_dagster.core.llm.cache import ResponseCache
+from kura_dagster.core.llm.client import LLMClient
+from kura_dagster.core.llm.usage import PriceTable
+from kura_dagster.core.privacy.thresholds import PrivacyGuard, Thresholds
+from kura_dagster.core.settings import Settings
+from kura_dagster.core.stages.base_clusters import (
+    ClusteringMethod,
+    HDBSCANClusteringMethod,
+    KMeansClusteringMethod,
+)
+from kura_dagster.core.stages.embeddings import EmbeddingModel, WordLlamaEmbeddingModel
 from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, MetaClusterModel
 from kura_dagster.core.stages.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.stages.projections import DimensionalityReduction, UMAPProjection
-from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, SummaryModel
-from kura_dagster.core.privacy.thresholds import PrivacyGuard, Thresholds
 from kura_dagster.core.stages.topic_trends import window_days
 from kura_dagster.core.storage.store import connect, partition_slice, read_partitions, with_partition_columns
 from kura_dagster.defs.io_manager import DuckDBPartitionIOManager
-
 
 NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)
 
@@ -103,7 +106,9 @@ class KuraLLMResource(OpenAIResource):
         try:
             facets = json.loads(self.custom_facets)
         except ValueError as error:
-            raise ValueError(f"KURA_CUSTOM_FACETS is not JSON ({{\"name\": {{json schema}}}}): {error}") from None
+            raise ValueError(
+                f'KURA_CUSTOM_FACETS is not JSON ({{"name": {{json schema}}}}): {error}'
+            ) from None
         if not isinstance(facets, dict):
             raise ValueError("KURA_CUSTOM_FACETS must be a JSON object of facet name → JSON schema")
         return facets
@@ -121,10 +126,19 @@ class KuraLLMResource(OpenAIResource):
         import openai
 
         if self.provider == "azure":
-            return openai.AsyncAzureOpenAI(azure_endpoint=self.azure_endpoint, api_key=self.api_key,
-                                           api_version=self.azure_api_version, max_retries=0)
-        return openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, organization=self.organization,
-                                  project=self.project, max_retries=0)
+            return openai.AsyncAzureOpenAI(
+                azure_endpoint=self.azure_endpoint,
+                api_key=self.api_key,
+                api_version=self.azure_api_version,
+                max_retries=0,
+            )
+        return openai.AsyncOpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            organization=self.organization,
+            project=self.project,
+            max_retries=0,
+        )
 
     @contextmanager
     def open_client(self) -> Iterator[LLMClient | None]:
@@ -135,10 +149,16 @@ class KuraLLMResource(OpenAIResource):
         self._check_configuration()
         cache = ResponseCache(self.cache_path)
         client = LLMClient(
-            self._make_sdk_client, chat_model=self.chat_model, embedding_model=self.embedding_model,
-            embedding_dimensions=self.embedding_dimensions, concurrency=self.concurrency, timeout_s=self.timeout_s,
+            self._make_sdk_client,
+            chat_model=self.chat_model,
+            embedding_model=self.embedding_model,
+            embedding_dimensions=self.embedding_dimensions,
+            concurrency=self.concurrency,
+            timeout_s=self.timeout_s,
             backoff_base_s=self.backoff_base_s,
-            cache=cache, prices=PriceTable.with_overrides(json.loads(self.prices)), max_usd=self.max_usd,
+            cache=cache,
+            prices=PriceTable.with_overrides(json.loads(self.prices)),
+            max_usd=self.max_usd,
             seed=self.seed,
         )
         try:
@@ -153,7 +173,9 @@ class SummaryModelResource(ConfigurableResource):
     backend: str
     workers: int
 
-    def get_model(self, client: LLMClient | None, custom_facets: dict[str, dict] | None = None) -> SummaryModel:
+    def get_model(
+        self, client: LLMClient | None, custom_facets: dict[str, dict] | None = None
+    ) -> SummaryModel:
         if self.backend == "local":
             return ExtractiveSummaryModel()
         from kura_dagster.core.llm.summaries import OpenAISummaryModel
@@ -198,8 +220,11 @@ class ClusteringResource(ConfigurableResource):
     def get_clustering_method(self) -> ClusteringMethod:
         if self.method == "hdbscan":
             return HDBSCANClusteringMethod(min_cluster_size=self.hdbscan_min_cluster_size)
-        return KMeansClusteringMethod(target_cluster_size=self.target_cluster_size, random_state=self.seed,
-                                      max_clusters=self.max_base_clusters)
+        return KMeansClusteringMethod(
+            target_cluster_size=self.target_cluster_size,
+            random_state=self.seed,
+            max_clusters=self.max_base_clusters,
+        )
 
     def get_namer(self, client: LLMClient | None) -> ClusterNamer:
         if self.naming == "local":
@@ -213,8 +238,12 @@ class ClusteringResource(ConfigurableResource):
             return AgglomerativeMetaClusterModel(max_roots=self.max_roots, branching=self.meta_branching)
         from kura_dagster.core.llm.hierarchy import ClioMetaClusterModel
 
-        return ClioMetaClusterModel(_required(client, "KURA_LLM"), max_roots=self.max_roots,
-                                    branching=self.meta_branching, seed=self.seed)
+        return ClioMetaClusterModel(
+            _required(client, "KURA_LLM"),
+            max_roots=self.max_roots,
+            branching=self.meta_branching,
+            seed=self.seed,
+        )
 
     def get_privacy_guard(self, client: LLMClient | None) -> PrivacyGuard:
         thresholds = Thresholds(min_conversations=self.min_cluster_size, min_users=self.min_cluster_users)
@@ -244,14 +273,17 @@ class ExplorerResource(ConfigurableResource):
         """The embeddings of `dataset` over the window ending on `day`: the run's own days from its input,
         the earlier days from the store."""
         days = window_days(day, self.trends_window_days)
-        parts = [with_partition_columns(partition_slice(in_run, dataset, d), dataset, d) for d in days if d in run_days]
+        parts = [
+            with_partition_columns(partition_slice(in_run, dataset, d), dataset, d)
+            for d in days
+            if d in run_days
+        ]
         earlier = [(dataset, d) for d in days if d not in run_days]
         if earlier and Path(self.database).exists():
             with connect(self.database, read_only=True) as connection:
                 parts.append(read_partitions(connection, "embeddings", earlier))
         parts = [part for part in parts if part.num_rows]
         return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
-
 
 
 def _required(client: LLMClient | None, setting: str) -> LLMClient:
@@ -289,9 +321,12 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
     """Every resource of the definitions, configured from `settings`."""
     return {
         "io_manager": DuckDBPartitionIOManager(database=str(settings.duckdb_path)),
-        "explorer": ExplorerResource(database=str(settings.duckdb_path), home=str(settings.home),
-                                     include_messages=settings.report_include_messages,
-                                     trends_window_days=settings.trends_window_days),
+        "explorer": ExplorerResource(
+            database=str(settings.duckdb_path),
+            home=str(settings.home),
+            include_messages=settings.report_include_messages,
+            trends_window_days=settings.trends_window_days,
+        ),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir), workers=settings.worker_count),
         "llm": llm_resource(settings),
         "summary_model": SummaryModelResource(backend=settings.llm, workers=settings.worker_count),

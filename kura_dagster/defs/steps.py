@@ -53,10 +53,17 @@ class AssetDeclaration:
     def name(self) -> str:
         return self.compute.__name__
 
-    def build(self, partitions_def: MultiPartitionsDefinition, backfill_policy: BackfillPolicy) -> AssetsDefinition:
+    def build(
+        self, partitions_def: MultiPartitionsDefinition, backfill_policy: BackfillPolicy
+    ) -> AssetsDefinition:
         # Every asset writes the one DuckDB file: they share the pool that the instance limits to one step.
-        return asset(partitions_def=partitions_def, backfill_policy=backfill_policy, group_name=GROUP, pool=POOL,
-                     **self.arguments)(self.compute)
+        return asset(
+            partitions_def=partitions_def,
+            backfill_policy=backfill_policy,
+            group_name=GROUP,
+            pool=POOL,
+            **self.arguments,
+        )(self.compute)
 
 
 def pipeline_asset(**arguments: Any) -> Callable[[Callable[..., Any]], AssetDeclaration]:
@@ -64,8 +71,11 @@ def pipeline_asset(**arguments: Any) -> Callable[[Callable[..., Any]], AssetDecl
     return lambda compute: AssetDeclaration(compute, arguments)
 
 
-def build_assets(declarations: Sequence[AssetDeclaration], settings: Settings,
-                 partitions_def: MultiPartitionsDefinition | None = None) -> list[AssetsDefinition]:
+def build_assets(
+    declarations: Sequence[AssetDeclaration],
+    settings: Settings,
+    partitions_def: MultiPartitionsDefinition | None = None,
+) -> list[AssetsDefinition]:
     """The declared assets, partitioned by `partitions_def` (default: built from `settings`), with one backfill
     policy for all, so that a backfill puts the whole pipeline of a date range in one run."""
     partitions_def = partitions_def or kura_partitions(settings)
@@ -73,7 +83,9 @@ def build_assets(declarations: Sequence[AssetDeclaration], settings: Settings,
     return [declaration.build(partitions_def, policy) for declaration in declarations]
 
 
-def each_partition(context: AssetExecutionContext, stage: Callable[..., pa.Table], **inputs: pa.Table) -> pa.Table:
+def each_partition(
+    context: AssetExecutionContext, stage: Callable[..., pa.Table], **inputs: pa.Table
+) -> pa.Table:
     """Call `stage(dataset, day, key, **inputs of that day)` for each partition of this run, in order;
     the results, with their partition columns, make the step's output."""
     results = []

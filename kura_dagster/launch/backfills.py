@@ -104,10 +104,13 @@ class FinishedRun:
 @contextmanager
 def code_location(instance: DagsterInstance) -> Iterator[WorkspaceProcessContext]:
     """The project's code location, served by a code server process for as long as the context lasts."""
-    target = ModuleTarget(module_name=DEFINITIONS_MODULE, attribute=None, working_directory=os.getcwd(),
-                          location_name=None)
+    target = ModuleTarget(
+        module_name=DEFINITIONS_MODULE, attribute=None, working_directory=os.getcwd(), location_name=None
+    )
     with ExitStack() as stack:
-        context = stack.enter_context(WorkspaceProcessContext(instance, target, code_server_log_level="WARNING"))
+        context = stack.enter_context(
+            WorkspaceProcessContext(instance, target, code_server_log_level="WARNING")
+        )
         try:
             errors = context.create_request_context().code_location_errors()
             if errors:
@@ -130,32 +133,41 @@ def daemon_is_running(instance: DagsterInstance, max_age_s: float = DAEMON_HEART
     return all(kind in heartbeats and now - heartbeats[kind].timestamp <= max_age_s for kind in DAEMON_TYPES)
 
 
-def submit_backfill(context: WorkspaceProcessContext, partition_keys: Sequence[str], *,
-                    tags: Mapping[str, str] | None = None, description: str | None = None) -> str:
+def submit_backfill(
+    context: WorkspaceProcessContext,
+    partition_keys: Sequence[str],
+    *,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+) -> str:
     """Create an asset backfill of the pipeline's assets over `partition_keys` (REQUESTED); returns its id."""
     asset_graph = context.create_request_context().asset_graph
     selection = _pipeline_assets(asset_graph)
     # An id as Dagster makes them (eight lower-case letters), which the UI shows in its backfill links.
     backfill_id = "".join(random.choice(string.ascii_lowercase) for _ in range(8))
-    context.instance.add_backfill(PartitionBackfill.from_asset_partitions(
-        backfill_id=backfill_id,
-        asset_graph=asset_graph,
-        partition_names=list(partition_keys),
-        asset_selection=selection,
-        backfill_timestamp=time.time(),
-        tags=dict(tags or {}),
-        dynamic_partitions_store=context.instance,
-        all_partitions=False,
-        title=None,
-        description=description,
-        run_config=QUIET_RUN_CONFIG,
-    ))
+    context.instance.add_backfill(
+        PartitionBackfill.from_asset_partitions(
+            backfill_id=backfill_id,
+            asset_graph=asset_graph,
+            partition_names=list(partition_keys),
+            asset_selection=selection,
+            backfill_timestamp=time.time(),
+            tags=dict(tags or {}),
+            dynamic_partitions_store=context.instance,
+            all_partitions=False,
+            title=None,
+            description=description,
+            run_config=QUIET_RUN_CONFIG,
+        )
+    )
     return backfill_id
 
 
 def _pipeline_assets(asset_graph) -> list:
     """The keys of the pipeline's assets (its group) in the code location's asset graph."""
-    selection = sorted(key for key in asset_graph.materializable_asset_keys if asset_graph.get(key).group_name == GROUP)
+    selection = sorted(
+        key for key in asset_graph.materializable_asset_keys if asset_graph.get(key).group_name == GROUP
+    )
     if not selection:
         raise BackfillError(f"no assets in group {GROUP!r} in {DEFINITIONS_MODULE}")
     return selection
@@ -167,15 +179,20 @@ def pipeline_partitions(context: WorkspaceProcessContext) -> PartitionsDefinitio
     return asset_graph.get(_pipeline_assets(asset_graph)[0]).partitions_def
 
 
-def run_partition_keys(instance: DagsterInstance, run, partitions_def: PartitionsDefinition) -> tuple[str, ...]:
+def run_partition_keys(
+    instance: DagsterInstance, run, partitions_def: PartitionsDefinition
+) -> tuple[str, ...]:
     """The partitions a run covers: its partition, or every key of its partition range."""
     if PARTITION_NAME_TAG in run.tags:
         return (run.tags[PARTITION_NAME_TAG],)
     start, end = run.tags.get(ASSET_PARTITION_RANGE_START_TAG), run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if start is None or end is None:
         return ()
-    return tuple(partitions_def.get_partition_keys_in_range(PartitionKeyRange(start, end),
-                                                            dynamic_partitions_store=instance))
+    return tuple(
+        partitions_def.get_partition_keys_in_range(
+            PartitionKeyRange(start, end), dynamic_partitions_store=instance
+        )
+    )
 
 
 def _backfill_runs(instance: DagsterInstance, backfill_id: str):
@@ -188,17 +205,26 @@ def _iterate(context: WorkspaceProcessContext, backfill: PartitionBackfill) -> l
     return [error.message.strip() for error in errors if error is not None]
 
 
-def _launch_queued(context: WorkspaceProcessContext, records, order: Mapping[str, int],
-                   max_concurrent: int, partitions_def: PartitionsDefinition) -> None:
+def _launch_queued(
+    context: WorkspaceProcessContext,
+    records,
+    order: Mapping[str, int],
+    max_concurrent: int,
+    partitions_def: PartitionsDefinition,
+) -> None:
     """What the run-queue daemon does, for this backfill's runs: launch queued runs while there is room."""
     instance = context.instance
     in_flight = sum(1 for record in records if record.dagster_run.status in IN_FLIGHT)
 
     def first_key(run) -> int:
-        return min((order.get(key, len(order)) for key in run_partition_keys(instance, run, partitions_def)),
-                   default=len(order))
+        return min(
+            (order.get(key, len(order)) for key in run_partition_keys(instance, run, partitions_def)),
+            default=len(order),
+        )
 
-    queued = sorted((r.dagster_run for r in records if r.dagster_run.status == DagsterRunStatus.QUEUED), key=first_key)
+    queued = sorted(
+        (r.dagster_run for r in records if r.dagster_run.status == DagsterRunStatus.QUEUED), key=first_key
+    )
     for run in queued[: max(0, max_concurrent - in_flight)]:
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status != DagsterRunStatus.QUEUED:
@@ -219,14 +245,18 @@ def root_cause(error) -> str:
 def run_failure_reason(instance: DagsterInstance, run_id: str) -> str:
     """Why a run failed: its failed steps' root causes, else the run failure or engine error message."""
     step_failures = [
-        entry for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+        entry
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
         if entry.dagster_event and entry.dagster_event.step_failure_data
     ]
     if step_failures:
-        return "; ".join(f"{e.dagster_event.step_key}: {root_cause(e.dagster_event.step_failure_data.error)}"
-                         for e in step_failures)
-    for entry in reversed(instance.all_logs(run_id, of_type={DagsterEventType.RUN_FAILURE,
-                                                              DagsterEventType.ENGINE_EVENT})):
+        return "; ".join(
+            f"{e.dagster_event.step_key}: {root_cause(e.dagster_event.step_failure_data.error)}"
+            for e in step_failures
+        )
+    for entry in reversed(
+        instance.all_logs(run_id, of_type={DagsterEventType.RUN_FAILURE, DagsterEventType.ENGINE_EVENT})
+    ):
         data = entry.dagster_event.event_specific_data if entry.dagster_event else None
         error = getattr(data, "error", None)
         if error is not None:
@@ -263,8 +293,15 @@ def _finished(instance: DagsterInstance, record, partitions_def: PartitionsDefin
     run = record.dagster_run
     seconds = (record.end_time - record.start_time) if record.start_time and record.end_time else 0.0
     success = run.status == DagsterRunStatus.SUCCESS
-    error = None if success else ("run canceled" if run.status == DagsterRunStatus.CANCELED
-                                  else run_failure_reason(instance, run.run_id))
+    error = (
+        None
+        if success
+        else (
+            "run canceled"
+            if run.status == DagsterRunStatus.CANCELED
+            else run_failure_reason(instance, run.run_id)
+        )
+    )
     return FinishedRun(run_partition_keys(instance, run, partitions_def), run.run_id, success, seconds, error)
 
 
@@ -280,7 +317,9 @@ def _cancel(context: WorkspaceProcessContext, backfill_id: str) -> str:
     backfill = instance.get_backfill(backfill_id)
     if backfill is not None and backfill.status not in BULK_ACTION_TERMINAL_STATUSES:
         # First, so that nobody (a daemon) submits another run of it while we stop the others.
-        instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED).with_end_timestamp(time.time()))
+        instance.update_backfill(
+            backfill.with_status(BulkActionStatus.CANCELED).with_end_timestamp(time.time())
+        )
     queued, in_flight = [], []
     for record in _backfill_runs(instance, backfill_id):
         run = record.dagster_run
@@ -290,8 +329,10 @@ def _cancel(context: WorkspaceProcessContext, backfill_id: str) -> str:
         elif run.status in IN_FLIGHT:
             in_flight.append(run.run_id)
     stopped = stop_runs(instance, in_flight, message="kura-dagster run was interrupted")
-    return (f"backfill {backfill_id} canceled: {len(stopped)} run(s) in progress stopped, "
-            f"{len(queued)} queued run(s) canceled; no process of it is left running")
+    return (
+        f"backfill {backfill_id} canceled: {len(stopped)} run(s) in progress stopped, "
+        f"{len(queued)} queued run(s) canceled; no process of it is left running"
+    )
 
 
 def wait_for_backfill(
@@ -333,11 +374,14 @@ def wait_for_backfill(
             backfill = instance.get_backfill(backfill_id)
             if not daemon_is_running(instance):
                 if backfill.status not in BULK_ACTION_TERMINAL_STATUSES and (
-                        time.monotonic() - last_iteration >= iterate_every_s or not last_iteration):
+                    time.monotonic() - last_iteration >= iterate_every_s or not last_iteration
+                ):
                     errors += _iterate(context, backfill)
                     last_iteration = time.monotonic()
                     backfill = instance.get_backfill(backfill_id)
-                _launch_queued(context, _backfill_runs(instance, backfill_id), order, max_concurrent, partitions_def)
+                _launch_queued(
+                    context, _backfill_runs(instance, backfill_id), order, max_concurrent, partitions_def
+                )
 
             for record in sorted(_backfill_runs(instance, backfill_id), key=lambda r: r.create_timestamp):
                 if record.dagster_run.status in FINISHED and record.dagster_run.run_id not in seen_runs:
@@ -352,7 +396,8 @@ def wait_for_backfill(
             if len(done) == len(keys):
                 break
             if backfill.status in BULK_ACTION_TERMINAL_STATUSES and not any(
-                    r.dagster_run.status not in FINISHED for r in _backfill_runs(instance, backfill_id)):
+                r.dagster_run.status not in FINISHED for r in _backfill_runs(instance, backfill_id)
+            ):
                 reason = backfill.error.message.strip() if backfill.error else None
                 reason = reason or (errors[-1] if errors else None)
                 why = f"backfill {backfill.status.value.lower()}: {reason or 'no run created'}"
@@ -378,21 +423,27 @@ def wait_for_backfill(
     return [done[key] for key in keys]
 
 
-def _check_health(instance: DagsterInstance, backfill_id: str, waiting_for: set[str],
-                  notice: Callable[[str], None]) -> None:
+def _check_health(
+    instance: DagsterInstance, backfill_id: str, waiting_for: set[str], notice: Callable[[str], None]
+) -> None:
     """Recover dead runs (a run killed while we wait would hold its slot forever), and say once which run
     of another process holds the DuckDB slot our runs wait for."""
     for recovered in recover_dead_runs(instance):
         notice(f"Recovered {recovered.describe()}")
-    ours = {record.dagster_run.run_id for record in _backfill_runs(instance, backfill_id)
-            if record.dagster_run.status in IN_FLIGHT}
+    ours = {
+        record.dagster_run.run_id
+        for record in _backfill_runs(instance, backfill_id)
+        if record.dagster_run.status in IN_FLIGHT
+    }
     if not ours:
         return
     for run_id, partitions in slot_holders(instance, POOL):
         if run_id not in ours and run_id not in waiting_for:
             waiting_for.add(run_id)
-            notice(f"Waiting for the DuckDB writer slot: run {run_id[:8]} ({partitions}) of another command "
-                   "or of the daemon holds it")
+            notice(
+                f"Waiting for the DuckDB writer slot: run {run_id[:8]} ({partitions}) of another command "
+                "or of the daemon holds it"
+            )
 
 
 def _backfill_partition_keys(backfill: PartitionBackfill) -> list[str]:

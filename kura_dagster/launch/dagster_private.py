@@ -22,7 +22,11 @@ What is relied on:
   (`dagster/asset_partition_range_start` / `_end`) and its backfill (`dagster/backfill`).
 """
 
-from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus, PartitionBackfill
+from dagster._core.execution.backfill import (
+    BULK_ACTION_TERMINAL_STATUSES,
+    BulkActionStatus,
+    PartitionBackfill,
+)
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,

@@ -114,8 +114,10 @@ def _written_by_an_earlier_version(text: str) -> bool:
     """Empty, or exactly what an earlier kura-dagster wrote (for any run limit): safe to replace."""
     if not text.strip():
         return True
-    patterns = (re.escape(earlier).replace(re.escape("{max_concurrent_runs}"), r"\d+")
-                for earlier in EARLIER_INSTANCE_YAMLS)
+    patterns = (
+        re.escape(earlier).replace(re.escape("{max_concurrent_runs}"), r"\d+")
+        for earlier in EARLIER_INSTANCE_YAMLS
+    )
     return any(re.fullmatch(pattern, text) is not None for pattern in patterns)
 
 

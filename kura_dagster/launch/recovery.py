@@ -116,8 +116,9 @@ def runs_here(instance: DagsterInstance, tags: dict[str, str] | object) -> bool:
     return host == this_host() if host is not None else _sqlite_instance(instance)
 
 
-def run_process(instance: DagsterInstance, run_id: str, tags: dict[str, str] | object,
-                created_at: float) -> RunProcess | None:
+def run_process(
+    instance: DagsterInstance, run_id: str, tags: dict[str, str] | object, created_at: float
+) -> RunProcess | None:
     """The process executing the run, if it is known."""
     tags = dict(tags)  # type: ignore[arg-type]
     if tags.get(PID_TAG, "").isdigit():
@@ -153,11 +154,16 @@ def dead_reason(instance: DagsterInstance, record) -> str | None:
         return None
     process = run_process(instance, run.run_id, run.tags, record.create_timestamp.timestamp())
     if process is not None:
-        return None if process_alive(process.pid, process.recorded_at) else f"its process {process.pid} is gone"
+        return (
+            None if process_alive(process.pid, process.recorded_at) else f"its process {process.pid} is gone"
+        )
     # No pid yet: a worker that is starting has none. One that never reported it within Dagster's own start
     # timeout never started (the daemon's run monitoring applies the same limit).
     started = record.start_time or record.create_timestamp.timestamp()
-    if run.status == DagsterRunStatus.STARTING and time.time() - started > instance.run_monitoring_start_timeout_seconds:
+    if (
+        run.status == DagsterRunStatus.STARTING
+        and time.time() - started > instance.run_monitoring_start_timeout_seconds
+    ):
         return f"its process never started within {instance.run_monitoring_start_timeout_seconds}s"
     return None
 
@@ -191,14 +197,22 @@ def recover_dead_runs(instance: DagsterInstance) -> list[RecoveredRun]:
         if run is None or run.is_finished:  # ended meanwhile (another command recovered it first)
             continue
         if run.status == DagsterRunStatus.CANCELING:
-            instance.report_run_canceled(run, message=f"kura-dagster: {reason} while the run was being canceled")
+            instance.report_run_canceled(
+                run, message=f"kura-dagster: {reason} while the run was being canceled"
+            )
             marked = "canceled"
         else:
-            instance.report_run_failed(run, message=f"kura-dagster: {reason} (killed, out of memory, or the machine "
-                                                    "stopped); marked failed so that later runs can go on")
+            instance.report_run_failed(
+                run,
+                message=f"kura-dagster: {reason} (killed, out of memory, or the machine "
+                "stopped); marked failed so that later runs can go on",
+            )
             marked = "failed"
-        recovered.append(RecoveredRun(run.run_id, run_partitions_label(run.tags), reason, marked,
-                                      free_slots(instance, run.run_id)))
+        recovered.append(
+            RecoveredRun(
+                run.run_id, run_partitions_label(run.tags), reason, marked, free_slots(instance, run.run_id)
+            )
+        )
     # Runs that ended without giving their slots back: a worker killed under a live code server is marked
     # failed by the server, but its step never released its claim.
     if instance.event_log_storage.supports_global_concurrency_limits:
@@ -207,8 +221,15 @@ def recover_dead_runs(instance: DagsterInstance) -> list[RecoveredRun]:
             if run is None or run.is_finished:
                 status = run.status.value.lower() if run is not None else "deleted"
                 if free_slots(instance, run_id):
-                    recovered.append(RecoveredRun(run_id, run_partitions_label(run.tags if run else {}),
-                                                  f"it had ended ({status}) without giving back its slot", None, True))
+                    recovered.append(
+                        RecoveredRun(
+                            run_id,
+                            run_partitions_label(run.tags if run else {}),
+                            f"it had ended ({status}) without giving back its slot",
+                            None,
+                            True,
+                        )
+                    )
     return recovered
 
 
@@ -251,18 +272,25 @@ def terminate_processes(processes: Sequence[psutil.Process], grace_s: float = 5.
     psutil.wait_procs(alive, timeout=grace_s)
 
 
-def stop_runs(instance: DagsterInstance, run_ids: Iterable[str], message: str, wait_s: float = 10.0) -> list[str]:
+def stop_runs(
+    instance: DagsterInstance, run_ids: Iterable[str], message: str, wait_s: float = 10.0
+) -> list[str]:
     """Terminate in-flight runs the Dagster way; those that have not ended after `wait_s` get their local
     process tree killed and are marked canceled. Their slots are freed. Returns the runs that were in flight."""
-    stopping = [run_id for run_id in run_ids
-                if (run := instance.get_run_by_id(run_id)) is not None and run.status in IN_FLIGHT]
+    stopping = [
+        run_id
+        for run_id in run_ids
+        if (run := instance.get_run_by_id(run_id)) is not None and run.status in IN_FLIGHT
+    ]
     for run_id in stopping:
         try:
             instance.run_launcher.terminate(run_id)
         except Exception:  # the code server may already be gone: the kill below does the job
             pass
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and any(not instance.get_run_by_id(run_id).is_finished for run_id in stopping):
+    while time.monotonic() < deadline and any(
+        not instance.get_run_by_id(run_id).is_finished for run_id in stopping
+    ):
         time.sleep(0.25)
     for run_id in stopping:
         run = instance.get_run_by_id(run_id)

@@ -22,10 +22,10 @@ from dagster import DagsterInstance, JobDefinition, execute_job, reconstructable
 
 from kura_dagster.core.paths import folder_lock
 from kura_dagster.core.settings import Settings, validate_dataset_name
-from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.defs.names import PIPELINE_JOB_NAME
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, date_partitions, partition_key
 from kura_dagster.launch.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.launch.recovery import HOST_TAG, PID_TAG, recover_dead_runs, this_host
 
 
@@ -59,7 +59,9 @@ def known_datasets(settings: Settings) -> list[str]:
     from kura_dagster.core.storage.store import datasets_in
 
     known = set(scan_landing_zone(settings.data_dir).datasets) | set(datasets_in(settings.duckdb_path))
-    if (settings.dagster_home / "dagster.yaml").exists():  # a command that only reads never creates the instance
+    if (
+        settings.dagster_home / "dagster.yaml"
+    ).exists():  # a command that only reads never creates the instance
         known |= set(kura_instance(settings).get_dynamic_partitions(DATASET_PARTITIONS.name))
     return sorted(known)
 
@@ -67,10 +69,11 @@ def known_datasets(settings: Settings) -> list[str]:
 def require_known_dataset(settings: Settings, dataset: str) -> None:
     """ValueError naming the known datasets and the closest one when `dataset` is none of them."""
     from kura_dagster.core.ingest.landing import scan_landing_zone, unknown_dataset
-
     from kura_dagster.core.storage.store import datasets_in
 
-    if dataset in scan_landing_zone(settings.data_dir).datasets or dataset in datasets_in(settings.duckdb_path):
+    if dataset in scan_landing_zone(settings.data_dir).datasets or dataset in datasets_in(
+        settings.duckdb_path
+    ):
         return  # the usual cases, without opening the Dagster instance
     message = unknown_dataset(dataset, known_datasets(settings))
     if message:
@@ -103,11 +106,15 @@ def check_partitions(partitions: Iterable[tuple[str, str]], settings: Settings) 
         if last is None or not first <= day <= last:
             file = f" ({Path(data_dir) / dataset / f'{day}.jsonl'})"
             if day < first:
-                why = (f"{day} is before the first date partition {first}; set KURA_START_DATE={day} (or earlier) "
-                       "to reach it")
+                why = (
+                    f"{day} is before the first date partition {first}; set KURA_START_DATE={day} (or earlier) "
+                    "to reach it"
+                )
             else:
-                why = (f"{day} is after today ({today_utc()} UTC), so it is not a date partition yet; check the "
-                       "timestamps of its conversations (or ingest with --default-date)")
+                why = (
+                    f"{day} is after today ({today_utc()} UTC), so it is not a date partition yet; check the "
+                    "timestamps of its conversations (or ingest with --default-date)"
+                )
             raise ValueError(f"dataset '{dataset}', {day}{file}: {why}")
         if (dataset, day) not in checked:
             checked.append((dataset, day))
@@ -120,8 +127,10 @@ def today_notice(partitions: Iterable[tuple[str, str]]) -> str | None:
     datasets = sorted({dataset for dataset, day in partitions if day == today})
     if not datasets:
         return None
-    return (f"{today} is today (UTC) and not over: its run covers what {', '.join(datasets)} landed so far; "
-            "run it again once more conversations land (make dev's sensor does, after midnight UTC)")
+    return (
+        f"{today} is today (UTC) and not over: its run covers what {', '.join(datasets)} landed so far; "
+        "run it again once more conversations land (make dev's sensor does, after midnight UTC)"
+    )
 
 
 def recover(instance: DagsterInstance, on_notice: Callable[[str], None] | None) -> None:
@@ -182,7 +191,9 @@ def run_partitions(
     results: dict[str, PartitionRun] = {}
 
     def finished(run: backfills.FinishedRun) -> None:
-        covered = [key for key in sorted(run.partition_keys, key=lambda k: position.get(k, 0)) if key in by_key]
+        covered = [
+            key for key in sorted(run.partition_keys, key=lambda k: position.get(k, 0)) if key in by_key
+        ]
         for key in covered:
             dataset, day = by_key[key]
             results[key] = PartitionRun(dataset, day, run.run_id, run.success, run.seconds, run.error)
@@ -195,12 +206,16 @@ def run_partitions(
         # The host tag (carried by every run of the backfill) lets a later command tell whether a run's
         # process, if it died, died on this machine.
         backfill_id = backfills.submit_backfill(
-            context, keys, tags={backfills.LAUNCHED_BY_TAG: "kura-dagster", HOST_TAG: this_host()},
-            description=description)
+            context,
+            keys,
+            tags={backfills.LAUNCHED_BY_TAG: "kura-dagster", HOST_TAG: this_host()},
+            description=description,
+        )
         if on_submitted is not None:
             on_submitted(backfill_id, backfills.daemon_is_running(instance))
-        backfills.wait_for_backfill(context, backfill_id, max_concurrent=max_concurrent, on_finished=finished,
-                                    on_notice=on_notice)
+        backfills.wait_for_backfill(
+            context, backfill_id, max_concurrent=max_concurrent, on_finished=finished, on_notice=on_notice
+        )
     return [results[key] for key in keys]
 
 
@@ -210,8 +225,12 @@ def date_ranges(partitions: Iterable[tuple[str, str]], max_days: int) -> list[li
     ranges: list[list[tuple[str, str]]] = []
     for dataset, day in sorted(set(partitions)):
         last = ranges[-1][-1] if ranges else None
-        follows = (last is not None and last[0] == dataset and len(ranges[-1]) < max_days
-                   and Date.fromisoformat(day) - Date.fromisoformat(last[1]) == timedelta(days=1))
+        follows = (
+            last is not None
+            and last[0] == dataset
+            and len(ranges[-1]) < max_days
+            and Date.fromisoformat(day) - Date.fromisoformat(last[1]) == timedelta(days=1)
+        )
         if follows:
             ranges[-1].append((dataset, day))
         else:
@@ -264,19 +283,28 @@ def run_partitions_in_process(
         for run_range in date_ranges(todo, max_days_per_run):
             started = time.monotonic()
             with execute_job(
-                job, instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False,
+                job,
+                instance,
+                run_config=QUIET_RUN_CONFIG,
+                raise_on_error=False,
                 # The run executes in this process: its pid and host tell a later command that the run
                 # died with it if this command is killed.
-                tags={LAUNCHED_BY_TAG: "kura-dagster demo", HOST_TAG: this_host(), PID_TAG: str(os.getpid()),
-                      ASSET_PARTITION_RANGE_START_TAG: partition_key(*run_range[0]),
-                      ASSET_PARTITION_RANGE_END_TAG: partition_key(*run_range[-1])},
+                tags={
+                    LAUNCHED_BY_TAG: "kura-dagster demo",
+                    HOST_TAG: this_host(),
+                    PID_TAG: str(os.getpid()),
+                    ASSET_PARTITION_RANGE_START_TAG: partition_key(*run_range[0]),
+                    ASSET_PARTITION_RANGE_END_TAG: partition_key(*run_range[-1]),
+                },
             ) as outcome:
                 run_id, success = outcome.run_id, outcome.success
             if not success and was_interrupted(instance, run_id):
                 # Ctrl-C stops the command, not just the run it reached: the remaining runs never start.
                 days = run_range[0][1] if len(run_range) == 1 else f"{run_range[0][1]}..{run_range[-1][1]}"
-                raise Interrupted(f"run {run_id[:8]} ({run_range[0][0]} {days}) stopped; the remaining runs "
-                                  "were not started")
+                raise Interrupted(
+                    f"run {run_id[:8]} ({run_range[0][0]} {days}) stopped; the remaining runs "
+                    "were not started"
+                )
             error = None if success else run_failure_reason(instance, run_id)
             seconds = time.monotonic() - started  # this run's own time, shared by the days it covered
             for dataset, day in run_range:

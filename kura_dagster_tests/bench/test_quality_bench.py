@@ -37,10 +37,16 @@ def node(node_id, chats, parent=None):
 def small_tree():
     """Two roots; r1 has two meta children over four leaves; r2 is a leaf-parent of two leaves."""
     return [
-        node("r1", ["a", "b", "c", "d", "e"]), node("r2", ["f", "g"]),
-        node("m1", ["a", "b"], "r1"), node("m2", ["c", "d", "e"], "r1"),
-        node("l1", ["a"], "m1"), node("l2", ["b"], "m1"), node("l3", ["c", "d"], "m2"), node("l4", ["e"], "m2"),
-        node("l5", ["f"], "r2"), node("l6", ["g"], "r2"),
+        node("r1", ["a", "b", "c", "d", "e"]),
+        node("r2", ["f", "g"]),
+        node("m1", ["a", "b"], "r1"),
+        node("m2", ["c", "d", "e"], "r1"),
+        node("l1", ["a"], "m1"),
+        node("l2", ["b"], "m1"),
+        node("l3", ["c", "d"], "m2"),
+        node("l4", ["e"], "m2"),
+        node("l5", ["f"], "r2"),
+        node("l6", ["g"], "r2"),
     ]
 
 
@@ -54,7 +60,10 @@ def test_each_depth_scores_conversations_by_their_ancestor_or_shallower_leaf(qua
 
 def test_the_level_closest_to_the_label_count_is_chosen(quality):
     assert quality.closest_level(small_tree(), 2)[:2] == (0, 2)
-    assert quality.closest_level(small_tree(), 5)[:2] == (2, 6)  # a tie between 4 and 6 goes to the finer level
+    assert quality.closest_level(small_tree(), 5)[:2] == (
+        2,
+        6,
+    )  # a tie between 4 and 6 goes to the finer level
     assert quality.closest_level(small_tree(), 100)[:2] == (2, 6)
 
 

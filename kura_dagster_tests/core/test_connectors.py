@@ -18,7 +18,13 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
 
-from kura_dagster.core.ingest.connectors import ConnectorOptions, detect_format, load, open_export, parse_columns  # noqa: E402
+from kura_dagster.core.ingest.connectors import (  # noqa: E402
+    ConnectorOptions,
+    detect_format,
+    load,
+    open_export,
+    parse_columns,
+)
 from kura_dagster.core.ingest.driver import ingest  # noqa: E402
 from kura_dagster.core.ingest.records import Limits, normalise_metadata  # noqa: E402
 from kura_dagster.core.types import Conversation  # noqa: E402
@@ -33,47 +39,104 @@ def claude_export() -> list[dict]:
     """Claude's conversations.json: text, tool use, attachments, an empty and a broken conversation."""
     return [
         {
-            "uuid": "c1a0-0001", "name": "Quarterly report summary", "created_at": "2026-11-03T10:00:00.123456Z",
-            "updated_at": "2026-11-03T10:05:00Z", "account": {"uuid": "acct-1"},
+            "uuid": "c1a0-0001",
+            "name": "Quarterly report summary",
+            "created_at": "2026-11-03T10:00:00.123456Z",
+            "updated_at": "2026-11-03T10:05:00Z",
+            "account": {"uuid": "acct-1"},
             "chat_messages": [
-                {"uuid": "m1", "sender": "human", "created_at": "2026-11-03T10:00:01Z",
-                 "text": "Summarise the attached report and check the latest figures online",
-                 "content": [{"type": "text", "text": "Summarise the attached report and check the latest figures online"}],
-                 "attachments": [{"file_name": "report.pdf", "file_size": 12345, "file_type": "pdf",
-                                  "extracted_content": "Revenue grew 12%..."}],
-                 "files": [{"file_name": "report.pdf"}]},
-                {"uuid": "m2", "sender": "assistant", "created_at": "2026-11-03T10:00:09Z", "text": "",
-                 "content": [{"type": "text", "text": "Let me look up the latest figures."},
-                             {"type": "tool_use", "name": "web_search", "input": {"query": "Q3 revenue"}},
-                             {"type": "tool_result", "name": "web_search", "content": [{"type": "text", "text": "..."}]},
-                             {"type": "text", "text": "Revenue grew 12% year on year; the report matches."}],
-                 "attachments": [], "files": []},
+                {
+                    "uuid": "m1",
+                    "sender": "human",
+                    "created_at": "2026-11-03T10:00:01Z",
+                    "text": "Summarise the attached report and check the latest figures online",
+                    "content": [
+                        {
+                            "type": "text",
+                            "text": "Summarise the attached report and check the latest figures online",
+                        }
+                    ],
+                    "attachments": [
+                        {
+                            "file_name": "report.pdf",
+                            "file_size": 12345,
+                            "file_type": "pdf",
+                            "extracted_content": "Revenue grew 12%...",
+                        }
+                    ],
+                    "files": [{"file_name": "report.pdf"}],
+                },
+                {
+                    "uuid": "m2",
+                    "sender": "assistant",
+                    "created_at": "2026-11-03T10:00:09Z",
+                    "text": "",
+                    "content": [
+                        {"type": "text", "text": "Let me look up the latest figures."},
+                        {"type": "tool_use", "name": "web_search", "input": {"query": "Q3 revenue"}},
+                        {
+                            "type": "tool_result",
+                            "name": "web_search",
+                            "content": [{"type": "text", "text": "..."}],
+                        },
+                        {"type": "text", "text": "Revenue grew 12% year on year; the report matches."},
+                    ],
+                    "attachments": [],
+                    "files": [],
+                },
             ],
         },
-        {   # a time zone offset that moves the conversation to the previous UTC day; messages out of order
-            "uuid": "c1a0-0002", "name": "", "created_at": "2026-11-04T01:30:00+02:00",
+        {  # a time zone offset that moves the conversation to the previous UTC day; messages out of order
+            "uuid": "c1a0-0002",
+            "name": "",
+            "created_at": "2026-11-04T01:30:00+02:00",
             "chat_messages": [
-                {"sender": "assistant", "created_at": "2026-11-04T01:30:05+02:00", "text": "Sure: use a list comprehension.",
-                 "content": []},
-                {"sender": "human", "created_at": "2026-11-04T01:30:00+02:00", "text": "How do I flatten a list in Python?",
-                 "content": []},
+                {
+                    "sender": "assistant",
+                    "created_at": "2026-11-04T01:30:05+02:00",
+                    "text": "Sure: use a list comprehension.",
+                    "content": [],
+                },
+                {
+                    "sender": "human",
+                    "created_at": "2026-11-04T01:30:00+02:00",
+                    "text": "How do I flatten a list in Python?",
+                    "content": [],
+                },
             ],
         },
         {"uuid": "c1a0-0003", "name": "Untitled", "created_at": "2026-11-04T09:00:00Z", "chat_messages": []},
-        {"uuid": "c1a0-0004", "created_at": "2026-11-04T09:00:00Z",
-         "chat_messages": [{"sender": "robot", "created_at": "2026-11-04T09:00:00Z", "text": "beep", "content": []}]},
-        {"uuid": "c1a0-0005", "created_at": "0001-01-01T00:00:00Z",
-         "chat_messages": [{"sender": "human", "text": "hello", "content": []}]},
+        {
+            "uuid": "c1a0-0004",
+            "created_at": "2026-11-04T09:00:00Z",
+            "chat_messages": [
+                {"sender": "robot", "created_at": "2026-11-04T09:00:00Z", "text": "beep", "content": []}
+            ],
+        },
+        {
+            "uuid": "c1a0-0005",
+            "created_at": "0001-01-01T00:00:00Z",
+            "chat_messages": [{"sender": "human", "text": "hello", "content": []}],
+        },
     ]
 
 
 def _node(node_id, role, text, parent, children, t, content_type="text", **meta):
     message = None
     if role is not None:
-        content = {"content_type": content_type, "parts": [text]} if content_type in ("text", "multimodal_text") \
+        content = (
+            {"content_type": content_type, "parts": [text]}
+            if content_type in ("text", "multimodal_text")
             else {"content_type": content_type, "text": text}
-        message = {"id": node_id, "author": {"role": role, "name": None, "metadata": {}}, "create_time": t,
-                   "content": content, "status": "finished_successfully", "metadata": meta}
+        )
+        message = {
+            "id": node_id,
+            "author": {"role": role, "name": None, "metadata": {}},
+            "create_time": t,
+            "content": content,
+            "status": "finished_successfully",
+            "metadata": meta,
+        }
     return {"id": node_id, "message": message, "parent": parent, "children": children}
 
 
@@ -85,61 +148,149 @@ def chatgpt_export() -> list[dict]:
     branching = {
         "root": _node("root", None, None, None, ["sys"], None),
         "sys": _node("sys", "system", "", "root", ["u1"], None, is_visually_hidden_from_conversation=True),
-        "u1": _node("u1", "user", "My docker build fails with no space left on device", "sys", ["a1"], T0 + 1),
-        "a1": _node("a1", "assistant", "Run docker system prune to free space.", "u1", ["u2old", "u2new"], T0 + 5),
+        "u1": _node(
+            "u1", "user", "My docker build fails with no space left on device", "sys", ["a1"], T0 + 1
+        ),
+        "a1": _node(
+            "a1", "assistant", "Run docker system prune to free space.", "u1", ["u2old", "u2new"], T0 + 5
+        ),
         "u2old": _node("u2old", "user", "ORIGINAL QUESTION that was edited away", "a1", ["a2old"], T0 + 60),
         "a2old": _node("a2old", "assistant", "ORIGINAL ANSWER", "u2old", [], T0 + 65),
-        "u2new": _node("u2new", "user", "It still fails inside the RUN apt-get step", "a1", ["tool1"], T0 + 120),
-        "tool1": _node("tool1", "tool", "apt-get: exit code 100", "u2new", ["a2new"], T0 + 121, content_type="execution_output"),
-        "a2new": _node("a2new", "assistant", "Add apt-get clean and combine the RUN steps.", "tool1", [], T0 + 125),
+        "u2new": _node(
+            "u2new", "user", "It still fails inside the RUN apt-get step", "a1", ["tool1"], T0 + 120
+        ),
+        "tool1": _node(
+            "tool1",
+            "tool",
+            "apt-get: exit code 100",
+            "u2new",
+            ["a2new"],
+            T0 + 121,
+            content_type="execution_output",
+        ),
+        "a2new": _node(
+            "a2new", "assistant", "Add apt-get clean and combine the RUN steps.", "tool1", [], T0 + 125
+        ),
     }
     custom = {
         "root": _node("root", None, None, None, ["ctx"], None),
-        "ctx": _node("ctx", "user", "I am a data engineer", "root", ["u1"], T0, content_type="user_editable_context"),
-        "u1": {"id": "u1", "parent": "ctx", "children": ["a1"], "message": {
-            "author": {"role": "user"}, "create_time": T0 + 3600,
-            "content": {"content_type": "multimodal_text",
-                        "parts": [{"content_type": "image_asset_pointer", "asset_pointer": "file-service://x"},
-                                  "What is in this chart?"]}}},
+        "ctx": _node(
+            "ctx", "user", "I am a data engineer", "root", ["u1"], T0, content_type="user_editable_context"
+        ),
+        "u1": {
+            "id": "u1",
+            "parent": "ctx",
+            "children": ["a1"],
+            "message": {
+                "author": {"role": "user"},
+                "create_time": T0 + 3600,
+                "content": {
+                    "content_type": "multimodal_text",
+                    "parts": [
+                        {"content_type": "image_asset_pointer", "asset_pointer": "file-service://x"},
+                        "What is in this chart?",
+                    ],
+                },
+            },
+        },
         "a1": _node("a1", "assistant", "A bar chart of monthly sales.", "u1", [], T0 + 3605),
     }
     return [
-        {"id": "gpt-branching", "title": "Docker build space", "create_time": T0, "update_time": T0 + 200,
-         "mapping": branching, "current_node": "a2new", "default_model_slug": "gpt-4o"},
-        {"conversation_id": "gpt-image", "title": "Chart", "create_time": T0 + 3600, "mapping": custom},  # no current_node
-        {"id": "gpt-dangling", "title": "x", "create_time": T0, "mapping": {"a": _node("a", "user", "hi", None, [], T0)},
-         "current_node": "missing"},
-        {"id": "gpt-cycle", "title": "x", "create_time": T0, "current_node": "a",
-         "mapping": {"a": _node("a", "user", "hi", "b", [], T0), "b": _node("b", "assistant", "yo", "a", ["a"], T0)}},
-        {"id": "gpt-empty", "title": "x", "create_time": T0, "current_node": "root",
-         "mapping": {"root": _node("root", None, None, None, [], None)}},
+        {
+            "id": "gpt-branching",
+            "title": "Docker build space",
+            "create_time": T0,
+            "update_time": T0 + 200,
+            "mapping": branching,
+            "current_node": "a2new",
+            "default_model_slug": "gpt-4o",
+        },
+        {
+            "conversation_id": "gpt-image",
+            "title": "Chart",
+            "create_time": T0 + 3600,
+            "mapping": custom,
+        },  # no current_node
+        {
+            "id": "gpt-dangling",
+            "title": "x",
+            "create_time": T0,
+            "mapping": {"a": _node("a", "user", "hi", None, [], T0)},
+            "current_node": "missing",
+        },
+        {
+            "id": "gpt-cycle",
+            "title": "x",
+            "create_time": T0,
+            "current_node": "a",
+            "mapping": {
+                "a": _node("a", "user", "hi", "b", [], T0),
+                "b": _node("b", "assistant", "yo", "a", ["a"], T0),
+            },
+        },
+        {
+            "id": "gpt-empty",
+            "title": "x",
+            "create_time": T0,
+            "current_node": "root",
+            "mapping": {"root": _node("root", None, None, None, [], None)},
+        },
     ]
 
 
 def openai_lines() -> list[dict]:
     return [
-        {"messages": [{"role": "system", "content": "You are a helpful assistant."},
-                      {"role": "user", "content": "Translate 'good morning' into French"},
-                      {"role": "assistant", "content": "Bonjour"}], "model": "gpt-4o-mini"},
-        {"messages": [{"role": "developer", "content": [{"type": "text", "text": "Be brief."}]},
-                      {"role": "user", "content": [{"type": "text", "text": "What is in this picture?"},
-                                                   {"type": "image_url", "image_url": {"url": "data:..."}}]},
-                      {"role": "assistant", "content": None,
-                       "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "describe_image"}}]},
-                      {"role": "tool", "content": "a cat on a sofa"},
-                      {"role": "assistant", "content": "A cat sitting on a sofa."}],
-         "tools": [{"type": "function", "function": {"name": "describe_image", "parameters": {"type": "object"}}}]},
+        {
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Translate 'good morning' into French"},
+                {"role": "assistant", "content": "Bonjour"},
+            ],
+            "model": "gpt-4o-mini",
+        },
+        {
+            "messages": [
+                {"role": "developer", "content": [{"type": "text", "text": "Be brief."}]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is in this picture?"},
+                        {"type": "image_url", "image_url": {"url": "data:..."}},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "describe_image"}}],
+                },
+                {"role": "tool", "content": "a cat on a sofa"},
+                {"role": "assistant", "content": "A cat sitting on a sofa."},
+            ],
+            "tools": [
+                {"type": "function", "function": {"name": "describe_image", "parameters": {"type": "object"}}}
+            ],
+        },
         {"messages": [{"role": "wizard", "content": "abracadabra"}]},
     ]
 
 
 def sharegpt_lines() -> list[dict]:
     return [
-        {"id": "sg-1", "conversations": [{"from": "system", "value": "You are a tutor."},
-                                         {"from": "human", "value": "Explain recursion"},
-                                         {"from": "gpt", "value": "A function that calls itself."}]},
-        {"conversations": [{"from": "human", "value": "Capital of Peru?"}, {"from": "gpt", "value": "Lima."}],
-         "source": "geo"},
+        {
+            "id": "sg-1",
+            "conversations": [
+                {"from": "system", "value": "You are a tutor."},
+                {"from": "human", "value": "Explain recursion"},
+                {"from": "gpt", "value": "A function that calls itself."},
+            ],
+        },
+        {
+            "conversations": [
+                {"from": "human", "value": "Capital of Peru?"},
+                {"from": "gpt", "value": "Lima."},
+            ],
+            "source": "geo",
+        },
         {"id": "sg-3", "conversations": [{"from": "human", "value": ""}, {"from": "gpt", "value": ""}]},
     ]
 
@@ -158,28 +309,83 @@ def message_rows() -> list[dict]:
     """One row per message: two conversations interleaved, plus an orphan row and a bad role."""
     base = datetime(2026, 11, 6, 12, 0, tzinfo=timezone.utc)
     return [
-        {"conversation_id": "t-1", "turn": 2, "role": "assistant", "content": "Try restarting the router.",
-         "created_at": base + timedelta(seconds=30), "channel": "web", "message_id": "x2"},
-        {"conversation_id": "t-2", "turn": 1, "role": "user", "content": "Refund for order 4411 please",
-         "created_at": base + timedelta(hours=1), "channel": "app", "message_id": "y1"},
-        {"conversation_id": "t-1", "turn": 1, "role": "user", "content": "My wifi keeps dropping",
-         "created_at": base, "channel": "web", "message_id": "x1"},
-        {"conversation_id": "t-2", "turn": 2, "role": "assistant", "content": "Done, refunded.",
-         "created_at": base + timedelta(hours=1, seconds=20), "channel": "app", "message_id": "y2"},
-        {"conversation_id": None, "turn": 1, "role": "user", "content": "orphan", "created_at": base,
-         "channel": "web", "message_id": "z1"},
-        {"conversation_id": "t-3", "turn": 1, "role": "alien", "content": "??", "created_at": base,
-         "channel": "web", "message_id": "w1"},
+        {
+            "conversation_id": "t-1",
+            "turn": 2,
+            "role": "assistant",
+            "content": "Try restarting the router.",
+            "created_at": base + timedelta(seconds=30),
+            "channel": "web",
+            "message_id": "x2",
+        },
+        {
+            "conversation_id": "t-2",
+            "turn": 1,
+            "role": "user",
+            "content": "Refund for order 4411 please",
+            "created_at": base + timedelta(hours=1),
+            "channel": "app",
+            "message_id": "y1",
+        },
+        {
+            "conversation_id": "t-1",
+            "turn": 1,
+            "role": "user",
+            "content": "My wifi keeps dropping",
+            "created_at": base,
+            "channel": "web",
+            "message_id": "x1",
+        },
+        {
+            "conversation_id": "t-2",
+            "turn": 2,
+            "role": "assistant",
+            "content": "Done, refunded.",
+            "created_at": base + timedelta(hours=1, seconds=20),
+            "channel": "app",
+            "message_id": "y2",
+        },
+        {
+            "conversation_id": None,
+            "turn": 1,
+            "role": "user",
+            "content": "orphan",
+            "created_at": base,
+            "channel": "web",
+            "message_id": "z1",
+        },
+        {
+            "conversation_id": "t-3",
+            "turn": 1,
+            "role": "alien",
+            "content": "??",
+            "created_at": base,
+            "channel": "web",
+            "message_id": "w1",
+        },
     ]
 
 
 def conversation_rows() -> list[dict]:
     return [
-        {"id": "p-1", "ts": datetime(2026, 11, 7, 9, 0, tzinfo=timezone.utc), "user": "u1",
-         "msgs": [{"role": "user", "content": "How do I merge dataframes?"},
-                  {"role": "assistant", "content": "Use pandas.merge on the key column."}]},
-        {"id": "p-2", "ts": datetime(2026, 11, 8, 9, 0, tzinfo=timezone.utc), "user": "u2",
-         "msgs": [{"role": "user", "content": "Reset my password"}, {"role": "assistant", "content": "Click 'forgot'."}]},
+        {
+            "id": "p-1",
+            "ts": datetime(2026, 11, 7, 9, 0, tzinfo=timezone.utc),
+            "user": "u1",
+            "msgs": [
+                {"role": "user", "content": "How do I merge dataframes?"},
+                {"role": "assistant", "content": "Use pandas.merge on the key column."},
+            ],
+        },
+        {
+            "id": "p-2",
+            "ts": datetime(2026, 11, 8, 9, 0, tzinfo=timezone.utc),
+            "user": "u2",
+            "msgs": [
+                {"role": "user", "content": "Reset my password"},
+                {"role": "assistant", "content": "Click 'forgot'."},
+            ],
+        },
         {"id": "p-3", "ts": datetime(2026, 11, 8, 9, 0, tzinfo=timezone.utc), "user": "u3", "msgs": []},
     ]
 
@@ -189,9 +395,18 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: (value.isoformat() if isinstance(value, datetime) else
-                                   json.dumps(value) if isinstance(value, (list, dict)) else value)
-                             for key, value in row.items()})
+            writer.writerow(
+                {
+                    key: (
+                        value.isoformat()
+                        if isinstance(value, datetime)
+                        else json.dumps(value)
+                        if isinstance(value, (list, dict))
+                        else value
+                    )
+                    for key, value in row.items()
+                }
+            )
     return path
 
 
@@ -229,7 +444,9 @@ def test_claude_export(tmp_path):
     assert "Revenue grew 12% year on year" in first.messages[1].content
     assert first.metadata["title"] == "Quarterly report summary"
     second = by_id["c1a0-0002"]
-    assert second.created_at == datetime(2026, 11, 3, 23, 30, tzinfo=timezone.utc)  # +02:00 → the previous UTC day
+    assert second.created_at == datetime(
+        2026, 11, 3, 23, 30, tzinfo=timezone.utc
+    )  # +02:00 → the previous UTC day
     assert [m.role for m in second.messages] == ["user", "assistant"]  # sorted by time
     assert second.messages[0].created_at.tzinfo == timezone.utc
     reasons = {r.record: r.reason for r in result.rejected}
@@ -237,12 +454,17 @@ def test_claude_export(tmp_path):
     assert "unknown sender 'robot'" in reasons[4]
     assert "before 2000" in reasons[5]
     # Kura's API, and the zip / folder forms of the export
-    assert [c.chat_id for c in Conversation.from_claude_conversation_dump(str(path))] == ["c1a0-0001", "c1a0-0002"]
+    assert [c.chat_id for c in Conversation.from_claude_conversation_dump(str(path))] == [
+        "c1a0-0001",
+        "c1a0-0002",
+    ]
     with zipfile.ZipFile(tmp_path / "claude-export.zip", "w") as archive:
         archive.write(path, "data-2026-11-25/conversations.json")
     assert detect_format(tmp_path / "claude-export.zip") == "claude"
     assert len(load(tmp_path / "claude-export.zip").conversations) == 2
-    tagged = Conversation.from_claude_conversation_dump(str(path), metadata_fn=lambda raw: {"account": raw.get("account", {}).get("uuid")})
+    tagged = Conversation.from_claude_conversation_dump(
+        str(path), metadata_fn=lambda raw: {"account": raw.get("account", {}).get("uuid")}
+    )
     assert tagged[0].metadata["account"] == "acct-1"
 
 
@@ -268,7 +490,10 @@ def test_chatgpt_export_follows_current_node(tmp_path):
     assert branch.created_at == datetime.fromtimestamp(T0, tz=timezone.utc)
     assert branch.metadata == {"source_format": "chatgpt", "title": "Docker build space", "model": "gpt-4o"}
     image = by_id["gpt-image"]  # no current_node: the newest leaf; custom instructions hidden
-    assert [m.content for m in image.messages] == ["[image]\nWhat is in this chart?", "A bar chart of monthly sales."]
+    assert [m.content for m in image.messages] == [
+        "[image]\nWhat is in this chart?",
+        "A bar chart of monthly sales.",
+    ]
     reasons = {r.record: r.reason for r in result.rejected}
     assert "not in mapping" in reasons[3]
     assert "loops" in reasons[4]
@@ -295,7 +520,9 @@ def test_openai_messages(tmp_path):
     assert [m.role for m in second.messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert second.messages[1].content == "What is in this picture?\n[image]"
     assert second.messages[2].content == "[tool call: describe_image]"
-    assert json.loads(second.metadata["tools"])[0]["function"]["name"] == "describe_image"  # lists of objects → JSON
+    assert (
+        json.loads(second.metadata["tools"])[0]["function"]["name"] == "describe_image"
+    )  # lists of objects → JSON
     assert "unknown role 'wizard'" in result.rejected[0].reason and result.rejected[0].record == 3
     # Without --default-date the day the file was last modified is used.
     stamp = datetime(2026, 10, 20, 15, 0, tzinfo=timezone.utc).timestamp()
@@ -316,7 +543,12 @@ def test_sharegpt(tmp_path):
     assert "no messages" in result.rejected[0].reason
     as_document = write_json(tmp_path / "sharegpt.json", sharegpt_lines())  # a JSON list works too
     assert detect_format(as_document) == "sharegpt"
-    assert [c.chat_id for c in load(as_document, options=ConnectorOptions(default_created_at=datetime(2026, 11, 2))).conversations][0] == "sg-1"
+    assert [
+        c.chat_id
+        for c in load(
+            as_document, options=ConnectorOptions(default_created_at=datetime(2026, 11, 2))
+        ).conversations
+    ][0] == "sg-1"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -347,9 +579,15 @@ def test_parquet_one_row_per_message(tmp_path):
     result = load(path, options=options)
     assert result.records == 4  # t-1, t-2, the orphan row, t-3
     t1, t2 = result.conversations
-    assert t1.chat_id == "t-1" and [m.content for m in t1.messages] == ["My wifi keeps dropping", "Try restarting the router."]
+    assert t1.chat_id == "t-1" and [m.content for m in t1.messages] == [
+        "My wifi keeps dropping",
+        "Try restarting the router.",
+    ]
     assert t1.created_at == datetime(2026, 11, 6, 12, 0, tzinfo=timezone.utc)
-    assert t1.metadata == {"channel": "web", "source_format": "parquet"}  # message_id differs per row: not kept
+    assert t1.metadata == {
+        "channel": "web",
+        "source_format": "parquet",
+    }  # message_id differs per row: not kept
     reasons = {r.record: r.reason for r in result.rejected}
     assert "missing" in reasons[5] and "unknown role 'alien'" in reasons[6]
 
@@ -357,20 +595,32 @@ def test_parquet_one_row_per_message(tmp_path):
 def test_csv_both_layouts(tmp_path):
     per_message = write_csv(tmp_path / "messages.csv", message_rows())
     assert detect_format(per_message) == "csv"
-    result = load(per_message, options=ConnectorOptions(columns=parse_columns("chat_id=conversation_id,order=turn")))
+    result = load(
+        per_message, options=ConnectorOptions(columns=parse_columns("chat_id=conversation_id,order=turn"))
+    )
     assert [c.chat_id for c in result.conversations] == ["t-1", "t-2"]
     assert result.conversations[1].messages[1].content == "Done, refunded."
     assert len(result.rejected) == 2
     per_conversation = write_csv(tmp_path / "chats.csv", conversation_rows())
-    result = load(per_conversation, options=ConnectorOptions(columns=parse_columns("chat_id=id,created_at=ts,messages=msgs")))
+    result = load(
+        per_conversation,
+        options=ConnectorOptions(columns=parse_columns("chat_id=id,created_at=ts,messages=msgs")),
+    )
     assert [c.chat_id for c in result.conversations] == ["p-1", "p-2"]
     assert result.conversations[0].messages[1].content == "Use pandas.merge on the key column."
     # A broken row (wrong number of fields, bad JSON) is a rejected record, not a failed file.
     with per_conversation.open("a", encoding="utf-8") as handle:
         handle.write('p-9,2026-11-08T00:00:00,u9,"[{not json"\nonly-one-field\n')
-    result = load(per_conversation, options=ConnectorOptions(columns=parse_columns("chat_id=id,created_at=ts,messages=msgs")))
+    result = load(
+        per_conversation,
+        options=ConnectorOptions(columns=parse_columns("chat_id=id,created_at=ts,messages=msgs")),
+    )
     assert result.records == 5
-    assert {r.record: r.reason.split(":")[0] for r in result.rejected} == {3: "msgs", 4: "msgs", 5: "row has 1 fields, the header has 4"}
+    assert {r.record: r.reason.split(":")[0] for r in result.rejected} == {
+        3: "msgs",
+        4: "msgs",
+        5: "row has 1 fields, the header has 4",
+    }
 
 
 def test_parse_columns_errors():
@@ -388,8 +638,10 @@ def test_parse_columns_errors():
 
 def test_hf_save_to_disk_and_data_files(tmp_path):
     datasets = pytest.importorskip("datasets")
-    rows = [{"chat_id": r["id"], "created_at": r["ts"].isoformat(), "messages": r["msgs"], "user": r["user"]}
-            for r in conversation_rows()]
+    rows = [
+        {"chat_id": r["id"], "created_at": r["ts"].isoformat(), "messages": r["msgs"], "user": r["user"]}
+        for r in conversation_rows()
+    ]
     saved = tmp_path / "saved"
     datasets.Dataset.from_list(rows).save_to_disk(str(saved))
     assert detect_format(saved) == "hf"
@@ -398,8 +650,9 @@ def test_hf_save_to_disk_and_data_files(tmp_path):
     assert result.conversations[0].metadata["user"] == "u1"
     # A DatasetDict folder with splits
     splits = tmp_path / "splits"
-    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:1]),
-                          "test": datasets.Dataset.from_list(rows[1:2])}).save_to_disk(str(splits))
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(rows[:1]), "test": datasets.Dataset.from_list(rows[1:2])}
+    ).save_to_disk(str(splits))
     assert [c.chat_id for c in load(splits, "hf", ConnectorOptions(split="test")).conversations] == ["p-2"]
     # Local data files through load_dataset("json" / "parquet", data_files=...)
     json_file = write_lines(tmp_path / "rows.jsonl", rows)
@@ -410,10 +663,14 @@ def test_hf_save_to_disk_and_data_files(tmp_path):
         assert [c.chat_id for c in load(data_file, "hf", options).conversations] == ["p-1", "p-2"]
     # ShareGPT-style rows and Kura's *_fn arguments
     sharegpt = tmp_path / "sharegpt"
-    datasets.Dataset.from_list([{"id": "s1", "conversations": [{"from": "human", "value": "hi"},
-                                                                {"from": "gpt", "value": "hello"}]}]).save_to_disk(str(sharegpt))
-    loaded = Conversation.from_hf_dataset(str(sharegpt), created_at_fn=lambda row: "2026-11-09T00:00:00Z",
-                                          metadata_fn=lambda row: {"origin": "hf"})
+    datasets.Dataset.from_list(
+        [{"id": "s1", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}]
+    ).save_to_disk(str(sharegpt))
+    loaded = Conversation.from_hf_dataset(
+        str(sharegpt),
+        created_at_fn=lambda row: "2026-11-09T00:00:00Z",
+        metadata_fn=lambda row: {"origin": "hf"},
+    )
     assert loaded[0].chat_id == "s1" and loaded[0].metadata["origin"] == "hf"
     assert [m.role for m in loaded[0].messages] == ["user", "assistant"]
     assert len(Conversation.from_hf_dataset(str(saved), max_conversations=1)) == 1
@@ -425,9 +682,16 @@ def test_hf_save_to_disk_and_data_files(tmp_path):
 
 
 def kura_record(chat_id: str, created_at: str = "2026-11-01T10:00:00Z", **extra) -> dict:
-    return {"chat_id": chat_id, "created_at": created_at,
-            "messages": [{"role": "user", "content": f"question {chat_id}"}, {"role": "assistant", "content": "answer"}],
-            "metadata": {}, **extra}
+    return {
+        "chat_id": chat_id,
+        "created_at": created_at,
+        "messages": [
+            {"role": "user", "content": f"question {chat_id}"},
+            {"role": "assistant", "content": "answer"},
+        ],
+        "metadata": {},
+        **extra,
+    }
 
 
 def test_kura_detection(tmp_path):
@@ -453,18 +717,31 @@ def test_validation_rules(tmp_path):
     now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
     giant = "x" * 150
     records = [
-        kura_record("tz", "2026-11-01T23:30:00-05:00"),                       # → 2026-11-02T04:30Z
-        kura_record("naive", "2026-11-01T10:00:00"),                          # naive = UTC
+        kura_record("tz", "2026-11-01T23:30:00-05:00"),  # → 2026-11-02T04:30Z
+        kura_record("naive", "2026-11-01T10:00:00"),  # naive = UTC
         kura_record("old", "1999-12-31T23:59:59Z"),
         kura_record("year1", "0001-01-01T00:00:00Z"),
         kura_record("future", "9999-12-31T23:59:59Z"),
         kura_record("tomorrow+", (now + timedelta(days=2)).isoformat()),
         kura_record("bad-date", "2026-02-30T00:00:00Z"),
-        {**kura_record("giant"), "messages": [{"role": "user", "content": giant}, {"role": "assistant", "content": giant}]},
-        kura_record("nested", metadata={"user": {"id": 7, "plan": {"tier": "pro"}}, "tags": ["a", "b"],
-                                        "events": [{"t": 1}], "score": float("nan")}),
+        {
+            **kura_record("giant"),
+            "messages": [{"role": "user", "content": giant}, {"role": "assistant", "content": giant}],
+        },
+        kura_record(
+            "nested",
+            metadata={
+                "user": {"id": 7, "plan": {"tier": "pro"}},
+                "tags": ["a", "b"],
+                "events": [{"t": 1}],
+                "score": float("nan"),
+            },
+        ),
         {**kura_record("lone-surrogate"), "messages": [{"role": "user", "content": "bad \ud800 text"}]},
-        {**kura_record("msg-time"), "messages": [{"role": "user", "content": "hi", "created_at": "2026-11-01T12:00:00+01:00"}]},
+        {
+            **kura_record("msg-time"),
+            "messages": [{"role": "user", "content": "hi", "created_at": "2026-11-01T12:00:00+01:00"}],
+        },
         kura_record(""),
     ]
     path = write_lines(tmp_path / "edge.jsonl", records)
@@ -475,8 +752,13 @@ def test_validation_rules(tmp_path):
     assert by_id["naive"].created_at == datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
     assert [len(m.content) for m in by_id["giant"].messages] == [100, 100]
     assert by_id["giant"].metadata["truncated_messages"] == 2
-    assert by_id["nested"].metadata == {"user.id": 7, "user.plan.tier": "pro", "tags": ["a", "b"],
-                                        "events": '[{"t": 1}]', "score": "nan"}
+    assert by_id["nested"].metadata == {
+        "user.id": 7,
+        "user.plan.tier": "pro",
+        "tags": ["a", "b"],
+        "events": '[{"t": 1}]',
+        "score": "nan",
+    }
     assert by_id["msg-time"].messages[0].created_at == datetime(2026, 11, 1, 11, 0, tzinfo=timezone.utc)
     reasons = {json.loads(r.raw)["chat_id"]: r.reason for r in result.rejected}
     assert set(reasons) == {"old", "year1", "future", "tomorrow+", "bad-date", "lone-surrogate", ""}
@@ -504,12 +786,22 @@ def test_invalid_utf8_inside_a_json_document_spoils_one_record(tmp_path):
 
 
 def test_ingest_duplicates_quarantine_and_idempotence(tmp_path):
-    records = [kura_record("a"), kura_record("a"), {**kura_record("a"), "metadata": {"v": 2}}, kura_record("b"),
-               kura_record("c", "2026-11-02T08:00:00Z"), {"chat_id": "broken"}]
+    records = [
+        kura_record("a"),
+        kura_record("a"),
+        {**kura_record("a"), "metadata": {"v": 2}},
+        kura_record("b"),
+        kura_record("c", "2026-11-02T08:00:00Z"),
+        {"chat_id": "broken"},
+    ]
     path = write_lines(tmp_path / "export.jsonl", records)
     with path.open("a") as handle:
         handle.write("{not json\n")
-    data_dir, quarantine_dir, db_path = tmp_path / "data", tmp_path / "home" / "quarantine", tmp_path / "home" / "kura.duckdb"
+    data_dir, quarantine_dir, db_path = (
+        tmp_path / "data",
+        tmp_path / "home" / "quarantine",
+        tmp_path / "home" / "kura.duckdb",
+    )
     report = ingest(path, dataset="demo", data_dir=data_dir, quarantine_dir=quarantine_dir, db_path=db_path)
     assert (report.records_read, report.accepted, report.duplicates, len(report.rejected)) == (7, 4, 1, 2)
     assert report.balanced and report.format == "jsonl"
@@ -521,15 +813,20 @@ def test_ingest_duplicates_quarantine_and_idempotence(tmp_path):
     assert snapshot(tmp_path / "data") | snapshot(quarantine_dir) == before  # byte-identical
     assert len((quarantine_dir / "demo.jsonl").read_text().splitlines()) == 2
     with duckdb.connect(str(db_path), read_only=True) as connection:
-        rows = connection.execute("SELECT dataset, source, record, reason FROM kura.kura.quarantine ORDER BY record").fetchall()
+        rows = connection.execute(
+            "SELECT dataset, source, record, reason FROM kura.kura.quarantine ORDER BY record"
+        ).fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [("demo", str(path), 6), ("demo", str(path), 7)]
     assert "malformed JSON" in rows[1][3]
 
 
 def test_thirty_day_export_writes_thirty_files(tmp_path):
     start = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)
-    records = [kura_record(f"d{day:02d}-{i}", (start + timedelta(days=day, hours=i * 5)).isoformat())
-               for day in range(30) for i in range(3)]
+    records = [
+        kura_record(f"d{day:02d}-{i}", (start + timedelta(days=day, hours=i * 5)).isoformat())
+        for day in range(30)
+        for i in range(3)
+    ]
     path = write_json(tmp_path / "month.json", records)
     report = ingest(path, dataset="month", data_dir=tmp_path / "data", quarantine_dir=tmp_path / "q")
     assert report.accepted == 90 and len(report.days) == 30
@@ -542,20 +839,31 @@ def test_thirty_day_export_writes_thirty_files(tmp_path):
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, export, expected", [
-    ("claude", claude_export, {"read": 5, "accepted": 2, "quarantined": 3, "days": ["2026-11-03.jsonl"]}),
-    ("chatgpt", chatgpt_export, {"read": 5, "accepted": 2, "quarantined": 3, "days": ["2026-11-05.jsonl"]}),
-])
+@pytest.mark.parametrize(
+    "name, export, expected",
+    [
+        ("claude", claude_export, {"read": 5, "accepted": 2, "quarantined": 3, "days": ["2026-11-03.jsonl"]}),
+        (
+            "chatgpt",
+            chatgpt_export,
+            {"read": 5, "accepted": 2, "quarantined": 3, "days": ["2026-11-05.jsonl"]},
+        ),
+    ],
+)
 def test_cli_ingest_chat_exports(kura_env, name, export, expected):
     env = dict(os.environ)
     path = write_json(kura_env / f"{name}-conversations.json", export())
     first = kura("ingest", str(path), "--dataset", name, cwd=kura_env, env=env)
     assert first.returncode == 0, first.stderr
-    counts = (f"{expected['read']} records read, {expected['accepted']} accepted, 0 duplicates merged, "
-              f"{expected['quarantined']} quarantined")
+    counts = (
+        f"{expected['read']} records read, {expected['accepted']} accepted, 0 duplicates merged, "
+        f"{expected['quarantined']} quarantined"
+    )
     assert f"({name})" in first.stdout and counts in first.stdout
-    assert (f"{expected['accepted']} accepted + 0 duplicates merged + {expected['quarantined']} quarantined = "
-            f"{expected['read']} records read") in first.stdout
+    assert (
+        f"{expected['accepted']} accepted + 0 duplicates merged + {expected['quarantined']} quarantined = "
+        f"{expected['read']} records read"
+    ) in first.stdout
     assert f"{path}: record 3:" in first.stderr
     data = kura_env / "data" / name
     assert sorted(p.name for p in data.iterdir()) == expected["days"]
@@ -565,24 +873,41 @@ def test_cli_ingest_chat_exports(kura_env, name, export, expected):
     assert second.returncode == 0, second.stderr
     assert f"{expected['accepted']} of the accepted were already landed unchanged" in second.stdout
     assert snapshot(data) | snapshot(home / "quarantine") == before
-    quarantined = [json.loads(line) for line in (home / "quarantine" / f"{name}.jsonl").read_text().splitlines()]
+    quarantined = [
+        json.loads(line) for line in (home / "quarantine" / f"{name}.jsonl").read_text().splitlines()
+    ]
     assert len(quarantined) == expected["quarantined"]
     assert {"dataset", "source", "record", "reason", "raw", "ingested_at"} <= set(quarantined[0])
     with duckdb.connect(str(home / "kura.duckdb"), read_only=True) as connection:
-        count = connection.execute("SELECT count(*) FROM kura.kura.quarantine WHERE dataset = ?", [name]).fetchone()[0]
+        count = connection.execute(
+            "SELECT count(*) FROM kura.kura.quarantine WHERE dataset = ?", [name]
+        ).fetchone()[0]
     assert count == expected["quarantined"]
 
 
 def test_cli_ingest_tables_and_options(kura_env):
     env = dict(os.environ)
     path = write_csv(kura_env / "chats.csv", conversation_rows())
-    done = kura("ingest", str(path), "--dataset", "tables", "--columns", "chat_id=id,created_at=ts,messages=msgs",
-                cwd=kura_env, env=env)
+    done = kura(
+        "ingest",
+        str(path),
+        "--dataset",
+        "tables",
+        "--columns",
+        "chat_id=id,created_at=ts,messages=msgs",
+        cwd=kura_env,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "3 records read, 2 accepted, 0 duplicates merged, 1 quarantined" in done.stdout
-    assert sorted(p.name for p in (kura_env / "data" / "tables").iterdir()) == ["2026-11-07.jsonl", "2026-11-08.jsonl"]
+    assert sorted(p.name for p in (kura_env / "data" / "tables").iterdir()) == [
+        "2026-11-07.jsonl",
+        "2026-11-08.jsonl",
+    ]
     sharegpt = write_lines(kura_env / "sharegpt.jsonl", sharegpt_lines())
-    done = kura("ingest", str(sharegpt), "--dataset", "sg", "--default-date", "2026-11-10", cwd=kura_env, env=env)
+    done = kura(
+        "ingest", str(sharegpt), "--dataset", "sg", "--default-date", "2026-11-10", cwd=kura_env, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert "dated 2026-11-10T00:00:00+00:00 (--default-date)" in done.stdout
     assert (kura_env / "data" / "sg" / "2026-11-10.jsonl").exists()

@@ -27,8 +27,12 @@ DAY = date(2026, 11, 1)
 
 def real_database(path: Path, rows: int = 60_000) -> Path:
     """A database of several blocks, written the way the IO manager writes."""
-    table = pa.table({"chat_id": [f"chat-{i}" for i in range(rows)],
-                      "summary": [f"summary number {i} about refunds and passwords" for i in range(rows)]})
+    table = pa.table(
+        {
+            "chat_id": [f"chat-{i}" for i in range(rows)],
+            "summary": [f"summary number {i} about refunds and passwords" for i in range(rows)],
+        }
+    )
     with connect(path) as connection:
         write_partition(connection, "summaries", "demo", DAY, table)
     return path
@@ -46,20 +50,26 @@ def corrupted(tmp_path: Path, kind: str) -> Path:
         data = real_database(tmp_path / "whole.duckdb").read_bytes()
         blocks = (len(data) - HEADER_BYTES) // 262_144
         assert blocks >= 3, "the database must span blocks for a cut to lose some"
-        cut = {"truncated": len(data) // 2, "truncated-at-a-block": HEADER_BYTES + (blocks - 1) * 262_144,
-               "truncated-in-headers": 100}[kind]
+        cut = {
+            "truncated": len(data) // 2,
+            "truncated-at-a-block": HEADER_BYTES + (blocks - 1) * 262_144,
+            "truncated-in-headers": 100,
+        }[kind]
         path.write_bytes(data[:cut])
     return path
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("garbage", "not a DuckDB database file"),
-    ("text", "not a DuckDB database file"),
-    ("empty", "empty file (0 bytes), not a DuckDB database; delete it to start a new database"),
-    ("truncated", "truncated DuckDB file"),
-    ("truncated-at-a-block", "truncated DuckDB file"),
-    ("truncated-in-headers", "truncated DuckDB file"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("garbage", "not a DuckDB database file"),
+        ("text", "not a DuckDB database file"),
+        ("empty", "empty file (0 bytes), not a DuckDB database; delete it to start a new database"),
+        ("truncated", "truncated DuckDB file"),
+        ("truncated-at-a-block", "truncated DuckDB file"),
+        ("truncated-in-headers", "truncated DuckDB file"),
+    ],
+)
 def test_a_corrupted_file_is_refused_before_a_write_and_left_unchanged(tmp_path, kind, message):
     path = corrupted(tmp_path, kind)
     before = path.read_bytes()
@@ -85,7 +95,9 @@ def test_whole_databases_pass_also_after_duckdb_cut_free_blocks_off_their_end(tm
     with connect(path) as connection:
         # A plain table, not write_partition: that also updates the write log, which would then sit last.
         connection.execute("CREATE TABLE kura.kura.bulk AS SELECT 'c' || range AS chat_id FROM range(99999)")
-    with connect(path) as connection:  # the last table written is at the end of the file: dropping it frees the tail
+    with connect(
+        path
+    ) as connection:  # the last table written is at the end of the file: dropping it frees the tail
         connection.execute("DROP TABLE kura.kura.bulk")
     with connect(path, read_only=True) as connection:
         total_blocks = connection.execute("PRAGMA database_size").fetchall()[0][3]
@@ -101,7 +113,9 @@ def test_a_file_this_process_holds_open_is_not_refused(tmp_path):
     path = real_database(tmp_path / "kura.duckdb")
     held = open_connection(path)
     try:
-        with connect(path) as second:  # DuckDB refuses a read-only look while this process writes: not corruption
+        with connect(
+            path
+        ) as second:  # DuckDB refuses a read-only look while this process writes: not corruption
             assert read_partition(second, "summaries", "demo", DAY).num_rows == 60_000
     finally:
         held.close()
@@ -110,7 +124,9 @@ def test_a_file_this_process_holds_open_is_not_refused(tmp_path):
 def test_an_unusable_folder_is_named_with_what_to_do(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    with pytest.raises(PathError, match=f"^KURA_HOME={blocker}: is a file, not a folder; point it elsewhere$"):
+    with pytest.raises(
+        PathError, match=f"^KURA_HOME={blocker}: is a file, not a folder; point it elsewhere$"
+    ):
         ensure_writable_folder(blocker, f"KURA_HOME={blocker}", "point it elsewhere")
     with pytest.raises(PathError, match=f"cannot create this folder \\({blocker} is a file\\)"):
         ensure_writable_folder(blocker / "home", "KURA_HOME", "point it elsewhere")
@@ -121,6 +137,10 @@ def test_an_unusable_folder_is_named_with_what_to_do(tmp_path):
 def test_a_failed_write_is_explained_in_one_line():
     full = OSError(errno.ENOSPC, "No space left on device")  # what a file's write() raises: no file name
     assert explain_os_error(full, "/tmp/out.html") == (
-        "/tmp/out.html: no space left on the device; free some space or write somewhere else")
+        "/tmp/out.html: no space left on the device; free some space or write somewhere else"
+    )
     read_only = OSError(errno.EROFS, "Read-only file system", "/mnt/ro/report.html")
-    assert explain_os_error(read_only, "ignored") == "/mnt/ro/report.html: read-only file system; write somewhere else"
+    assert (
+        explain_os_error(read_only, "ignored")
+        == "/mnt/ro/report.html: read-only file system; write somewhere else"
+    )

@@ -22,15 +22,24 @@ from kura_dagster.core.ingest.connectors import ConnectorOptions, load
 from kura_dagster.core.ingest.connectors.documents import array_items
 from kura_dagster.core.ingest.driver import ingest, signals_stop_like_ctrl_c
 from kura_dagster.core.ingest.landing import SCRATCH_PREFIX, LandingWriter, conversation_line
-from kura_dagster.core.ingest.records import Rejected, parse_record
 from kura_dagster.core.ingest.quarantine import QuarantineWriter
+from kura_dagster.core.ingest.records import Rejected, parse_record
 from kura_dagster.core.types import Conversation
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-json_scalars = st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False) | st.text(max_size=30)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-    st.text(max_size=6), inner, max_size=4), max_leaves=20)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -39,7 +48,11 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
 
 
 @PROPERTY
-@given(st.lists(json_values, max_size=12), st.sampled_from([None, 1, 2]), st.sampled_from([1, 2, 3, 7, 64, 1 << 20]))
+@given(
+    st.lists(json_values, max_size=12),
+    st.sampled_from([None, 1, 2]),
+    st.sampled_from([1, 2, 3, 7, 64, 1 << 20]),
+)
 def test_array_items_decode_what_json_loads_decodes(elements, indent, chunk):
     """Whatever the window size (down to one byte), the elements are exactly json.loads' elements."""
     with tempfile.TemporaryDirectory() as folder:
@@ -68,7 +81,10 @@ def test_array_items_agree_with_json_loads_on_any_bytes(data, chunk):
 def test_array_items_report_where_a_document_breaks(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text('[\n  {"a": 1},\n  {"a": 2}\n  {"a": 3}\n]\n')
-    with pytest.raises(ValueError, match=r"broken.json: not a readable JSON document: Expecting ',' delimiter at line 4 column 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"broken.json: not a readable JSON document: Expecting ',' delimiter at line 4 column 3",
+    ):
         list(array_items(path, chunk=4))
     path.write_text('[{"a": 1}] trailing')
     with pytest.raises(ValueError, match="Extra data"):
@@ -78,9 +94,17 @@ def test_array_items_report_where_a_document_breaks(tmp_path):
 def test_a_large_document_is_read_through_a_small_window(tmp_path, monkeypatch):
     """A Kura dump of 3,000 conversations read with a 4 KB window: same conversations as reading it whole,
     and the window never holds more than a few conversations."""
-    records = [{"chat_id": f"c{i}", "created_at": f"2026-11-0{1 + i % 7}T10:00:00Z",
-                "messages": [{"role": "user", "content": f"question {i} " * (i % 50 + 1)},
-                             {"role": "assistant", "content": "answer"}]} for i in range(3000)]
+    records = [
+        {
+            "chat_id": f"c{i}",
+            "created_at": f"2026-11-0{1 + i % 7}T10:00:00Z",
+            "messages": [
+                {"role": "user", "content": f"question {i} " * (i % 50 + 1)},
+                {"role": "assistant", "content": "answer"},
+            ],
+        }
+        for i in range(3000)
+    ]
     path = tmp_path / "dump.json"
     path.write_text(json.dumps(records, indent=1), encoding="utf-8")
     widest = 0
@@ -93,11 +117,14 @@ def test_a_large_document_is_read_through_a_small_window(tmp_path, monkeypatch):
 
     monkeypatch.setattr(json.JSONDecoder, "raw_decode", watched)
     from kura_dagster.core.ingest.connectors import documents
+
     monkeypatch.setattr(documents, "STREAM_CHUNK", 4096)
     monkeypatch.setattr(documents.array_items, "__defaults__", (4096,))
     result = load(path)
     assert [c.chat_id for c in result.conversations] == [r["chat_id"] for r in records]
-    assert widest < 5 * 4096 and path.stat().st_size > 20 * widest  # the window is a small fraction of the file
+    assert (
+        widest < 5 * 4096 and path.stat().st_size > 20 * widest
+    )  # the window is a small fraction of the file
 
 
 # --------------------------------------------------------------------------------------------------
@@ -105,7 +132,9 @@ def test_a_large_document_is_read_through_a_small_window(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------------
 
 
-def model_landing(existing: dict[str, list[str]], incoming: list[Conversation]) -> tuple[dict[str, list[str]], int, int]:
+def model_landing(
+    existing: dict[str, list[str]], incoming: list[Conversation]
+) -> tuple[dict[str, list[str]], int, int]:
     """The documented rules, in memory: (day files as lines, landed, duplicates)."""
     by_day: dict[str, dict[str, str]] = {}
     seen: dict[tuple[str, str], list[str]] = {}
@@ -150,12 +179,20 @@ def model_landing(existing: dict[str, list[str]], incoming: list[Conversation]) 
 def conversations(draw) -> list[Conversation]:
     ids = st.sampled_from(["a", "b", "a~2", "c"])
     texts = st.sampled_from(["hello", "refund please", "still broken"])
-    moments = st.sampled_from([datetime(2026, 11, 1, 9, tzinfo=timezone.utc), datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc),
-                               datetime(2026, 11, 2, 23, 59, 59, 500000, tzinfo=timezone.utc),
-                               datetime(2026, 11, 2, 23, 59, 59, tzinfo=timezone.utc)])
-    return [Conversation(chat_id=draw(ids), created_at=draw(moments),
-                         messages=[{"role": "user", "content": draw(texts)}])
-            for _ in range(draw(st.integers(0, 14)))]
+    moments = st.sampled_from(
+        [
+            datetime(2026, 11, 1, 9, tzinfo=timezone.utc),
+            datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc),
+            datetime(2026, 11, 2, 23, 59, 59, 500000, tzinfo=timezone.utc),
+            datetime(2026, 11, 2, 23, 59, 59, tzinfo=timezone.utc),
+        ]
+    )
+    return [
+        Conversation(
+            chat_id=draw(ids), created_at=draw(moments), messages=[{"role": "user", "content": draw(texts)}]
+        )
+        for _ in range(draw(st.integers(0, 14)))
+    ]
 
 
 @PROPERTY
@@ -173,7 +210,9 @@ def test_landing_writer_matches_the_model(earlier, later):
                 days = writer.commit()
             assert (writer.written, writer.duplicates) == (landed, duplicates)
             assert days == sorted({c.created_at.date().isoformat() for c in batch})
-            on_disk = {p.stem: p.read_text(encoding="utf-8").splitlines() for p in (data / "d").glob("*.jsonl")}
+            on_disk = {
+                p.stem: p.read_text(encoding="utf-8").splitlines() for p in (data / "d").glob("*.jsonl")
+            }
             assert on_disk == {day: lines for day, lines in expected.items() if lines}
             files = on_disk
             assert not list((data / "d").glob(f"{SCRATCH_PREFIX}*"))  # the scratch folder is gone
@@ -181,27 +220,43 @@ def test_landing_writer_matches_the_model(earlier, later):
 
 def test_a_repeated_variant_is_a_duplicate_not_a_third_conversation(tmp_path):
     base = {"created_at": "2026-11-01T10:00:00Z", "chat_id": "x"}
-    lines = [dict(base, messages=[{"role": "user", "content": text}]) for text in ("first", "second", "second", "first")]
+    lines = [
+        dict(base, messages=[{"role": "user", "content": text}])
+        for text in ("first", "second", "second", "first")
+    ]
     path = tmp_path / "export.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     report = ingest(path, dataset="d", data_dir=tmp_path / "data", quarantine_dir=tmp_path / "q")
     assert (report.accepted, report.duplicates) == (2, 2)
-    landed = [json.loads(line) for line in (tmp_path / "data" / "d" / "2026-11-01.jsonl").read_text().splitlines()]
-    assert {(r["chat_id"], r["messages"][0]["content"]) for r in landed} == {("x", "first"), ("x~2", "second")}
+    landed = [
+        json.loads(line) for line in (tmp_path / "data" / "d" / "2026-11-01.jsonl").read_text().splitlines()
+    ]
+    assert {(r["chat_id"], r["messages"][0]["content"]) for r in landed} == {
+        ("x", "first"),
+        ("x~2", "second"),
+    }
 
 
 def test_day_file_lines_that_no_longer_parse_are_kept_at_the_end(tmp_path):
     folder = tmp_path / "data" / "d"
     folder.mkdir(parents=True)
     day_file = folder / "2026-11-01.jsonl"
-    old = Conversation(chat_id="old", created_at="2026-11-01T12:00:00Z", messages=[{"role": "user", "content": "hi"}])
+    old = Conversation(
+        chat_id="old", created_at="2026-11-01T12:00:00Z", messages=[{"role": "user", "content": "hi"}]
+    )
     day_file.write_bytes(b"{hand edited, broken\n" + conversation_line(old).encode() + b"\n\xff not utf-8\n")
-    new = Conversation(chat_id="new", created_at="2026-11-01T08:00:00Z", messages=[{"role": "user", "content": "yo"}])
+    new = Conversation(
+        chat_id="new", created_at="2026-11-01T08:00:00Z", messages=[{"role": "user", "content": "yo"}]
+    )
     with LandingWriter(tmp_path / "data", "d") as writer:
         writer.add(new)
         writer.commit()
-    assert day_file.read_bytes().splitlines() == [conversation_line(new).encode(), conversation_line(old).encode(),
-                                                  b"{hand edited, broken", b"\xff not utf-8"]
+    assert day_file.read_bytes().splitlines() == [
+        conversation_line(new).encode(),
+        conversation_line(old).encode(),
+        b"{hand edited, broken",
+        b"\xff not utf-8",
+    ]
     before = day_file.stat().st_mtime_ns
     with LandingWriter(tmp_path / "data", "d") as writer:
         writer.add(new)
@@ -210,16 +265,24 @@ def test_day_file_lines_that_no_longer_parse_are_kept_at_the_end(tmp_path):
 
 
 def test_a_failure_before_commit_leaves_the_landing_zone_alone(tmp_path):
-    conversation = Conversation(chat_id="a", created_at="2026-11-01T10:00:00Z", messages=[{"role": "user", "content": "hi"}])
+    conversation = Conversation(
+        chat_id="a", created_at="2026-11-01T10:00:00Z", messages=[{"role": "user", "content": "hi"}]
+    )
     with pytest.raises(RuntimeError), LandingWriter(tmp_path / "data", "d") as writer:
         writer.add(conversation)
         raise RuntimeError("the export broke half way")
-    assert not (tmp_path / "data" / "d").exists()  # no day file, no scratch folder, not even the folder it made
+    assert not (
+        tmp_path / "data" / "d"
+    ).exists()  # no day file, no scratch folder, not even the folder it made
 
 
 def test_an_export_that_fails_half_way_changes_nothing(tmp_path):
     path = tmp_path / "dump.json"
-    good = {"chat_id": "a", "created_at": "2026-11-01T10:00:00Z", "messages": [{"role": "user", "content": "hi"}]}
+    good = {
+        "chat_id": "a",
+        "created_at": "2026-11-01T10:00:00Z",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     path.write_text(json.dumps([good] * 50)[:-1] + ", {broken]")
     with pytest.raises(ValueError, match="not a readable JSON document"):
         ingest(path, dataset="d", data_dir=tmp_path / "data", quarantine_dir=tmp_path / "q", fmt="kura")
@@ -255,7 +318,9 @@ def test_quarantine_merges_by_key_in_batches(tmp_path, monkeypatch):
     keys = [(e["record"], e["reason"]) for e in entries]
     assert keys == sorted(keys) and len(keys) == len(set(keys)) == 17
     with duckdb.connect(str(db), read_only=True) as connection:
-        count = connection.execute("SELECT count(*), count(DISTINCT (record, reason)) FROM kura.kura.quarantine").fetchone()
+        count = connection.execute(
+            "SELECT count(*), count(DISTINCT (record, reason)) FROM kura.kura.quarantine"
+        ).fetchone()
     assert count == (17, 17)
     assert not list((tmp_path / "q").glob(".*"))  # no scratch left behind
 
@@ -266,9 +331,18 @@ def test_counts_add_up_past_the_report_sample(tmp_path):
     path = tmp_path / "export.jsonl"
     with path.open("w") as handle:
         for i in range(300):
-            handle.write("{broken\n" if i % 2 else json.dumps(
-                {"chat_id": f"c{i}", "created_at": (start + timedelta(hours=i)).isoformat(),
-                 "messages": [{"role": "user", "content": f"q{i}"}]}) + "\n")
+            handle.write(
+                "{broken\n"
+                if i % 2
+                else json.dumps(
+                    {
+                        "chat_id": f"c{i}",
+                        "created_at": (start + timedelta(hours=i)).isoformat(),
+                        "messages": [{"role": "user", "content": f"q{i}"}],
+                    }
+                )
+                + "\n"
+            )
     report = ingest(path, dataset="d", data_dir=tmp_path / "data", quarantine_dir=tmp_path / "q")
     assert (report.accepted, report.quarantined, report.records_read) == (150, 150, 300) and report.balanced
     assert len(report.rejected) == 100  # the sample shown by the command
@@ -289,7 +363,9 @@ def test_the_next_writer_removes_a_killed_ingests_scratch_folder_and_keeps_a_liv
     holder = os.open(live, os.O_RDONLY)  # what a live ingest holds on its scratch folder
     fcntl.flock(holder, fcntl.LOCK_SH)
     try:
-        conversation = Conversation(chat_id="a", created_at="2026-11-01T10:00:00Z", messages=[{"role": "user", "content": "hi"}])
+        conversation = Conversation(
+            chat_id="a", created_at="2026-11-01T10:00:00Z", messages=[{"role": "user", "content": "hi"}]
+        )
         with LandingWriter(tmp_path / "data", "d") as writer:
             writer.add(conversation)
             writer.commit()
@@ -320,19 +396,40 @@ def test_sigterm_and_sighup_stop_an_ingest_like_ctrl_c():
 
 def test_an_undated_id_on_another_day_is_a_duplicate_only_with_the_same_content(tmp_path):
     def sharegpt(path: Path, text: str) -> Path:
-        path.write_text(json.dumps({"id": "sg-1", "conversations": [{"from": "human", "value": text},
-                                                                     {"from": "gpt", "value": "ok"}]}) + "\n")
+        path.write_text(
+            json.dumps(
+                {
+                    "id": "sg-1",
+                    "conversations": [{"from": "human", "value": text}, {"from": "gpt", "value": "ok"}],
+                }
+            )
+            + "\n"
+        )
         return path
 
     data, quarantine_dir = tmp_path / "data", tmp_path / "q"
     first = sharegpt(tmp_path / "a.jsonl", "reset my password")
-    ingest(first, dataset="d", data_dir=data, quarantine_dir=quarantine_dir,
-           options=ConnectorOptions(default_created_at=datetime(2026, 11, 1, tzinfo=timezone.utc)))
-    same = ingest(first, dataset="d", data_dir=data, quarantine_dir=quarantine_dir,
-                  options=ConnectorOptions(default_created_at=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    ingest(
+        first,
+        dataset="d",
+        data_dir=data,
+        quarantine_dir=quarantine_dir,
+        options=ConnectorOptions(default_created_at=datetime(2026, 11, 1, tzinfo=timezone.utc)),
+    )
+    same = ingest(
+        first,
+        dataset="d",
+        data_dir=data,
+        quarantine_dir=quarantine_dir,
+        options=ConnectorOptions(default_created_at=datetime(2026, 11, 2, tzinfo=timezone.utc)),
+    )
     assert (same.accepted, same.duplicates, same.elsewhere, same.days) == (0, 1, {"2026-11-01": 1}, [])
-    other = ingest(sharegpt(tmp_path / "b.jsonl", "my refund never came"), dataset="d", data_dir=data,
-                   quarantine_dir=quarantine_dir,
-                   options=ConnectorOptions(default_created_at=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    other = ingest(
+        sharegpt(tmp_path / "b.jsonl", "my refund never came"),
+        dataset="d",
+        data_dir=data,
+        quarantine_dir=quarantine_dir,
+        options=ConnectorOptions(default_created_at=datetime(2026, 11, 2, tzinfo=timezone.utc)),
+    )
     assert (other.accepted, other.duplicates, other.elsewhere) == (1, 0, {})  # same id, other content: landed
     assert sorted(p.name for p in (data / "d").iterdir()) == ["2026-11-01.jsonl", "2026-11-02.jsonl"]

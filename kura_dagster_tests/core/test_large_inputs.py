@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from kura_dagster.core.storage import tables
 from kura_dagster.core.stages.base_clusters import (
     NOISE,
     KMeansClusteringMethod,
@@ -22,16 +21,22 @@ from kura_dagster.core.stages.base_clusters import (
     two_stage_kmeans,
 )
 from kura_dagster.core.stages.features import large_input_features, seeded_sample
-from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel, reduce_clusters_from_base_clusters
-from kura_dagster.core.stages.naming import KeywordClusterNamer, ctfidf_keywords, evenly_spaced
+from kura_dagster.core.stages.meta_clusters import (
+    AgglomerativeMetaClusterModel,
+    reduce_clusters_from_base_clusters,
+)
+from kura_dagster.core.stages.naming import KeywordClusterNamer, evenly_spaced
 from kura_dagster.core.stages.projections import UMAPProjection
+from kura_dagster.core.storage import tables
 from kura_dagster.core.tree import cluster_centroids, tree_problems
 from kura_dagster.core.types import Cluster, ConversationSummary
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def blobs(n_per_blob: int = 300, centres: int = 6, dim: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def blobs(
+    n_per_blob: int = 300, centres: int = 6, dim: int = 8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     means = rng.normal(scale=10.0, size=(centres, dim))
     truth = np.repeat(np.arange(centres), n_per_blob)
@@ -52,7 +57,9 @@ def test_two_stage_kmeans_labels_every_row_densely_and_deterministically():
 
 def test_kmeans_cap_and_large_path_switch():
     points, _ = blobs(n_per_blob=100)
-    method = KMeansClusteringMethod(target_cluster_size=5, max_clusters=12, large_input_rows=100, random_state=1)
+    method = KMeansClusteringMethod(
+        target_cluster_size=5, max_clusters=12, large_input_rows=100, random_state=1
+    )
     assert method.cluster_count(len(points)) == 12
     labels = method.fit_predict(points)  # 600 rows > 100: the two-stage path
     assert 8 <= len(set(labels.tolist())) <= 16
@@ -84,68 +91,28 @@ def test_large_path_base_clusters_cover_everything_and_find_the_themes(stage_inp
 
     def run():
         return generate_base_clusters_from_conversation_summaries(
-            summaries, vectors, namer=namer, large_input_rows=20,
+            summaries,
+            vectors,
+            namer=namer,
+            large_input_rows=20,
             clustering_method=KMeansClusteringMethod(n_clusters=4, large_input_rows=20, random_state=0),
         )
 
     clusters = run()
     assert sorted(chat for c in clusters for chat in c.chat_ids) == sorted(s.chat_id for s in summaries)
     assert [c.model_dump() for c in clusters] == [c.model_dump() for c in run()]  # seeded end to end
-    purity = [Counter(chat.split("-")[0] for chat in c.chat_ids).most_common(1)[0][1] / c.count for c in clusters]
+    purity = [
+        Counter(chat.split("-")[0] for chat in c.chat_ids).most_common(1)[0][1] / c.count for c in clusters
+    ]
     assert np.mean(purity) >= 0.8
     for cluster in clusters:
         # Named from a sample, but the description counts every member.
         assert cluster.description.startswith(f"{cluster.count} conversations")
         assert cluster.centroid is not None and len(cluster.centroid) <= 48
-    nodes = reduce_clusters_from_base_clusters(clusters, summaries, vectors, model=AgglomerativeMetaClusterModel(max_roots=2, branching=2))
+    nodes = reduce_clusters_from_base_clusters(
+        clusters, summaries, vectors, model=AgglomerativeMetaClusterModel(max_roots=2, branching=2)
+    )
     assert tree_problems(nodes) == []
-
-
-def dense_ctfidf(group_texts, top_n=6, min_keyword_docs=2):
-    """The previous dense implementation, kept here as the reference the sparse one must equal."""
-    from scipy import sparse
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    from kura_dagster.core.stages.naming import _analyzer
-
-    docs = [text for texts in group_texts for text in texts]
-    labels = np.repeat(np.arange(len(group_texts)), [len(texts) for texts in group_texts])
-    vectorizer = CountVectorizer(analyzer=_analyzer, binary=True)
-    doc_terms = vectorizer.fit_transform(docs)
-    membership = sparse.csr_matrix((np.ones(len(docs)), (labels, np.arange(len(docs)))),
-                                   shape=(len(group_texts), len(docs)))
-    counts = (membership @ doc_terms).toarray()
-    sizes = np.maximum(np.array([len(texts) for texts in group_texts], dtype=float), 1.0)
-    idf = np.log1p((counts.sum() / len(group_texts)) / np.maximum(counts.sum(axis=0), 1))
-    scores = counts / sizes[:, None] * idf
-    scores[counts < np.minimum(min_keyword_docs, sizes)[:, None]] = 0.0
-    vocabulary = vectorizer.get_feature_names_out()
-    result = []
-    for row in scores:
-        chosen = []
-        for index in np.lexsort((vocabulary, -row)):
-            if row[index] <= 0 or len(chosen) >= top_n:
-                break
-            term = str(vocabulary[index])
-            if any(term in kept.split() for kept in chosen if " " in kept):
-                continue
-            if " " in term and all(part in chosen for part in term.split()):
-                continue
-            chosen.append(term)
-        result.append(chosen)
-    return result
-
-
-def test_sparse_ctfidf_equals_the_dense_computation(stage_inputs):
-    summaries, _ = stage_inputs
-    texts = [s.request or "" for s in summaries]
-    rng = np.random.default_rng(2)
-    groups = [[] for _ in range(9)]
-    for text in texts:
-        groups[int(rng.integers(0, 8))].append(text)  # group 8 stays empty
-    groups.append([texts[0]])
-    assert ctfidf_keywords(groups) == dense_ctfidf(groups)
-    assert any(ctfidf_keywords(groups))
 
 
 def test_evenly_spaced_keeps_ends_and_order():
@@ -159,10 +126,14 @@ def test_centroids_computed_cluster_by_cluster_equal_those_of_the_whole_normalis
     vectors = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
     ids = [f"c{i}" for i in range(300)]
     row_of_chat = {chat: i for i, chat in enumerate(ids)}
-    clusters = [Cluster(id=f"k{j}", name="n", description="d", slug=f"s{j}", chat_ids=ids[j::7]) for j in range(7)]
+    clusters = [
+        Cluster(id=f"k{j}", name="n", description="d", slug=f"s{j}", chat_ids=ids[j::7]) for j in range(7)
+    ]
     whole = np.asarray(vectors, dtype=np.float64)
     whole = whole / np.linalg.norm(whole, axis=1, keepdims=True)
-    expected = np.vstack([whole[[row_of_chat[c] for c in cluster.chat_ids]].mean(axis=0) for cluster in clusters])
+    expected = np.vstack(
+        [whole[[row_of_chat[c] for c in cluster.chat_ids]].mean(axis=0) for cluster in clusters]
+    )
     assert np.array_equal(cluster_centroids(clusters, row_of_chat, vectors), expected)
 
 
@@ -182,8 +153,10 @@ def test_summaries_round_trip_through_arrow(stage_inputs):
     # The clustering stages read only some facets: those equal, every other one at its default.
     defaults = ConversationSummary(chat_id="x").model_dump()
     for partial, whole in zip(tables.summaries_from_arrow(table, tables.CLUSTERING_FIELDS), errored):
-        expected = {name: getattr(whole, name) if name in tables.CLUSTERING_FIELDS else defaults[name]
-                    for name in defaults}
+        expected = {
+            name: getattr(whole, name) if name in tables.CLUSTERING_FIELDS else defaults[name]
+            for name in defaults
+        }
         assert partial.model_dump() == expected
 
 
@@ -192,16 +165,24 @@ def test_columnar_readers_equal_the_object_ones(stage_inputs):
     from kura_dagster.core.types import user_ids_of
 
     summaries, _ = stage_inputs
-    varied = [summaries[0].model_copy(update={"request": None}), summaries[1].model_copy(update={"request": ""}),
-              summaries[2].model_copy(update={"request": None, "summary": ""}),
-              summaries[3].model_copy(update={"metadata": {"user_id": "u1", "note": "x"}}),
-              summaries[4].model_copy(update={"metadata": {"user_id": ""}}), *summaries[5:]]
+    varied = [
+        summaries[0].model_copy(update={"request": None}),
+        summaries[1].model_copy(update={"request": ""}),
+        summaries[2].model_copy(update={"request": None, "summary": ""}),
+        summaries[3].model_copy(update={"metadata": {"user_id": "u1", "note": "x"}}),
+        summaries[4].model_copy(update={"metadata": {"user_id": ""}}),
+        *summaries[5:],
+    ]
     table = tables.summaries_to_arrow(varied, model="m")
     assert embedding_texts(table) == [embedding_text(s) for s in varied]
     assert tables.user_ids_from_arrow(table) == user_ids_of(varied)
     assert tables.user_ids_from_arrow(table)[varied[3].chat_id] == "u1"
     without = tables.summaries_to_arrow([s.model_copy(update={"metadata": {}}) for s in varied], model="m")
-    assert tables.user_ids_from_arrow(without) == {} == user_ids_of([s.model_copy(update={"metadata": {}}) for s in varied])
+    assert (
+        tables.user_ids_from_arrow(without)
+        == {}
+        == user_ids_of([s.model_copy(update={"metadata": {}}) for s in varied])
+    )
 
 
 def load_bench_generator():
@@ -249,8 +230,9 @@ print(json.dumps([c.model_dump(mode="json") for c in clusters]))
     runs = []
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed, OMP_NUM_THREADS="4")
-        child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                               timeout=300)
+        child = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         assert child.returncode == 0, child.stderr
         runs.append(json.loads(child.stdout))
     assert len(runs[0]) >= 10 and sum(len(c["chat_ids"]) for c in runs[0]) == 800

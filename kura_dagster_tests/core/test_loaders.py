@@ -9,10 +9,21 @@ def test_jsonl_keeps_good_records_and_names_bad_ones(tmp_path, conversations):
     path = write_jsonl(tmp_path / "day.jsonl", conversations[:3])
     with path.open("ab") as handle:
         handle.write(b"{not json\n")
-        handle.write(json.dumps({"chat_id": "empty", "created_at": "2026-11-01T00:00:00Z", "messages": []}).encode() + b"\n")
+        handle.write(
+            json.dumps({"chat_id": "empty", "created_at": "2026-11-01T00:00:00Z", "messages": []}).encode()
+            + b"\n"
+        )
         handle.write(b"\xff\xfe broken bytes\n")
-        handle.write(json.dumps({"chat_id": "role", "created_at": "2026-11-01T00:00:00Z",
-                                 "messages": [{"role": "robot", "content": "hi"}]}).encode() + b"\n")
+        handle.write(
+            json.dumps(
+                {
+                    "chat_id": "role",
+                    "created_at": "2026-11-01T00:00:00Z",
+                    "messages": [{"role": "robot", "content": "hi"}],
+                }
+            ).encode()
+            + b"\n"
+        )
         handle.write(b"\n")
         handle.write(json.dumps(conversations[3].model_dump(mode="json")).encode() + b"\n")
     result = load_jsonl(path)
@@ -37,15 +48,23 @@ def test_kura_dump_round_trip(tmp_path, conversations):
 
 def test_naive_timestamps_are_utc(tmp_path):
     path = tmp_path / "d.jsonl"
-    path.write_text(json.dumps({"chat_id": "a", "created_at": "2026-11-01T23:30:00+02:00",
-                                "messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "chat_id": "a",
+                "created_at": "2026-11-01T23:30:00+02:00",
+                "messages": [{"role": "user", "content": "hi"}],
+            }
+        )
+        + "\n"
+    )
     conversation = load_jsonl(path).conversations[0]
     assert conversation.created_at.isoformat() == "2026-11-01T21:30:00+00:00"
 
 
 def test_landing_table_in_byte_ranges_equals_reading_the_whole_file(tmp_path, conversations):
-    from kura_dagster.core.storage import tables
     from kura_dagster.core.ingest.landing_reader import load_landing_partition, load_landing_table
+    from kura_dagster.core.storage import tables
 
     good = [json.dumps(c.model_dump(mode="json")).encode() for c in conversations]
     bad = [b"{not json", b"\xff\xfe broken bytes", b"", json.dumps({"chat_id": "x", "messages": []}).encode()]
@@ -61,8 +80,9 @@ def test_landing_table_in_byte_ranges_equals_reading_the_whole_file(tmp_path, co
     assert whole.rejected and len(whole.conversations) == len(conversations)
     expected = tables.conversations_to_arrow(whole.conversations)
     for workers, chunk_bytes in ((1, 1), (1, 900), (2, 2000), (2, 1 << 20)):
-        table, rejected = load_landing_table(tmp_path / "data", "chat", "2026-11-01", workers=workers,
-                                             chunk_bytes=chunk_bytes)
+        table, rejected = load_landing_table(
+            tmp_path / "data", "chat", "2026-11-01", workers=workers, chunk_bytes=chunk_bytes
+        )
         assert table.equals(expected), (workers, chunk_bytes)
         assert rejected == whole.rejected, (workers, chunk_bytes)
     empty, none = load_landing_table(tmp_path / "data", "chat", "2026-11-02")

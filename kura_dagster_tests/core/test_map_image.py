@@ -27,10 +27,10 @@ def decode_png(data: bytes) -> np.ndarray:
     assert data[:8] == SIGNATURE
     pos, idat, ihdr, kinds = 8, b"", None, []
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
         assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, kind
         kinds.append(kind)
         if kind == b"IHDR":
@@ -68,8 +68,10 @@ def assert_framed(img: np.ndarray) -> None:
 def clustered_points(n: int, seed: int = 0, groups: int = 5) -> list[MapPoint]:
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 10, size=(groups, 2))
-    pts = [MapPoint(float(cx), float(cy), int(rng.integers(20, 200)), 0, False, g)
-           for g, (cx, cy) in enumerate(centres)]
+    pts = [
+        MapPoint(float(cx), float(cy), int(rng.integers(20, 200)), 0, False, g)
+        for g, (cx, cy) in enumerate(centres)
+    ]
     for i in range(n):
         g = i % groups
         x, y = centres[g] + rng.normal(0, 1.5, size=2)
@@ -124,7 +126,7 @@ def test_parent_ring_is_drawn_darker_around_centre():
     cx, cy = point_pixels(pts, 200, 200)[0]
     # The ring's middle is hollow; some pixel on the ring is darker than the group colour.
     assert tuple(pixel_at(img, (cx, cy))) == BACKGROUND
-    ring_band = img[max(0, int(cy) - 40):int(cy) + 40, max(0, int(cx) - 40):int(cx) + 40].astype(int)
+    ring_band = img[max(0, int(cy) - 40) : int(cy) + 40, max(0, int(cx) - 40) : int(cx) + 40].astype(int)
     darkest = ring_band.sum(axis=2).min()
     assert darkest < sum(group_colour(3))
 
@@ -141,11 +143,17 @@ def test_empty_input_gives_blank_framed_image():
     assert (img[1:-1, 1:-1] == np.array(BACKGROUND)).all()
 
 
-@pytest.mark.parametrize("pts", [
-    [MapPoint(3.0, -2.0, 7, 1, True, 4)],
-    [MapPoint(1.0, 1.0, 7, 1, True, 4), MapPoint(1.0, 1.0, 2, 1, True, 4),
-     MapPoint(1.0, 1.0, 9, 0, False, 4)],
-])
+@pytest.mark.parametrize(
+    "pts",
+    [
+        [MapPoint(3.0, -2.0, 7, 1, True, 4)],
+        [
+            MapPoint(1.0, 1.0, 7, 1, True, 4),
+            MapPoint(1.0, 1.0, 2, 1, True, 4),
+            MapPoint(1.0, 1.0, 9, 0, False, 4),
+        ],
+    ],
+)
 def test_single_point_and_coincident_points_land_in_the_middle(pts):
     img = decode_png(render_map_png(pts, width=100, height=80))
     centres = point_pixels(pts, 100, 80)
@@ -183,7 +191,7 @@ def test_png_markdown_is_a_data_uri_image():
     md = png_markdown(png, alt="topic map")
     prefix = "![topic map](data:image/png;base64,"
     assert md.startswith(prefix) and md.endswith(")")
-    assert base64.b64decode(md[len(prefix):-1]) == png
+    assert base64.b64decode(md[len(prefix) : -1]) == png
     assert png_markdown(png).startswith("![map](data:image/png;base64,")
 
 
@@ -191,23 +199,48 @@ def _svg_labels(markdown: str) -> list[str]:
     import xml.etree.ElementTree as ET
     from urllib.parse import unquote
 
-    svg = ET.fromstring(unquote(markdown.split(",", 1)[1].removesuffix(">)")))  # valid XML, whatever the names
+    svg = ET.fromstring(
+        unquote(markdown.split(",", 1)[1].removesuffix(">)"))
+    )  # valid XML, whatever the names
     return [text.text for text in svg.iter("{http://www.w3.org/2000/svg}text")]
 
 
 def test_the_inline_map_fits_dagsters_limit_and_never_labels_a_hidden_group():
-    from kura_dagster.core.views.map_image import map_svg_markdown
     from kura_dagster.core.privacy.thresholds import BELOW_THRESHOLD_NAME, WITHHELD_NAME
     from kura_dagster.core.types import ProjectedCluster
+    from kura_dagster.core.views.map_image import map_svg_markdown
 
     def node(i, name, count, parent=None, level=0):
-        return ProjectedCluster(id=f"n{i}", name=name, description="", slug="s", parent_id=parent, level=level,
-                                chat_ids=[f"c{i}-{k}" for k in range(count)], x_coord=math.cos(i), y_coord=math.sin(i))
+        return ProjectedCluster(
+            id=f"n{i}",
+            name=name,
+            description="",
+            slug="s",
+            parent_id=parent,
+            level=level,
+            chat_ids=[f"c{i}-{k}" for k in range(count)],
+            x_coord=math.cos(i),
+            y_coord=math.sin(i),
+        )
 
     hostile = "</text><script>alert(1)</script>\x1b[2J]( #%"
-    roots = [node(i, name, 60 - 5 * i) for i, name in enumerate(
-        ["Réinitialiser le mot de passe oublié", hostile, "Docker build failures", "日本語のトピック名前",
-         "Refunds", "Pandas merges", "Shipping delays", "Invoices", "SQL joins", "Login codes"])]
+    roots = [
+        node(i, name, 60 - 5 * i)
+        for i, name in enumerate(
+            [
+                "Réinitialiser le mot de passe oublié",
+                hostile,
+                "Docker build failures",
+                "日本語のトピック名前",
+                "Refunds",
+                "Pandas merges",
+                "Shipping delays",
+                "Invoices",
+                "SQL joins",
+                "Login codes",
+            ]
+        )
+    ]
     hidden_root = node(20, BELOW_THRESHOLD_NAME, 30)  # every leaf below it hidden: not drawn at all
     hidden_leaf = node(21, BELOW_THRESHOLD_NAME, 30, parent="n20", level=1)
     withheld = node(22, WITHHELD_NAME, 40)  # content-free name over a shown leaf: drawn, unlabelled

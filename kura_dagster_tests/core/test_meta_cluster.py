@@ -42,10 +42,13 @@ def test_a_tiny_topic_joins_a_big_one_before_two_big_ones_merge():
 
 def _base(node_id: str, size: int, centre: float) -> tuple[Cluster, list[ConversationSummary]]:
     chat_ids = [f"{node_id}-{i:03d}" for i in range(size)]
-    summaries = [ConversationSummary(chat_id=chat, summary=f"{node_id} words", request=f"{node_id} request")
-                 for chat in chat_ids]
-    cluster = Cluster(id=node_id, name=node_id, description="", slug=node_id, chat_ids=chat_ids,
-                      centroid=[centre, 0.0])
+    summaries = [
+        ConversationSummary(chat_id=chat, summary=f"{node_id} words", request=f"{node_id} request")
+        for chat in chat_ids
+    ]
+    cluster = Cluster(
+        id=node_id, name=node_id, description="", slug=node_id, chat_ids=chat_ids, centroid=[centre, 0.0]
+    )
     return cluster, summaries
 
 
@@ -57,7 +60,8 @@ def test_the_tree_groups_by_size_weighted_ward():
     summaries = [summary for _, group in parts for summary in group]
     vectors = np.random.default_rng(0).normal(size=(len(summaries), 4)).astype(np.float32)
     tree = reduce_clusters_from_base_clusters(
-        clusters, summaries, vectors, model=AgglomerativeMetaClusterModel(max_roots=2, branching=2.0))
+        clusters, summaries, vectors, model=AgglomerativeMetaClusterModel(max_roots=2, branching=2.0)
+    )
     assert tree_problems(tree) == []
     parent = {node.id: node.parent_id for node in tree}
     assert parent["a"] is None
@@ -73,7 +77,11 @@ def test_levels_nest_and_roots_cover_everything(max_roots, branching):
     summaries = [summary for _, group in parts for summary in group]
     vectors = rng.normal(size=(len(summaries), 4)).astype(np.float32)
     tree = reduce_clusters_from_base_clusters(
-        clusters, summaries, vectors, model=AgglomerativeMetaClusterModel(max_roots=max_roots, branching=branching))
+        clusters,
+        summaries,
+        vectors,
+        model=AgglomerativeMetaClusterModel(max_roots=max_roots, branching=branching),
+    )
     assert tree_problems(tree) == []  # unique ids, parents exist, no single-child chain, members = union
     assert sorted(leaf.id for leaf in leaves(tree)) == sorted(c.id for c in clusters)
     roots = [node for node in tree if node.parent_id is None]
@@ -94,3 +102,25 @@ def test_duplicate_centroids_and_ties_give_a_valid_linkage():
     assert is_valid_linkage(matrix)
     assert (np.diff(matrix[:, 2]) >= 0).all()
     assert len(set(fcluster(matrix, t=3, criterion="maxclust").tolist())) == 3
+
+
+def test_a_root_holding_most_of_the_day_is_replaced_by_its_children():
+    """Eight leaves, the way a day of 120 conversations comes out: Ward's cut into two roots would put seven
+    of them under one root (85% of the day); that root says nothing, so its children become roots."""
+    parts = [_base(f"t{i}", 15, float(i)) for i in range(7)] + [_base("far", 18, 40.0)]
+    clusters = [cluster for cluster, _ in parts]
+    summaries = [summary for _, group in parts for summary in group]
+    vectors = np.random.default_rng(1).normal(size=(len(summaries), 4)).astype(np.float32)
+    tree = reduce_clusters_from_base_clusters(
+        clusters, summaries, vectors, model=AgglomerativeMetaClusterModel()
+    )
+    assert tree_problems(tree) == []
+    roots = [node for node in tree if node.parent_id is None]
+    total = sum(root.count for root in roots)
+    assert total == len(summaries) and max(root.count for root in roots) <= 0.4 * total
+    assert len(roots) <= 10
+    # A setting that allows one root keeps the grouping: the top level never exceeds max_roots.
+    capped = reduce_clusters_from_base_clusters(
+        clusters, summaries, vectors, model=AgglomerativeMetaClusterModel(max_roots=2)
+    )
+    assert len([node for node in capped if node.parent_id is None]) <= 2

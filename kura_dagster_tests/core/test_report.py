@@ -6,26 +6,38 @@ import re
 import pyarrow as pa
 import pytest
 
-from kura_dagster.core.storage import tables
-from kura_dagster.core.views.explorer import (build_report_data, embed_json, load_report_data, render_report_html,
-                                     write_report)
-from kura_dagster.core.views.explorer.html import embed_json_chunks
 from kura_dagster.core.settings import Settings, SettingsError
+from kura_dagster.core.storage import tables
 from kura_dagster.core.types import Cluster
+from kura_dagster.core.views.explorer import (
+    build_report_data,
+    embed_json,
+    load_report_data,
+    render_report_html,
+    write_report,
+)
+from kura_dagster.core.views.explorer.html import embed_json_chunks
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
 
 DAY = "2026-11-07"
 HOSTILE = [
     "</script><script>window.pwned = 1</script>",
-    "<img src=x onerror=\"window.pwned = 2\">",
+    '<img src=x onerror="window.pwned = 2">',
     "</SCRIPT ><!-- <script>",
     "@@JS@@ @@DATA@@ &amp; \u2028line\u2029break",
 ]
 
 
 def data_of(part, **extra):
-    return build_report_data("demo", DAY, summaries=part.summaries, meta_clusters=part.meta_clusters,
-                             projections=part.projections, conversations=part.conversations, **extra)
+    return build_report_data(
+        "demo",
+        DAY,
+        summaries=part.summaries,
+        meta_clusters=part.meta_clusters,
+        projections=part.projections,
+        conversations=part.conversations,
+        **extra,
+    )
 
 
 def embedded_data(page: str) -> dict:
@@ -40,7 +52,7 @@ def test_every_node_is_one_contiguous_range_of_its_members():
     by_id = {node.id: node for node in part.tree}
     assert sorted(clusters["id"]) == sorted(by_id)
     for i, cluster_id in enumerate(clusters["id"]):
-        members = conversations["id"][clusters["start"][i]:clusters["end"][i]]
+        members = conversations["id"][clusters["start"][i] : clusters["end"][i]]
         assert sorted(members) == sorted(by_id[cluster_id].chat_ids), cluster_id
         assert clusters["count"][i] == by_id[cluster_id].count
         parent = clusters["parent"][i]
@@ -48,9 +60,15 @@ def test_every_node_is_one_contiguous_range_of_its_members():
         if parent >= 0:  # depth-first: a parent comes before its children
             assert parent < i and clusters["id"][parent] == by_id[cluster_id].parent_id
             assert clusters["depth"][i] == clusters["depth"][parent] + 1
-    assert data["totals"] == {"conversations": 300, "clustered": 300, "failed_summaries": 0, "hidden": 0,
-                              "hidden_withheld": False,
-                              "clusters": len(part.tree), "roots": sum(1 for n in part.tree if n.parent_id is None)}
+    assert data["totals"] == {
+        "conversations": 300,
+        "clustered": 300,
+        "failed_summaries": 0,
+        "hidden": 0,
+        "hidden_withheld": False,
+        "clusters": len(part.tree),
+        "roots": sum(1 for n in part.tree if n.parent_id is None),
+    }
 
 
 def test_columns_are_compact_and_aligned():
@@ -102,16 +120,27 @@ def test_embed_json_escapes_what_could_end_a_script():
 def test_json_in_pieces_is_the_same_json():
     data = {"a": {"b": [1, float("inf")], "c": {"d": "</script>"}}, "e": "\u2028", "f": {}}
     assert "".join(embed_json_chunks(data)) == embed_json(data)
-    assert json.loads("".join(embed_json_chunks(data))) == {"a": {"b": [1, None], "c": {"d": "</script>"}},
-                                                            "e": "\u2028", "f": {}}
+    assert json.loads("".join(embed_json_chunks(data))) == {
+        "a": {"b": [1, None], "c": {"d": "</script>"}},
+        "e": "\u2028",
+        "f": {},
+    }
 
 
 def test_a_chat_in_two_leaves_or_without_a_summary_is_placed_once_or_not_at_all():
-    nodes = [Cluster(id="a", name="A", description="", slug="a", chat_ids=["1", "2", "ghost"]),
-             Cluster(id="b", name="B", description="", slug="b", chat_ids=["2", "3"])]
+    nodes = [
+        Cluster(id="a", name="A", description="", slug="a", chat_ids=["1", "2", "ghost"]),
+        Cluster(id="b", name="B", description="", slug="b", chat_ids=["2", "3"]),
+    ]
     meta = tables.meta_clusters_to_arrow(nodes, [0, 0])
-    summaries = pa.table({"chat_id": ["1", "2", "3", "4"], "summary": ["one", None, "three", "four"],
-                          "user_frustration": [2, None, 7.6, 12], "metadata": ['{"k": "v"}', "not json", None, "[1]"]})
+    summaries = pa.table(
+        {
+            "chat_id": ["1", "2", "3", "4"],
+            "summary": ["one", None, "three", "four"],
+            "user_frustration": [2, None, 7.6, 12],
+            "metadata": ['{"k": "v"}', "not json", None, "[1]"],
+        }
+    )
     data = build_report_data("demo", DAY, summaries=summaries, meta_clusters=meta)
     conversations, clusters = data["conversations"], data["clusters"]
     assert sorted(conversations["id"]) == ["1", "2", "3"]  # "4" is in no leaf, "ghost" has no summary
@@ -139,18 +168,23 @@ def test_messages_only_when_asked():
 
 def test_broken_trees_still_render():
     """A missing parent, a cycle and a node without coordinates: the report shows what the tables hold."""
-    nodes = [Cluster(id="a", name="A", description="", slug="a", chat_ids=["1"], parent_id="gone"),
-             Cluster(id="b", name="B", description="", slug="b", chat_ids=["2"], parent_id="c"),
-             Cluster(id="c", name="C", description="", slug="c", chat_ids=["2"], parent_id="b")]
+    nodes = [
+        Cluster(id="a", name="A", description="", slug="a", chat_ids=["1"], parent_id="gone"),
+        Cluster(id="b", name="B", description="", slug="b", chat_ids=["2"], parent_id="c"),
+        Cluster(id="c", name="C", description="", slug="c", chat_ids=["2"], parent_id="b"),
+    ]
     meta = tables.meta_clusters_to_arrow(nodes, [0, 1, 1])
-    summaries = pa.table({"chat_id": ["1", "2", "3"], "summary": ["one", "two", "three"],
-                          "error": [None, None, "timeout"]})
+    summaries = pa.table(
+        {"chat_id": ["1", "2", "3"], "summary": ["one", "two", "three"], "error": [None, None, "timeout"]}
+    )
     projections = pa.table({"cluster_id": ["a"], "x": [1.0], "y": [float("nan")]})
     data = build_report_data("demo", DAY, summaries=summaries, meta_clusters=meta, projections=projections)
     clusters = data["clusters"]
     assert sorted(clusters["id"]) == ["a", "b", "c"]
     assert clusters["parent"][clusters["id"].index("a")] == -1
-    assert clusters["x"][clusters["id"].index("a")] == 1.0 and clusters["y"][clusters["id"].index("a")] is None
+    assert (
+        clusters["x"][clusters["id"].index("a")] == 1.0 and clusters["y"][clusters["id"].index("a")] is None
+    )
     assert data["totals"]["conversations"] == 3 and data["totals"]["clustered"] == 2
     assert data["totals"]["failed_summaries"] == 1
     render_report_html(data)
@@ -174,7 +208,9 @@ def test_write_report_reads_the_partition_and_its_trends(tmp_path):
     # Finer topics appear only when they move, and never twice.
     level_one = {row["topic_id"]: row["status"] for row in trends.to_pylist() if row["level"] == 1}
     moving = {t["id"] for t in data["trends"]["subtopics"]}
-    assert moving == {i for i, status in level_one.items() if status in ("emerging", "fading") and i not in topic_ids}
+    assert moving == {
+        i for i, status in level_one.items() if status in ("emerging", "fading") and i not in topic_ids
+    }
     with pytest.raises(ValueError, match="nothing to report for dataset 'demo' on 2026-11-08"):
         write_report(database, "demo", "2026-11-08", tmp_path / "empty.html")
     with pytest.raises(FileNotFoundError):
@@ -190,7 +226,13 @@ def test_without_a_tree_the_leaves_are_shown_as_roots(tmp_path):
     leaves = [node for node in part.tree if node.id.startswith("leaf-")]
     with connect(tmp_path / "kura.duckdb") as connection:
         write_partition(connection, "summaries", "demo", date.fromisoformat(DAY), part.summaries)
-        write_partition(connection, "base_clusters", "demo", date.fromisoformat(DAY), tables.base_clusters_to_arrow(leaves))
+        write_partition(
+            connection,
+            "base_clusters",
+            "demo",
+            date.fromisoformat(DAY),
+            tables.base_clusters_to_arrow(leaves),
+        )
     data = load_report_data(tmp_path / "kura.duckdb", "demo", DAY)
     assert sorted(data["clusters"]["id"]) == sorted(node.id for node in leaves)
     assert set(data["clusters"]["parent"]) == {-1} and data["totals"]["clustered"] == 60

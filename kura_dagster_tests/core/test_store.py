@@ -17,18 +17,23 @@ def test_partitions_are_replaced_and_new_columns_added(tmp_path):
         assert read_partition(connection, "things", "a", day).to_pylist() == [{"id": "x", "score": 1.5}]
         assert read_partition(connection, "things", "b", day).to_pylist() == [{"id": "z", "score": None}]
         # Only the columns asked for (and the table has), in the order asked.
-        assert read_partition(connection, "things", "a", day, columns=["score", "gone", "id"]).to_pylist() == \
-            [{"score": 1.5, "id": "x"}]
+        assert read_partition(
+            connection, "things", "a", day, columns=["score", "gone", "id"]
+        ).to_pylist() == [{"score": 1.5, "id": "x"}]
     assert read_table(path, "things", "a", "2026-11-01").num_rows == 1
     assert read_table(path, "missing_table", "a", "2026-11-01").num_rows == 0
 
 
 def test_several_partitions_are_written_and_read_together(tmp_path):
-    from kura_dagster.core.storage.store import read_partitions, write_partitions, with_partition_columns
+    from kura_dagster.core.storage.store import read_partitions, with_partition_columns, write_partitions
 
     first, second, third = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
-    rows = pa.concat_tables([with_partition_columns(pa.table({"id": ["b", "a"]}), "d", first),
-                             with_partition_columns(pa.table({"id": ["c"]}), "d", third)])
+    rows = pa.concat_tables(
+        [
+            with_partition_columns(pa.table({"id": ["b", "a"]}), "d", first),
+            with_partition_columns(pa.table({"id": ["c"]}), "d", third),
+        ]
+    )
     with connect(tmp_path / "kura.duckdb") as connection:
         write_partition(connection, "things", "d", second, pa.table({"id": ["old"]}))
         write_partition(connection, "things", "other", first, pa.table({"id": ["kept"]}))
@@ -36,7 +41,10 @@ def test_several_partitions_are_written_and_read_together(tmp_path):
         write_partitions(connection, "things", rows, [("d", first), ("d", second), ("d", third)])
         read = read_partitions(connection, "things", [("d", third), ("d", second), ("d", first)])
         assert read.select(["date", "id"]).to_pylist() == [
-            {"date": third, "id": "c"}, {"date": first, "id": "b"}, {"date": first, "id": "a"}]
+            {"date": third, "id": "c"},
+            {"date": first, "id": "b"},
+            {"date": first, "id": "a"},
+        ]
         assert read_partition(connection, "things", "other", first).to_pylist() == [{"id": "kept"}]
         try:
             write_partitions(connection, "things", rows, [("d", first)])
@@ -48,15 +56,21 @@ def test_several_partitions_are_written_and_read_together(tmp_path):
 
 
 def test_reading_chosen_columns_keeps_the_partition_columns_and_the_order(tmp_path):
-    from kura_dagster.core.storage.store import read_partitions, write_partitions, with_partition_columns
+    from kura_dagster.core.storage.store import read_partitions, with_partition_columns, write_partitions
 
     day = date(2026, 11, 1)
-    rows = with_partition_columns(pa.table({"id": ["b", "a", "c"], "text": ["x" * 10] * 3, "n": [1, 2, 3]}), "d", day)
+    rows = with_partition_columns(
+        pa.table({"id": ["b", "a", "c"], "text": ["x" * 10] * 3, "n": [1, 2, 3]}), "d", day
+    )
     with connect(tmp_path / "kura.duckdb") as connection:
         write_partitions(connection, "things", rows, [("d", day)])
         read = read_partitions(connection, "things", [("d", day)], columns=["n", "id"])
     assert read.column_names == ["dataset", "date", "n", "id"]
-    assert read.select(["id", "n"]).to_pylist() == [{"id": "b", "n": 1}, {"id": "a", "n": 2}, {"id": "c", "n": 3}]
+    assert read.select(["id", "n"]).to_pylist() == [
+        {"id": "b", "n": 1},
+        {"id": "a", "n": 2},
+        {"id": "c", "n": 3},
+    ]
 
 
 def test_partition_slice_equals_filtering_whether_rows_are_together_or_not():
@@ -71,8 +85,13 @@ def test_partition_slice_equals_filtering_whether_rows_are_together_or_not():
     mixed = together.take([0, 3, 1, 4, 2])
     for table in (together, mixed, a):
         for day in (first, second):
-            mask = pc.and_(pc.equal(table.column("dataset"), "d"), pc.equal(table.column("date"), pa.scalar(day, pa.date32())))
-            assert partition_slice(table, "d", day).equals(table.filter(mask).drop_columns(["dataset", "date"]))
+            mask = pc.and_(
+                pc.equal(table.column("dataset"), "d"),
+                pc.equal(table.column("date"), pa.scalar(day, pa.date32())),
+            )
+            assert partition_slice(table, "d", day).equals(
+                table.filter(mask).drop_columns(["dataset", "date"])
+            )
     assert partition_slice(a, "other", first).num_rows == 0
 
 

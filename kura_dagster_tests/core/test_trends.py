@@ -37,7 +37,15 @@ def week():
     """Three topics: A steady, B growing in the last two days, C fading; day 3 has no data."""
     rng = np.random.default_rng(0)
     directions = np.eye(DIMS)[:4] * 3
-    plan = {0: (50, 5, 45), 1: (50, 5, 45), 2: (50, 6, 44), 3: None, 4: (50, 5, 45), 5: (50, 40, 10), 6: (50, 45, 5)}
+    plan = {
+        0: (50, 5, 45),
+        1: (50, 5, 45),
+        2: (50, 6, 44),
+        3: None,
+        4: (50, 5, 45),
+        5: (50, 40, 10),
+        6: (50, 45, 5),
+    }
     daily, reference_rows = {}, None
     for offset, counts in plan.items():
         if counts is None:
@@ -49,9 +57,13 @@ def week():
             reference_rows = (ids, rows)
     ids, rows = reference_rows
     members = [[i for i, r in zip(ids, rows) if r == t] for t in range(3)]
-    tree = [node("A", members[0][:25] + members[0][25:], name="Topic A"), node("B", members[1], name="Topic B"),
-            node("C-parent", members[2], name="Topic C"),
-            node("C1", members[2][:3], "C-parent"), node("C2", members[2][3:], "C-parent")]
+    tree = [
+        node("A", members[0][:25] + members[0][25:], name="Topic A"),
+        node("B", members[1], name="Topic B"),
+        node("C-parent", members[2], name="Topic C"),
+        node("C1", members[2][:3], "C-parent"),
+        node("C2", members[2][3:], "C-parent"),
+    ]
     return tree, daily, directions
 
 
@@ -64,7 +76,9 @@ def by_topic(table: pa.Table) -> dict[str, list[dict]]:
 
 def test_volumes_shares_and_flags(week):
     tree, daily, _ = week
-    table = compute_topic_trends(tree, daily, END, TrendOptions(window_days=7, levels=(0,), other_quantile=0.0))
+    table = compute_topic_trends(
+        tree, daily, END, TrendOptions(window_days=7, levels=(0,), other_quantile=0.0)
+    )
     topics = by_topic(table)
     assert set(topics) == {"A", "B", "C-parent"}  # the cut at level 0; no Other with quantile 0
     assert [row["day"] for row in topics["A"]] == window_days(END, 7)
@@ -89,9 +103,13 @@ def test_unfamiliar_conversations_go_to_other(week):
     ids, vectors = daily[day]
     novel = directions[3] + rng.normal(0, 0.2, size=(30, DIMS))  # a fourth direction, absent from the tree
     daily = {**daily, day: (list(ids) + [f"new-{k}" for k in range(30)], np.vstack([vectors, novel]))}
-    table = compute_topic_trends(tree, daily, END, TrendOptions(window_days=7, levels=(0,), other_quantile=0.05))
+    table = compute_topic_trends(
+        tree, daily, END, TrendOptions(window_days=7, levels=(0,), other_quantile=0.05)
+    )
     other = by_topic(table)[OTHER_ID]
-    assert {row["status"] for row in other} == {"not_flagged"}  # better fit of the reference day by construction
+    assert {row["status"] for row in other} == {
+        "not_flagged"
+    }  # better fit of the reference day by construction
     assert other[5]["conversations"] >= 30
     # On the reference day at most the quantile of each topic's conversations falls outside it.
     assert other[6]["conversations"] <= 0.05 * len(daily[END][0]) + 3
@@ -115,7 +133,9 @@ def test_a_diffuse_topic_does_not_make_other_follow_the_topic_mix():
     ids, vectors, rows = day((50, 50), "ref")
     daily[END] = (ids, vectors)
     tree = [node(f"T{t}", [i for i, r in zip(ids, rows) if r == t]) for t in range(2)]
-    table = compute_topic_trends(tree, daily, END, TrendOptions(window_days=7, levels=(0,), other_quantile=0.05))
+    table = compute_topic_trends(
+        tree, daily, END, TrendOptions(window_days=7, levels=(0,), other_quantile=0.05)
+    )
     other = by_topic(table)[OTHER_ID]
     earlier = sum(row["conversations"] for row in other[:6]) / 600
     assert 0.025 <= earlier <= 0.085
@@ -124,15 +144,26 @@ def test_a_diffuse_topic_does_not_make_other_follow_the_topic_mix():
 def test_level_one_cut_keeps_leaves_that_end_above_it(week):
     tree, daily, _ = week
     assert [t.id for t in topics_at_level(tree, 1)] == ["A", "B", "C1", "C2"]
-    table = compute_topic_trends(tree, daily, END, TrendOptions(window_days=7, levels=(1,), other_quantile=0.0))
+    table = compute_topic_trends(
+        tree, daily, END, TrendOptions(window_days=7, levels=(1,), other_quantile=0.0)
+    )
     assert set(table.column("topic_id").to_pylist()) == {"A", "B", "C1", "C2"}
     assert set(table.column("level").to_pylist()) == {1}
     # The default follows both cuts, each a partition of the same conversations.
     both = compute_topic_trends(tree, daily, END, TrendOptions(window_days=7, other_quantile=0.0)).to_pylist()
     assert {(row["level"], row["topic_id"]) for row in both} == {
-        (0, "A"), (0, "B"), (0, "C-parent"), (1, "A"), (1, "B"), (1, "C1"), (1, "C2")}
+        (0, "A"),
+        (0, "B"),
+        (0, "C-parent"),
+        (1, "A"),
+        (1, "B"),
+        (1, "C1"),
+        (1, "C2"),
+    }
     for level in (0, 1):
-        assert sum(row["conversations"] for row in both if row["level"] == level) == sum(len(i) for i, _ in daily.values())
+        assert sum(row["conversations"] for row in both if row["level"] == level) == sum(
+            len(i) for i, _ in daily.values()
+        )
 
 
 def test_deterministic_and_empty_inputs(week):
@@ -167,11 +198,13 @@ def test_flags_need_significance_and_size():
 
 
 def test_daily_embeddings_from_a_multi_day_table():
-    table = pa.table({
-        "date": pa.array([date(2026, 11, 2), date(2026, 11, 1), date(2026, 11, 2)], type=pa.date32()),
-        "chat_id": ["b1", "a1", "b2"],
-        "embedding": pa.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], type=pa.list_(pa.float32())),
-    })
+    table = pa.table(
+        {
+            "date": pa.array([date(2026, 11, 2), date(2026, 11, 1), date(2026, 11, 2)], type=pa.date32()),
+            "chat_id": ["b1", "a1", "b2"],
+            "embedding": pa.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], type=pa.list_(pa.float32())),
+        }
+    )
     daily = daily_embeddings_from_arrow(table)
     assert list(daily) == [date(2026, 11, 1), date(2026, 11, 2)]
     assert daily[date(2026, 11, 2)][0] == ["b1", "b2"]

@@ -24,8 +24,12 @@ def pipeline(tmp_path: Path):
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["demo"])
 
     def run(day: str = DAY):
-        result = materialize(build_pipeline_assets(settings), partition_key=partition_key("demo", day), instance=instance,
-                             resources=resources_from_settings(settings))
+        result = materialize(
+            build_pipeline_assets(settings),
+            partition_key=partition_key("demo", day),
+            instance=instance,
+            resources=resources_from_settings(settings),
+        )
         assert result.success
         return result
 

@@ -56,8 +56,9 @@ def _day_file(zone: Path, dataset: str, day: str) -> Path:
 def _sensor_context(instance: DagsterInstance, defs: Definitions, cursor: str | None):
     # Without instance_ref, Dagster 1.13's test context has no dynamic-partitions loader and cannot
     # validate partition keys of a dynamic dimension (the daemon always passes one).
-    return build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
-                                definitions=defs)
+    return build_sensor_context(
+        instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs
+    )
 
 
 def tick(instance: DagsterInstance, defs: Definitions, cursor: str | None):
@@ -86,8 +87,11 @@ def test_first_tick_registers_datasets_and_requests_one_run_per_file(zone, insta
     assert added == ["coding_assistant", "empty_one", "support_bot"]
     assert keys == ["coding_assistant|2026-11-01", "support_bot|2026-11-01", "support_bot|2026-11-02"]
     assert len(set(run_keys)) == 3 and all(rk.startswith(k + "|") for rk, k in zip(run_keys, keys))
-    assert set(json.loads(cursor)) == {"coding_assistant/2026-11-01", "support_bot/2026-11-01",
-                                       "support_bot/2026-11-02"}
+    assert set(json.loads(cursor)) == {
+        "coding_assistant/2026-11-01",
+        "support_bot/2026-11-01",
+        "support_bot/2026-11-02",
+    }
     assert set(instance.get_dynamic_partitions("dataset")) == set(added)
 
 
@@ -156,13 +160,15 @@ def test_schedule_requests_yesterday_for_every_registered_dataset(kura_env, inst
     at = datetime(2026, 11, 8, 2, 0, tzinfo=timezone.utc)
     daily_recluster_schedule = defs.resolve_schedule_def("daily_recluster_schedule")
     data = daily_recluster_schedule.evaluate_tick(
-        build_schedule_context(instance=instance, scheduled_execution_time=at))
+        build_schedule_context(instance=instance, scheduled_execution_time=at)
+    )
     assert data.run_requests is None or data.run_requests == []
     assert "no dataset" in data.skip_message
 
     instance.add_dynamic_partitions("dataset", ["support_bot", "coding_assistant"])
-    context = build_schedule_context(instance=instance, scheduled_execution_time=at,
-                                     repository_def=defs.get_repository_def())
+    context = build_schedule_context(
+        instance=instance, scheduled_execution_time=at, repository_def=defs.get_repository_def()
+    )
     requests = daily_recluster_schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["coding_assistant|2026-11-07", "support_bot|2026-11-07"]
     assert [r.run_key for r in requests] == ["coding_assistant|2026-11-07", "support_bot|2026-11-07"]
@@ -184,4 +190,7 @@ def test_schedule_cron_comes_from_the_settings(kura_env, monkeypatch):
 def test_definitions_with_automations_validate(kura_env):
     defs = _definitions()
     Definitions.validate_loadable(defs)
-    assert {a.name for a in [*defs.sensors, *defs.schedules]} == {"landing_zone_sensor", "daily_recluster_schedule"}
+    assert {a.name for a in [*defs.sensors, *defs.schedules]} == {
+        "landing_zone_sensor",
+        "daily_recluster_schedule",
+    }

@@ -21,8 +21,13 @@ def run(tmp_path: Path, conversations: list[Conversation]):
     write_jsonl(settings.data_dir / "checked" / f"{DAY}.jsonl", conversations)
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["checked"])
-    return materialize([*build_pipeline_assets(settings), *build_pipeline_checks(settings)], partition_key=partition_key("checked", DAY),
-                       instance=instance, resources=resources_from_settings(settings), raise_on_error=False)
+    return materialize(
+        [*build_pipeline_assets(settings), *build_pipeline_checks(settings)],
+        partition_key=partition_key("checked", DAY),
+        instance=instance,
+        resources=resources_from_settings(settings),
+        raise_on_error=False,
+    )
 
 
 def test_every_check_passes_on_a_healthy_partition(tmp_path):
@@ -36,8 +41,14 @@ def test_every_check_passes_on_a_healthy_partition(tmp_path):
 def test_a_failing_blocking_check_stops_the_stages_downstream(tmp_path):
     good = make_conversations(per_theme=3, day=DAY)
     # Assistant-only conversations cannot be summarised: a third of the rows get an error.
-    bot_only = [Conversation(chat_id=f"bot-{i}", created_at=f"{DAY}T12:00:00Z",
-                             messages=[Message(role="assistant", content="Hello! How can I help?")]) for i in range(6)]
+    bot_only = [
+        Conversation(
+            chat_id=f"bot-{i}",
+            created_at=f"{DAY}T12:00:00Z",
+            messages=[Message(role="assistant", content="Hello! How can I help?")],
+        )
+        for i in range(6)
+    ]
     result = run(tmp_path, good + bot_only)
     assert not result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}

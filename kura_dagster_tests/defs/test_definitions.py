@@ -10,8 +10,16 @@ def test_definitions_load_with_six_partitioned_assets_and_code_versions(kura_env
     defs = build_definitions(Settings.from_env())
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections",
-                    "topic_trends", "report"}
+    assert keys == {
+        "conversations",
+        "summaries",
+        "embeddings",
+        "base_clusters",
+        "meta_clusters",
+        "projections",
+        "topic_trends",
+        "report",
+    }
     for asset in defs.assets:
         spec = next(iter(asset.specs))
         assert spec.code_version and spec.group_name == "kura"
@@ -25,6 +33,9 @@ def test_dagster_definitions_validate_passes(kura_env):
     (kura_env / "home" / "dagster").mkdir(parents=True)
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr

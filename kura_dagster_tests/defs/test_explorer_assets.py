@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 from dagster import DagsterInstance, materialize
 
+from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import read_table
-from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
@@ -39,18 +39,30 @@ def _setup(tmp_path):
 
 def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     settings, instance = _setup(tmp_path)
-    result = materialize(assets(settings), instance=instance, resources=resources_from_settings(settings),
-                         tags={ASSET_PARTITION_RANGE_START_TAG: partition_key("trend", DAYS[0]),
-                               ASSET_PARTITION_RANGE_END_TAG: partition_key("trend", DAYS[-1])})
+    result = materialize(
+        assets(settings),
+        instance=instance,
+        resources=resources_from_settings(settings),
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: partition_key("trend", DAYS[0]),
+            ASSET_PARTITION_RANGE_END_TAG: partition_key("trend", DAYS[-1]),
+        },
+    )
     assert result.success
 
     last = DAYS[-1]
     all_rows = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
     assert {row["level"] for row in all_rows} <= {0, 1}
     rows = [row for row in all_rows if row["level"] == 0]
-    window = [date.fromisoformat(last) - timedelta(days=offset) for offset in range(settings.trends_window_days - 1, -1, -1)]
-    roots = {row["cluster_id"]: row["name"] for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last)
-             .to_pylist() if row["parent_id"] is None}
+    window = [
+        date.fromisoformat(last) - timedelta(days=offset)
+        for offset in range(settings.trends_window_days - 1, -1, -1)
+    ]
+    roots = {
+        row["cluster_id"]: row["name"]
+        for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last).to_pylist()
+        if row["parent_id"] is None
+    }
     topics = {row["topic_id"] for row in rows}
     assert topics - {"other"} == set(roots)  # the last day's top-level topics, followed back in time
     assert all(row["topic"] == roots[row["topic_id"]] for row in rows if row["topic_id"] != "other")
@@ -70,8 +82,11 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     assert first and {row["status"] for row in first if row["topic_id"] != "other"} == {"no_history"}
 
     # The explorer of each day: a file under KURA_HOME, linked from that day's materialisation.
-    events = {event.partition: event.materialization.metadata
-              for event in result.get_asset_materialization_events() if event.asset_key.to_user_string() == "report"}
+    events = {
+        event.partition: event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.to_user_string() == "report"
+    }
     assert set(events) == {partition_key("trend", day) for day in DAYS}
     page_path = settings.home / "reports" / "trend" / f"{last}.html"
     metadata = events[partition_key("trend", last)]
@@ -79,25 +94,83 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     assert metadata["has_trends"].value is True and metadata["messages_included"].value is False
     page = page_path.read_text(encoding="utf-8")
     data = json.loads(re.search(r'id="kura-data">(.*?)</script>', page, re.DOTALL).group(1))
-    assert data["totals"]["conversations"] == read_table(settings.duckdb_path, "summaries", "trend", last).num_rows
+    assert (
+        data["totals"]["conversations"]
+        == read_table(settings.duckdb_path, "summaries", "trend", last).num_rows
+    )
     hidden = {cluster_id for cluster_id, name in roots.items() if name in HIDDEN_NAMES}
-    assert {t["id"] for t in data["trends"]["topics"]} == topics - hidden  # a hidden group's trend stays off the page
+    assert {
+        t["id"] for t in data["trends"]["topics"]
+    } == topics - hidden  # a hidden group's trend stays off the page
     assert data["trends"]["level"] == 0
 
 
 def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
     settings, instance = _setup(tmp_path)
     for day in DAYS[:2]:
-        assert materialize(build_pipeline_assets(settings), partition_key=partition_key("trend", day), instance=instance,
-                           resources=resources_from_settings(settings)).success
-    result = materialize(assets(settings), partition_key=partition_key("trend", DAYS[2]), instance=instance,
-                         resources=resources_from_settings(settings))
+        assert materialize(
+            build_pipeline_assets(settings),
+            partition_key=partition_key("trend", day),
+            instance=instance,
+            resources=resources_from_settings(settings),
+        ).success
+    result = materialize(
+        assets(settings),
+        partition_key=partition_key("trend", DAYS[2]),
+        instance=instance,
+        resources=resources_from_settings(settings),
+    )
     assert result.success
-    rows = [row for row in read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
-            if row["level"] == 0]
+    rows = [
+        row
+        for row in read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
+        if row["level"] == 0
+    ]
     volumes = {}
     for row in rows:
         volumes[row["day"]] = volumes.get(row["day"], 0) + row["conversations"]
     assert [volumes[date.fromisoformat(day)] for day in DAYS] == [24, 36, 48]
     metadata = result.asset_materializations_for_node("topic_trends")[0].metadata
     assert metadata["days_with_conversations"].value == 3
+
+
+def test_report_waits_for_another_run_of_its_day_to_finish_its_steps(tmp_path):
+    """Two runs of one day take turns step by step in the DuckDB pool: the report of one can find new summaries
+    under the other's old tree. It asks for a retry (freeing its pool slot) and writes the page once the other
+    run has written its tree, instead of failing or mixing two versions."""
+    import threading
+
+    from dagster import DagsterEventType
+
+    from kura_dagster.core.storage.store import connect, read_partition, write_partition
+
+    settings, instance = _setup(tmp_path)
+    key, day = partition_key("trend", DAYS[0]), date.fromisoformat(DAYS[0])
+    everything = assets(settings)
+    report = next(asset for asset in everything if asset.key.path[-1] == "report")
+    assert materialize(
+        everything, partition_key=key, instance=instance, resources=resources_from_settings(settings)
+    ).success
+
+    def rewrite(*names: str) -> None:  # as another run's steps do: the same rows, written again
+        with connect(settings.duckdb_path) as connection:
+            for name in names:
+                write_partition(
+                    connection, name, "trend", day, read_partition(connection, name, "trend", day)
+                )
+
+    rewrite("summaries")  # the other run is between its summaries and its tree
+    other_run = threading.Timer(
+        3.0, rewrite, args=("base_clusters", "meta_clusters", "projections", "topic_trends")
+    )
+    other_run.start()
+    try:
+        result = materialize(
+            [report], partition_key=key, instance=instance, resources=resources_from_settings(settings)
+        )
+    finally:
+        other_run.join()
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(retries) >= 1  # it did find the day part-way through, and waited
+    assert (settings.home / "reports" / "trend" / f"{DAYS[0]}.html").exists()

@@ -5,17 +5,20 @@ import json
 
 import pyarrow.parquet as pq
 
+from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.core.storage.export import export_partition
 from kura_dagster.core.storage.store import read_table
-from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.core.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
 from kura_dagster_tests.defs.conftest import DAY
 
 
 def hidden_members(settings) -> int:
     """Conversations of the leaves hidden by the privacy thresholds: the cluster files leave them out."""
-    return sum(row["count"] for row in read_table(settings.duckdb_path, "base_clusters", "demo", DAY).to_pylist()
-               if row["name"] in HIDDEN_NAMES)
+    return sum(
+        row["count"]
+        for row in read_table(settings.duckdb_path, "base_clusters", "demo", DAY).to_pylist()
+        if row["name"] in HIDDEN_NAMES
+    )
 
 
 def test_kura_checkpoints_load_as_kura_models(pipeline, tmp_path):
@@ -32,10 +35,13 @@ def test_kura_checkpoints_load_as_kura_models(pipeline, tmp_path):
     clusters = [Cluster.model_validate(r) for r in lines["clusters.jsonl"]]
     assert sum(c.count for c in clusters) + hidden_members(settings) == len(conversations)
     assert not [c for c in clusters if c.name in HIDDEN_NAMES]
-    assert {"id", "name", "description", "slug", "chat_ids", "parent_id", "count"} <= set(lines["clusters.jsonl"][0])
+    assert {"id", "name", "description", "slug", "chat_ids", "parent_id", "count"} <= set(
+        lines["clusters.jsonl"][0]
+    )
     projected = [ProjectedCluster.model_validate(r) for r in lines["dimensionality.jsonl"]]
     assert len(projected) == len(lines["meta_clusters.jsonl"]) and {"x_coord", "y_coord", "level"} <= set(
-        lines["dimensionality.jsonl"][0])
+        lines["dimensionality.jsonl"][0]
+    )
 
 
 def test_parquet_and_csv(pipeline, tmp_path):

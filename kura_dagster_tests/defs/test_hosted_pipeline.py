@@ -3,13 +3,12 @@
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from dagster import DagsterInstance, materialize
 
-import pyarrow as pa
-
-from kura_dagster.core.storage import tables
 from kura_dagster.core.settings import Settings
+from kura_dagster.core.storage import tables
 from kura_dagster.core.tree import tree_problems
 from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
@@ -29,20 +28,39 @@ def hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
     # Distinct contents: identical conversations would share one cached call (tested elsewhere).
     conversations = [
-        c.model_copy(update={"messages": [m.model_copy(update={"content": f"{m.content} (case {i})"}) if j == 0 else m
-                                          for j, m in enumerate(c.messages)]})
+        c.model_copy(
+            update={
+                "messages": [
+                    m.model_copy(update={"content": f"{m.content} (case {i})"}) if j == 0 else m
+                    for j, m in enumerate(c.messages)
+                ]
+            }
+        )
         for i, c in enumerate(make_conversations(per_theme=12, day=DAY))
     ]
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["hosted"])
 
     def run(server: FakeOpenAIServer, **overrides):
-        settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data", llm="openai", embeddings="openai",
-                            openai_base_url=server.base_url, llm_timeout_s=1.0, llm_backoff_s=0.01, **overrides)
+        settings = Settings(
+            home=tmp_path / "home",
+            data_dir=tmp_path / "data",
+            llm="openai",
+            embeddings="openai",
+            openai_base_url=server.base_url,
+            llm_timeout_s=1.0,
+            llm_backoff_s=0.01,
+            **overrides,
+        )
         settings.prepare_home()
         write_jsonl(settings.data_dir / "hosted" / f"{DAY}.jsonl", conversations)
-        result = materialize(build_pipeline_assets(settings), partition_key=partition_key("hosted", DAY), instance=instance,
-                             resources=resources_from_settings(settings), raise_on_error=False)
+        result = materialize(
+            build_pipeline_assets(settings),
+            partition_key=partition_key("hosted", DAY),
+            instance=instance,
+            resources=resources_from_settings(settings),
+            raise_on_error=False,
+        )
         return settings, result
 
     return conversations, run
@@ -65,18 +83,30 @@ def test_whole_pipeline_with_counted_calls_and_no_call_on_rerun(hosted):
         assert result.success
         n_clusters = table(settings, "SELECT count(*) FROM kura.base_clusters")[0][0]
         assert usage(result, "summaries")["llm_calls"] == len(conversations)  # one call per conversation
-        assert usage(result, "base_clusters")["llm_calls"] <= n_clusters  # one naming call per cluster at most
+        assert (
+            usage(result, "base_clusters")["llm_calls"] <= n_clusters
+        )  # one naming call per cluster at most
         hierarchy = usage(result, "meta_clusters")
         assert 0 < hierarchy["llm_calls"] <= 4 * n_clusters + 4
-        assert table(settings, "SELECT count(*) FROM kura.summaries WHERE error IS NULL")[0][0] == len(conversations)
+        assert table(settings, "SELECT count(*) FROM kura.summaries WHERE error IS NULL")[0][0] == len(
+            conversations
+        )
         dims = result.asset_materializations_for_node("embeddings")[0].metadata["dimensions"].value
         assert dims == 48
         names = [r[0] for r in table(settings, "SELECT name FROM kura.base_clusters")]
         assert all(1 <= len(name.split()) <= 10 for name in names)
-        tree = tables.clusters_from_arrow(pa.Table.from_pylist([
-            dict(zip(("cluster_id", "parent_id", "name", "description", "slug", "chat_ids"), row))
-            for row in table(settings, "SELECT cluster_id, parent_id, name, description, slug, chat_ids "
-                                       "FROM kura.meta_clusters")]))
+        tree = tables.clusters_from_arrow(
+            pa.Table.from_pylist(
+                [
+                    dict(zip(("cluster_id", "parent_id", "name", "description", "slug", "chat_ids"), row))
+                    for row in table(
+                        settings,
+                        "SELECT cluster_id, parent_id, name, description, slug, chat_ids "
+                        "FROM kura.meta_clusters",
+                    )
+                ]
+            )
+        )
         assert tree_problems(tree) == [] and len(tree) > n_clusters  # a valid tree with Clio's parents
         metadata = result.asset_materializations_for_node("meta_clusters")[0].metadata
         assert metadata["hierarchy_fallback"].value is False
@@ -93,7 +123,9 @@ def test_whole_pipeline_with_counted_calls_and_no_call_on_rerun(hosted):
 def test_faults_in_a_quarter_of_calls_lose_no_conversation(hosted):
     conversations, run = hosted
     faults = ("429", "500", "timeout", "invalid_json", "reset")
-    with FakeOpenAIServer(fault_rate=0.25, seed=11, timeout_sleep_s=3.0, embedding_mode="bow", faults=faults) as server:
+    with FakeOpenAIServer(
+        fault_rate=0.25, seed=11, timeout_sleep_s=3.0, embedding_mode="bow", faults=faults
+    ) as server:
         settings, result = run(server)
         assert result.success
         assert sum(server.faults.values()) >= 0.2 * sum(server.calls.values()) * 0.5  # faults really happened
@@ -106,7 +138,9 @@ def test_faults_in_a_quarter_of_calls_lose_no_conversation(hosted):
         settings, result = run(healthy)
         assert result.success
         assert usage(result, "summaries")["llm_calls"] == len(failed)
-    assert table(settings, "SELECT count(*) FROM kura.summaries WHERE error IS NULL")[0][0] == len(conversations)
+    assert table(settings, "SELECT count(*) FROM kura.summaries WHERE error IS NULL")[0][0] == len(
+        conversations
+    )
 
 
 def test_custom_facets_flow_into_the_table(hosted):
@@ -117,7 +151,12 @@ def test_custom_facets_flow_into_the_table(hosted):
         assert result.success
         first_request = next(r for r in server.requests if "response_format" in r)
         assert "sentiment" in first_request["response_format"]["json_schema"]["schema"]["required"]
-    values = {r[0] for r in table(settings, "SELECT json_extract_string(custom_facets, '$.sentiment') FROM kura.summaries")}
+    values = {
+        r[0]
+        for r in table(
+            settings, "SELECT json_extract_string(custom_facets, '$.sentiment') FROM kura.summaries"
+        )
+    }
     assert values <= {"positive", "neutral", "negative"} and values
 
 
@@ -166,12 +205,23 @@ def test_azure_openai_deployments(tmp_path, monkeypatch):
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["azure"])
     with FakeOpenAIServer(embedding_mode="bow") as server:
-        settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data", llm="azure", embeddings="azure",
-                            azure_endpoint=server.azure_endpoint, azure_deployment="my-chat",
-                            azure_embedding_deployment="my-embeddings", llm_timeout_s=2.0)
+        settings = Settings(
+            home=tmp_path / "home",
+            data_dir=tmp_path / "data",
+            llm="azure",
+            embeddings="azure",
+            azure_endpoint=server.azure_endpoint,
+            azure_deployment="my-chat",
+            azure_embedding_deployment="my-embeddings",
+            llm_timeout_s=2.0,
+        )
         write_jsonl(settings.data_dir / "azure" / f"{DAY}.jsonl", make_conversations(per_theme=4, day=DAY))
-        result = materialize(build_pipeline_assets(settings), partition_key=partition_key("azure", DAY), instance=instance,
-                             resources=resources_from_settings(settings))
+        result = materialize(
+            build_pipeline_assets(settings),
+            partition_key=partition_key("azure", DAY),
+            instance=instance,
+            resources=resources_from_settings(settings),
+        )
         assert result.success
         assert server.calls["chat"] > 0 and server.calls["embeddings"] > 0
     models = {r[0] for r in table(settings, "SELECT model FROM kura.embeddings")}
@@ -184,8 +234,13 @@ def test_a_missing_key_fails_at_once_with_the_setting_to_fix(tmp_path, monkeypat
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, ["nokey"])
     settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data", llm="openai", embeddings="local")
     write_jsonl(settings.data_dir / "nokey" / f"{DAY}.jsonl", make_conversations(per_theme=2, day=DAY))
-    result = materialize(build_pipeline_assets(settings), partition_key=partition_key("nokey", DAY), instance=instance,
-                         resources=resources_from_settings(settings), raise_on_error=False)
+    result = materialize(
+        build_pipeline_assets(settings),
+        partition_key=partition_key("nokey", DAY),
+        instance=instance,
+        resources=resources_from_settings(settings),
+        raise_on_error=False,
+    )
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert failure.step_key == "summaries"
     assert "OPENAI_API_KEY is not set" in failure.step_failure_data.error.to_string()

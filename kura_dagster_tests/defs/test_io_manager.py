@@ -9,7 +9,13 @@ def test_memory_is_released_once_per_step_and_always_outside_a_run(monkeypatch):
     collections = []
     monkeypatch.setattr(io_manager.gc, "collect", lambda *args: collections.append(args) or 0)
     monkeypatch.setattr(io_manager, "_released_for", None)
-    for step in ["run/embeddings", "run/meta_clusters", "run/meta_clusters", "run/meta_clusters", "run/projections"]:
+    for step in [
+        "run/embeddings",
+        "run/meta_clusters",
+        "run/meta_clusters",
+        "run/meta_clusters",
+        "run/projections",
+    ]:
         io_manager.release_freed_memory(step)
     assert len(collections) == 3  # meta_clusters' second and third inputs find nothing new to free
     io_manager.release_freed_memory()

@@ -43,10 +43,16 @@ def test_materialising_a_partition_fills_every_table(pipeline):
     assert {p[0] for p in points} == node_ids
     assert np.isfinite(np.array([p[1:] for p in points], dtype=float)).all()
     # Partition columns follow the contract: dataset text, date a DATE.
-    types = dict(rows(settings, "SELECT column_name, data_type FROM information_schema.columns "
-                                "WHERE table_name = 'summaries'"))
+    types = dict(
+        rows(
+            settings,
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'summaries'",
+        )
+    )
     assert types["date"] == "DATE" and types["dataset"] == "VARCHAR"
-    assert rows(settings, "SELECT DISTINCT dataset, CAST(date AS VARCHAR) FROM kura.projections") == [("demo", DAY)]
+    assert rows(settings, "SELECT DISTINCT dataset, CAST(date AS VARCHAR) FROM kura.projections") == [
+        ("demo", DAY)
+    ]
 
 
 def test_rematerialising_replaces_rows_and_gives_identical_clusters(pipeline):
@@ -56,11 +62,17 @@ def test_rematerialising_replaces_rows_and_gives_identical_clusters(pipeline):
     first_xy = rows(settings, "SELECT cluster_id, x, y FROM kura.projections ORDER BY cluster_id")
     run()
     for table in TABLES:
-        duplicates = rows(settings, f"SELECT count(*) - count(DISTINCT {'chat_id' if table in TABLES[:3] else 'cluster_id'}) "
-                                    f"FROM kura.{table}")
+        duplicates = rows(
+            settings,
+            f"SELECT count(*) - count(DISTINCT {'chat_id' if table in TABLES[:3] else 'cluster_id'}) "
+            f"FROM kura.{table}",
+        )
         assert duplicates == [(0,)], table
     assert rows(settings, "SELECT count(*) FROM kura.conversations") == [(len(conversations),)]
-    assert rows(settings, "SELECT cluster_id, name, chat_ids FROM kura.meta_clusters ORDER BY cluster_id") == first
+    assert (
+        rows(settings, "SELECT cluster_id, name, chat_ids FROM kura.meta_clusters ORDER BY cluster_id")
+        == first
+    )
     assert rows(settings, "SELECT cluster_id, x, y FROM kura.projections ORDER BY cluster_id") == first_xy
 
 
@@ -96,14 +108,18 @@ def test_projections_show_the_map_inline_with_its_top_level_topics_named(pipelin
     assert len(inline) < 1000 and inline.startswith("![map of ") and "](<data:image/svg+xml,%3Csvg " in inline
     svg = ET.fromstring(unquote(inline.split(",", 1)[1].removesuffix(">)")))
     labels = [text.text for text in svg.iter("{http://www.w3.org/2000/svg}text")]
-    roots = rows(settings, "SELECT name, count FROM kura.meta_clusters WHERE parent_id IS NULL ORDER BY count DESC")
+    roots = rows(
+        settings, "SELECT name, count FROM kura.meta_clusters WHERE parent_id IS NULL ORDER BY count DESC"
+    )
     shown = [name for name, _ in roots if name not in HIDDEN_NAMES]
-    assert labels and labels[0].rstrip("…") == shown[0][:len(labels[0].rstrip("…"))]  # the largest first
+    assert labels and labels[0].rstrip("…") == shown[0][: len(labels[0].rstrip("…"))]  # the largest first
     assert all(any(name.startswith(label.rstrip("…")) for name in shown) for label in labels)
     assert not set(labels) & HIDDEN_NAMES
     # Every node, in the same colours, behind the link.
-    assert metadata["map_detail"].value.startswith("![map of ") and "](data:image/png;base64,iVBORw0KGgo" in \
-        metadata["map_detail"].value
+    assert (
+        metadata["map_detail"].value.startswith("![map of ")
+        and "](data:image/png;base64,iVBORw0KGgo" in metadata["map_detail"].value
+    )
 
 
 def test_conversations_data_version_is_the_file_hash(pipeline):

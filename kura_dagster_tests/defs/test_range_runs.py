@@ -22,7 +22,10 @@ def _settings(root) -> Settings:
     sizes = {DAYS[0]: 6, DAYS[1]: 0, DAYS[2]: 9}  # the middle day has no file: an empty, typed partition
     for day, per_theme in sizes.items():
         if per_theme:
-            write_jsonl(settings.data_dir / "ranged" / f"{day}.jsonl", make_conversations(per_theme=per_theme, day=day))
+            write_jsonl(
+                settings.data_dir / "ranged" / f"{day}.jsonl",
+                make_conversations(per_theme=per_theme, day=day),
+            )
     return settings
 
 
@@ -41,14 +44,22 @@ def test_a_date_range_in_one_run_equals_one_run_per_day(tmp_path):
     ranged, single = _settings(tmp_path / "ranged"), _settings(tmp_path / "single")
     instance = _instance()
     result = materialize(
-        [*build_pipeline_assets(ranged), *build_pipeline_checks(ranged)], instance=instance, resources=resources_from_settings(ranged),
-        tags={ASSET_PARTITION_RANGE_START_TAG: partition_key("ranged", DAYS[0]),
-              ASSET_PARTITION_RANGE_END_TAG: partition_key("ranged", DAYS[-1])},
+        [*build_pipeline_assets(ranged), *build_pipeline_checks(ranged)],
+        instance=instance,
+        resources=resources_from_settings(ranged),
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: partition_key("ranged", DAYS[0]),
+            ASSET_PARTITION_RANGE_END_TAG: partition_key("ranged", DAYS[-1]),
+        },
     )
     assert result.success
     for day in DAYS:
-        assert materialize(build_pipeline_assets(single), partition_key=partition_key("ranged", day), instance=_instance(),
-                           resources=resources_from_settings(single)).success
+        assert materialize(
+            build_pipeline_assets(single),
+            partition_key=partition_key("ranged", day),
+            instance=_instance(),
+            resources=resources_from_settings(single),
+        ).success
 
     for table in TABLES:
         for day in DAYS:
@@ -56,13 +67,20 @@ def test_a_date_range_in_one_run_equals_one_run_per_day(tmp_path):
     assert _rows(ranged, "conversations", DAYS[0]) and not _rows(ranged, "conversations", DAYS[1])
 
     # Each day's materialisation carries that day's own row count, not the run's total.
-    counts = {(event.asset_key.to_user_string(), event.partition): event.materialization.metadata["dagster/row_count"].value
-              for event in result.get_asset_materialization_events()}
+    counts = {
+        (event.asset_key.to_user_string(), event.partition): event.materialization.metadata[
+            "dagster/row_count"
+        ].value
+        for event in result.get_asset_materialization_events()
+    }
     for day in DAYS:
-        assert counts[("conversations", partition_key("ranged", day))] == len(_rows(ranged, "conversations", day))
+        assert counts[("conversations", partition_key("ranged", day))] == len(
+            _rows(ranged, "conversations", day)
+        )
 
     # One evaluation per check and day, each recorded against its own partition.
     evaluations = result.get_asset_check_evaluations()
     assert {(e.check_name, e.partition) for e in evaluations} == {
-        (check.rule.__name__, partition_key("ranged", day)) for check in CHECKS for day in DAYS}
+        (check.rule.__name__, partition_key("ranged", day)) for check in CHECKS for day in DAYS
+    }
     assert all(e.passed for e in evaluations)

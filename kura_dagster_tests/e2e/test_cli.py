@@ -41,13 +41,21 @@ def test_ingest_run_tree(kura_env):
     assert ingested.returncode == 0, ingested.stderr
     assert "65 records read, 64 accepted, 0 duplicates merged, 1 quarantined" in ingested.stdout
     assert f"{export}: record 65: malformed JSON" in ingested.stderr
-    assert sorted(p.name for p in (kura_env / "data" / "support").iterdir()) == ["2026-11-01.jsonl", "2026-11-02.jsonl"]
-    quarantined = [json.loads(line) for line in (kura_env / "home" / "quarantine" / "support.jsonl").read_text().splitlines()]
+    assert sorted(p.name for p in (kura_env / "data" / "support").iterdir()) == [
+        "2026-11-01.jsonl",
+        "2026-11-02.jsonl",
+    ]
+    quarantined = [
+        json.loads(line)
+        for line in (kura_env / "home" / "quarantine" / "support.jsonl").read_text().splitlines()
+    ]
     assert quarantined[0]["record"] == 65
 
     again = kura("ingest", str(export), "--dataset", "support", cwd=kura_env, env=env)
     assert again.returncode == 0
-    assert len((kura_env / "data" / "support" / "2026-11-01.jsonl").read_text().splitlines()) == 32  # idempotent
+    assert (
+        len((kura_env / "data" / "support" / "2026-11-01.jsonl").read_text().splitlines()) == 32
+    )  # idempotent
 
     ran = kura("run", "--dataset", "support", "--all", cwd=kura_env, env=env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
@@ -56,17 +64,32 @@ def test_ingest_run_tree(kura_env):
 
     with duckdb.connect(str(kura_env / "home" / "kura.duckdb"), read_only=True) as connection:
         counts = connection.execute(
-            "SELECT CAST(date AS VARCHAR), count(*) FROM kura.kura.summaries GROUP BY ALL ORDER BY 1").fetchall()
+            "SELECT CAST(date AS VARCHAR), count(*) FROM kura.kura.summaries GROUP BY ALL ORDER BY 1"
+        ).fetchall()
     assert counts == [("2026-11-01", 32), ("2026-11-02", 32)]
 
-    for style, marker in (("basic", "Clusters (32 conversations)"), ("enhanced", "ENHANCED CLUSTER VISUALIZATION"),
-                          ("rich", "Cluster Size Distribution")):
-        tree = kura("tree", "--dataset", "support", "--date", "2026-11-01", "--style", style, cwd=kura_env, env=env)
+    for style, marker in (
+        ("basic", "Clusters (32 conversations)"),
+        ("enhanced", "ENHANCED CLUSTER VISUALIZATION"),
+        ("rich", "Cluster Size Distribution"),
+    ):
+        tree = kura(
+            "tree", "--dataset", "support", "--date", "2026-11-01", "--style", style, cwd=kura_env, env=env
+        )
         assert tree.returncode == 0, tree.stderr
         assert marker in tree.stdout
 
-    exported = kura("export", "--dataset", "support", "--date", "2026-11-01", "--out", str(kura_env / "kura_ckpt"),
-                    cwd=kura_env, env=env)
+    exported = kura(
+        "export",
+        "--dataset",
+        "support",
+        "--date",
+        "2026-11-01",
+        "--out",
+        str(kura_env / "kura_ckpt"),
+        cwd=kura_env,
+        env=env,
+    )
     assert exported.returncode == 0, exported.stderr
     assert len((kura_env / "kura_ckpt" / "conversations.jsonl").read_text().splitlines()) == 32
 
@@ -92,7 +115,9 @@ def kura_in_a_terminal(*args: str, cwd: Path, env: dict) -> tuple[int, str]:
     script = Path(sys.executable).parent / "kura-dagster"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
     master, slave = pty.openpty()
-    process = subprocess.Popen(command + list(args), stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env)
+    process = subprocess.Popen(
+        command + list(args), stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env
+    )
     os.close(slave)
     received = []
     while True:
@@ -111,34 +136,71 @@ def test_tree_prints_escape_sequences_from_user_text_as_nothing(kura_env):
     """A summary or a hosted model's name can carry terminal escapes; `tree` must not play them."""
     from datetime import date
 
-    from kura_dagster.core.storage import tables
     from kura_dagster.core.settings import Settings
+    from kura_dagster.core.storage import tables
     from kura_dagster.core.storage.store import connect, write_partition
     from kura_dagster.core.types import Cluster
     from kura_dagster.launch.runs import kura_instance, register_datasets
 
     planted = "\x1b[2J\x1b]0;pwned\x07"
     members = [f"chat-{i}" for i in range(12)]
-    nodes = [Cluster(id="root", name=planted + "Refund questions", description="Refunds." + planted, slug="r",
-                     chat_ids=members),
-             Cluster(id="a", name="Broken blenders", description=f"Asks: {planted}my blender broke", slug="a",
-                     chat_ids=members[:6], parent_id="root"),
-             Cluster(id="b", name="Late parcels" + planted, description="Late.", slug="b", chat_ids=members[6:],
-                     parent_id="root")]
+    nodes = [
+        Cluster(
+            id="root",
+            name=planted + "Refund questions",
+            description="Refunds." + planted,
+            slug="r",
+            chat_ids=members,
+        ),
+        Cluster(
+            id="a",
+            name="Broken blenders",
+            description=f"Asks: {planted}my blender broke",
+            slug="a",
+            chat_ids=members[:6],
+            parent_id="root",
+        ),
+        Cluster(
+            id="b",
+            name="Late parcels" + planted,
+            description="Late.",
+            slug="b",
+            chat_ids=members[6:],
+            parent_id="root",
+        ),
+    ]
     settings = Settings.from_env()
     settings.prepare_home()
-    write_jsonl(settings.data_dir / "hostile" / "2026-11-01.jsonl", make_conversations(per_theme=1, day="2026-11-01"))
+    write_jsonl(
+        settings.data_dir / "hostile" / "2026-11-01.jsonl", make_conversations(per_theme=1, day="2026-11-01")
+    )
     register_datasets(kura_instance(settings), ["hostile"])
     with connect(settings.duckdb_path) as connection:
-        write_partition(connection, "meta_clusters", "hostile", date(2026, 11, 1),
-                        tables.meta_clusters_to_arrow(nodes, [0, 1, 1]))
+        write_partition(
+            connection,
+            "meta_clusters",
+            "hostile",
+            date(2026, 11, 1),
+            tables.meta_clusters_to_arrow(nodes, [0, 1, 1]),
+        )
 
     for style in ("rich", "enhanced", "basic"):
-        code, shown = kura_in_a_terminal("tree", "--dataset", "hostile", "--date", "2026-11-01", "--style", style,
-                                         cwd=kura_env, env=dict(os.environ))
+        code, shown = kura_in_a_terminal(
+            "tree",
+            "--dataset",
+            "hostile",
+            "--date",
+            "2026-11-01",
+            "--style",
+            style,
+            cwd=kura_env,
+            env=dict(os.environ),
+        )
         assert code == 0, shown
         assert "Refund questions" in shown and "Late parcels" in shown, style
-        assert "\x1b[2J" not in shown and "\x1b]" not in shown and "\x07" not in shown and "pwned" not in shown, style
+        assert (
+            "\x1b[2J" not in shown and "\x1b]" not in shown and "\x07" not in shown and "pwned" not in shown
+        ), style
         if style == "rich":
             assert "\x1b[1;" in shown  # a real terminal: rich still colours its own output
 
@@ -154,25 +216,45 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_export_of_a_day_without_data_leaves_an_earlier_export_intact(kura_env):
     env = dict(os.environ)
-    write_synthetic_partition(kura_env / "home" / "kura.duckdb", "support_bot", "2026-11-07",
-                              synthetic_partition(60, 5), with_trends=False)
-    write_jsonl(kura_env / "data" / "support_bot" / "2026-11-08.jsonl", make_conversations(per_theme=1))  # not run
+    write_synthetic_partition(
+        kura_env / "home" / "kura.duckdb",
+        "support_bot",
+        "2026-11-07",
+        synthetic_partition(60, 5),
+        with_trends=False,
+    )
+    write_jsonl(
+        kura_env / "data" / "support_bot" / "2026-11-08.jsonl", make_conversations(per_theme=1)
+    )  # not run
     out = kura_env / "checkpoints"
-    first = kura("export", "--dataset", "support_bot", "--date", "2026-11-07", "--out", str(out), cwd=kura_env, env=env)
+    first = kura(
+        "export", "--dataset", "support_bot", "--date", "2026-11-07", "--out", str(out), cwd=kura_env, env=env
+    )
     assert first.returncode == 0, first.stderr
     assert f"{out / 'conversations.jsonl'}: 60 rows" in first.stdout
     before = _snapshot(out)
-    assert set(before) == {"conversations.jsonl", "summaries.jsonl", "clusters.jsonl", "meta_clusters.jsonl",
-                           "dimensionality.jsonl"}
+    assert set(before) == {
+        "conversations.jsonl",
+        "summaries.jsonl",
+        "clusters.jsonl",
+        "meta_clusters.jsonl",
+        "dimensionality.jsonl",
+    }
     assert all(before[name] for name in ("conversations.jsonl", "summaries.jsonl", "meta_clusters.jsonl"))
 
-    empty_day = kura("export", "--dataset", "support_bot", "--date", "2026-11-09", "--out", str(out), cwd=kura_env, env=env)
+    empty_day = kura(
+        "export", "--dataset", "support_bot", "--date", "2026-11-09", "--out", str(out), cwd=kura_env, env=env
+    )
     assert empty_day.returncode == 2
     assert "no conversations for support_bot on 2026-11-09" in empty_day.stderr
-    not_run = kura("export", "--dataset", "support_bot", "--date", "2026-11-08", "--out", str(out), cwd=kura_env, env=env)
+    not_run = kura(
+        "export", "--dataset", "support_bot", "--date", "2026-11-08", "--out", str(out), cwd=kura_env, env=env
+    )
     assert not_run.returncode == 2
-    assert ("nothing to export for dataset 'support_bot' on 2026-11-08: run `kura-dagster run --dataset support_bot "
-            "--date 2026-11-08` first") in not_run.stderr
+    assert (
+        "nothing to export for dataset 'support_bot' on 2026-11-08: run `kura-dagster run --dataset support_bot "
+        "--date 2026-11-08` first"
+    ) in not_run.stderr
     assert _snapshot(out) == before  # not truncated, no scratch folder left
 
 
@@ -182,13 +264,28 @@ def test_concurrent_ingests_keep_every_quarantine_line(kura_env):
     exports = []
     for name in ("a", "b"):
         path = kura_env / f"{name}.jsonl"
-        write_jsonl(path, [c.model_copy(update={"chat_id": f"{name}-{c.chat_id}"}) for c in make_conversations(per_theme=1)])
+        write_jsonl(
+            path,
+            [
+                c.model_copy(update={"chat_id": f"{name}-{c.chat_id}"})
+                for c in make_conversations(per_theme=1)
+            ],
+        )
         with path.open("a") as handle:
             handle.writelines(f"{{broken {name} {i}\n" for i in range(20_000))
         exports.append(path)
     script = Path(sys.executable).parent / "kura-dagster"
-    running = [subprocess.Popen([str(script), "ingest", str(path), "--dataset", "support_bot"], cwd=kura_env, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for path in exports]
+    running = [
+        subprocess.Popen(
+            [str(script), "ingest", str(path), "--dataset", "support_bot"],
+            cwd=kura_env,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path in exports
+    ]
     outputs = [process.communicate(timeout=600) for process in running]
     assert [process.returncode for process in running] == [0, 0], outputs
     assert all("4 accepted, 0 duplicates merged, 20000 quarantined" in out for out, _ in outputs)
@@ -229,12 +326,16 @@ def test_a_typo_names_the_known_datasets_and_creates_nothing(kura_env, capsys):
     env = dict(os.environ)
     for dataset in ("support_bot", "coding_assistant"):
         write_jsonl(kura_env / "data" / dataset / "2026-11-01.jsonl", make_conversations(per_theme=1))
-    expected = "unknown dataset 'supportbot'; known: coding_assistant, support_bot; did you mean 'support_bot'?"
+    expected = (
+        "unknown dataset 'supportbot'; known: coding_assistant, support_bot; did you mean 'support_bot'?"
+    )
     ran = kura("run", "--dataset", "supportbot", cwd=kura_env, env=env)
     assert (ran.returncode, ran.stdout, ran.stderr) == (2, "", f"kura-dagster run: error: {expected}\n")
-    for command in (["tree", "--dataset", "supportbot", "--date", "2026-11-01"],
-                    ["report", "--dataset", "supportbot", "--date", "2026-11-01"],
-                    ["export", "--dataset", "supportbot", "--date", "2026-11-01", "--out", str(kura_env / "out")]):
+    for command in (
+        ["tree", "--dataset", "supportbot", "--date", "2026-11-01"],
+        ["report", "--dataset", "supportbot", "--date", "2026-11-01"],
+        ["export", "--dataset", "supportbot", "--date", "2026-11-01", "--out", str(kura_env / "out")],
+    ):
         assert in_process(capsys, *command) == (2, "", f"kura-dagster {command[0]}: error: {expected}\n")
     assert sorted(p.name for p in (kura_env / "data").iterdir()) == ["coding_assistant", "support_bot"]
     assert "supportbot" not in _registered(kura_env)
@@ -245,16 +346,24 @@ def test_a_day_without_data_says_so(kura_env, capsys):
     env = dict(os.environ)
     write_jsonl(kura_env / "data" / "support_bot" / "2026-11-01.jsonl", make_conversations(per_theme=1))
     (kura_env / "data" / "support_bot" / "2026-11-02.jsonl").write_text("\n")  # an empty day file
-    said = (f"error: no conversations for support_bot on 2026-11-09 (no file "
-            f"{kura_env / 'data' / 'support_bot' / '2026-11-09.jsonl'}; days with files: 2026-11-01 .. 2026-11-02)\n")
+    said = (
+        f"error: no conversations for support_bot on 2026-11-09 (no file "
+        f"{kura_env / 'data' / 'support_bot' / '2026-11-09.jsonl'}; days with files: 2026-11-01 .. 2026-11-02)\n"
+    )
     ran = kura("run", "--dataset", "support_bot", "--date", "2026-11-09", cwd=kura_env, env=env)
     assert (ran.returncode, ran.stdout, ran.stderr) == (2, "", f"kura-dagster run: {said}")
-    for command in (["tree", "--dataset", "support_bot", "--date", "2026-11-09"],
-                    ["report", "--dataset", "support_bot", "--date", "2026-11-09"],
-                    ["export", "--dataset", "support_bot", "--date", "2026-11-09", "--out", str(kura_env / "out")]):
+    for command in (
+        ["tree", "--dataset", "support_bot", "--date", "2026-11-09"],
+        ["report", "--dataset", "support_bot", "--date", "2026-11-09"],
+        ["export", "--dataset", "support_bot", "--date", "2026-11-09", "--out", str(kura_env / "out")],
+    ):
         assert in_process(capsys, *command) == (2, "", f"kura-dagster {command[0]}: {said}")
     code, _, err = in_process(capsys, "run", "--dataset", "support_bot", "--date", "2026-11-02")
-    assert code == 2 and "no conversations for support_bot on 2026-11-02" in err and "2026-11-02.jsonl is empty" in err
+    assert (
+        code == 2
+        and "no conversations for support_bot on 2026-11-02" in err
+        and "2026-11-02.jsonl is empty" in err
+    )
     assert not (kura_env / "out").exists()
 
 
@@ -265,9 +374,11 @@ def test_an_ingest_where_every_record_is_rejected_registers_nothing(kura_env):
     done = kura("ingest", str(export), "--dataset", "typo_set", cwd=kura_env, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     quarantine = kura_env / "home" / "quarantine" / "typo_set.jsonl"
-    assert done.stderr.splitlines()[-1] == (f"kura-dagster ingest: {export}: all 3 records were rejected: nothing landed, "
-                                            f"dataset 'typo_set' not registered; the rejects and their reasons are in "
-                                            f"{quarantine}")
+    assert done.stderr.splitlines()[-1] == (
+        f"kura-dagster ingest: {export}: all 3 records were rejected: nothing landed, "
+        f"dataset 'typo_set' not registered; the rejects and their reasons are in "
+        f"{quarantine}"
+    )
     assert f"{export}: record 1: malformed JSON" in done.stderr
     assert len(quarantine.read_text().splitlines()) == 3  # the rejects are kept, with their reasons
     assert not (kura_env / "data" / "typo_set").exists()
@@ -285,13 +396,26 @@ def test_explicit_columns_win_over_guessed_ones(kura_env):
         writer = csv.writer(handle)
         writer.writerow(["conversation", "role", "content", "ts"])
         for chat in ("c1", "c2"):
-            writer.writerow([chat, "user", f"my refund for order {chat} never arrived", "2026-11-03T09:00:00Z"])
+            writer.writerow(
+                [chat, "user", f"my refund for order {chat} never arrived", "2026-11-03T09:00:00Z"]
+            )
             writer.writerow([chat, "assistant", "Sorry about that, let me check.", "2026-11-03T09:01:00Z"])
-    done = kura("ingest", str(export), "--dataset", "tickets", "--columns", "chat_id=conversation,created_at=ts",
-                cwd=kura_env, env=env)
+    done = kura(
+        "ingest",
+        str(export),
+        "--dataset",
+        "tickets",
+        "--columns",
+        "chat_id=conversation,created_at=ts",
+        cwd=kura_env,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "2 records read, 2 accepted, 0 duplicates merged, 0 quarantined" in done.stdout
-    landed = [json.loads(line) for line in (kura_env / "data" / "tickets" / "2026-11-03.jsonl").read_text().splitlines()]
+    landed = [
+        json.loads(line)
+        for line in (kura_env / "data" / "tickets" / "2026-11-03.jsonl").read_text().splitlines()
+    ]
     assert [(r["chat_id"], len(r["messages"])) for r in landed] == [("c1", 2), ("c2", 2)]
 
 
@@ -303,24 +427,43 @@ def test_explicit_columns_win_over_guessed_ones(kura_env):
 def test_an_export_without_timestamps_needs_a_default_date_and_lands_once(kura_env):
     env = dict(os.environ)
     export = kura_env / "openai.jsonl"
-    export.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"how do I reset password {i}?"},
-                                                       {"role": "assistant", "content": "Use the reset link."}]}) + "\n"
-                              for i in range(3)))
+    export.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"how do I reset password {i}?"},
+                        {"role": "assistant", "content": "Use the reset link."},
+                    ]
+                }
+            )
+            + "\n"
+            for i in range(3)
+        )
+    )
     undated = kura("ingest", str(export), "--dataset", "chats", cwd=kura_env, env=env)
     assert undated.returncode == 2
-    assert undated.stderr == (f"kura-dagster ingest: error: {export}: record 1 has no timestamp (nor has any message "
-                              f"of it): pass --default-date YYYY-MM-DD, the day its conversations belong to; nothing "
-                              f"was ingested\n")
+    assert undated.stderr == (
+        f"kura-dagster ingest: error: {export}: record 1 has no timestamp (nor has any message "
+        f"of it): pass --default-date YYYY-MM-DD, the day its conversations belong to; nothing "
+        f"was ingested\n"
+    )
     assert not (kura_env / "data" / "chats").exists()
 
-    first = kura("ingest", str(export), "--dataset", "chats", "--default-date", "2026-11-01", cwd=kura_env, env=env)
+    first = kura(
+        "ingest", str(export), "--dataset", "chats", "--default-date", "2026-11-01", cwd=kura_env, env=env
+    )
     assert first.returncode == 0, first.stderr
     assert "3 accepted" in first.stdout and "dated 2026-11-01T00:00:00+00:00 (--default-date)" in first.stdout
-    again = kura("ingest", str(export), "--dataset", "chats", "--default-date", "2026-11-02", cwd=kura_env, env=env)
+    again = kura(
+        "ingest", str(export), "--dataset", "chats", "--default-date", "2026-11-02", cwd=kura_env, env=env
+    )
     assert again.returncode == 0, again.stderr
     assert "0 accepted + 3 duplicates merged + 0 quarantined = 3 records read" in again.stdout
-    assert ("3 of the duplicates were already landed with the same content on another day, kept there and not "
-            "landed again: 2026-11-01 (3)") in again.stdout
+    assert (
+        "3 of the duplicates were already landed with the same content on another day, kept there and not "
+        "landed again: 2026-11-01 (3)"
+    ) in again.stdout
     assert sorted(p.name for p in (kura_env / "data" / "chats").iterdir()) == ["2026-11-01.jsonl"]
     assert len((kura_env / "data" / "chats" / "2026-11-01.jsonl").read_text().splitlines()) == 3
 
@@ -333,8 +476,14 @@ def test_an_export_without_timestamps_needs_a_default_date_and_lands_once(kura_e
 def _start_ingest(kura_env: Path, env: dict, export: Path, dataset: str) -> tuple[subprocess.Popen, Path]:
     """An ingest subprocess, returned once its scratch folder exists (so it is stopped mid-ingest)."""
     script = Path(sys.executable).parent / "kura-dagster"
-    process = subprocess.Popen([str(script), "ingest", str(export), "--dataset", dataset], cwd=kura_env, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(script), "ingest", str(export), "--dataset", dataset],
+        cwd=kura_env,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     folder = kura_env / "data" / dataset
     while process.poll() is None:
         scratch = list(folder.glob(".ingest-*")) if folder.is_dir() else []
@@ -348,9 +497,19 @@ def _big_export(path: Path, count: int = 60_000) -> Path:
     text = "I cannot log in since the update, the reset link never arrives. " * 5
     with path.open("w") as handle:
         for i in range(count):
-            handle.write(json.dumps({"chat_id": f"c{i}", "created_at": f"2026-11-0{1 + i % 3}T10:00:00Z",
-                                     "messages": [{"role": "user", "content": f"{text} {i}"},
-                                                  {"role": "assistant", "content": "Try the link again."}]}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "chat_id": f"c{i}",
+                        "created_at": f"2026-11-0{1 + i % 3}T10:00:00Z",
+                        "messages": [
+                            {"role": "user", "content": f"{text} {i}"},
+                            {"role": "assistant", "content": "Try the link again."},
+                        ],
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -361,8 +520,12 @@ def test_ingest_removes_its_scratch_folder_on_ctrl_c_and_after_a_kill(kura_env):
     process, scratch = _start_ingest(kura_env, env, export, "support_bot")
     process.send_signal(signal.SIGINT)  # Ctrl-C
     _, err = process.communicate(timeout=600)
-    assert process.returncode == 130 and "interrupted; scratch files removed" in err and "Traceback" not in err
-    assert not scratch.exists() and not (kura_env / "data" / "support_bot").exists()  # nothing left, not even the folder
+    assert (
+        process.returncode == 130 and "interrupted; scratch files removed" in err and "Traceback" not in err
+    )
+    assert (
+        not scratch.exists() and not (kura_env / "data" / "support_bot").exists()
+    )  # nothing left, not even the folder
 
     process, stale = _start_ingest(kura_env, env, export, "support_bot")
     process.kill()  # SIGKILL: nothing can clean up
@@ -371,15 +534,25 @@ def test_ingest_removes_its_scratch_folder_on_ctrl_c_and_after_a_kill(kura_env):
     small = write_jsonl(kura_env / "small.jsonl", make_conversations(per_theme=1))
     done = kura("ingest", str(small), "--dataset", "support_bot", cwd=kura_env, env=env)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (kura_env / "data" / "support_bot").iterdir()) == ["2026-11-01.jsonl"]  # stale one gone
+    assert sorted(p.name for p in (kura_env / "data" / "support_bot").iterdir()) == [
+        "2026-11-01.jsonl"
+    ]  # stale one gone
 
 
 # --------------------------------------------------------------------------------------------------
 # What a person sees is right (point 9): the sample and the README's figures
 # --------------------------------------------------------------------------------------------------
 
-DEMO_FIGURES = ("Datasets", "Conversations loaded", "Summaries", "Embeddings", "Base clusters",
-                "Meta clusters (tree nodes above the leaves)", "Root clusters", "Projected nodes")
+DEMO_FIGURES = (
+    "Datasets",
+    "Conversations loaded",
+    "Summaries",
+    "Embeddings",
+    "Base clusters",
+    "Meta clusters (tree nodes above the leaves)",
+    "Root clusters",
+    "Projected nodes",
+)
 
 
 def _summary_figures(text: str) -> dict[str, str]:
@@ -390,20 +563,31 @@ def _summary_figures(text: str) -> dict[str, str]:
 
 
 def test_the_sample_is_what_the_generator_makes_with_every_slot_filled(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "generate_sample.py"), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "generate_sample.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     committed = sorted(SAMPLE_DATA.glob("*/*.jsonl"))
-    assert [p.relative_to(SAMPLE_DATA) for p in committed] == [p.relative_to(tmp_path) for p in sorted(tmp_path.glob("*/*.jsonl"))]
+    assert [p.relative_to(SAMPLE_DATA) for p in committed] == [
+        p.relative_to(tmp_path) for p in sorted(tmp_path.glob("*/*.jsonl"))
+    ]
     assert all(p.read_bytes() == (tmp_path / p.relative_to(SAMPLE_DATA)).read_bytes() for p in committed)
 
     spec = importlib.util.spec_from_file_location("generate_sample", REPO / "scripts" / "generate_sample.py")
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
-    fillers = [generator.Conversation(random.Random(0), dataset, theme, "en", date(2026, 11, 1))
-               for dataset, themes in generator.DATASETS.items() for theme in themes]
+    fillers = [
+        generator.Conversation(random.Random(0), dataset, theme, "en", date(2026, 11, 1))
+        for dataset, themes in generator.DATASETS.items()
+        for theme in themes
+    ]
     text = "\n".join(p.read_text(encoding="utf-8") for p in committed)
-    names = set(re.findall(r"\{([A-Za-z_][A-Za-z_0-9]*)\}", text))  # `${id}` in code is not a slot, `{last4}` was
+    names = set(
+        re.findall(r"\{([A-Za-z_][A-Za-z_0-9]*)\}", text)
+    )  # `${id}` in code is not a slot, `{last4}` was
     unfilled = sorted(name for name in names if any(f.slot(name) != "{" + name + "}" for f in fillers))
     assert unfilled == []
 
@@ -412,8 +596,12 @@ def test_readme_sample_figures_are_what_the_demo_prints(tmp_path):
     """The README's demo summary block against a real `kura-dagster demo` of the committed sample."""
     readme = _summary_figures((REPO / "README.md").read_text(encoding="utf-8"))
     assert set(readme) == set(DEMO_FIGURES)
-    env = {**os.environ, "KURA_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "home" / "dagster"),
-           "KURA_DATA_DIR": str(SAMPLE_DATA)}
+    env = {
+        **os.environ,
+        "KURA_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(tmp_path / "home" / "dagster"),
+        "KURA_DATA_DIR": str(SAMPLE_DATA),
+    }
     demo = kura("demo", cwd=tmp_path, env=env)
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     assert _summary_figures(demo.stdout) == readme

@@ -22,9 +22,9 @@ from kura_dagster.core.settings import Settings
 from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.names import POOL
-from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 from kura_dagster_tests.slot_holder import SlotHolder, wait_for
 
@@ -32,7 +32,12 @@ DATASET, DAY = "crash", "2026-11-01"
 
 
 def _env(home: Path, data: Path) -> dict[str, str]:
-    return {**os.environ, "KURA_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "KURA_DATA_DIR": str(data)}
+    return {
+        **os.environ,
+        "KURA_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "KURA_DATA_DIR": str(data),
+    }
 
 
 def _command(*args: str) -> list[str]:
@@ -42,15 +47,26 @@ def _command(*args: str) -> list[str]:
 
 def _run(home: Path, data: Path) -> subprocess.CompletedProcess:
     """`kura-dagster run --dataset crash --all`, to its end."""
-    return subprocess.run(_command("run", "--dataset", DATASET, "--all"), env=_env(home, data), cwd=home.parent,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        _command("run", "--dataset", DATASET, "--all"),
+        env=_env(home, data),
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _start(home: Path, data: Path, out: Path) -> subprocess.Popen:
     """The command in a session of its own, as in a terminal: its children share its process group."""
-    return subprocess.Popen(_command("run", "--dataset", DATASET, "--all"), env=_env(home, data), cwd=home.parent,
-                            stdout=(out / "stdout").open("w"), stderr=(out / "stderr").open("w"),
-                            start_new_session=True)
+    return subprocess.Popen(
+        _command("run", "--dataset", DATASET, "--all"),
+        env=_env(home, data),
+        cwd=home.parent,
+        stdout=(out / "stdout").open("w"),
+        stderr=(out / "stderr").open("w"),
+        start_new_session=True,
+    )
 
 
 def _session(pid: int) -> list[psutil.Process]:
@@ -67,10 +83,17 @@ def _session(pid: int) -> list[psutil.Process]:
 
 def _tables(home: Path) -> dict[str, list]:
     with duckdb.connect(str(home / "kura.duckdb"), read_only=True) as connection:
-        names = [name for (name,) in connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kura' ORDER BY 1").fetchall()
-                 if not name.startswith("_")]  # the store's own bookkeeping (the write log counts writes)
-        return {name: connection.execute(f"SELECT * FROM kura.kura.{name} ORDER BY ALL").fetchall() for name in names}
+        names = [
+            name
+            for (name,) in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kura' ORDER BY 1"
+            ).fetchall()
+            if not name.startswith("_")
+        ]  # the store's own bookkeeping (the write log counts writes)
+        return {
+            name: connection.execute(f"SELECT * FROM kura.kura.{name} ORDER BY ALL").fetchall()
+            for name in names
+        }
 
 
 @pytest.fixture
@@ -80,11 +103,17 @@ def landing_zone(tmp_path: Path) -> Path:
 
 
 def test_a_run_killed_mid_stage_is_recovered_by_the_next_run_which_equals_an_uninterrupted_one(
-        tmp_path: Path, landing_zone: Path):
+    tmp_path: Path, landing_zone: Path
+):
     home = tmp_path / "home"
     command = _start(home, landing_zone, tmp_path)
     # Opened once the command has created the instance's storage (two processes creating it race).
-    wait_for(lambda: "Backfill " in (tmp_path / "stdout").read_text(), "the backfill", timeout_s=300, process=command)
+    wait_for(
+        lambda: "Backfill " in (tmp_path / "stdout").read_text(),
+        "the backfill",
+        timeout_s=300,
+        process=command,
+    )
     instance = DagsterInstance.from_config(str(home / "dagster"))
 
     def embedding() -> str | None:  # the run, once it is inside its `embeddings` stage
@@ -105,8 +134,11 @@ def test_a_run_killed_mid_stage_is_recovered_by_the_next_run_which_equals_an_uni
 
     assert again.returncode == 0, again.stdout + again.stderr
     recovered = [line for line in again.stdout.splitlines() if line.startswith("Recovered run")]
-    assert len(recovered) == 1 and recovered[0].startswith(f"Recovered run {run_id[:8]} ({DATASET} {DAY}): its "
-                                                           "process ") and "marked it failed" in recovered[0]
+    assert (
+        len(recovered) == 1
+        and recovered[0].startswith(f"Recovered run {run_id[:8]} ({DATASET} {DAY}): its process ")
+        and "marked it failed" in recovered[0]
+    )
     assert f"[1/1] {DATASET} {DAY}: ok in " in again.stdout
     assert _tables(home) == _uninterrupted(tmp_path / "clean", landing_zone)
 
@@ -118,41 +150,63 @@ def _uninterrupted(home: Path, data: Path) -> dict[str, list]:
     settings.prepare_home()
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
-    result = materialize([*build_pipeline_assets(settings), *build_explorer_assets(settings)], partition_key=partition_key(DATASET, DAY),
-                         instance=instance, resources=resources_from_settings(settings))
+    result = materialize(
+        [*build_pipeline_assets(settings), *build_explorer_assets(settings)],
+        partition_key=partition_key(DATASET, DAY),
+        instance=instance,
+        resources=resources_from_settings(settings),
+    )
     assert result.success
     return _tables(home)
 
 
 def test_ctrl_c_on_a_run_waiting_for_the_duckdb_slot_stops_it_and_all_its_processes(
-        tmp_path: Path, landing_zone: Path, monkeypatch: pytest.MonkeyPatch):
+    tmp_path: Path, landing_zone: Path, monkeypatch: pytest.MonkeyPatch
+):
     home = tmp_path / "home"
     ensure_instance_config(home / "dagster")
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))  # where the holder's process finds the instance
     with DagsterInstance.from_config(str(home / "dagster")) as instance:
         holder = SlotHolder(instance, tmp_path, "holder")  # a run of another process, alive, holding the slot
         try:
-            wait_for(lambda: [s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots]
-                     == [holder.run_id], "the other run to take the slot", process=holder.process)
+            wait_for(
+                lambda: (
+                    [s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots]
+                    == [holder.run_id]
+                ),
+                "the other run to take the slot",
+                process=holder.process,
+            )
             command = _start(home, landing_zone, tmp_path)
-            waiting = wait_for(lambda: "Waiting for the DuckDB writer slot" in (tmp_path / "stdout").read_text()
-                               and (tmp_path / "stdout").read_text(), "the command to say what it waits for",
-                               timeout_s=300, process=command)
-            assert f"Waiting for the DuckDB writer slot: run {holder.run_id[:8]} (no partition) of another command " \
-                   "or of the daemon holds it" in waiting
+            waiting = wait_for(
+                lambda: (
+                    "Waiting for the DuckDB writer slot" in (tmp_path / "stdout").read_text()
+                    and (tmp_path / "stdout").read_text()
+                ),
+                "the command to say what it waits for",
+                timeout_s=300,
+                process=command,
+            )
+            assert (
+                f"Waiting for the DuckDB writer slot: run {holder.run_id[:8]} (no partition) of another command "
+                "or of the daemon holds it" in waiting
+            )
 
             os.killpg(command.pid, signal.SIGINT)  # Ctrl-C in its terminal
 
             assert command.wait(timeout=120) == 130
             last = (tmp_path / "stderr").read_text().strip().splitlines()[-1]
             assert last.startswith("kura-dagster run: interrupted: backfill ") and last.endswith(
-                "canceled: 1 run(s) in progress stopped, 0 queued run(s) canceled; no process of it is left running")
+                "canceled: 1 run(s) in progress stopped, 0 queued run(s) canceled; no process of it is left running"
+            )
             assert _session(command.pid) == []  # no code server, no run worker left behind
             (mine,) = [run for run in instance.get_runs() if run.run_id != holder.run_id]
             # Canceled, or failed when the terminal's SIGINT reached its worker before the cancel request did.
             assert mine.status in (DagsterRunStatus.CANCELED, DagsterRunStatus.FAILURE)
             pool = instance.event_log_storage.get_concurrency_info(POOL)
-            assert mine.run_id not in {step.run_id for step in pool.pending_steps}  # its place in the pool is gone
+            assert mine.run_id not in {
+                step.run_id for step in pool.pending_steps
+            }  # its place in the pool is gone
             # The other process's run was never touched: alive, still holding its slot, and it finishes.
             assert holder.process.poll() is None
             assert instance.get_run_by_id(holder.run_id).status == DagsterRunStatus.STARTED

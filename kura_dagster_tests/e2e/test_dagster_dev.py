@@ -24,8 +24,8 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from kura_dagster.core.storage.store import connect, qualified
-from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster.defs.partitions import partition_key
+from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster_tests.conftest import REPO, make_conversations, write_jsonl
 
 DATASETS = ("alpha", "beta")
@@ -151,8 +151,10 @@ def _covered(run: dict) -> tuple[str, str]:
 def _runs_tagged(client: DagsterGraphQLClient, key: str, value: str) -> list[dict]:
     result = _gql(client, RUNS_QUERY, filter={"tags": [{"key": key, "value": value}]})["runsOrError"]
     assert result["__typename"] == "Runs", result
-    return [{"runId": r["runId"], "status": r["status"], "tags": {t["key"]: t["value"] for t in r["tags"]}}
-            for r in result["results"]]
+    return [
+        {"runId": r["runId"], "status": r["status"], "tags": {t["key"]: t["value"] for t in r["tags"]}}
+        for r in result["results"]
+    ]
 
 
 def _counts(duckdb_path: Path, table: str) -> dict[tuple[str, str], int]:
@@ -168,17 +170,26 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
     home, data = tmp_path / "home", tmp_path / "data"
     dagster_home = home / "dagster"
     ensure_instance_config(dagster_home, max_concurrent_runs=2)
-    env = {**os.environ, "KURA_HOME": str(home), "KURA_DATA_DIR": str(data),
-           "DAGSTER_HOME": str(dagster_home), "KURA_MAX_CONCURRENT": "2",
-           "NUMBA_CACHE_DIR": str(home / "numba_cache")}
+    env = {
+        **os.environ,
+        "KURA_HOME": str(home),
+        "KURA_DATA_DIR": str(data),
+        "DAGSTER_HOME": str(dagster_home),
+        "KURA_MAX_CONCURRENT": "2",
+        "NUMBA_CACHE_DIR": str(home / "numba_cache"),
+    }
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "dagster_dev.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             _dagster_command() + ["dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_default_signal_handling,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_signal_handling,
         )
     command = None
     try:
@@ -197,33 +208,55 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
             for seed, day in enumerate(DAYS):
                 conversations = make_conversations(per_theme=PER_THEME, seed=seed, day=day)
                 write_jsonl(data / dataset / f"{day}.jsonl", conversations)
-            added = _gql(client, ADD_PARTITION, repositorySelector=repository, partitionsDefName="dataset",
-                         partitionKey=dataset)["addDynamicPartition"]
-            assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"), \
+            added = _gql(
+                client,
+                ADD_PARTITION,
+                repositorySelector=repository,
+                partitionsDefName="dataset",
+                partitionKey=dataset,
+            )["addDynamicPartition"]
+            assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"), (
                 added
+            )
 
         # One partition, as the launchpad does it: the partition tags select the (dataset, date) slice.
         single_key = partition_key("alpha", DAYS[0])
         single_run = client.submit_job_execution(
-            "kura_pipeline", repository_location_name=location, repository_name=REPOSITORY,
-            tags={"dagster/partition": single_key, "dagster/partition/dataset": "alpha",
-                  "dagster/partition/date": DAYS[0], TEST_TAG: "single"},
+            "kura_pipeline",
+            repository_location_name=location,
+            repository_name=REPOSITORY,
+            tags={
+                "dagster/partition": single_key,
+                "dagster/partition/dataset": "alpha",
+                "dagster/partition/date": DAYS[0],
+                TEST_TAG: "single",
+            },
         )
 
         # An asset backfill of all six partitions, as "Materialize" of selected partitions does it in the UI.
         keys = [partition_key(dataset, day) for dataset in DATASETS for day in DAYS]
-        launched = _gql(client, LAUNCH_BACKFILL, backfillParams={
-            "assetSelection": [{"path": [name]} for name in ASSETS],
-            "partitionNames": keys, "tags": [{"key": TEST_TAG, "value": "backfill"}],
-        })["launchPartitionBackfill"]
+        launched = _gql(
+            client,
+            LAUNCH_BACKFILL,
+            backfillParams={
+                "assetSelection": [{"path": [name]} for name in ASSETS],
+                "partitionNames": keys,
+                "tags": [{"key": TEST_TAG, "value": "backfill"}],
+            },
+        )["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         backfill_id = launched["backfillId"]
 
         # Meanwhile the command line: with the daemon of `dagster dev` alive it only creates its backfill
         # and follows it (one partition that the backfill above also runs: rows are replaced, not doubled).
-        command = subprocess.Popen(_kura_command() + ["run", "--dataset", "beta", "--date", DAYS[-1]],
-                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+        command = subprocess.Popen(
+            _kura_command() + ["run", "--dataset", "beta", "--date", DAYS[-1]],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
         deadline = time.monotonic() + RUNS_TIMEOUT_S
         while True:
@@ -232,7 +265,12 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
             backfill_runs = _runs_tagged(client, "dagster/backfill", backfill_id)
             statuses = {_covered(run): run["status"] for run in backfill_runs}
             finished = single_status in ("SUCCESS", "FAILURE", "CANCELED") and backfill["status"] in (
-                "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED", "COMPLETED")
+                "COMPLETED_SUCCESS",
+                "COMPLETED_FAILED",
+                "FAILED",
+                "CANCELED",
+                "COMPLETED",
+            )
             if finished or time.monotonic() > deadline:
                 break
             time.sleep(2)
@@ -245,7 +283,9 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
         assert single_status == "SUCCESS", log.read_text()[-4000:]
         assert backfill["status"] == "COMPLETED_SUCCESS", (backfill, statuses, log.read_text()[-4000:])
         # The backfill policy: one run per dataset, over its three days.
-        assert sorted(statuses) == [(partition_key(d, DAYS[0]), partition_key(d, DAYS[-1])) for d in DATASETS], statuses
+        assert sorted(statuses) == [
+            (partition_key(d, DAYS[0]), partition_key(d, DAYS[-1])) for d in DATASETS
+        ], statuses
         assert set(statuses.values()) == {"SUCCESS"}, statuses
         # Runs counted by our tags: whatever the schedule might add (a 02:00 UTC tick) is not ours.
         assert [r["runId"] for r in _runs_tagged(client, TEST_TAG, "single")] == [single_run]

@@ -26,15 +26,17 @@ DAYS = ("2026-11-01", "2026-11-02")
 def _demo(cwd: Path) -> subprocess.CompletedProcess:
     script = Path(sys.executable).parent / "kura-dagster"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
-    return subprocess.run(command + ["demo"], cwd=cwd, env=dict(os.environ), capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        command + ["demo"], cwd=cwd, env=dict(os.environ), capture_output=True, text=True, timeout=600
+    )
 
 
 def _tick(instance, cursor: str | None):
     """One evaluation of the sensor as the daemon does it: (requested partition keys, new cursor)."""
     definitions = build_definitions(Settings.from_env())
-    context = build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
-                                   definitions=definitions)
+    context = build_sensor_context(
+        instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=definitions
+    )
     data = definitions.resolve_sensor_def("landing_zone_sensor").evaluate_tick(context)
     return [request.partition_key for request in data.run_requests], data.cursor
 
@@ -51,7 +53,9 @@ def test_after_the_demo_the_sensor_requests_nothing_until_a_file_changes(kura_en
     # One progress line per run, with that run's own time: alpha's two days went in one run.
     progress = [line for line in demo.stdout.splitlines() if line.startswith("[")]
     assert len(progress) == 2, progress
-    assert re.fullmatch(r"\[1-2/3\] alpha 2026-11-01\.\.2026-11-02: ok in \d+\.\ds \(run \w{8}\)", progress[0])
+    assert re.fullmatch(
+        r"\[1-2/3\] alpha 2026-11-01\.\.2026-11-02: ok in \d+\.\ds \(run \w{8}\)", progress[0]
+    )
     assert re.fullmatch(r"\[3/3\] beta 2026-11-01: ok in \d+\.\ds \(run \w{8}\)", progress[1])
 
     with kura_instance(Settings.from_env()) as instance:

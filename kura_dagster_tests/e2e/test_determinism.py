@@ -14,7 +14,15 @@ from kura_dagster.core.types import Conversation, Message
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
 DAY = "2026-11-01"
-TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections", "topic_trends")
+TABLES = (
+    "conversations",
+    "summaries",
+    "embeddings",
+    "base_clusters",
+    "meta_clusters",
+    "projections",
+    "topic_trends",
+)
 
 
 def greetings(count: int) -> list[Conversation]:
@@ -23,10 +31,18 @@ def greetings(count: int) -> list[Conversation]:
     used to draw unseeded random vectors, so the manifold, and the centroids stored in base_clusters,
     changed from run to run. More than 20 copies: smaller components get a seeded random start instead."""
     start = datetime.fromisoformat(DAY).replace(tzinfo=timezone.utc)
-    return [Conversation(chat_id=f"hello-{i:03d}", created_at=start + timedelta(minutes=7 * i),
-                         messages=[Message(role="user", content="hi"),
-                                   Message(role="assistant", content="Hello! How can I help you today?")],
-                         metadata={"user_id": f"g{i:03d}"}) for i in range(count)]
+    return [
+        Conversation(
+            chat_id=f"hello-{i:03d}",
+            created_at=start + timedelta(minutes=7 * i),
+            messages=[
+                Message(role="user", content="hi"),
+                Message(role="assistant", content="Hello! How can I help you today?"),
+            ],
+            metadata={"user_id": f"g{i:03d}"},
+        )
+        for i in range(count)
+    ]
 
 
 def kura(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
@@ -38,11 +54,16 @@ def kura(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
 def ingest_and_run(root: Path, export: Path, hash_seed: str, numba_cache: Path) -> Path:
     """`ingest` then `run` of DAY in a fresh home; the DuckDB file it wrote."""
     home = root / "home"
-    env = dict(os.environ, KURA_HOME=str(home), KURA_DATA_DIR=str(root / "data"),
-               DAGSTER_HOME=str(home / "dagster"), PYTHONHASHSEED=hash_seed,
-               # Shared so the second run loads UMAP's compiled code instead of compiling it again (15 s);
-               # compiled or loaded, the code computes the same.
-               NUMBA_CACHE_DIR=str(numba_cache))
+    env = dict(
+        os.environ,
+        KURA_HOME=str(home),
+        KURA_DATA_DIR=str(root / "data"),
+        DAGSTER_HOME=str(home / "dagster"),
+        PYTHONHASHSEED=hash_seed,
+        # Shared so the second run loads UMAP's compiled code instead of compiling it again (15 s);
+        # compiled or loaded, the code computes the same.
+        NUMBA_CACHE_DIR=str(numba_cache),
+    )
     root.mkdir()
     ingested = kura("ingest", str(export), "--dataset", "support", env=env, cwd=root)
     assert ingested.returncode == 0, ingested.stderr
@@ -54,8 +75,12 @@ def ingest_and_run(root: Path, export: Path, hash_seed: str, numba_cache: Path) 
 def read_tables(path: Path) -> dict[str, list[tuple]]:
     """Every table of the file, its rows in stored order (the order the next stage reads them in)."""
     with duckdb.connect(str(path), read_only=True) as connection:
-        names = [row[0] for row in connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kura' ORDER BY 1").fetchall()]
+        names = [
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kura' ORDER BY 1"
+            ).fetchall()
+        ]
         return {name: connection.execute(f"SELECT * FROM kura.kura.{name}").fetchall() for name in names}
 
 
@@ -68,7 +93,9 @@ def test_a_day_run_twice_in_fresh_processes_gives_identical_tables(tmp_path):
     assert sorted(first) == sorted(second)
     assert len(first["conversations"]) == 72 and len(first["base_clusters"]) >= 5
     assert all(first.values()), "every table has rows"
-    changed = {name: sum(a != b for a, b in zip(rows, second[name])) + abs(len(rows) - len(second[name]))
-               for name, rows in first.items()}
+    changed = {
+        name: sum(a != b for a, b in zip(rows, second[name])) + abs(len(rows) - len(second[name]))
+        for name, rows in first.items()
+    }
     differing = {name: f"{count} of {len(first[name])} rows" for name, count in changed.items() if count}
     assert differing == {}, f"tables that differ between two runs of the same day: {differing}"

@@ -58,11 +58,23 @@ def page(browser, report):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     opened = context.new_page()
     problems: list[str] = []
-    opened.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-              if message.type in ("error", "warning") else None)
+    opened.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}")
+            if message.type in ("error", "warning")
+            else None
+        ),
+    )
     opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    opened.on("request", lambda request: problems.append(f"network request: {request.url}")
-              if not request.url.startswith("file://") else None)
+    opened.on(
+        "request",
+        lambda request: (
+            problems.append(f"network request: {request.url}")
+            if not request.url.startswith("file://")
+            else None
+        ),
+    )
     opened.goto(path.as_uri())
     opened.wait_for_function("window.kuraExplorer && window.kuraExplorer.ready")
     yield opened, problems
@@ -98,7 +110,9 @@ def test_clicking_a_tree_node_shows_its_details(page, report):
     parent = next(node for node in part.tree if node.id == zebra.parent_id)
     leaf_row = opened.locator("#tree").get_by_text(ZEBRA, exact=True)
     assert leaf_row.count() == 0  # its parent is collapsed: not rendered yet
-    opened.locator("#tree .node-row", has=opened.get_by_text(parent.name, exact=True)).locator(".toggle").click()
+    opened.locator("#tree .node-row", has=opened.get_by_text(parent.name, exact=True)).locator(
+        ".toggle"
+    ).click()
     leaf_row.click()
     assert opened.locator("#detail-name").text_content() == ZEBRA
     assert opened.locator("#tree .node-row.selected .name").text_content() == ZEBRA
@@ -115,16 +129,26 @@ def test_search_filters_the_tree_the_map_and_the_status(page, report):
     opened, problems = page
     _, part = report
     # What the page should find: members of clusters named or described with the word, and summaries with it.
-    summaries = dict(zip(part.summaries.column("chat_id").to_pylist(), part.summaries.column("summary").to_pylist()))
-    expected = {chat for node in part.tree if "zebra" in (node.name + node.description).lower() for chat in node.chat_ids}
+    summaries = dict(
+        zip(part.summaries.column("chat_id").to_pylist(), part.summaries.column("summary").to_pylist())
+    )
+    expected = {
+        chat
+        for node in part.tree
+        if "zebra" in (node.name + node.description).lower()
+        for chat in node.chat_ids
+    }
     expected |= {chat for chat, text in summaries.items() if "zebra" in text.lower()}
     leaves = {node.id for node in part.tree if not any(other.parent_id == node.id for other in part.tree)}
     hit_leaves = {node.id for node in part.tree if node.id in leaves and expected & set(node.chat_ids)}
     assert 0 < len(expected) < 600
     opened.fill("#search", "ZEBRA")  # case does not matter
     opened.wait_for_function("document.getElementById('status').textContent.includes('match')")
-    assert opened.locator("#status").text_content().startswith(
-        f"{len(expected)} of 600 conversations match in {len(hit_leaves)} clusters")
+    assert (
+        opened.locator("#status")
+        .text_content()
+        .startswith(f"{len(expected)} of 600 conversations match in {len(hit_leaves)} clusters")
+    )
     # The tree opens to every cluster with a hit, and shows no other.
     visible = opened.locator("#tree .node-row .name").all_text_contents()
     assert sorted(visible) == sorted(node.name for node in part.tree if expected & set(node.chat_ids))
@@ -155,7 +179,8 @@ def test_map_hover_and_click_select_a_cluster(page, report):
     data_index = opened.evaluate(
         "(() => { const d = window.kuraExplorer.data.clusters; let best = -1;"
         " for (let i = 0; i < d.id.length; i++) if (d.start[i] < d.end[i] && !d.parent.includes(i)"
-        " && (best < 0 || d.count[i] > d.count[best])) best = i; return best; })()")
+        " && (best < 0 || d.count[i] > d.count[best])) best = i; return best; })()"
+    )
     name = opened.evaluate(f"window.kuraExplorer.data.clusters.name[{data_index}]")
     x, y = opened.evaluate(f"window.kuraExplorer.screenPosition({data_index})")
     box = opened.locator("#map").bounding_box()

@@ -25,8 +25,21 @@ from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
-HOSTILE = ["../x", "..", "x/../../etc", "a;DROP TABLE conversations", "a'); DROP TABLE kura.conversations; --",
-           "ünïcode", "数据", "x" * 65, "", "UPPER", "a b", "$(touch pwned)", "a\nb"]
+HOSTILE = [
+    "../x",
+    "..",
+    "x/../../etc",
+    "a;DROP TABLE conversations",
+    "a'); DROP TABLE kura.conversations; --",
+    "ünïcode",
+    "数据",
+    "x" * 65,
+    "",
+    "UPPER",
+    "a b",
+    "$(touch pwned)",
+    "a\nb",
+]
 DAY = "2026-11-01"
 
 
@@ -38,9 +51,12 @@ def snapshot(root: Path) -> set[str]:
 def test_every_command_refuses_a_hostile_dataset_name(kura_env, capsys, name):
     source = write_jsonl(kura_env / "export.jsonl", make_conversations(per_theme=1, day=DAY))
     before = snapshot(kura_env)
-    commands = [["ingest", str(source), "--dataset", name], ["run", "--dataset", name, "--all"],
-                ["tree", "--dataset", name, "--date", DAY],
-                ["export", "--dataset", name, "--date", DAY, "--out", str(kura_env / "out")]]
+    commands = [
+        ["ingest", str(source), "--dataset", name],
+        ["run", "--dataset", name, "--all"],
+        ["tree", "--dataset", name, "--date", DAY],
+        ["export", "--dataset", name, "--date", DAY, "--out", str(kura_env / "out")],
+    ]
     for command in commands:
         with pytest.raises(SystemExit) as exit_info:
             main(command)
@@ -56,8 +72,13 @@ def test_a_hostile_partition_added_by_hand_fails_before_any_read_or_write(tmp_pa
     settings.prepare_home()
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [name])  # Dagster itself accepts any key
-    result = materialize(build_pipeline_assets(settings)[:1], partition_key=partition_key(name, DAY), instance=instance,
-                         resources=resources_from_settings(settings), raise_on_error=False)
+    result = materialize(
+        build_pipeline_assets(settings)[:1],
+        partition_key=partition_key(name, DAY),
+        instance=instance,
+        resources=resources_from_settings(settings),
+        raise_on_error=False,
+    )
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "invalid dataset name" in failure.step_failure_data.error.to_string()
     assert not settings.duckdb_path.exists() and not (tmp_path / "x").exists()
@@ -83,7 +104,9 @@ def test_the_landing_scan_keeps_good_files_and_names_what_it_skips(zone):
     scan = scan_landing_zone(zone)
     assert scan.datasets == ["good"] and scan.dates("good") == [DAY]
     reasons = dict(scan.skipped)
-    assert "invalid dataset name" in reasons["a;DROP TABLE x"] and "invalid dataset name" in reasons["ünïcode"]
+    assert (
+        "invalid dataset name" in reasons["a;DROP TABLE x"] and "invalid dataset name" in reasons["ünïcode"]
+    )
     assert "invalid dataset name" in reasons["x" * 65] and "invalid dataset name" in reasons["$(touch pwned)"]
     assert reasons["escape"] == "a link that leads outside the landing zone"
     assert reasons["good/2026-11-04.jsonl"] == "a link that leads outside the landing zone"

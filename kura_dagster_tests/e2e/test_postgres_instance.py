@@ -43,8 +43,10 @@ def server_bin() -> Path:
     for folder in reversed(candidates):
         if all((Path(folder) / tool).exists() for tool in ("initdb", "pg_ctl", "createdb")):
             return Path(folder)
-    pytest.fail("the postgres tests need PostgreSQL's server programs (initdb, pg_ctl, createdb) under "
-                "/usr/lib/postgresql/*/bin or on PATH: apt-get install postgresql, or deselect with -m 'not postgres'")
+    pytest.fail(
+        "the postgres tests need PostgreSQL's server programs (initdb, pg_ctl, createdb) under "
+        "/usr/lib/postgresql/*/bin or on PATH: apt-get install postgresql, or deselect with -m 'not postgres'"
+    )
 
 
 def free_port() -> int:
@@ -65,14 +67,21 @@ def throwaway_postgres() -> Iterator[dict[str, str]]:
 
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.fail("running as root, the postgres tests start the server as the user 'postgres', "
-                        "which does not exist (apt-get install postgresql creates it)")
+            pytest.fail(
+                "running as root, the postgres tests start the server as the user 'postgres', "
+                "which does not exist (apt-get install postgresql creates it)"
+            )
         os.chown(folder, owner.pw_uid, owner.pw_gid)
 
     def run(*command: str) -> subprocess.CompletedProcess:
         prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-        done = subprocess.run(prefix + list(command), capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PGPASSWORD": PASSWORD})
+        done = subprocess.run(
+            prefix + list(command),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PGPASSWORD": PASSWORD},
+        )
         assert done.returncode == 0, f"{' '.join(command)} failed: {done.stdout}{done.stderr}"
         return done
 
@@ -83,14 +92,38 @@ def throwaway_postgres() -> Iterator[dict[str, str]]:
         os.chown(password_file, owner.pw_uid, owner.pw_gid)
     data = folder / "data"
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "kura", f"--pwfile={password_file}",
-            "-A", "scram-sha-256", "--no-sync")
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60",
-            "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "kura",
+            f"--pwfile={password_file}",
+            "-A",
+            "scram-sha-256",
+            "--no-sync",
+        )
+        run(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
         try:
             run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "kura", "dagster")
-            yield {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_USER": "kura", "DAGSTER_PG_PASSWORD": PASSWORD,
-                   "port": str(port)}
+            yield {
+                "DAGSTER_PG_HOST": "127.0.0.1",
+                "DAGSTER_PG_USER": "kura",
+                "DAGSTER_PG_PASSWORD": PASSWORD,
+                "port": str(port),
+            }
         finally:
             run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
     finally:
@@ -100,7 +133,7 @@ def throwaway_postgres() -> Iterator[dict[str, str]]:
 def readme_postgres_yaml() -> dict:
     """The `dagster.yaml` shown under "When one machine is not enough" in the README, parsed."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### When one machine is not enough"):]
+    section = readme[readme.index("### When one machine is not enough") :]
     block = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert block, "the README's Postgres section has no yaml block"
     return yaml.safe_load(block.group(1))
@@ -119,33 +152,58 @@ def test_readme_postgres_instance_runs_the_sample(tmp_path: Path, monkeypatch: p
         data = tmp_path / "data" / DATASET
         data.mkdir(parents=True)
         shutil.copy(SAMPLE_DATA / DATASET / f"{DAY}.jsonl", data)
-        env = {**os.environ, "KURA_HOME": str(home), "KURA_DATA_DIR": str(tmp_path / "data"),
-               "DAGSTER_HOME": str(home / "dagster"), **{k: v for k, v in server.items() if k != "port"}}
+        env = {
+            **os.environ,
+            "KURA_HOME": str(home),
+            "KURA_DATA_DIR": str(tmp_path / "data"),
+            "DAGSTER_HOME": str(home / "dagster"),
+            **{k: v for k, v in server.items() if k != "port"},
+        }
 
         ran = kura("run", "--dataset", DATASET, "--date", DAY, cwd=tmp_path, env=env)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert f"[1/1] {DATASET} {DAY}: ok" in ran.stdout
 
         # The schedule's state goes to the instance's schedule storage when it is changed.
-        stopped = subprocess.run([str(Path(sys.executable).parent / "dagster"), "schedule", "stop",
-                                  "daily_recluster_schedule", "-w", str(REPO / "workspace.yaml")],
-                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        stopped = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "schedule",
+                "stop",
+                "daily_recluster_schedule",
+                "-w",
+                str(REPO / "workspace.yaml"),
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
-        url = (f"postgresql+psycopg2://kura:{PASSWORD}@127.0.0.1:{server['port']}/dagster")
+        url = f"postgresql+psycopg2://kura:{PASSWORD}@127.0.0.1:{server['port']}/dagster"
         engine = sqlalchemy.create_engine(url)
         try:
             with engine.connect() as connection:
+
                 def rows(sql: str) -> list[tuple]:
                     return [tuple(row) for row in connection.execute(sqlalchemy.text(sql))]
 
                 assert rows("SELECT pipeline_name, status FROM runs") == [("kura_pipeline", "SUCCESS")]
-                materialised = set(rows("SELECT asset_key, partition FROM event_logs "
-                                        "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"))
+                materialised = set(
+                    rows(
+                        "SELECT asset_key, partition FROM event_logs "
+                        "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+                    )
+                )
                 assert materialised == {(f'["{asset}"]', f"{DATASET}|{DAY}") for asset in ASSETS}
-                assert (DATASET,) in rows("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'dataset'")
-                assert rows("SELECT job_type, status FROM jobs WHERE job_body LIKE '%daily_recluster_schedule%'") == [
-                    ("SCHEDULE", "STOPPED")]
+                assert (DATASET,) in rows(
+                    "SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'dataset'"
+                )
+                assert rows(
+                    "SELECT job_type, status FROM jobs WHERE job_body LIKE '%daily_recluster_schedule%'"
+                ) == [("SCHEDULE", "STOPPED")]
         finally:
             engine.dispose()
         # Nothing fell back to the SQLite files Dagster writes by default.

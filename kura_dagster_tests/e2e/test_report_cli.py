@@ -19,7 +19,10 @@ def test_report_command(kura_env, monkeypatch, capsys):
     assert '"dataset":"demo"' in page and "Here is how." not in page  # messages are off by default
 
     monkeypatch.setenv("KURA_REPORT_INCLUDE_MESSAGES", "true")
-    assert main(["report", "--dataset", "demo", "--date", DAY, "--out", str(kura_env / "with-messages.html")]) == 0
+    assert (
+        main(["report", "--dataset", "demo", "--date", DAY, "--out", str(kura_env / "with-messages.html")])
+        == 0
+    )
     assert "Here is how." in (kura_env / "with-messages.html").read_text(encoding="utf-8")
 
     assert main(["report", "--dataset", "demo", "--date", "2026-11-08"]) == 2
@@ -54,7 +57,8 @@ def test_a_report_while_a_run_rewrites_the_day_refuses_rather_than_mix(kura_env,
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith(
         f"kura-dagster report: error: dataset 'demo' on {DAY} is part-way through a rewrite: its summaries were "
-        "written after its meta_clusters, so a page would mix two versions")
+        "written after its meta_clusters, so a page would mix two versions"
+    )
     assert page.read_bytes() == before
 
     _pipeline_writes(database, new, "meta_clusters", "projections")
@@ -63,8 +67,9 @@ def test_a_report_while_a_run_rewrites_the_day_refuses_rather_than_mix(kura_env,
 
 
 def test_nothing_to_report_leaves_the_file_there_untouched(kura_env, capsys):
-    write_synthetic_partition(kura_env / "home" / "kura.duckdb", "demo", DAY, synthetic_partition(40, 4),
-                              with_trends=False)
+    write_synthetic_partition(
+        kura_env / "home" / "kura.duckdb", "demo", DAY, synthetic_partition(40, 4), with_trends=False
+    )
     page = kura_env / "explorer.html"
     page.write_text("my earlier page", encoding="utf-8")
     assert main(["report", "--dataset", "demo", "--date", "2026-11-08", "--out", str(page)]) == 2
@@ -82,8 +87,9 @@ def test_a_write_that_fails_half_way_leaves_the_previous_page_whole(kura_env):
     import sys
     from pathlib import Path
 
-    write_synthetic_partition(kura_env / "home" / "kura.duckdb", "demo", DAY, synthetic_partition(200, 12),
-                              with_trends=False)
+    write_synthetic_partition(
+        kura_env / "home" / "kura.duckdb", "demo", DAY, synthetic_partition(200, 12), with_trends=False
+    )
     folder = kura_env / "pages"
     page = folder / "explorer.html"
     assert main(["report", "--dataset", "demo", "--date", DAY, "--out", str(page)]) == 0
@@ -95,13 +101,20 @@ def test_a_write_that_fails_half_way_leaves_the_previous_page_whole(kura_env):
 
     script = Path(sys.executable).parent / "kura-dagster"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
-    full = subprocess.run(command + ["report", "--dataset", "demo", "--date", DAY, "--out", str(page)],
-                          cwd=kura_env, env=dict(os.environ), capture_output=True, text=True, timeout=300,
-                          preexec_fn=small_disk)
+    full = subprocess.run(
+        command + ["report", "--dataset", "demo", "--date", DAY, "--out", str(page)],
+        cwd=kura_env,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_disk,
+    )
     assert full.returncode == 2, full.stderr
     assert full.stderr.count("\n") == 1 and full.stderr.startswith(
         f"kura-dagster report: error: {page}: file too large for this file system or limit; free some space or write "
         "somewhere else; a page already there is "
-        "unchanged"), full.stderr
+        "unchanged"
+    ), full.stderr
     assert page.read_bytes() == before
     assert [p.name for p in folder.iterdir()] == ["explorer.html"]  # no half-written file left behind

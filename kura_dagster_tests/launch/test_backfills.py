@@ -42,19 +42,27 @@ def _landing_zone(data_dir: Path) -> list[tuple[str, str]]:
 
 def _snapshot(settings: Settings) -> dict:
     """Per table: rows per partition, and whether any (partition, id) appears twice; cluster ids."""
-    keys = {"conversations": "chat_id", "summaries": "chat_id", "embeddings": "chat_id",
-            "base_clusters": "cluster_id", "meta_clusters": "cluster_id", "projections": "cluster_id"}
+    keys = {
+        "conversations": "chat_id",
+        "summaries": "chat_id",
+        "embeddings": "chat_id",
+        "base_clusters": "cluster_id",
+        "meta_clusters": "cluster_id",
+        "projections": "cluster_id",
+    }
     snapshot = {}
     with connect(settings.duckdb_path, read_only=True) as connection:
         for table, key in keys.items():
             name = qualified(connection, table)
             snapshot[table] = connection.execute(
                 f"SELECT dataset, CAST(date AS VARCHAR), count(*), count(DISTINCT {key}) FROM {name} "
-                "GROUP BY ALL ORDER BY ALL").fetchall()
+                "GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
         for table in ("base_clusters", "meta_clusters"):
             snapshot[f"{table}_ids"] = connection.execute(
                 f"SELECT dataset, CAST(date AS VARCHAR), list(cluster_id ORDER BY cluster_id) "
-                f"FROM {qualified(connection, table)} GROUP BY ALL ORDER BY ALL").fetchall()
+                f"FROM {qualified(connection, table)} GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
     return snapshot
 
 
@@ -121,8 +129,9 @@ def test_backfill_of_two_datasets_runs_in_parallel_and_is_idempotent(kura_env: P
         assert covered == [tuple(f"{dataset}|{day}" for day in DAYS) for dataset in DATASETS]
         assert {r.dagster_run.run_id for r in records} == {r.run_id for r in first}
         # Parallel runs: some two runs were in progress at the same time.
-        overlaps = [min(a.end_time, b.end_time) - max(a.start_time, b.start_time)
-                    for a, b in combinations(records, 2)]
+        overlaps = [
+            min(a.end_time, b.end_time) - max(a.start_time, b.start_time) for a, b in combinations(records, 2)
+        ]
         assert max(overlaps) > 0, overlaps
         # ...but never two DuckDB writers: the pool let one asset step run at a time across all runs.
         windows = sorted(_pool_step_windows(instance, [r.dagster_run.run_id for r in records]))
@@ -149,8 +158,9 @@ def test_failed_run_gives_exit_code_1_and_its_reason(kura_env: Path, capsys, mon
     conversations = make_conversations(per_theme=2, day="2026-11-01")
     # A conversation without a user turn cannot be summarised; with no failed summary allowed, the blocking
     # summary check fails, so the run fails at `summaries`.
-    silent = conversations[0].model_copy(update={"chat_id": "assistant-only",
-                                                 "messages": conversations[0].messages[1:2]})
+    silent = conversations[0].model_copy(
+        update={"chat_id": "assistant-only", "messages": conversations[0].messages[1:2]}
+    )
     write_jsonl(kura_env / "data" / "gamma" / "2026-11-01.jsonl", conversations + [silent])
     monkeypatch.setenv("KURA_MAX_SUMMARY_ERROR_RATE", "0")
     assert cli.main(["run", "--dataset", "gamma", "--date", "2026-11-01"]) == 1
@@ -161,10 +171,16 @@ def test_failed_run_gives_exit_code_1_and_its_reason(kura_env: Path, capsys, mon
 
 
 def test_days_outside_the_partitions_are_refused_before_any_run(kura_env: Path, capsys):
-    write_jsonl(kura_env / "data" / "gamma" / "2099-01-01.jsonl", make_conversations(per_theme=1, day="2099-01-01"))
+    write_jsonl(
+        kura_env / "data" / "gamma" / "2099-01-01.jsonl", make_conversations(per_theme=1, day="2099-01-01")
+    )
     assert cli.main(["run", "--dataset", "gamma", "--date", "2099-01-01"]) == 2
     err = capsys.readouterr().err
-    assert f"dataset 'gamma', 2099-01-01 ({kura_env / 'data' / 'gamma' / '2099-01-01.jsonl'}): 2099-01-01 is after " \
-           "today" in err and len(err.splitlines()) == 1
+    assert (
+        f"dataset 'gamma', 2099-01-01 ({kura_env / 'data' / 'gamma' / '2099-01-01.jsonl'}): 2099-01-01 is after "
+        "today"
+        in err
+        and len(err.splitlines()) == 1
+    )
     with kura_instance(Settings.from_env()) as instance:
         assert instance.get_backfills() == [] and instance.get_run_records() == []

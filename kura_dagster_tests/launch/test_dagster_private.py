@@ -31,8 +31,19 @@ def test_the_run_tags_dagster_writes_are_the_ones_the_project_reads():
 
 def test_the_backfill_record_is_made_and_ended_as_the_project_does():
     parameters = set(inspect.signature(private.PartitionBackfill.from_asset_partitions).parameters)
-    assert {"backfill_id", "asset_graph", "partition_names", "asset_selection", "backfill_timestamp", "tags",
-            "dynamic_partitions_store", "all_partitions", "title", "description", "run_config"} <= parameters
+    assert {
+        "backfill_id",
+        "asset_graph",
+        "partition_names",
+        "asset_selection",
+        "backfill_timestamp",
+        "tags",
+        "dynamic_partitions_store",
+        "all_partitions",
+        "title",
+        "description",
+        "run_config",
+    } <= parameters
     for method in ("with_status", "with_end_timestamp"):
         assert callable(getattr(private.PartitionBackfill, method))
     assert private.BulkActionStatus.CANCELED in private.BULK_ACTION_TERMINAL_STATUSES
@@ -47,7 +58,9 @@ def test_a_run_launcher_answers_run_monitoring_with_a_health_result():
     assert (result.status, result.msg) == (private.WorkerStatus.FAILED, "gone")
     # KuraRunLauncher overrides these two of the default launcher (the instance config names it).
     assert callable(DefaultRunLauncher.check_run_worker_health)
-    assert isinstance(inspect.getattr_static(DefaultRunLauncher, "supports_check_run_worker_health"), property)
+    assert isinstance(
+        inspect.getattr_static(DefaultRunLauncher, "supports_check_run_worker_health"), property
+    )
     assert "dagster_run" in private.LaunchRunContext._fields
 
 
@@ -64,21 +77,38 @@ def test_one_backfill_iteration_outside_the_daemon_creates_and_queues_the_runs(t
     server, and one iteration of the backfill daemon's step, which submits one run per partition."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pinned_location.py").write_text(
-        "from kura_dagster_tests.launch.test_dagster_private import defs\n", encoding="utf-8")
+        "from kura_dagster_tests.launch.test_dagster_private import defs\n", encoding="utf-8"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with instance_for_test(overrides={"run_coordinator": {
-            "module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}}) as instance:
-        target = private.ModuleTarget(module_name="pinned_location", attribute=None, working_directory=str(tmp_path),
-                                      location_name=None)
+    with instance_for_test(
+        overrides={
+            "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}
+        }
+    ) as instance:
+        target = private.ModuleTarget(
+            module_name="pinned_location", attribute=None, working_directory=str(tmp_path), location_name=None
+        )
         with private.WorkspaceProcessContext(instance, target, code_server_log_level="WARNING") as context:
             asset_graph = context.create_request_context().asset_graph
             backfill = private.PartitionBackfill.from_asset_partitions(
-                backfill_id="pinnedaa", asset_graph=asset_graph, partition_names=["a", "b"],
-                asset_selection=[letters.key], backfill_timestamp=0.0, tags={}, dynamic_partitions_store=instance,
-                all_partitions=False, title=None, description=None, run_config=None)
+                backfill_id="pinnedaa",
+                asset_graph=asset_graph,
+                partition_names=["a", "b"],
+                asset_selection=[letters.key],
+                backfill_timestamp=0.0,
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title=None,
+                description=None,
+                run_config=None,
+            )
             instance.add_backfill(backfill)
-            errors = list(private.execute_backfill_iteration_with_instigation_logger(
-                instance.get_backfill("pinnedaa"), logging.getLogger("pinned"), context, instance))
+            errors = list(
+                private.execute_backfill_iteration_with_instigation_logger(
+                    instance.get_backfill("pinnedaa"), logging.getLogger("pinned"), context, instance
+                )
+            )
         assert [error for error in errors if error is not None] == []
         runs = instance.get_runs(RunsFilter(tags={private.BACKFILL_ID_TAG: "pinnedaa"}))
         assert sorted(run.tags[private.PARTITION_NAME_TAG] for run in runs) == ["a", "b"]

@@ -18,7 +18,12 @@ from dagster import DagsterInstance, DagsterRunStatus
 from kura_dagster.core.settings import Settings
 from kura_dagster.defs.names import POOL
 from kura_dagster.launch.dagster_private import WorkerStatus
-from kura_dagster.launch.instance import DEFS_INSTANCE_YAML, LEGACY_INSTANCE_YAML, ensure_instance_config, instance_yaml
+from kura_dagster.launch.instance import (
+    DEFS_INSTANCE_YAML,
+    LEGACY_INSTANCE_YAML,
+    ensure_instance_config,
+    instance_yaml,
+)
 from kura_dagster.launch.recovery import KuraRunLauncher, recover_dead_runs
 from kura_dagster.launch.runs import kura_instance
 from kura_dagster_tests.slot_holder import SlotHolder, wait_for
@@ -56,7 +61,9 @@ def start_two(instance: DagsterInstance, kura_env: Path):
             holder.kill()
 
 
-def _start_two(instance: DagsterInstance, first: SlotHolder, second: SlotHolder) -> tuple[SlotHolder, SlotHolder]:
+def _start_two(
+    instance: DagsterInstance, first: SlotHolder, second: SlotHolder
+) -> tuple[SlotHolder, SlotHolder]:
     ids = {first.run_id: first, second.run_id: second}
     holder = wait_for(lambda: (claimed := _claimed(instance)) and claimed[0], "a run to take the slot")
     waiting = next(h for run_id, h in ids.items() if run_id != holder)
@@ -80,7 +87,8 @@ def test_a_killed_run_is_failed_and_its_slot_freed_while_a_live_one_is_left_alon
 
     assert [r.describe() for r in recovered] == [
         f"run {dead.run_id[:8]} (no partition): its process {dead.process.pid} is gone; "
-        "marked it failed and freed its DuckDB writer slot"]
+        "marked it failed and freed its DuckDB writer slot"
+    ]
     assert _status(instance, dead.run_id) == DagsterRunStatus.FAILURE
     # The live run in another process is untouched: still running, and it now gets the slot and finishes.
     assert alive.process.poll() is None and _status(instance, alive.run_id) == DagsterRunStatus.STARTED
@@ -108,7 +116,10 @@ def test_the_daemon_fails_a_dead_run_and_frees_its_slot(instance, start_two, mon
 
     assert isinstance(instance.run_launcher, KuraRunLauncher) and instance.run_monitoring_enabled
     dead, alive = start_two()
-    assert instance.run_launcher.check_run_worker_health(instance.get_run_by_id(dead.run_id)).status == WorkerStatus.RUNNING
+    assert (
+        instance.run_launcher.check_run_worker_health(instance.get_run_by_id(dead.run_id)).status
+        == WorkerStatus.RUNNING
+    )
     dead.kill()
 
     health = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(dead.run_id))
@@ -120,7 +131,8 @@ def test_the_daemon_fails_a_dead_run_and_frees_its_slot(instance, start_two, mon
 
     # The slot goes back free_slots_after_run_end_seconds after the run ended: the daemon's next pass then.
     later = concurrency.get_current_datetime() + timedelta(
-        seconds=instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 1)
+        seconds=instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 1
+    )
     monkeypatch.setattr(concurrency, "get_current_datetime", lambda: later)
     list(concurrency.execute_concurrency_slots_iteration(daemon, log))
     wait_for(lambda: _claimed(instance) == [alive.run_id], "the live run to take the freed slot")
@@ -131,7 +143,9 @@ def test_instance_config_turns_on_run_monitoring_and_updates_an_unedited_earlier
     home = tmp_path / "dagster"
     home.mkdir()
     path = home / "dagster.yaml"
-    path.write_text(LEGACY_INSTANCE_YAML.format(max_concurrent_runs=3), encoding="utf-8")  # as kura wrote it before
+    path.write_text(
+        LEGACY_INSTANCE_YAML.format(max_concurrent_runs=3), encoding="utf-8"
+    )  # as kura wrote it before
 
     ensure_instance_config(home, max_concurrent_runs=3)
 
@@ -157,10 +171,13 @@ def test_a_config_naming_the_launchers_former_module_gets_its_new_one(tmp_path: 
     ensure_instance_config(home, max_concurrent_runs=4)
     assert path.read_text() == instance_yaml(4)
 
-    edited = DEFS_INSTANCE_YAML.format(max_concurrent_runs=2).replace("poll_interval_seconds: 30",
-                                                                      "poll_interval_seconds: 60")
+    edited = DEFS_INSTANCE_YAML.format(max_concurrent_runs=2).replace(
+        "poll_interval_seconds: 30", "poll_interval_seconds: 60"
+    )
     path.write_text(edited, encoding="utf-8")
     ensure_instance_config(home)
-    assert path.read_text() == edited.replace("module: kura_dagster.defs.recovery", "module: kura_dagster.launch.recovery")
+    assert path.read_text() == edited.replace(
+        "module: kura_dagster.defs.recovery", "module: kura_dagster.launch.recovery"
+    )
     with DagsterInstance.from_config(str(home)) as loaded:
         assert isinstance(loaded.run_launcher, KuraRunLauncher)

@@ -29,24 +29,34 @@ def from_jsonl(cls: type[Conversation], file_path: str) -> list[Conversation]:
     return load_conversations(file_path, "jsonl")
 
 
-def from_claude_conversation_dump(cls: type[Conversation], file_path: str, metadata_fn: Any = None
-                                  ) -> list[Conversation]:
+def from_claude_conversation_dump(
+    cls: type[Conversation], file_path: str, metadata_fn: Any = None
+) -> list[Conversation]:
     """Claude's export (`conversations.json`, a .zip export or its folder); `metadata_fn(raw) -> dict`."""
     from kura_dagster.core.ingest.connectors import load_conversations
 
     return load_conversations(file_path, "claude", metadata_function=metadata_fn)
 
 
-def from_chatgpt_export(cls: type[Conversation], file_path: str, metadata_fn: Any = None) -> list[Conversation]:
+def from_chatgpt_export(
+    cls: type[Conversation], file_path: str, metadata_fn: Any = None
+) -> list[Conversation]:
     """ChatGPT's export: the branch each conversation's `current_node` selects."""
     from kura_dagster.core.ingest.connectors import load_conversations
 
     return load_conversations(file_path, "chatgpt", metadata_function=metadata_fn)
 
 
-def from_hf_dataset(cls: type[Conversation], dataset_name: str, split: str = "train",
-                    max_conversations: int | None = None, chat_id_fn: Any = None, created_at_fn: Any = None,
-                    messages_fn: Any = None, metadata_fn: Any = None) -> list[Conversation]:
+def from_hf_dataset(
+    cls: type[Conversation],
+    dataset_name: str,
+    split: str = "train",
+    max_conversations: int | None = None,
+    chat_id_fn: Any = None,
+    created_at_fn: Any = None,
+    messages_fn: Any = None,
+    metadata_fn: Any = None,
+) -> list[Conversation]:
     """A Hugging Face dataset: a `save_to_disk` folder, a local data file, or a hub name (needs a network).
 
     As in Kura, `*_fn(row)` pick the fields from a row; without them the columns are found by name
@@ -61,17 +71,31 @@ def from_hf_dataset(cls: type[Conversation], dataset_name: str, split: str = "tr
                 return fn(row)
             return next((row[name] for name in DEFAULT_COLUMNS[key] if name in row), None)
 
-        return {"chat_id": field(chat_id_fn, "chat_id"), "created_at": field(created_at_fn, "created_at"),
-                "messages": field(messages_fn, "messages"), "metadata": {}}
+        return {
+            "chat_id": field(chat_id_fn, "chat_id"),
+            "created_at": field(created_at_fn, "created_at"),
+            "messages": field(messages_fn, "messages"),
+            "metadata": {},
+        }
 
     custom = any(fn is not None for fn in (chat_id_fn, created_at_fn, messages_fn))
-    return load_conversations(dataset_name, "hf", split=split, max_records=max_conversations,
-                              row_function=pick_fields if custom else None,
-                              metadata_function=metadata_fn)
+    return load_conversations(
+        dataset_name,
+        "hf",
+        split=split,
+        max_records=max_conversations,
+        row_function=pick_fields if custom else None,
+        metadata_function=metadata_fn,
+    )
 
 
-CONSTRUCTORS = (from_conversation_dump, from_jsonl, from_claude_conversation_dump, from_chatgpt_export,
-                from_hf_dataset)
+CONSTRUCTORS = (
+    from_conversation_dump,
+    from_jsonl,
+    from_claude_conversation_dump,
+    from_chatgpt_export,
+    from_hf_dataset,
+)
 
 
 def attach() -> None:

@@ -73,8 +73,16 @@ class IngestReport:
         return self.accepted + self.duplicates + self.quarantined == self.input_records
 
 
-def ingest(path: str | Path, *, dataset: str, data_dir: Path, quarantine_dir: Path, fmt: str = "auto",
-           options: ConnectorOptions | None = None, db_path: Path | None = None) -> IngestReport:
+def ingest(
+    path: str | Path,
+    *,
+    dataset: str,
+    data_dir: Path,
+    quarantine_dir: Path,
+    fmt: str = "auto",
+    options: ConnectorOptions | None = None,
+    db_path: Path | None = None,
+) -> IngestReport:
     """Read an export, write its good records to the landing zone and its bad ones to the quarantine.
 
     Nothing is written when the export as a whole cannot be read (a missing file, a JSON document that
@@ -89,24 +97,37 @@ def ingest(path: str | Path, *, dataset: str, data_dir: Path, quarantine_dir: Pa
     validate_dataset_name(dataset)
     export = open_export(path, fmt, options)
     dated = options is not None and options.default_created_at is not None
-    with LandingWriter(data_dir, dataset) as landing, \
-            QuarantineWriter(quarantine_dir, dataset, db_path=db_path, sample=REJECTED_SAMPLE) as quarantine:
+    with (
+        LandingWriter(data_dir, dataset) as landing,
+        QuarantineWriter(quarantine_dir, dataset, db_path=db_path, sample=REJECTED_SAMPLE) as quarantine,
+    ):
         for outcome in export:
             if isinstance(outcome, Rejected):
                 quarantine.add(outcome)
                 continue
             if not dated and export.default_created_at is not None:
-                raise ValueError(f"{export.path}: record {export.records} has no timestamp (nor has any message "
-                                 f"of it): pass --default-date YYYY-MM-DD, the day its conversations belong to; "
-                                 f"nothing was ingested")
+                raise ValueError(
+                    f"{export.path}: record {export.records} has no timestamp (nor has any message "
+                    f"of it): pass --default-date YYYY-MM-DD, the day its conversations belong to; "
+                    f"nothing was ingested"
+                )
             landing.add(outcome)
         days = landing.commit()
         quarantine_file = quarantine.commit()
-    report = IngestReport(dataset=dataset, accepted=landing.written, duplicates=landing.duplicates,
-                          quarantined=quarantine.count, rejected=quarantine.sample, days=days,
-                          quarantine_file=quarantine_file, records_read=export.records, format=export.format,
-                          unchanged=landing.unchanged, default_created_at=export.default_created_at,
-                          elsewhere=dict(sorted(landing.elsewhere.items())))
+    report = IngestReport(
+        dataset=dataset,
+        accepted=landing.written,
+        duplicates=landing.duplicates,
+        quarantined=quarantine.count,
+        rejected=quarantine.sample,
+        days=days,
+        quarantine_file=quarantine_file,
+        records_read=export.records,
+        format=export.format,
+        unchanged=landing.unchanged,
+        default_created_at=export.default_created_at,
+        elsewhere=dict(sorted(landing.elsewhere.items())),
+    )
     if quarantine_file is not None and db_path is not None:
         report.quarantine_table = f"kura.{QUARANTINE_TABLE}"
     return report
@@ -117,6 +138,7 @@ def signals_stop_like_ctrl_c() -> Iterator[None]:
     """While inside, SIGTERM and SIGHUP (a kill, a closed terminal) raise KeyboardInterrupt like Ctrl-C, so an
     ingest unwinds and removes its scratch files (the default action would end the process on the spot).
     For the main thread of a command; the previous handlers come back on exit."""
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 

@@ -138,8 +138,10 @@ def days_with_conversations(data_dir: Path, dataset: str, days: list[str]) -> tu
     if not kept and len(skipped) == 1:
         raise ValueError(no_conversations(data_dir, dataset, skipped[0]))
     if not kept:
-        raise ValueError(f"no conversations for {dataset} on any of the {len(skipped)} days {skipped[0]} .. "
-                         f"{skipped[-1]} (no day file with data in {Path(data_dir) / dataset})")
+        raise ValueError(
+            f"no conversations for {dataset} on any of the {len(skipped)} days {skipped[0]} .. "
+            f"{skipped[-1]} (no day file with data in {Path(data_dir) / dataset})"
+        )
     return kept, skipped
 
 
@@ -160,8 +162,10 @@ def unknown_dataset(dataset: str, known: Iterable[str]) -> str | None:
     if dataset in known:
         return None
     if not known:
-        return (f"unknown dataset '{dataset}'; no dataset yet: "
-                f"`kura-dagster ingest PATH --dataset {dataset}` creates one")
+        return (
+            f"unknown dataset '{dataset}'; no dataset yet: "
+            f"`kura-dagster ingest PATH --dataset {dataset}` creates one"
+        )
     message = f"unknown dataset '{dataset}'; known: {', '.join(known)}"
     closest = difflib.get_close_matches(dataset, known, n=1, cutoff=0.6)
     return message + (f"; did you mean '{closest[0]}'?" if closest else "")
@@ -324,7 +328,9 @@ class LandingWriter:
         self._open: OrderedDict[str, BinaryIO] = OrderedDict()
         self._landed: dict[str, bytes] = {}  # "day\0chat_id" -> digest of the line landed under that id
         self._seen: dict[str, list[bytes]] = {}  # "day\0chat_id" -> digests of every content seen with the id
-        self._assumed: dict[str, tuple[str, bytes]] = {}  # chat_id -> (day, dateless digest), for undated ones
+        self._assumed: dict[
+            str, tuple[str, bytes]
+        ] = {}  # chat_id -> (day, dateless digest), for undated ones
         self._elsewhere: set[str] = set()  # undated chat_ids found landed on another day: not landed again
         self.elsewhere: dict[str, int] = {}  # day -> conversations not landed because already there
         self._lock: DatasetLock | None = None
@@ -350,7 +356,12 @@ class LandingWriter:
         if self._scratch_lock is not None:
             os.close(self._scratch_lock)
             self._scratch_lock = None
-        if self._created_folder and self._lock_depth == 0 and self.folder.is_dir() and not any(self.folder.iterdir()):
+        if (
+            self._created_folder
+            and self._lock_depth == 0
+            and self.folder.is_dir()
+            and not any(self.folder.iterdir())
+        ):
             with self.locked():  # removed under the lock (see DatasetLock), when released
                 pass
 
@@ -406,8 +417,11 @@ class LandingWriter:
     def _append(self, day: str, conversation: Conversation, line: str) -> None:
         handle = self._handle(day)
         # A scratch line carries what the merge sorts by, so the merge never parses the record again.
-        handle.write(f"{_sort_key(conversation)}\t{json.dumps(conversation.chat_id)}\t{line}\n"
-                     .encode("utf-8", "surrogateescape"))
+        handle.write(
+            f"{_sort_key(conversation)}\t{json.dumps(conversation.chat_id)}\t{line}\n".encode(
+                "utf-8", "surrogateescape"
+            )
+        )
         self.written += 1
 
     def _handle(self, day: str) -> BinaryIO:
@@ -475,7 +489,9 @@ class LandingWriter:
                     self.written -= 1
                     self.duplicates += 1
                 else:
-                    entries.append((sort_key.decode(), identifier, 0, offset + len(sort_key) + len(chat_id) + 2))
+                    entries.append(
+                        (sort_key.decode(), identifier, 0, offset + len(sort_key) + len(chat_id) + 2)
+                    )
                 offset += len(raw)
         path = self.folder / f"{day}.jsonl"
         if not entries and not path.exists():
@@ -500,8 +516,9 @@ class LandingWriter:
         os.replace(merged, path)
         return True
 
-    def _keep_old_lines(self, day: str, path: Path, kept: Path, unreadable: Path,
-                        entries: list[tuple[str, str, int, int]]) -> None:
+    def _keep_old_lines(
+        self, day: str, path: Path, kept: Path, unreadable: Path, entries: list[tuple[str, str, int, int]]
+    ) -> None:
         """Add the day file's conversations that no ingested one replaces; lines that no longer parse are
         kept verbatim, in their order, at the end of the file."""
         positions: dict[str, int] = {}  # chat_id -> index in entries, for a day file holding an id twice
@@ -514,8 +531,11 @@ class LandingWriter:
                 try:
                     record = json.loads(text)
                     chat_id = record.get("chat_id") if isinstance(record, dict) else None
-                    landed = (self._landed.get(f"{day}\0{chat_id}")
-                              if isinstance(chat_id, str) and chat_id not in self._elsewhere else None)
+                    landed = (
+                        self._landed.get(f"{day}\0{chat_id}")
+                        if isinstance(chat_id, str) and chat_id not in self._elsewhere
+                        else None
+                    )
                     if landed is not None and landed == _digest(text):
                         # Byte for byte the line being landed (the usual case when an export comes again):
                         # replaced by itself, so there is nothing to validate.
@@ -529,8 +549,11 @@ class LandingWriter:
                     continue
                 line = conversation_line(conversation)
                 # An id not landed again (already on another day) keeps the line it has here.
-                landed = (None if conversation.chat_id in self._elsewhere
-                          else self._landed.get(f"{day}\0{conversation.chat_id}"))
+                landed = (
+                    None
+                    if conversation.chat_id in self._elsewhere
+                    else self._landed.get(f"{day}\0{conversation.chat_id}")
+                )
                 if landed is not None:  # replaced by the ingested record with this id
                     if landed == _digest(line) and conversation.chat_id not in matched:
                         matched.add(conversation.chat_id)

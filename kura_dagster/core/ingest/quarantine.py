@@ -39,8 +39,12 @@ Key = tuple[str, str, int, str]
 
 def _key(entry: dict) -> Key:
     record = entry.get("record")
-    return (str(entry.get("dataset", "")), str(entry.get("source", "")),
-            record if isinstance(record, int) and not isinstance(record, bool) else -1, str(entry.get("reason", "")))
+    return (
+        str(entry.get("dataset", "")),
+        str(entry.get("source", "")),
+        record if isinstance(record, int) and not isinstance(record, bool) else -1,
+        str(entry.get("reason", "")),
+    )
 
 
 class QuarantineWriter:
@@ -58,8 +62,15 @@ class QuarantineWriter:
     even a sweep racing its creation cannot take it away.
     """
 
-    def __init__(self, quarantine_dir: Path, dataset: str, *, db_path: Path | None = None,
-                 ingested_at: datetime | None = None, sample: int = 100) -> None:
+    def __init__(
+        self,
+        quarantine_dir: Path,
+        dataset: str,
+        *,
+        db_path: Path | None = None,
+        ingested_at: datetime | None = None,
+        sample: int = 100,
+    ) -> None:
         self.quarantine_dir = Path(quarantine_dir)
         self.dataset = dataset
         self.db_path = Path(db_path) if db_path is not None else None
@@ -91,12 +102,20 @@ class QuarantineWriter:
     def add(self, rejected: Rejected) -> None:
         if self._handle is None:
             self.quarantine_dir.mkdir(parents=True, exist_ok=True)
-            descriptor, name = tempfile.mkstemp(prefix=f".{self.dataset}-", suffix=SCRATCH_SUFFIX, dir=self.quarantine_dir)
+            descriptor, name = tempfile.mkstemp(
+                prefix=f".{self.dataset}-", suffix=SCRATCH_SUFFIX, dir=self.quarantine_dir
+            )
             if fcntl is not None:
                 fcntl.flock(descriptor, fcntl.LOCK_SH)
             self._scratch, self._handle = Path(name), os.fdopen(descriptor, "w+b")
-        entry = {"dataset": self.dataset, "source": rejected.source, "record": rejected.record,
-                 "reason": rejected.reason, "raw": rejected.raw, "ingested_at": self.ingested_at}
+        entry = {
+            "dataset": self.dataset,
+            "source": rejected.source,
+            "record": rejected.record,
+            "reason": rejected.reason,
+            "raw": rejected.raw,
+            "ingested_at": self.ingested_at,
+        }
         self._handle.write(json_line(entry).encode("utf-8") + b"\n")
         self.count += 1
         if len(self.sample) < self.sample_size:
@@ -130,8 +149,10 @@ class QuarantineWriter:
         try:  # after the file: if the database is busy past the wait, the file has them
             _insert(self._batches(), self.db_path)
         except duckdb.Error as error:
-            raise ValueError(f"{self.path} is written, but not the table kura.quarantine in {self.db_path}: {error}; "
-                             f"ingest again to retry (nothing will be duplicated)") from None
+            raise ValueError(
+                f"{self.path} is written, but not the table kura.quarantine in {self.db_path}: {error}; "
+                f"ingest again to retry (nothing will be duplicated)"
+            ) from None
 
     def _new_lines(self) -> Iterator[tuple[int, bytes]]:
         assert self._handle is not None
@@ -239,20 +260,27 @@ def _insert(batches: Iterator[list[dict]], db_path: Path) -> None:
         connection.execute(
             f"CREATE TABLE IF NOT EXISTS {target} (dataset VARCHAR NOT NULL, source VARCHAR NOT NULL, "
             "record BIGINT NOT NULL, reason VARCHAR NOT NULL, raw VARCHAR, ingested_at TIMESTAMP NOT NULL, "
-            "PRIMARY KEY (dataset, source, record, reason))")
+            "PRIMARY KEY (dataset, source, record, reason))"
+        )
         for batch in batches:
             unique = list({_key(entry): entry for entry in reversed(batch)}.values())  # first of a key wins
-            table = pa.table({
-                "dataset": pa.array([e["dataset"] for e in unique], pa.string()),
-                "source": pa.array([e["source"] for e in unique], pa.string()),
-                "record": pa.array([e["record"] for e in unique], pa.int64()),
-                "reason": pa.array([e["reason"] for e in unique], pa.string()),
-                "raw": pa.array([e["raw"] for e in unique], pa.string()),
-                "ingested_at": pa.array([datetime.fromisoformat(e["ingested_at"]).replace(tzinfo=None) for e in unique],
-                                        pa.timestamp("us")),
-            })
+            table = pa.table(
+                {
+                    "dataset": pa.array([e["dataset"] for e in unique], pa.string()),
+                    "source": pa.array([e["source"] for e in unique], pa.string()),
+                    "record": pa.array([e["record"] for e in unique], pa.int64()),
+                    "reason": pa.array([e["reason"] for e in unique], pa.string()),
+                    "raw": pa.array([e["raw"] for e in unique], pa.string()),
+                    "ingested_at": pa.array(
+                        [datetime.fromisoformat(e["ingested_at"]).replace(tzinfo=None) for e in unique],
+                        pa.timestamp("us"),
+                    ),
+                }
+            )
             connection.register("incoming_quarantine", table)
             try:
-                connection.execute(f"INSERT INTO {target} SELECT * FROM incoming_quarantine ON CONFLICT DO NOTHING")
+                connection.execute(
+                    f"INSERT INTO {target} SELECT * FROM incoming_quarantine ON CONFLICT DO NOTHING"
+                )
             finally:
                 connection.unregister("incoming_quarantine")

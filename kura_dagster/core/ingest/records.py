@@ -128,8 +128,9 @@ def _metadata_value(value: Any) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, (list, tuple)) and all(item is None or isinstance(item, (str, bool, int, float))
-                                                for item in value):
+    if isinstance(value, (list, tuple)) and all(
+        item is None or isinstance(item, (str, bool, int, float)) for item in value
+    ):
         return [_metadata_value(item) for item in value]
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -217,7 +218,9 @@ def parse_record(obj: Any, limits: Limits | None = None) -> Conversation:
         cut = 0
         for index, message in enumerate(messages):
             if len(message.content) > limits.max_message_chars:
-                messages[index] = message.model_copy(update={"content": message.content[:limits.max_message_chars]})
+                messages[index] = message.model_copy(
+                    update={"content": message.content[: limits.max_message_chars]}
+                )
                 cut += 1
         if cut:
             previous = conversation.metadata.get("truncated_messages")
@@ -240,7 +243,9 @@ def _check_utf8(conversation: Conversation) -> None:
     """Every text of the record must be writable as UTF-8; encoding each string is much cheaper than
     serialising the whole record to find out."""
     texts: list[tuple[str, Any]] = [("chat_id", conversation.chat_id)]
-    texts += [(f"messages.{index}.content", message.content) for index, message in enumerate(conversation.messages)]
+    texts += [
+        (f"messages.{index}.content", message.content) for index, message in enumerate(conversation.messages)
+    ]
     for key, value in conversation.metadata.items():
         texts.append(("metadata key", key))
         values = value if isinstance(value, list) else [value]
@@ -255,8 +260,9 @@ def _utf8_safe(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def collect(source: str, records: Iterable[tuple[int, str, Any]], limits: Limits | None = None) -> Iterator[
-        Conversation | Rejected]:
+def collect(
+    source: str, records: Iterable[tuple[int, str, Any]], limits: Limits | None = None
+) -> Iterator[Conversation | Rejected]:
     """Validate decoded records one by one: each becomes a Conversation or a Rejected, in input order."""
     for number, raw, obj in records:
         if isinstance(obj, Invalid):
@@ -290,14 +296,22 @@ def jsonl_records(path: Path, start: int = 0, end: int | None = None) -> Iterato
             try:
                 line = line_bytes.decode("utf-8")
             except UnicodeDecodeError as error:
-                yield number, line_bytes.decode("utf-8", "replace"), Invalid(f"invalid UTF-8 at byte {error.start}")
+                yield (
+                    number,
+                    line_bytes.decode("utf-8", "replace"),
+                    Invalid(f"invalid UTF-8 at byte {error.start}"),
+                )
                 continue
             if not line.strip():
                 continue
             try:
                 yield number, line.rstrip("\r\n"), json.loads(line)
             except json.JSONDecodeError as error:
-                yield number, line.rstrip("\r\n"), Invalid(f"malformed JSON: {error.msg} at column {error.colno}")
+                yield (
+                    number,
+                    line.rstrip("\r\n"),
+                    Invalid(f"malformed JSON: {error.msg} at column {error.colno}"),
+                )
             except RecursionError:
                 yield number, line.rstrip("\r\n"), Invalid("malformed JSON: nested too deeply")
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
 from kura_dagster.core.llm.naming import NAME_SCHEMA, validate_name
 from kura_dagster.core.llm.summaries import escape
-from kura_dagster.core.stages.naming import slugify
 from kura_dagster.core.privacy.scrubbing import scrub
-from kura_dagster.core.text import content_words
 from kura_dagster.core.privacy.thresholds import hide, is_content_free
+from kura_dagster.core.stages.naming import slugify
+from kura_dagster.core.text import content_words
 from kura_dagster.core.types import Cluster
 
 PRIVACY_SCALE = """Rate how private the cluster description below is, on this scale:
@@ -74,8 +74,11 @@ class AuditOutcome:
     scores: list[int] = field(default_factory=list)
 
     def as_metadata(self) -> dict[str, int]:
-        return {"privacy_audit_rated": self.rated, "privacy_audit_renamed": self.renamed,
-                "privacy_audit_withheld": self.withheld}
+        return {
+            "privacy_audit_rated": self.rated,
+            "privacy_audit_renamed": self.renamed,
+            "privacy_audit_withheld": self.withheld,
+        }
 
 
 class PrivacyAuditor:
@@ -125,8 +128,13 @@ class PrivacyAuditor:
             name, description = scrub(general["name"].strip()), scrub(general["summary"].strip())
             if await self.rate(name, description) >= self.min_score:
                 self.outcome.renamed += 1
-                return cluster.model_copy(update={"name": name, "description": description,
-                                                  "slug": slugify(content_words(name), cluster.slug)})
+                return cluster.model_copy(
+                    update={
+                        "name": name,
+                        "description": description,
+                        "slug": slugify(content_words(name), cluster.slug),
+                    }
+                )
         except BudgetExceeded:
             raise
         except LLMError:
@@ -135,14 +143,28 @@ class PrivacyAuditor:
         return hide(cluster, withheld=True)
 
     async def rate(self, name: str, description: str) -> int:
-        messages = [{"role": "system", "content": AUDIT_INSTRUCTIONS},
-                    {"role": "user", "content": f"{_cluster_block(name, description)}\n\nRate it."}]
-        answer = await self.client.chat_json(messages, schema=AUDIT_SCHEMA, schema_name="privacy_rating",
-                                             purpose="privacy_audit", validate=_validate_score)
+        messages = [
+            {"role": "system", "content": AUDIT_INSTRUCTIONS},
+            {"role": "user", "content": f"{_cluster_block(name, description)}\n\nRate it."},
+        ]
+        answer = await self.client.chat_json(
+            messages,
+            schema=AUDIT_SCHEMA,
+            schema_name="privacy_rating",
+            purpose="privacy_audit",
+            validate=_validate_score,
+        )
         return int(answer["score"])
 
     async def _generalise(self, name: str, description: str) -> dict:
-        messages = [{"role": "system", "content": GENERALISE_INSTRUCTIONS},
-                    {"role": "user", "content": f"{_cluster_block(name, description)}\n\nRewrite it."}]
-        return await self.client.chat_json(messages, schema=NAME_SCHEMA, schema_name="general_cluster_name",
-                                           purpose="privacy_audit", validate=validate_name)
+        messages = [
+            {"role": "system", "content": GENERALISE_INSTRUCTIONS},
+            {"role": "user", "content": f"{_cluster_block(name, description)}\n\nRewrite it."},
+        ]
+        return await self.client.chat_json(
+            messages,
+            schema=NAME_SCHEMA,
+            schema_name="general_cluster_name",
+            purpose="privacy_audit",
+            validate=validate_name,
+        )

@@ -58,7 +58,9 @@ class ResponseCache:
             rows = self._connect().execute("SELECT response FROM chat_cache WHERE key = ?", [key]).fetchall()
         return rows[0][0] if rows else None
 
-    def put_chat(self, key: str, model: str, purpose: str, response: str, prompt_tokens: int, completion_tokens: int) -> None:
+    def put_chat(
+        self, key: str, model: str, purpose: str, response: str, prompt_tokens: int, completion_tokens: int
+    ) -> None:
         with self._lock:
             self._pending_chat.append((key, model, purpose, response, prompt_tokens, completion_tokens))
             if len(self._pending_chat) >= self.flush_every:
@@ -68,16 +70,22 @@ class ResponseCache:
         if not keys:
             return {}
         with self._lock:
-            found = {k: np.asarray(v, dtype=np.float32) for k, _, v in self._pending_vectors if k in set(keys)}
-            rows = self._connect().execute(
-                "SELECT key, vector FROM embedding_cache WHERE key IN (SELECT unnest(?))", [keys]
-            ).fetchall()
+            found = {
+                k: np.asarray(v, dtype=np.float32) for k, _, v in self._pending_vectors if k in set(keys)
+            }
+            rows = (
+                self._connect()
+                .execute("SELECT key, vector FROM embedding_cache WHERE key IN (SELECT unnest(?))", [keys])
+                .fetchall()
+            )
         found.update({key: np.asarray(vector, dtype=np.float32) for key, vector in rows})
         return found
 
     def put_vectors(self, model: str, items: list[tuple[str, np.ndarray]]) -> None:
         with self._lock:
-            self._pending_vectors.extend((key, model, vector.astype(np.float32).tolist()) for key, vector in items)
+            self._pending_vectors.extend(
+                (key, model, vector.astype(np.float32).tolist()) for key, vector in items
+            )
             if len(self._pending_vectors) >= self.flush_every:
                 self._flush_locked()
 
@@ -86,11 +94,15 @@ class ResponseCache:
         if self._pending_chat:
             connection.executemany(
                 "INSERT OR REPLACE INTO chat_cache (key, model, purpose, response, prompt_tokens, completion_tokens) "
-                "VALUES (?, ?, ?, ?, ?, ?)", self._pending_chat)
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                self._pending_chat,
+            )
             self._pending_chat.clear()
         if self._pending_vectors:
-            connection.executemany("INSERT OR REPLACE INTO embedding_cache (key, model, vector) VALUES (?, ?, ?)",
-                                   self._pending_vectors)
+            connection.executemany(
+                "INSERT OR REPLACE INTO embedding_cache (key, model, vector) VALUES (?, ?, ?)",
+                self._pending_vectors,
+            )
             self._pending_vectors.clear()
 
     def flush(self) -> None:

@@ -197,8 +197,14 @@ class LLMClient:
         temperature: float = 0.0,
     ) -> dict:
         """One structured answer: JSON that fits `schema` (and passes `validate`, which may raise)."""
-        key = request_key(kind="chat", model=self.chat_model, messages=list(messages), schema=schema,
-                          temperature=temperature, prompt_version=PROMPT_VERSION)
+        key = request_key(
+            kind="chat",
+            model=self.chat_model,
+            messages=list(messages),
+            schema=schema,
+            temperature=temperature,
+            prompt_version=PROMPT_VERSION,
+        )
         if self.cache is not None:
             cached = self.cache.get_chat(key)
             if cached is not None:
@@ -209,7 +215,9 @@ class LLMClient:
         if pending is not None and pending.get_loop() is asyncio.get_running_loop():
             self.usage.record_hit(purpose)
             return dict(await asyncio.shield(pending))
-        task = asyncio.ensure_future(self._answer(key, messages, schema, schema_name, purpose, validate, temperature))
+        task = asyncio.ensure_future(
+            self._answer(key, messages, schema, schema_name, purpose, validate, temperature)
+        )
         self._in_flight[key] = task
         try:
             return dict(await task)
@@ -233,8 +241,11 @@ class LLMClient:
                     raise LLMError(f"invalid answer after a second request: {error}") from error
                 conversation = conversation + [
                     {"role": "assistant", "content": content[:2000]},
-                    {"role": "user", "content": f"That answer was invalid ({str(error)[:300]}). "
-                                                "Reply again with only a JSON object that fits the schema."},
+                    {
+                        "role": "user",
+                        "content": f"That answer was invalid ({str(error)[:300]}). "
+                        "Reply again with only a JSON object that fits the schema.",
+                    },
                 ]
         if self.cache is not None:
             self.cache.put_chat(key, self.chat_model, purpose, json.dumps(answer), 0, 0)
@@ -244,26 +255,36 @@ class LLMClient:
         async with self._gate():
             prompt_chars = sum(len(m["content"]) for m in messages)
             with self._budget(prompt_chars, self.max_completion_tokens, self.chat_model):
-                response = await self._with_retries(lambda: self._client().chat.completions.create(
-                    model=self.chat_model,
-                    messages=messages,
-                    temperature=temperature,
-                    max_tokens=self.max_completion_tokens,
-                    response_format={"type": "json_schema",
-                                     "json_schema": {"name": schema_name, "schema": schema, "strict": True}},
-                    timeout=self.timeout_s,
-                ))
+                response = await self._with_retries(
+                    lambda: self._client().chat.completions.create(
+                        model=self.chat_model,
+                        messages=messages,
+                        temperature=temperature,
+                        max_tokens=self.max_completion_tokens,
+                        response_format={
+                            "type": "json_schema",
+                            "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                        },
+                        timeout=self.timeout_s,
+                    )
+                )
         usage = getattr(response, "usage", None)
         prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
         completion_tokens = getattr(usage, "completion_tokens", 0) or 0
-        self.usage.record_call(purpose, prompt_tokens, completion_tokens,
-                               self.prices.cost(self.chat_model, prompt_tokens, completion_tokens))
+        self.usage.record_call(
+            purpose,
+            prompt_tokens,
+            completion_tokens,
+            self.prices.cost(self.chat_model, prompt_tokens, completion_tokens),
+        )
         return response.choices[0].message.content or ""
 
     # -- embeddings ---------------------------------------------------------------------------------
 
     def _embedding_key(self, text: str) -> str:
-        return request_key(kind="embedding", model=self.embedding_model, dimensions=self.embedding_dimensions, text=text)
+        return request_key(
+            kind="embedding", model=self.embedding_model, dimensions=self.embedding_dimensions, text=text
+        )
 
     async def embed(self, texts: Sequence[str], *, purpose: str = "embedding") -> np.ndarray:
         """Unit vectors for `texts`, in order; cached texts are not sent again."""
@@ -273,7 +294,10 @@ class LLMClient:
             if key in found:
                 self.usage.record_hit(purpose)
         missing = sorted({key: text for key, text in zip(keys, texts) if key not in found}.items())
-        batches = [missing[i : i + self.embedding_batch_size] for i in range(0, len(missing), self.embedding_batch_size)]
+        batches = [
+            missing[i : i + self.embedding_batch_size]
+            for i in range(0, len(missing), self.embedding_batch_size)
+        ]
         for result in await asyncio.gather(*(self._embed_batch(batch, purpose) for batch in batches)):
             found.update(result)
         if not texts:
@@ -285,11 +309,18 @@ class LLMClient:
         async with self._gate():
             extra = {"dimensions": self.embedding_dimensions} if self.embedding_dimensions else {}
             with self._budget(sum(len(t) for t in inputs), 0, self.embedding_model):
-                response = await self._with_retries(lambda: self._client().embeddings.create(
-                    model=self.embedding_model, input=inputs, timeout=self.timeout_s, **extra))
+                response = await self._with_retries(
+                    lambda: self._client().embeddings.create(
+                        model=self.embedding_model, input=inputs, timeout=self.timeout_s, **extra
+                    )
+                )
         prompt_tokens = getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0
-        self.usage.record_call(purpose, prompt_tokens, 0, self.prices.cost(self.embedding_model, prompt_tokens, 0))
-        vectors = {batch[item.index][0]: np.asarray(item.embedding, dtype=np.float32) for item in response.data}
+        self.usage.record_call(
+            purpose, prompt_tokens, 0, self.prices.cost(self.embedding_model, prompt_tokens, 0)
+        )
+        vectors = {
+            batch[item.index][0]: np.asarray(item.embedding, dtype=np.float32) for item in response.data
+        }
         if self.cache is not None:
             self.cache.put_vectors(self.embedding_model, list(vectors.items()))
         return vectors

@@ -14,8 +14,8 @@ import numpy as np
 
 from kura_dagster.core.llm.client import BudgetExceeded, LLMClient, LLMError
 from kura_dagster.core.llm.summaries import escape
-from kura_dagster.core.stages.naming import GroupName, KeywordClusterNamer
 from kura_dagster.core.privacy.scrubbing import scrub
+from kura_dagster.core.stages.naming import GroupName, KeywordClusterNamer
 from kura_dagster.core.types import ConversationSummary
 
 NAMING_INSTRUCTIONS = """You are naming a cluster of related conversations between users and an AI assistant \
@@ -55,7 +55,9 @@ def summaries_block(summaries: Sequence[ConversationSummary], tag: str) -> str:
 class ContrastiveClusterNamer:
     """`ClusterNamer` that asks an LLM, one call per cluster, with in-cluster and nearest-outside examples."""
 
-    def __init__(self, client: LLMClient, *, sample_size: int = 10, contrast_size: int = 10, seed: int = 42) -> None:
+    def __init__(
+        self, client: LLMClient, *, sample_size: int = 10, contrast_size: int = 10, seed: int = 42
+    ) -> None:
         self.client = client
         self.sample_size = sample_size
         self.contrast_size = contrast_size
@@ -72,19 +74,29 @@ class ContrastiveClusterNamer:
         keyword_names = self.fallback.name_groups(groups, summaries, vectors)
         answers = self.client.run(self._name_all(groups, summaries, vectors))
         return [
-            GroupName(name=scrub(answer["name"].strip()), description=scrub(answer["summary"].strip()),
-                      keywords=fallback.keywords)
-            if answer is not None else fallback
+            GroupName(
+                name=scrub(answer["name"].strip()),
+                description=scrub(answer["summary"].strip()),
+                keywords=fallback.keywords,
+            )
+            if answer is not None
+            else fallback
             for answer, fallback in zip(answers, keyword_names)
         ]
 
     async def _name_all(self, groups, summaries, vectors):
-        return await asyncio.gather(*(self._name_one(i, rows, groups, summaries, vectors) for i, rows in enumerate(groups)))
+        return await asyncio.gather(
+            *(self._name_one(i, rows, groups, summaries, vectors) for i, rows in enumerate(groups))
+        )
 
     def _examples(self, index: int, rows: np.ndarray, summaries, vectors) -> tuple[list, list]:
         centroid = vectors[rows].mean(axis=0)
         rng = np.random.default_rng(self.seed + index)
-        inside = rows if len(rows) <= self.sample_size else np.sort(rng.choice(rows, self.sample_size, replace=False))
+        inside = (
+            rows
+            if len(rows) <= self.sample_size
+            else np.sort(rng.choice(rows, self.sample_size, replace=False))
+        )
         outside_mask = np.ones(len(summaries), dtype=bool)
         outside_mask[rows] = False
         outside = np.flatnonzero(outside_mask)
@@ -94,15 +106,21 @@ class ContrastiveClusterNamer:
     async def _name_one(self, index, rows, groups, summaries, vectors) -> dict | None:
         inside, contrast = self._examples(index, rows, summaries, vectors)
         prompt = (
-            "Summaries of conversations in the cluster:\n" + summaries_block(inside, "summaries") +
-            "\n\nSummaries of the nearest conversations outside the cluster (for contrast):\n" +
-            summaries_block(contrast, "summaries") +
-            "\n\nName the cluster and summarise it with the JSON fields asked for."
+            "Summaries of conversations in the cluster:\n"
+            + summaries_block(inside, "summaries")
+            + "\n\nSummaries of the nearest conversations outside the cluster (for contrast):\n"
+            + summaries_block(contrast, "summaries")
+            + "\n\nName the cluster and summarise it with the JSON fields asked for."
         )
         messages = [{"role": "system", "content": NAMING_INSTRUCTIONS}, {"role": "user", "content": prompt}]
         try:
-            return await self.client.chat_json(messages, schema=NAME_SCHEMA, schema_name="cluster_name",
-                                               purpose="naming", validate=validate_name)
+            return await self.client.chat_json(
+                messages,
+                schema=NAME_SCHEMA,
+                schema_name="cluster_name",
+                purpose="naming",
+                validate=validate_name,
+            )
         except BudgetExceeded:
             raise
         except LLMError:

@@ -48,8 +48,16 @@ FACET_SCHEMA: dict[str, Any] = {
         "user_frustration": {"type": "integer", "minimum": 1, "maximum": 5},
         "assistant_errors": {"type": "array", "items": {"type": "string"}},
     },
-    "required": ["summary", "request", "topic", "languages", "task", "concerning_score", "user_frustration",
-                 "assistant_errors"],
+    "required": [
+        "summary",
+        "request",
+        "topic",
+        "languages",
+        "task",
+        "concerning_score",
+        "user_frustration",
+        "assistant_errors",
+    ],
     "additionalProperties": False,
 }
 
@@ -61,8 +69,9 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def format_conversation(conversation: Conversation, max_chars: int, *, scrub_personal_data: bool = True
-                        ) -> tuple[str, bool]:
+def format_conversation(
+    conversation: Conversation, max_chars: int, *, scrub_personal_data: bool = True
+) -> tuple[str, bool]:
     """The conversation as tagged messages (scrubbed of personal data, escaped), cut to `max_chars` of
     content; returns (text, was_cut)."""
     parts, used, cut = [], 0, False
@@ -114,8 +123,14 @@ class OpenAISummaryModel:
 
     runs_in_processes = False  # its calls share one async client: they run concurrently in this process
 
-    def __init__(self, client: LLMClient, *, custom_facets: dict[str, dict] | None = None,
-                 max_conversation_tokens: int = 6000, scrub_personal_data: bool = True) -> None:
+    def __init__(
+        self,
+        client: LLMClient,
+        *,
+        custom_facets: dict[str, dict] | None = None,
+        max_conversation_tokens: int = 6000,
+        scrub_personal_data: bool = True,
+    ) -> None:
         self.client = client
         self.scrub_personal_data = scrub_personal_data
         self.custom_facets = dict(custom_facets or {})
@@ -133,20 +148,33 @@ class OpenAISummaryModel:
         return list(await asyncio.gather(*(self._one(c) for c in conversations)))
 
     async def _one(self, conversation: Conversation) -> ConversationSummary:
-        text, truncated = format_conversation(conversation, self.max_conversation_tokens * 4,
-                                              scrub_personal_data=self.scrub_personal_data)
+        text, truncated = format_conversation(
+            conversation, self.max_conversation_tokens * 4, scrub_personal_data=self.scrub_personal_data
+        )
         messages = [
             {"role": "system", "content": SUMMARY_INSTRUCTIONS},
-            {"role": "user", "content": f"{text}\n\nDescribe the conversation above with the JSON fields asked for."},
+            {
+                "role": "user",
+                "content": f"{text}\n\nDescribe the conversation above with the JSON fields asked for.",
+            },
         ]
         try:
-            answer = await self.client.chat_json(messages, schema=self.schema, schema_name="conversation_facets",
-                                                 purpose="summary", validate=_validate)
+            answer = await self.client.chat_json(
+                messages,
+                schema=self.schema,
+                schema_name="conversation_facets",
+                purpose="summary",
+                validate=_validate,
+            )
         except BudgetExceeded:
             raise  # the run stops with the budget error; finished answers are already in the cache
         except LLMError as error:  # kept as a row with its error; the next run retries only these
-            return ConversationSummary(chat_id=conversation.chat_id, metadata=dict(conversation.metadata),
-                                       truncated=truncated, error=str(error)[:500])
+            return ConversationSummary(
+                chat_id=conversation.chat_id,
+                metadata=dict(conversation.metadata),
+                truncated=truncated,
+                error=str(error)[:500],
+            )
         return ConversationSummary(
             chat_id=conversation.chat_id,
             # The model is told not to repeat personal data; scrubbing its answer makes sure.

@@ -16,7 +16,9 @@ import re
 # Tags of our own prompts and of chat templates: never part of a request worth naming a topic after.
 FAKE_TAGS = re.compile(
     r"</?\s*(?:conversation|message|summary|summaries|cluster|clusters|system|user|assistant|instructions?)\b[^>]*>"
-    r"|<\|[^|<>]{1,40}\|>|\[/?INST\]|<</?SYS>>", re.I)
+    r"|<\|[^|<>]{1,40}\|>|\[/?INST\]|<</?SYS>>",
+    re.I,
+)
 
 INSTRUCTION_CUES = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|rules|guidelines|"
@@ -25,7 +27,8 @@ INSTRUCTION_CUES = re.compile(
     r"(?:clusters?|topics?|groups?|categor(?:y|ies)|conversations?|summar(?:y|ies))\b"
     r"|\byou\s+are\s+now\b|\bfrom\s+now\s+on\s+you\b|\bnew\s+instructions?\b|\bsystem\s+(?:prompt|message|override)\b"
     r"|\b(?:developer|admin|god)\s+mode\b|\bas\s+an?\s+(?:ai|language\s+model)\b[^.!?\n]{0,30}\bmust\b",
-    re.I)
+    re.I,
+)
 
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*|[.!?\n]+")
 

@@ -50,19 +50,41 @@ def _ipv4(match: re.Match) -> str:
 
 # Order matters: secrets and URLs before the generic number patterns that could eat parts of them.
 PATTERNS: tuple[tuple[str, re.Pattern, Replacement], ...] = (
-    ("private_key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-     "[PRIVATE_KEY]"),
-    ("api_key", re.compile(
-        r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-        r"|xox[abposr]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|glpat-[A-Za-z0-9_\-]{20,}"
-        r"|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})"), "[API_KEY]"),
-    ("secret_assignment", re.compile(
-        r"(?i)\b((?:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key|auth)[\"']?\s*[:=]\s*[\"']?)"
-        r"(?!\[)([^\s\"',;]{6,})"), lambda m: f"{m.group(1)}[SECRET]"),
-    ("url_credentials", re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^\s/:@]+:[^\s/@]+@", re.I),
-     lambda m: f"{m.group(1)}[CREDENTIALS]@"),
-    ("url_token", re.compile(r"(?i)([?&](?:token|access_token|api_key|apikey|key|sig|signature|auth|password)=)"
-                             r"[^&\s#]+"), lambda m: f"{m.group(1)}[TOKEN]"),
+    (
+        "private_key",
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+        "[PRIVATE_KEY]",
+    ),
+    (
+        "api_key",
+        re.compile(
+            r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+            r"|xox[abposr]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|glpat-[A-Za-z0-9_\-]{20,}"
+            r"|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})"
+        ),
+        "[API_KEY]",
+    ),
+    (
+        "secret_assignment",
+        re.compile(
+            r"(?i)\b((?:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key|auth)[\"']?\s*[:=]\s*[\"']?)"
+            r"(?!\[)([^\s\"',;]{6,})"
+        ),
+        lambda m: f"{m.group(1)}[SECRET]",
+    ),
+    (
+        "url_credentials",
+        re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^\s/:@]+:[^\s/@]+@", re.I),
+        lambda m: f"{m.group(1)}[CREDENTIALS]@",
+    ),
+    (
+        "url_token",
+        re.compile(
+            r"(?i)([?&](?:token|access_token|api_key|apikey|key|sig|signature|auth|password)=)"
+            r"[^&\s#]+"
+        ),
+        lambda m: f"{m.group(1)}[TOKEN]",
+    ),
     ("email", re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"), _iban),
     ("card_number", re.compile(r"\b(?:\d[ \-]?){12,18}\d\b"), _card),
@@ -70,9 +92,14 @@ PATTERNS: tuple[tuple[str, re.Pattern, Replacement], ...] = (
     ("ipv4", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _ipv4),
     # A phone number needs a telling shape: a +country prefix, an (area) code, or the 3-3-4 grouping; bare
     # digit groups (order numbers, versions, a card that failed Luhn) are not phones.
-    ("phone", re.compile(r"(?<![\w\-+])(?:\+\d{1,3}[ .\-]?(?:\(?\d{1,4}\)?[ .\-]?)?\d{2,4}[ .\-]?\d{2,4}(?:[ .\-]?\d{2,4})?"
-                         r"|\(\d{2,4}\)[ .\-]?\d{3,4}[ .\-]\d{3,5}|\d{3}[ .\-]\d{3}[ .\-]\d{4})(?![\w\-]|[ .]\d)"),
-     "[PHONE]"),
+    (
+        "phone",
+        re.compile(
+            r"(?<![\w\-+])(?:\+\d{1,3}[ .\-]?(?:\(?\d{1,4}\)?[ .\-]?)?\d{2,4}[ .\-]?\d{2,4}(?:[ .\-]?\d{2,4})?"
+            r"|\(\d{2,4}\)[ .\-]?\d{3,4}[ .\-]\d{3,5}|\d{3}[ .\-]\d{3}[ .\-]\d{4})(?![\w\-]|[ .]\d)"
+        ),
+        "[PHONE]",
+    ),
 )
 
 

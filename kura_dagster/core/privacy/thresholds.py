@@ -36,8 +36,9 @@ from kura_dagster.core.tree import children_of, cluster_centroids, leaves
 from kura_dagster.core.types import Cluster, ConversationSummary, is_unclustered, user_ids_of
 
 BELOW_THRESHOLD_NAME = "Below threshold"
-BELOW_THRESHOLD_DESCRIPTION = ("Not described: too few conversations or people (or only groups of too few) to "
-                               "protect their privacy.")
+BELOW_THRESHOLD_DESCRIPTION = (
+    "Not described: too few conversations or people (or only groups of too few) to protect their privacy."
+)
 WITHHELD_NAME = "Withheld by the privacy audit"
 WITHHELD_DESCRIPTION = "Its name could not be made general enough to be shown."
 HIDDEN_NAMES = frozenset({BELOW_THRESHOLD_NAME, WITHHELD_NAME})
@@ -124,7 +125,9 @@ def hide(cluster: Cluster, *, withheld: bool = False) -> Cluster:
         name, description, stem = WITHHELD_NAME, WITHHELD_DESCRIPTION, "withheld"
     else:
         name, description, stem = BELOW_THRESHOLD_NAME, BELOW_THRESHOLD_DESCRIPTION, "below_threshold"
-    return cluster.model_copy(update={"name": name, "description": description, "slug": hidden_slug(cluster, stem)})
+    return cluster.model_copy(
+        update={"name": name, "description": description, "slug": hidden_slug(cluster, stem)}
+    )
 
 
 def apply_thresholds(
@@ -149,13 +152,17 @@ def threshold_problems(
     ]
     named_below = named_leaf_below(nodes)
     parents = {n.parent_id for n in nodes if n.parent_id is not None}
-    problems += [f"{node.id} is named ({node.name!r}) but every leaf below it is hidden"
-                 for node in nodes if node.id in parents and not is_content_free(node) and not named_below.get(node.id)]
+    problems += [
+        f"{node.id} is named ({node.name!r}) but every leaf below it is hidden"
+        for node in nodes
+        if node.id in parents and not is_content_free(node) and not named_below.get(node.id)
+    ]
     return problems
 
 
-def summary_of_hiding(nodes: Sequence[Cluster], thresholds: Thresholds, user_of_chat: Mapping[str, str | None]
-                      ) -> dict[str, Any]:
+def summary_of_hiding(
+    nodes: Sequence[Cluster], thresholds: Thresholds, user_of_chat: Mapping[str, str | None]
+) -> dict[str, Any]:
     """What the thresholds did, for asset metadata: plain numbers, no content."""
     hidden_leaves = [n for n in leaves(nodes) if is_hidden(n)]
     return {
@@ -185,8 +192,14 @@ class ThresholdedMetaClusterModel:
         Optional last pass over the tree (the hosted privacy audit of parent names).
     """
 
-    def __init__(self, inner: MetaClusterModel, thresholds: Thresholds, *,
-                 hidden_leaves_in_structure: bool = True, review=None) -> None:
+    def __init__(
+        self,
+        inner: MetaClusterModel,
+        thresholds: Thresholds,
+        *,
+        hidden_leaves_in_structure: bool = True,
+        review=None,
+    ) -> None:
         self.inner = inner
         self.thresholds = thresholds
         self.hidden_leaves_in_structure = hidden_leaves_in_structure
@@ -222,8 +235,14 @@ class ThresholdedMetaClusterModel:
 
 def without_text(summaries: Sequence[ConversationSummary], chat_ids: set[str]) -> list[ConversationSummary]:
     """The summaries, those of `chat_ids` with every text facet emptied: what a namer may not read."""
-    blank = {"summary": "", "request": None, "task": None, "topic": None, "assistant_errors": [],
-             "custom_facets": {}}
+    blank = {
+        "summary": "",
+        "request": None,
+        "task": None,
+        "topic": None,
+        "assistant_errors": [],
+        "custom_facets": {},
+    }
     return [s.model_copy(update=blank) if s.chat_id in chat_ids else s for s in summaries]
 
 
@@ -246,12 +265,16 @@ def hide_parents_without_shown_leaves(nodes: Sequence[Cluster]) -> list[Cluster]
     """A parent whose leaves are all hidden could only be named from hidden content: it is hidden too."""
     named_below = named_leaf_below(nodes)
     parents = {n.parent_id for n in nodes if n.parent_id is not None}
-    return [hide(n) if n.id in parents and not is_content_free(n) and not named_below.get(n.id, True) else n
-            for n in nodes]
+    return [
+        hide(n) if n.id in parents and not is_content_free(n) and not named_below.get(n.id, True) else n
+        for n in nodes
+    ]
 
 
 def attach_hidden_leaves(
-    nodes: Sequence[Cluster], hidden: Sequence[Cluster], summaries: Sequence[ConversationSummary],
+    nodes: Sequence[Cluster],
+    hidden: Sequence[Cluster],
+    summaries: Sequence[ConversationSummary],
     embeddings: np.ndarray,
 ) -> list[Cluster]:
     """`nodes` plus each hidden leaf under the parent of its nearest shown leaf (a root when that leaf is one).
@@ -267,7 +290,7 @@ def attach_hidden_leaves(
         return list(nodes) + [c.model_copy(update={"parent_id": None}) for c in hidden]
     row_of_chat = {summary.chat_id: row for row, summary in enumerate(summaries)}
     centroids = cluster_centroids(list(topics) + list(hidden), row_of_chat, embeddings)
-    shown_centroids, hidden_centroids = centroids[: len(topics)], centroids[len(topics):]
+    shown_centroids, hidden_centroids = centroids[: len(topics)], centroids[len(topics) :]
     by_id = {n.id: n for n in nodes}
     added: dict[str, list[str]] = {}
     placed = []
@@ -286,8 +309,13 @@ def attach_hidden_leaves(
         new_id = cluster_id(chat_ids, prefix=node.id.split("_", 1)[0])
         renamed[node_id] = new_id
         note = f"It also holds {len(chat_ids) - node.count} conversations from groups too small to describe."
-        grown[node_id] = node.model_copy(update={"id": new_id, "chat_ids": chat_ids,
-                                                 "description": f"{node.description.rstrip()} {note}".strip()})
+        grown[node_id] = node.model_copy(
+            update={
+                "id": new_id,
+                "chat_ids": chat_ids,
+                "description": f"{node.description.rstrip()} {note}".strip(),
+            }
+        )
     result = []
     for node in [grown.get(n.id, n) for n in nodes] + placed:
         parent = renamed.get(node.parent_id, node.parent_id) if node.parent_id is not None else None
@@ -303,14 +331,18 @@ class PrivacyGuard:
     `ThresholdedMetaClusterModel` (True for the local hierarchy, False for Clio's).
     """
 
-    def __init__(self, thresholds: Thresholds, auditor=None, *, hidden_leaves_in_structure: bool = True) -> None:
+    def __init__(
+        self, thresholds: Thresholds, auditor=None, *, hidden_leaves_in_structure: bool = True
+    ) -> None:
         self.thresholds = thresholds
         self.auditor = auditor
         self.hidden_leaves_in_structure = hidden_leaves_in_structure
         self._model: ThresholdedMetaClusterModel | None = None
         self._hiding: dict[str, Any] = {}
 
-    def protect_leaves(self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary]) -> list[Cluster]:
+    def protect_leaves(
+        self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary]
+    ) -> list[Cluster]:
         """Base clusters with those below a threshold hidden and, with the audit on, the rest audited."""
         user_of_chat = user_ids_of(summaries)
         protected = apply_thresholds(clusters, user_of_chat, self.thresholds)
@@ -323,7 +355,8 @@ class PrivacyGuard:
         """`model` wrapped so that no parent is named from hidden content (and parents are audited)."""
         review = self.auditor.audit_parents if self.auditor is not None else None
         self._model = ThresholdedMetaClusterModel(
-            model, self.thresholds, hidden_leaves_in_structure=self.hidden_leaves_in_structure, review=review)
+            model, self.thresholds, hidden_leaves_in_structure=self.hidden_leaves_in_structure, review=review
+        )
         return self._model
 
     def metadata(self) -> dict[str, Any]:

@@ -24,7 +24,13 @@ from kura_dagster.core.stages.features import (
     manifold_view,
     seeded_sample,
 )
-from kura_dagster.core.stages.naming import ClusterNamer, KeywordClusterNamer, cluster_id, slugify, unique_slugs
+from kura_dagster.core.stages.naming import (
+    ClusterNamer,
+    KeywordClusterNamer,
+    cluster_id,
+    slugify,
+    unique_slugs,
+)
 from kura_dagster.core.types import UNCLUSTERED_NAME, Cluster, ConversationSummary
 
 NOISE = -1
@@ -148,7 +154,12 @@ def exact_kmeans_threads() -> AbstractContextManager[object]:
 
 
 def two_stage_kmeans(
-    features: np.ndarray, k: int, *, random_state: int = 42, coarse_fit_rows: int = 50_000, n_init: int = 2,
+    features: np.ndarray,
+    k: int,
+    *,
+    random_state: int = 42,
+    coarse_fit_rows: int = 50_000,
+    n_init: int = 2,
     max_iter: int = 25,
 ) -> np.ndarray:
     """About `k` clusters: k-means into ⌈√k⌉ coarse groups (fit on a seeded sample, every row assigned),
@@ -156,8 +167,14 @@ def two_stage_kmeans(
     coarse-group order; seeded, so the same input gives the same labels. `max_iter` bounds Lloyd's
     iterations: at thousands of small clusters the last iterations move a handful of points each."""
     with exact_kmeans_threads():
-        return _two_stage_kmeans(features, k, random_state=random_state, coarse_fit_rows=coarse_fit_rows,
-                                 n_init=n_init, max_iter=max_iter)
+        return _two_stage_kmeans(
+            features,
+            k,
+            random_state=random_state,
+            coarse_fit_rows=coarse_fit_rows,
+            n_init=n_init,
+            max_iter=max_iter,
+        )
 
 
 def _two_stage_kmeans(
@@ -170,7 +187,8 @@ def _two_stage_kmeans(
     coarse_k = max(2, min(math.isqrt(k - 1) + 1, n_rows))
     sample = seeded_sample(n_rows, coarse_fit_rows, random_state)
     coarse = KMeans(n_clusters=coarse_k, random_state=random_state, n_init=n_init, max_iter=max_iter).fit(
-        features[sample])
+        features[sample]
+    )
     coarse_labels = coarse.predict(features)
     labels = np.empty(n_rows, dtype=np.int64)
     next_label = 0
@@ -186,7 +204,9 @@ def _two_stage_kmeans(
             if share == 1:
                 labels[rows] = next_label
             else:
-                fine = KMeans(n_clusters=share, random_state=random_state + group, n_init=1, max_iter=max_iter)
+                fine = KMeans(
+                    n_clusters=share, random_state=random_state + group, n_init=1, max_iter=max_iter
+                )
                 labels[rows] = next_label + fine.fit_predict(features[rows])
             next_label += share
     # A fine k-means can leave a label unused; renumber so labels stay dense.
@@ -235,8 +255,13 @@ def groups_to_clusters(
     for rows, name, slug in zip(groups, names, slugs):
         chat_ids = sorted(summaries[i].chat_id for i in rows)
         clusters.append(
-            Cluster(id=cluster_id(chat_ids), name=name.name, description=name.description, slug=slug,
-                    chat_ids=chat_ids)
+            Cluster(
+                id=cluster_id(chat_ids),
+                name=name.name,
+                description=name.description,
+                slug=slug,
+                chat_ids=chat_ids,
+            )
         )
     if unclustered is not None and len(unclustered):
         chat_ids = sorted(summaries[i].chat_id for i in unclustered)
@@ -288,16 +313,27 @@ def generate_base_clusters_from_conversation_summaries(
     texts = [embedding_text(s) for s in summaries]
     if len(summaries) > large_input_rows:
         # Sampled fits and a linear projection instead of the manifold step (see core.stages.features).
-        features = large_input_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state)
+        features = large_input_features(
+            embeddings, texts, lexical_weight=lexical_weight, random_state=random_state
+        )
         space = features
     else:
-        features = clustering_features(embeddings, texts, lexical_weight=lexical_weight, random_state=random_state,
-                                       centre=clustering_method.centre_features)
+        features = clustering_features(
+            embeddings,
+            texts,
+            lexical_weight=lexical_weight,
+            random_state=random_state,
+            centre=clustering_method.centre_features,
+        )
         space = manifold_view(features, random_state=random_state) if manifold else features
     labels = clustering_method.fit_predict(space)
     groups = rows_by_label(labels)
     noise = np.flatnonzero(labels == NOISE)
-    clusters = groups_to_clusters(groups, summaries, features, namer=namer or KeywordClusterNamer(), unclustered=noise)
+    clusters = groups_to_clusters(
+        groups, summaries, features, namer=namer or KeywordClusterNamer(), unclustered=noise
+    )
     # Keep each topic's centroid in the clustering space: the hierarchy and the map group by it.
     centroids = [space[rows].mean(axis=0).astype(np.float32).tolist() for rows in groups]
-    return [c.model_copy(update={"centroid": centroid}) for c, centroid in zip(clusters, centroids)] + clusters[len(groups):]
+    return [
+        c.model_copy(update={"centroid": centroid}) for c, centroid in zip(clusters, centroids)
+    ] + clusters[len(groups) :]

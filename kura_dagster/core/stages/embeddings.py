@@ -1,7 +1,9 @@
 """Stage 2: summaries → vectors (`embed_summaries`).
 
-What is embedded is built on purpose from the facets (`embedding_text`): the user's request and the
-task. Never a repr: ids, metadata and scores would pull conversations together for the wrong reasons.
+What is embedded is built on purpose from the facets (`embedding_text`): the request facet, which the local
+summariser makes from all the user's turns without greetings, thanks and sign-offs (on MultiWOZ dialogues,
+which mostly open with "Hello", the tree's top level went from 0.81 to 0.86-0.90 NMI against their domains,
+bench/naming.py). Never a repr: ids, metadata and scores would pull conversations together for the wrong reasons.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kura_dagster.core.text import english_glosses
 from kura_dagster.core.types import ConversationSummary
 
 
@@ -27,11 +30,14 @@ class EmbeddingModel(Protocol):
 
 
 def embedding_text(summary: ConversationSummary) -> str:
-    """The text that represents a conversation for clustering: what was asked and what was done."""
-    parts = [summary.request or ""]
-    if not any(parts):
-        parts = [summary.summary]
-    return "\n".join(part for part in parts if part)
+    """The text that represents a conversation for clustering: what was asked, followed by the English words
+    of the cross-lingual term map for its other-language words (`core.text.english_glosses`)."""
+    return with_glosses(summary.request or summary.summary or "")
+
+
+def with_glosses(text: str) -> str:
+    glosses = english_glosses(text)
+    return f"{text}\n{glosses}" if glosses else text
 
 
 def embedding_texts(summaries: pa.Table) -> list[str]:
@@ -39,7 +45,9 @@ def embedding_texts(summaries: pa.Table) -> list[str]:
     a million of them are gigabytes)."""
     request = pc.fill_null(summaries.column("request"), "")
     summary = pc.fill_null(summaries.column("summary"), "")
-    return pc.if_else(pc.not_equal(request, ""), request, summary).to_pylist()
+    return [
+        with_glosses(text) for text in pc.if_else(pc.not_equal(request, ""), request, summary).to_pylist()
+    ]
 
 
 def embed_summaries(

@@ -49,7 +49,12 @@ def centred_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 def lsa_view(
-    texts: Sequence[str], *, analyzer: str = "word", components: int = 256, n_iter: int = 2, random_state: int = 42
+    texts: Sequence[str],
+    *,
+    analyzer: str = "word",
+    components: int = 256,
+    n_iter: int = 2,
+    random_state: int = 42,
 ) -> np.ndarray | None:
     """Unit rows of LSA over word 1–2-grams or character 2–5-grams; None when the texts are too few.
 
@@ -64,8 +69,9 @@ def lsa_view(
         return None
     ngrams = (1, 2) if analyzer == "word" else (2, 5)
     try:
-        tfidf = TfidfVectorizer(sublinear_tf=True, analyzer=analyzer, ngram_range=ngrams,
-                                dtype=np.float32).fit_transform(texts)
+        tfidf = TfidfVectorizer(
+            sublinear_tf=True, analyzer=analyzer, ngram_range=ngrams, dtype=np.float32
+        ).fit_transform(texts)
     except ValueError:  # empty vocabulary
         return None
     n_components = min(components, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
@@ -95,8 +101,13 @@ def clustering_features(
     views = [centred_rows(embeddings) if centre else unit_rows(embeddings)]
     if lexical_weight > 0 and len(texts):
         for analyzer in ("word", "char_wb") if char_view else ("word",):
-            view = lsa_view(texts, analyzer=analyzer, components=lsa_components, n_iter=lsa_n_iter,
-                            random_state=random_state)
+            view = lsa_view(
+                texts,
+                analyzer=analyzer,
+                components=lsa_components,
+                n_iter=lsa_n_iter,
+                random_state=random_state,
+            )
             if view is not None:
                 views.append(lexical_weight * view)
     return unit_rows(np.hstack(views)) if len(views) > 1 else views[0]
@@ -154,8 +165,16 @@ def manifold_view(
         with threadpool_limits(limits=1, user_api="blas"):  # as in lsa_view: faster when a core is busy
             indices, distances = cosine_knn(features, n_neighbors)
         knn = (indices, distances, None)
-    reducer = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=0.0, metric="cosine",
-                        random_state=random_state, n_jobs=1, n_epochs=n_epochs, precomputed_knn=knn or (None, None, None))
+    reducer = umap.UMAP(
+        n_components=n_components,
+        n_neighbors=n_neighbors,
+        min_dist=0.0,
+        metric="cosine",
+        random_state=random_state,
+        n_jobs=1,
+        n_epochs=n_epochs,
+        precomputed_knn=knn or (None, None, None),
+    )
     with warnings.catch_warnings():
         # Our exact kNN has no search index, so UMAP warns that `transform` of new data is unavailable;
         # the pipeline never transforms new data with this reducer.

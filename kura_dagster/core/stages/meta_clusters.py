@@ -128,6 +128,31 @@ def _as_scipy_linkage(merges: list[tuple[int, int, float, float]], n_rows: int) 
     return matrix
 
 
+def split_large_roots(nodes: Sequence[Cluster], *, max_share: float, max_roots: int) -> list[Cluster]:
+    """`nodes` with every root that holds more than `max_share` of the conversations replaced by its children,
+    largest first, while the roots stay at most `max_roots`."""
+    nodes = list(nodes)
+    total = sum(node.count for node in nodes if node.parent_id is None)
+    while True:
+        roots = [node for node in nodes if node.parent_id is None]
+        children = {root.id: [node for node in nodes if node.parent_id == root.id] for root in roots}
+        large = [
+            root
+            for root in roots
+            if children[root.id]
+            and root.count > max_share * total
+            and len(roots) - 1 + len(children[root.id]) <= max_roots
+        ]
+        if not large:
+            return nodes
+        dissolved = max(large, key=lambda root: (root.count, root.id))
+        nodes = [
+            node.model_copy(update={"parent_id": None}) if node.parent_id == dissolved.id else node
+            for node in nodes
+            if node.id != dissolved.id
+        ]
+
+
 class AgglomerativeMetaClusterModel:
     """Size-weighted Ward hierarchy over cluster centroids, named by c-TF-IDF like the base clusters.
 
@@ -138,14 +163,19 @@ class AgglomerativeMetaClusterModel:
         unless grouping them by `branching` still makes a level of at least two).
     branching:
         About how many children a parent gets: each level is this much smaller than the one below.
+    max_root_share:
+        A root holding more than this share of the conversations is replaced by its children (as long as the
+        top level keeps at most `max_roots` nodes): on a day of 120 conversations in 8 leaves, Ward's cut into
+        two roots put 68-94% of the day under one of them (bench/naming.py), a root that says nothing.
     """
 
     name = "agglomerative-ward"
     fell_back = False  # it is the local hierarchy
 
-    def __init__(self, max_roots: int = 10, branching: float = 4.0) -> None:
+    def __init__(self, max_roots: int = 10, branching: float = 4.0, max_root_share: float = 0.4) -> None:
         self.max_roots = max_roots
         self.branching = branching
+        self.max_root_share = max_root_share
 
     def reduce(
         self, clusters: Sequence[Cluster], summaries: Sequence[ConversationSummary], embeddings: np.ndarray
@@ -164,10 +194,19 @@ class AgglomerativeMetaClusterModel:
         centroids = cluster_centroids(topics, row_of_chat, vectors)
         dendrogram = weighted_ward_linkage(centroids, np.array([c.count for c in topics], dtype=np.float64))
         # cuts[0] is the leaves themselves; cuts[i] labels each leaf with its group at level i (coarser up).
-        cuts = [np.arange(len(topics))] + [fcluster(dendrogram, t=size, criterion="maxclust") - 1 for size in sizes]
+        cuts = [np.arange(len(topics))] + [
+            fcluster(dendrogram, t=size, criterion="maxclust") - 1 for size in sizes
+        ]
         parent_of, meta_nodes = self._link_levels(cuts, topics, rows, summaries, vectors)
         leaves = [c.model_copy(update={"parent_id": parent_of.get((0, i))}) for i, c in enumerate(topics)]
-        return meta_nodes + leaves + noise
+        return (
+            split_large_roots(
+                meta_nodes + leaves,
+                max_share=self.max_root_share,
+                max_roots=max(self.max_roots - len(noise), 1),
+            )
+            + noise
+        )
 
     def _link_levels(self, cuts, topics, rows, summaries, vectors):
         """Keep groups with two or more children; link each kept node to its nearest kept ancestor."""
@@ -200,18 +239,33 @@ class AgglomerativeMetaClusterModel:
         return parent_of, meta_nodes
 
     def _name(self, members, topics, rows, summaries, vectors) -> dict[tuple[int, int], Cluster]:
+        """Name each level's groups against the other groups of that level (what sets a parent apart from its
+        peers, not from its own children), finest level first; no name repeats one already in the tree."""
         keys = sorted(members)
         conversation_rows = [np.concatenate([rows[i] for i in members[key]]) for key in keys]
-        names = KeywordClusterNamer().name_groups(conversation_rows, summaries, vectors)
+        namer = KeywordClusterNamer()
+        taken = [c.name for c in topics]
+        by_key = {}
+        for level in sorted({level for level, _ in keys}):
+            at_level = [i for i, key in enumerate(keys) if key[0] == level]
+            level_names = namer.name_groups(
+                [conversation_rows[i] for i in at_level], summaries, vectors, taken=taken, broad=True
+            )
+            by_key.update(zip(at_level, level_names))
+            taken += [name.name for name in level_names]
+        names = [by_key[i] for i in range(len(keys))]
         # Meta slugs must not repeat a leaf's slug: both live in the meta_clusters table.
         leaf_slugs = [c.slug for c in topics]
         wanted = [slugify(n.keywords, f"topic_{i}") for i, n in enumerate(names)]
-        slugs = unique_slugs(leaf_slugs + wanted)[len(leaf_slugs):]
+        slugs = unique_slugs(leaf_slugs + wanted)[len(leaf_slugs) :]
         named = {}
         for key, group, name, slug in zip(keys, conversation_rows, names, slugs):
             chat_ids = sorted(summaries[r].chat_id for r in group)
             named[key] = Cluster(
-                id=cluster_id(chat_ids, prefix="m"), name=name.name, description=name.description,
-                slug=slug, chat_ids=chat_ids,
+                id=cluster_id(chat_ids, prefix="m"),
+                name=name.name,
+                description=name.description,
+                slug=slug,
+                chat_ids=chat_ids,
             )
         return named

@@ -1,8 +1,11 @@
 """Names and descriptions for groups of conversations from their own words (no LLM).
 
-Keywords come from class-based TF-IDF (c-TF-IDF, as in BERTopic): a word scores high for a group when many
-of the group's conversations use it and few other groups do. A keyword must occur in at least
-`min_keyword_docs` conversations of the group, so one conversation's rare word never names a topic.
+A group is named by a phrase its members write ("cancel my subscription", "password reset email never
+arrives"), scored by class-based TF-IDF (c-TF-IDF, as in BERTopic): a phrase scores high for a group when
+many of the group's conversations use it and few other groups do. It must occur in at least two
+conversations and, when users are known, come from two people, so one conversation's words never name a
+topic; people's names, places, dates, numbers and ids never do (see "specifics" below). The description is
+generated from counts and shared phrases, never a member's request quoted.
 """
 
 from __future__ import annotations
@@ -10,16 +13,23 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 from scipy import sparse
 
-from kura_dagster.core.stages.features import LARGE_INPUT_ROWS
 from kura_dagster.core.privacy.injection import drop_instructions
-from kura_dagster.core.text import STOP_WORDS, content_words, truncate
+from kura_dagster.core.stages.features import LARGE_INPUT_ROWS
+from kura_dagster.core.stages.gazetteer import PLACES_AND_PEOPLE
+from kura_dagster.core.text import (
+    NATURAL_LANGUAGE_MARKERS,
+    PROGRAMMING_LANGUAGES,
+    STOP_WORDS,
+    stem,
+    tokens,
+)
 from kura_dagster.core.types import ConversationSummary
 
 
@@ -36,68 +46,6 @@ def naming_text(summary: ConversationSummary) -> str:
     return drop_instructions(summary.request or summary.summary)
 
 
-def _analyzer(text: str) -> list[str]:
-    words = content_words(text)
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
-
-
-def ctfidf_keywords(
-    group_texts: Sequence[Sequence[str]], *, top_n: int = 6, min_keyword_docs: int = 2
-) -> list[list[str]]:
-    """Top keywords of each group (a group is the list of its members' texts)."""
-    docs = [text for texts in group_texts for text in texts]
-    if not docs:
-        return [[] for _ in group_texts]
-    labels = np.repeat(np.arange(len(group_texts)), [len(texts) for texts in group_texts])
-    from sklearn.feature_extraction.text import CountVectorizer  # deferred: loading the definitions stays fast
-
-    vectorizer = CountVectorizer(analyzer=_analyzer, binary=True)
-    try:
-        doc_terms = vectorizer.fit_transform(docs)
-    except ValueError:  # no word survived the stop list
-        return [[] for _ in group_texts]
-    membership = sparse.csr_matrix(
-        (np.ones(len(docs)), (labels, np.arange(len(docs)))), shape=(len(group_texts), len(docs))
-    )
-    # Sparse throughout: thousands of groups × a vocabulary of 10^5 terms would be gigabytes dense.
-    docs_with_term = (membership @ doc_terms).tocsr()  # groups × terms: members using the term
-    docs_with_term.sort_indices()
-    sizes = np.maximum(np.array([len(texts) for texts in group_texts], dtype=float), 1.0)
-    total_per_term = np.asarray(docs_with_term.sum(axis=0)).ravel()
-    average_words = docs_with_term.sum() / max(len(group_texts), 1)
-    idf = np.log1p(average_words / np.maximum(total_per_term, 1))
-    needed = np.minimum(min_keyword_docs, sizes)
-    vocabulary = vectorizer.get_feature_names_out()
-    keywords = []
-    for group in range(len(group_texts)):
-        start, end = docs_with_term.indptr[group], docs_with_term.indptr[group + 1]
-        terms = docs_with_term.indices[start:end]
-        counts = docs_with_term.data[start:end]
-        scores = counts / sizes[group] * idf[terms]
-        scores[counts < needed[group]] = 0.0
-        keywords.append(_top_terms(terms, scores, vocabulary, top_n))
-    return keywords
-
-
-def _top_terms(terms: np.ndarray, scores: np.ndarray, vocabulary: np.ndarray, top_n: int) -> list[str]:
-    """Highest-scoring terms, ties broken alphabetically (deterministic names), skipping a unigram already
-    inside a chosen bigram and a bigram whose words are both chosen."""
-    positive = scores > 0
-    terms, scores = terms[positive], scores[positive]
-    order = np.lexsort((vocabulary[terms], -scores))
-    chosen: list[str] = []
-    for index in order:
-        if len(chosen) >= top_n:
-            break
-        term = str(vocabulary[terms[index]])
-        if any(term in kept.split() for kept in chosen if " " in kept):
-            continue
-        if " " in term and all(part in chosen for part in term.split()):
-            continue
-        chosen.append(term)
-    return chosen
-
-
 def _dominant_intent(tasks: Sequence[str]) -> str | None:
     intents = [task.split(":", 1)[0].strip() for task in tasks if task]
     if not intents:
@@ -106,35 +54,599 @@ def _dominant_intent(tasks: Sequence[str]) -> str | None:
     return intent if count >= 0.6 * len(tasks) and intent != "Get help" else None
 
 
+# ------------------------------------------------------------------------------------------ specifics
+# Clio's rule: a person, place, organisation, date, time, number or id never names a topic, however many
+# conversations share it. Numbers and ids never become phrase words (`PHRASE_TOKEN` splits them off and they
+# break a phrase); weekdays and months are listed; names of people, places, products and organisations are
+# found from the texts themselves (`specific_words`).
+
+WEEKDAYS_AND_MONTHS = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april june july august
+    september october november december weekend tonight lunes martes miércoles jueves viernes sábado domingo
+    enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre lundi mardi mercredi
+    jeudi vendredi samedi dimanche janvier février mars avril mai juin juillet août septembre octobre novembre
+    décembre montag dienstag mittwoch donnerstag freitag samstag sonntag januar februar märz juni juli oktober
+    dezember segunda terça quarta quinta sexta sábado janeiro fevereiro março maio junho julho setembro outubro
+    novembro dezembro""".split()
+)
+# Technology names are what a coding topic is about, not a detail about someone: "Debug pandas merge errors".
+TECHNICAL_WORDS = frozenset(
+    {
+        word
+        for cues in PROGRAMMING_LANGUAGES.values()
+        for cue in cues
+        for word in cue.split()
+        if word.isalpha()
+    }
+    | set(PROGRAMMING_LANGUAGES)
+    | set(
+        """typescript kubernetes git github gitlab linux windows macos ubuntu debian android ios excel postgresql
+    postgres mysql redis mongodb aws azure gcp jwt oauth node npm webpack vite nextjs vue angular spring kotlin
+    swift php ruby rails laravel tensorflow pytorch jupyter numpy matplotlib pydantic fastapi graphql kafka
+    spark airflow terraform ansible nginx apache chrome firefox safari""".split()
+    )
+)
+PLACEHOLDER = re.compile(
+    r"\[[A-Z_]{2,}\]"
+)  # what core.privacy.scrubbing.scrub left: [EMAIL], [CARD_NUMBER], ...
+SENTENCE_BREAK = re.compile(r"[.!?:;\n\"“”«»()]+")
+CASED_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
+
+
+def specific_words(texts: Iterable[str]) -> frozenset[str]:
+    """Lower-cased words that the texts write capitalised inside a sentence at least as often as in lower
+    case: names of people, places, products and organisations ("Morgan", "Detroit", "Aurora desk lamp"); plus
+    weekdays, months and the common first names and places of `core.stages.gazetteer`, for texts in lower case.
+
+    A sentence's first word and words in capitals or mixed case ("SMS", "useEffect") do not vote; German
+    texts do not vote either (German capitalises every noun), nor do technology names (`TECHNICAL_WORDS`).
+    """
+    capitalised: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    for text in texts:
+        if not text or _looks_german(text):
+            continue
+        for sentence in SENTENCE_BREAK.split(text):
+            for word in CASED_WORD.findall(sentence)[1:]:
+                if word.islower():
+                    lower[word] += 1
+                elif word[0].isupper() and word[1:].islower():
+                    capitalised[word.lower()] += 1
+    return (
+        frozenset(
+            word
+            for word, count in capitalised.items()
+            if count >= lower[word] and word not in STOP_WORDS and word not in TECHNICAL_WORDS
+        )
+        | WEEKDAYS_AND_MONTHS
+        | PLACES_AND_PEOPLE
+    )
+
+
+_GERMAN = NATURAL_LANGUAGE_MARKERS["german"] - NATURAL_LANGUAGE_MARKERS["english"]
+
+
+_GERMAN_HINT = re.compile(r"\b(?:der|die|das|und|ist|nicht|ich|mein|meine|bitte)\b|[äöüß]", re.I)
+
+
+def _looks_german(text: str) -> bool:
+    if not _GERMAN_HINT.search(text[:400]):  # most texts: one regex scan instead of a tokenisation
+        return False
+    words = tokens(text[:400])
+    return len(words) > 2 and sum(word in _GERMAN for word in words) >= max(2, len(words) // 8)
+
+
+# ------------------------------------------------------------------------------------------ phrases
+# A topic is named by a phrase its members write, such as "cancel my subscription" or "card hasn't arrived":
+# runs of content words, with at most two connecting words in a row between them, inside one clause.
+# Phrases are counted by the stems of their content words, so "reset my password" and "resetting the
+# password" are one phrase, shown as its members write it most often.
+
+CONNECTORS = frozenset(
+    """of for to a an the my our your their this in on at with from and or after before by without into over
+    not no never isn't doesn't didn't hasn't haven't won't can't cannot don't wasn't aren't is are was were
+    has have had been be keeps""".split()
+)
+# "is", "has" join words only before a negation: "card has not arrived", never "changed is pandas".
+AUXILIARIES = frozenset("is are was were has have had been be keeps".split())
+NEGATIONS = frozenset(
+    "not no never isn't doesn't didn't hasn't haven't won't can't cannot don't wasn't aren't".split()
+)
+# Words that name no topic even when everyone in a group writes them.
+VAGUE_WORDS = frozenset(
+    """looking wondering trying wanted wants needed needs question questions information info details help
+    issue issues problem problems thing things stuff guys anyone someone something sir madam long""".split()
+)
+PHRASE_TOKEN = re.compile(r"\d[\w.,:/-]*|[^\W\d_][\w'+#.-]*[\w+#]|[^\W\d_]", re.UNICODE)
+CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»|\\\n—–]+|\s[-/]\s|[.,;:!?]\s")
+MAX_PHRASE_WORDS = 4
+NUMBER = re.compile(r"\d[\d.,:/]*")  # a count, a time, a price; not an id such as "sh-1968732"
+# The group's most telling word maximises share² × idf: a word most members use ("hotel", "refund") over a
+# rarer one that only sets it apart (share × idf picked "nights", "charged"): name fidelity on the sample's
+# support_bot 42% -> 55%, MultiWOZ 44% -> 59%, Banking77 76% -> 75% (bench/naming.py, seed 0).
+HEAD_SHARE_POWER = 2.0
+
+
+# Intent cues: what follows them is what the user wants. A verb phrase follows "how do I", "I want to",
+# "can you" ("cancel my subscription"); a noun phrase follows "looking for" or "I need a", and gets the verb
+# the cue implies ("find a restaurant", "get a refund"). Phrases led by a cue are counted apart (key + CUED).
+VERB_CUES = re.compile(
+    r"\b(?:how (?:do|can|should|would) (?:i|we|you)|how to|(?:i|we) (?:want|need|have|would like|'d like|wish|"
+    r"am trying|'m trying|am going|'m going) to|(?:i|we)'d like to|(?:i|we) would like to|trying to|"
+    r"(?:can|could|would|will) (?:you|i|we)|is it possible to|help me|please|let me|unable to|(?:can't|cannot) "
+    r"seem to)\s+"
+)
+NOUN_CUES = re.compile(
+    r"\b(?:(?:i|we)(?:'m| am| are)? (?:looking|searching) for|(?:i|we) (?:need|want|would like|'d like)|"
+    r"recommend|suggest|find me|(?:is|are) there)\s+(?:(?:a|an|the|some|any|my)\s+)?"
+)
+CUED = "+"
+
+
+def phrases(
+    text: str, specific: frozenset[str] = frozenset(), kinds_of: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """(key, surface) of every phrase of `text`: the key is the content words' stems, the surface the words
+    as written (lower-cased). Numbers, ids, placeholders and `specific` words break a phrase. A phrase that
+    an intent cue leads is given twice, the second time with `CUED` ending its key and the cue's verb leading
+    its surface. `kinds_of` caches each word's kind across calls with the same `specific`."""
+    kinds_of = {} if kinds_of is None else kinds_of
+    found = []
+    for clause in CLAUSE_BREAK.split(PLACEHOLDER.sub(" . ", text)):
+        lowered = clause.lower()
+        matches = list(PHRASE_TOKEN.finditer(lowered))
+        words = [match.group() for match in matches]
+        kinds = [kinds_of.get(word) or kinds_of.setdefault(word, _kind(word, specific)) for word in words]
+        if "content" not in kinds:
+            continue
+        # Where a cue ends, the next word starts what the user wants (one scan per clause, not per word).
+        leads = {m.end(): "" for m in VERB_CUES.finditer(lowered)}
+        for m in NOUN_CUES.finditer(lowered):
+            leads.setdefault(m.end(), _noun_cue_verb(m.group()))
+        for start, kind in enumerate(kinds):
+            if kind != "content":
+                continue
+            lead = leads.get(matches[start].start())
+            stems: list[str] = []
+            connectors = 0
+            for end in range(start, len(words)):
+                if kinds[end] == "content":
+                    stems.append(stem(words[end]))
+                    connectors = 0
+                    key = " ".join(stems)
+                    surface = " ".join(
+                        word
+                        for word, sort in zip(words[start : end + 1], kinds[start : end + 1])
+                        if sort != "number"
+                    )
+                    found.append((key, surface))
+                    if lead is not None:
+                        found.append((key + CUED, f"{lead}{surface}"))
+                    if len(stems) == MAX_PHRASE_WORDS:
+                        break
+                elif kinds[end] == "number" and connectors < 2:
+                    connectors += 1
+                elif (
+                    kinds[end] == "connector"
+                    and connectors < 2
+                    and (
+                        words[end] not in AUXILIARIES
+                        or (end + 1 < len(words) and words[end + 1] in NEGATIONS)
+                    )
+                ):
+                    connectors += 1
+                else:
+                    break
+    return found
+
+
+def _noun_cue_verb(cue: str) -> str:
+    """The verb a noun cue implies, with the article the user wrote: "find a " for "looking for a "."""
+    article = re.search(r"(?:a|an|the|some|any|my)\s+$", cue)
+    verb = "find" if re.search(r"looking|searching|recommend|suggest|find|there", cue) else "get"
+    return f"{verb} {article.group().strip() + ' ' if article else ''}"
+
+
+def _kind(word: str, specific: frozenset[str]) -> str:
+    if word in CONNECTORS:
+        return "connector"
+    if NUMBER.fullmatch(word):  # "a hotel for 3 nights": joins like a connector, never shown
+        return "number"
+    if (
+        len(word) < 3
+        or word in STOP_WORDS
+        or word in VAGUE_WORDS
+        or word in specific
+        or word[0].isdigit()
+        or any(ch.isdigit() for ch in word)
+    ):
+        return "break"
+    return "content"
+
+
+@dataclass(frozen=True)
+class Phrase:
+    key: str  # the content words' stems
+    text: str  # as the members write it most often
+    share: float  # of the group's (sampled) members that use it
+    score: float
+
+
+class PhraseIndex:
+    """The phrases of a list of texts, read once (the costly part of naming): the groupings of the same texts
+    that a tree's levels make are then scored without reading them again.
+
+    `specific` words never enter a phrase (default: `specific_words` of the texts); `users` (one per text,
+    None when unknown) let a phrase count only when two people use it.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        *,
+        specific: frozenset[str] | None = None,
+        users: Sequence[str | None] | None = None,
+    ) -> None:
+        self.specific = specific_words(texts) if specific is None else specific
+        self.users = list(users) if users is not None and any(user is not None for user in users) else None
+        # How each phrase is written: the first spelling, and counts of the others only for the few phrases
+        # written more than one way (a Counter per phrase would cost hundreds of bytes for each of millions).
+        self._first: dict[str, str] = {}
+        self._others: dict[str, Counter[str]] = {}
+        kinds_of: dict[str, str] = {}
+
+        def analyse(text: str) -> list[str]:
+            keys = []
+            for key, surface in phrases(text, self.specific, kinds_of):
+                if self._first.setdefault(key, surface) != surface:
+                    self._others.setdefault(key, Counter())[surface] += 1
+                keys.append(key)
+            return keys
+
+        from sklearn.feature_extraction.text import (
+            CountVectorizer,  # deferred: loading the definitions stays fast
+        )
+
+        # A phrase of one text names nothing (two are needed): on large inputs it is not even kept.
+        vectorizer = CountVectorizer(
+            analyzer=analyse, binary=True, dtype=np.int8, min_df=2 if len(texts) >= 5_000 else 1
+        )
+        try:
+            self.doc_terms = vectorizer.fit_transform(texts).tocsc()
+        except ValueError:  # no phrase at all
+            self.doc_terms = None
+            return
+        self.doc_terms.sort_indices()
+        self.vocabulary = vectorizer.get_feature_names_out()
+        self._texts_with = np.diff(self.doc_terms.indptr)  # texts using each phrase
+        self.length = np.array([key.count(" ") + 1 for key in self.vocabulary])
+        self.words_of = [frozenset(key.rstrip(CUED).split()) for key in self.vocabulary]
+        self.cued = np.array([key.endswith(CUED) for key in self.vocabulary], dtype=bool)
+
+    def surface(self, term: int) -> str:
+        """The phrase as its texts write it most often (ties: alphabetical)."""
+        key = str(self.vocabulary[term])
+        first, others = self._first[key], self._others.get(key)
+        if not others:
+            return first
+        counts = Counter(others)
+        counts[first] += max(int(self._texts_with[term]) - sum(others.values()), 1)
+        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+
+    def docs_of(self, term: int, members: np.ndarray) -> np.ndarray:
+        """The texts among `members` (sorted positions) that use `term`."""
+        column = self.doc_terms.indices[self.doc_terms.indptr[term] : self.doc_terms.indptr[term + 1]]
+        return column[np.isin(column, members, assume_unique=True)]
+
+    def enough_users(self, term: int, members: np.ndarray) -> bool:
+        """At least two distinct known users among the members that use `term` (one person repeating
+        themselves never names a topic); True when no user is known."""
+        if self.users is None:
+            return True
+        users = {self.users[doc] for doc in self.docs_of(term, members)}
+        return users == {None} or len(users - {None}) >= 2
+
+    def group_phrases(
+        self, groups: Sequence[np.ndarray], *, top_n: int = 8, min_docs: int = 2, broad: bool = False
+    ) -> list[list[Phrase]]:
+        """The best phrases of each group (positions of its texts), best first: used by many of its members, by
+        two people or more, and rarely by the other groups (class-based TF-IDF), the first one naming the
+        group (`_name_phrase`, `_pair_phrase`). `broad` (parents) puts the group's most telling word first,
+        what its children share, before the phrases that would name one child."""
+        if self.doc_terms is None or not groups:
+            return [[] for _ in groups]
+        members = [np.sort(np.asarray(rows, dtype=np.int64)) for rows in groups]
+        sizes = np.array([len(rows) for rows in members])
+        labels = np.repeat(np.arange(len(members)), sizes)
+        membership = sparse.csr_matrix(
+            (np.ones(int(sizes.sum())), (labels, np.concatenate(members))),
+            shape=(len(members), self.doc_terms.shape[0]),
+        )
+        docs_with_term = (membership @ self.doc_terms).tocsr()
+        docs_with_term.sort_indices()
+        total_per_term = np.asarray(docs_with_term.sum(axis=0)).ravel()
+        idf = np.log1p(docs_with_term.sum() / max(len(members), 1) / np.maximum(total_per_term, 1))
+        result = []
+        for group, rows in enumerate(members):
+            start, end = docs_with_term.indptr[group], docs_with_term.indptr[group + 1]
+            terms, counts = docs_with_term.indices[start:end], docs_with_term.data[start:end]
+            result.append(self._ranked(terms, counts, len(rows), rows, idf, top_n, min_docs, broad))
+        return result
+
+    def _ranked(self, terms, counts, size, rows, idf, top_n, min_docs, broad) -> list[Phrase]:
+        vocabulary, length, cued, words_of = self.vocabulary, self.length, self.cued, self.words_of
+        share = counts / max(size, 1)
+        scores = share * idf[terms]
+        scores[counts < min(min_docs, size)] = 0.0
+
+        def allowed(index: int) -> bool:
+            return self.enough_users(int(terms[index]), rows)
+
+        def phrase(index: int, coverage: float | None = None) -> Phrase:
+            return Phrase(
+                key=str(vocabulary[terms[index]]),
+                text=self.surface(int(terms[index])),
+                share=float(share[index] if coverage is None else coverage),
+                score=float(scores[index]),
+            )
+
+        order = np.lexsort((vocabulary[terms], -scores))
+        order = order[scores[order] > 0]
+        plain = order[~cued[terms[order]]]
+        unigrams = plain[length[terms[plain]] == 1]
+        chosen: list[Phrase] = []
+        head = None
+        if len(unigrams):
+            weight = share[unigrams] ** HEAD_SHARE_POWER * idf[terms[unigrams]]
+            head = int(unigrams[np.argmax(weight)])  # the first of equals in score order
+            if not allowed(head):
+                head = next((int(i) for i in unigrams if allowed(int(i))), None)
+        if head is not None:
+            word = str(vocabulary[terms[head]])
+            around = [int(i) for i in order if word in words_of[terms[i]]]  # the phrases holding the word
+            best = _name_phrase(head, around, terms, share, scores, length, cued, allowed)
+            pair = (
+                None
+                if length[terms[best]] > 1
+                else _pair_phrase(
+                    head,
+                    unigrams,
+                    [i for i in around if not cued[terms[i]] and length[terms[i]] > 1],
+                    terms,
+                    share,
+                    idf,
+                    length,
+                    vocabulary,
+                    lambda i: self.docs_of(int(terms[i]), rows),
+                    size,
+                    self.users,
+                )
+            )
+            if broad:  # a parent: the phrase around the word its children share, that word, then the rest
+                chosen += [phrase(best)] + ([phrase(head)] if best != head else [])
+            elif pair is not None:
+                chosen.append(phrase(*pair))
+            else:
+                chosen.append(phrase(best))
+        top = [int(i) for i in plain[:200]]  # the phrases worth showing are among the best few hundred
+        for index in top:
+            if len(chosen) >= top_n:
+                break
+            if length[terms[index]] == 1:  # a word most members write inside one phrase is shown as it
+                index = _name_phrase(
+                    index,
+                    [i for i in top if words_of[terms[index]] <= words_of[terms[i]]],
+                    terms,
+                    share,
+                    scores,
+                    length,
+                    cued,
+                    allowed,
+                    min_ratio=0.6,
+                )
+            words = words_of[terms[index]]
+            if any(_same_words(words, kept.key) for kept in chosen) or not allowed(int(index)):
+                continue
+            chosen.append(phrase(int(index)))
+        return chosen
+
+
+def group_phrases(
+    group_texts: Sequence[Sequence[str]],
+    *,
+    specific: frozenset[str] = frozenset(),
+    group_users: Sequence[Sequence[str | None]] | None = None,
+    top_n: int = 8,
+    min_docs: int = 2,
+    broad: bool = False,
+) -> list[list[Phrase]]:
+    """`PhraseIndex.group_phrases` of groups given as their texts (and their users)."""
+    docs = [text for texts in group_texts for text in texts]
+    users = [user for users in group_users for user in users] if group_users is not None else None
+    index = PhraseIndex(docs, specific=specific, users=users)
+    offsets = np.concatenate([[0], np.cumsum([len(texts) for texts in group_texts])]).astype(np.int64)
+    return index.group_phrases(
+        [np.arange(offsets[g], offsets[g + 1]) for g in range(len(group_texts))],
+        top_n=top_n,
+        min_docs=min_docs,
+        broad=broad,
+    )
+
+
+def _name_phrase(head, around, terms, share, scores, length, cued, allowed, min_ratio: float = 0.15) -> int:
+    """The phrase that names the group: the best phrase around its most telling word (`head`; `around` are
+    the phrases holding it), such as "book a table" around "table", used by at least `min_ratio` as many
+    members as the head; by score, with a bonus for each extra word and for following an intent cue ("cancel
+    my subscription" after "I want to")."""
+    best, best_value = head, scores[head]
+    for index in around:
+        if share[index] < min_ratio * share[head]:
+            continue
+        value = (
+            scores[index] * (1.0 + 0.6 * (length[terms[index]] - 1)) * (1.5 if cued[terms[index]] else 1.0)
+        )
+        if value > best_value and allowed(index):
+            best, best_value = index, value
+    return best
+
+
+def _pair_phrase(
+    head, unigrams, joined, terms, share, idf, length, vocabulary, docs_of, size, users_of_doc
+) -> tuple[int, float] | None:
+    """When the group's most telling word alone would name it: of the phrases that hold it (`joined`), those
+    that join it to another telling word ("pay my bill", "pay the water bill" join "bill" to "pay"), as (the
+    most used of them, the share of members using any), for the second word that most members join it to;
+    None when at most one member (or person) does, or fewer than 10% of the group."""
+    others = [int(i) for i in unigrams if i != head]
+    others.sort(key=lambda i: -(share[i] ** HEAD_SHARE_POWER * idf[terms[i]]))
+    best: tuple[int, float] | None = None
+    for other in others[:5]:
+        word = str(vocabulary[terms[other]])
+        keys = [i for i in joined if word in str(vocabulary[terms[i]]).split()]
+        if not keys:
+            continue
+        members = np.unique(np.concatenate([docs_of(i) for i in keys]))
+        users = {users_of_doc[doc] for doc in members} - {None} if users_of_doc is not None else None
+        if len(members) < 2 or len(members) < 0.1 * size or (users is not None and len(users) == 1):
+            continue
+        if best is None or len(members) / size > best[1]:
+            shortest_first = sorted(
+                keys, key=lambda i: (-share[i], length[terms[i]], str(vocabulary[terms[i]]))
+            )
+            best = (shortest_first[0], len(members) / size)
+    return best
+
+
+def _same_words(words: frozenset[str], other: str) -> bool:
+    """Whether one phrase's words are all inside the other's ("password" and "reset password")."""
+    b = set(other.rstrip(CUED).split())
+    return words <= b or b <= words
+
+
 def name_groups(
     group_texts: Sequence[Sequence[str]],
     group_tasks: Sequence[Sequence[str]],
-    central_requests: Sequence[str],
+    central_requests: Sequence[str] | None = None,
     *,
     keyword_count: int = 3,
     group_sizes: Sequence[int] | None = None,
+    group_users: Sequence[Sequence[str | None]] | None = None,
+    specific: frozenset[str] | None = None,
+    taken: Iterable[str] = (),
+    broad: bool = False,
 ) -> list[GroupName]:
-    """A short name (dominant intent plus top keywords) and a two-sentence description per group.
+    """A readable name and a two-sentence description per group, from the phrases its members share.
 
-    `group_sizes` are the real member counts when the texts are a sample of each group."""
-    all_keywords = ctfidf_keywords(group_texts, top_n=max(keyword_count, 6))
-    sizes = group_sizes if group_sizes is not None else [len(texts) for texts in group_texts]
-    names = []
-    for size, tasks, central, keywords in zip(sizes, group_tasks, central_requests, all_keywords):
-        shown = keywords[:keyword_count]
-        intent = _dominant_intent(tasks)
-        if shown:
-            topic = ", ".join(shown)
-            name = f"{intent}: {topic}" if intent else topic[:1].upper() + topic[1:]
-        else:
-            name = intent or "Miscellaneous requests"
-        described = ", ".join(keywords) if keywords else "no shared keywords"
-        description = (
-            f"{size} conversations about {described}. "
-            f"Most typical request: \u201c{truncate(central, 160)}\u201d"
+    The name is the group's best phrase ("Cancel my subscription"), joined by its best phrase about
+    something else when the first covers less than half of the group ("Tracking number and delivery
+    address"); it never repeats a name in `taken` or one given to another group here (the larger group
+    chooses first). The description counts the conversations, gives the dominant intent and the shares of
+    the top phrases: it is generated, never a member's sentence. `central_requests` is accepted for
+    compatibility and not quoted. `specific` words never appear (default: `specific_words` of the texts).
+    """
+    if specific is None:
+        specific = specific_words([text for texts in group_texts for text in texts])
+    sizes = list(group_sizes) if group_sizes is not None else [len(texts) for texts in group_texts]
+    found = group_phrases(
+        group_texts, specific=specific, group_users=group_users, top_n=max(keyword_count, 8), broad=broad
+    )
+    return _names(found, group_tasks, sizes, taken=taken, broad=broad, keyword_count=keyword_count)
+
+
+def _names(
+    found: Sequence[Sequence[Phrase]],
+    group_tasks: Sequence[Sequence[str]],
+    sizes: Sequence[int],
+    *,
+    taken: Iterable[str],
+    broad: bool,
+    keyword_count: int,
+) -> list[GroupName]:
+    """Each group's name (`_pick_name`, larger groups first) and description from its ranked phrases."""
+    below = {name.lower() for name in taken}
+    here: set[str] = set()
+    names: list[GroupName | None] = [None] * len(found)
+    for group in sorted(range(len(found)), key=lambda g: (-sizes[g], g)):
+        intent = _dominant_intent(group_tasks[group])
+        name = _pick_name(found[group], intent, below, here, broad)
+        here.add(name.lower())
+        keywords = tuple(
+            word
+            for phrase in found[group][:keyword_count]
+            for word in phrase.text.split()
+            if word not in CONNECTORS
         )
-        names.append(GroupName(name=name, description=description, keywords=tuple(keywords)))
-    return names
+        names[group] = GroupName(
+            name=name, description=_describe(sizes[group], intent, found[group]), keywords=keywords
+        )
+    return [name for name in names if name is not None]
+
+
+def _pick_name(
+    candidates: Sequence[Phrase], intent: str | None, below: set[str], here: set[str], broad: bool = False
+) -> str:
+    """The first name used neither below (`below`: the tree's lower nodes) nor by another group here: the
+    best phrase, the next ones, two of them joined, else the intent. A parent whose word already names a
+    node below it becomes that word's requests ("Taxi requests" above "Taxi")."""
+    options = [p.text for p in candidates]
+    if candidates:
+        first = candidates[0]
+        joined = [
+            f"{first.text} and {p.text}"
+            for p in candidates[1:]
+            if not set(p.key.rstrip(CUED).split()) & set(first.key.rstrip(CUED).split())
+        ]
+        # Half the group or less says the first phrase: a second one, itself a phrase of two words or more
+        # used by a third of the group, says what the rest asks ("Book a table and find a restaurant").
+        second = next(
+            (
+                p
+                for p in candidates[1:]
+                if p.share >= 0.35
+                and len(p.key.rstrip(CUED).split()) > 1
+                and not set(p.key.rstrip(CUED).split()) & set(first.key.rstrip(CUED).split())
+            ),
+            None,
+        )
+        if (
+            first.share <= 0.5
+            and second is not None
+            and len(f"{first.text} {second.text}".split()) <= 6
+            and " and " not in f" {first.text} {second.text} "
+        ):
+            options.insert(0, f"{first.text} and {second.text}")
+        options += joined
+    options.append(intent.lower() if intent else "miscellaneous requests")
+    for option in options:
+        name = option[:1].upper() + option[1:]
+        if name.lower() in here:
+            continue
+        if name.lower() not in below:
+            return name
+        if (
+            broad
+            and " " not in option
+            and not option.lower().startswith("request")
+            and f"{name} requests".lower() not in below | here
+        ):
+            return f"{name} requests"
+    base = options[0][:1].upper() + options[0][1:]
+    number = 2
+    while f"{base} ({number})".lower() in below | here:
+        number += 1
+    return f"{base} ({number})"
+
+
+def _describe(size: int, intent: str | None, found: Sequence[Phrase]) -> str:
+    people = "conversation" if size == 1 else "conversations"
+    first = f"{size} {people}" + (
+        f", most of them asking to {intent[:1].lower() + intent[1:]}" if intent else ""
+    )
+    if not found:
+        return f"{first}; they share no phrase used by several people."
+    quoted = [f"\u201c{p.text}\u201d ({p.share:.0%})" for p in found[:4]]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+    return f"{first}. Phrases they share: {listed}."
 
 
 @runtime_checkable
@@ -148,57 +660,89 @@ class ClusterNamer(Protocol):
     ) -> list[GroupName]: ...
 
 
-def central_member(member_rows: np.ndarray, vectors: np.ndarray) -> int:
-    """Row of the member closest to the group's centroid."""
-    members = vectors[member_rows]
-    centroid = members.mean(axis=0)
-    return int(member_rows[int(np.argmax(members @ centroid))])
-
-
 class KeywordClusterNamer:
-    """The local namer: dominant intent plus c-TF-IDF keywords, and the most central request.
+    """The local namer: each group named by the phrases its members share (`name_groups`), no LLM.
 
-    Above `large_input_rows` summaries, keywords and the dominant intent come from an evenly spaced sample
+    Above `large_input_rows` summaries, phrases and the dominant intent come from an evenly spaced sample
     of each group (at least `min_texts_per_group`, about `text_budget` texts in all): tokenising a million
     texts once per tree level is most of the naming cost, and a few dozen members name a topic as well.
-    Counts in descriptions and the most central request still use every member.
+    Counts in descriptions still use every member. The texts read are kept (`PhraseIndex`) for the next call
+    on the same summaries, so the levels of a tree read each text once: later levels sample among them.
     """
 
-    name = "keywords-ctfidf"
+    name = "phrases-ctfidf"
 
     def __init__(
-        self, keyword_count: int = 3, large_input_rows: int = LARGE_INPUT_ROWS, text_budget: int = 200_000,
+        self,
+        keyword_count: int = 3,
+        large_input_rows: int = LARGE_INPUT_ROWS,
+        text_budget: int = 200_000,
         min_texts_per_group: int = 40,
     ) -> None:
         self.keyword_count = keyword_count
         self.large_input_rows = large_input_rows
         self.text_budget = text_budget
         self.min_texts_per_group = min_texts_per_group
+        self._read: tuple[Sequence[ConversationSummary], np.ndarray, PhraseIndex] | None = None
 
     def name_groups(
-        self, groups: Sequence[np.ndarray], summaries: Sequence[ConversationSummary], vectors: np.ndarray
+        self,
+        groups: Sequence[np.ndarray],
+        summaries: Sequence[ConversationSummary],
+        vectors: np.ndarray,
+        *,
+        taken: Iterable[str] = (),
+        broad: bool = False,
     ) -> list[GroupName]:
+        """`taken`: names the groups must not get (the tree's other nodes); `broad`: the groups are parents."""
+        read = self._read if self._read is not None and self._read[0] is summaries else None
         sampled = groups
         if len(summaries) > self.large_input_rows and groups:
             per_group = max(self.min_texts_per_group, -(-self.text_budget // len(groups)))
             sampled = [evenly_spaced(rows, per_group) for rows in groups]
-        texts = [[naming_text(summaries[i]) for i in rows] for rows in sampled]
+            if read is not None and not _all_in(sampled, read[1]):
+                # Sample among the texts already read, where a group has enough of them (a parent's children
+                # were read at the level below).
+                sampled = [
+                    evenly_spaced(known, per_group)
+                    if len(known := rows[np.isin(rows, read[1])]) >= min(per_group, len(rows))
+                    else evenly_spaced(rows, per_group)
+                    for rows in groups
+                ]
+        if read is None or not _all_in(sampled, read[1]):
+            needed = (
+                np.unique(np.concatenate([np.asarray(rows, dtype=np.int64) for rows in sampled]))
+                if sampled
+                else np.zeros(0, dtype=np.int64)
+            )
+            index = PhraseIndex(
+                [naming_text(summaries[i]) for i in needed], users=[_user_of(summaries[i]) for i in needed]
+            )
+            read = self._read = (summaries, needed, index)
+        _, rows_read, index = read
+        found = index.group_phrases(
+            [np.searchsorted(rows_read, rows) for rows in sampled],
+            top_n=max(self.keyword_count, 8),
+            broad=broad,
+        )
         tasks = [[summaries[i].task or "" for i in rows] for rows in sampled]
-        central = [drop_instructions(summaries[quotable_member(rows, summaries, vectors)].request or "")
-                   for rows in groups]
-        return name_groups(texts, tasks, central, keyword_count=self.keyword_count,
-                           group_sizes=[len(rows) for rows in groups])
+        return _names(
+            found,
+            tasks,
+            [len(rows) for rows in groups],
+            taken=taken,
+            broad=broad,
+            keyword_count=self.keyword_count,
+        )
 
 
-def quotable_member(rows: np.ndarray, summaries: Sequence[ConversationSummary], vectors: np.ndarray) -> int:
-    """The most central member that has text to quote: a member without text (a failed summary, a
-    conversation the namer may not read) is never quoted. Only a group whose central member has no text
-    pays for looking at the others."""
-    best = central_member(rows, vectors)
-    if naming_text(summaries[best]):
-        return best
-    readable = np.array([i for i in rows if naming_text(summaries[i])], dtype=np.int64)
-    return central_member(readable, vectors) if len(readable) else best
+def _all_in(groups: Sequence[np.ndarray], rows: np.ndarray) -> bool:
+    return all(np.isin(group, rows).all() for group in groups)
+
+
+def _user_of(summary: ConversationSummary) -> str | None:
+    user = (summary.metadata or {}).get("user_id")
+    return None if user is None or str(user).strip() == "" else str(user)
 
 
 def evenly_spaced(rows: np.ndarray, limit: int) -> np.ndarray:

@@ -32,7 +32,11 @@ class UMAPProjection:
     name = "umap"
 
     def __init__(
-        self, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 42, min_points_for_umap: int = 8,
+        self,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        random_state: int = 42,
+        min_points_for_umap: int = 8,
         exact_knn_from: int = 256,
     ) -> None:
         self.n_neighbors = n_neighbors
@@ -108,7 +112,11 @@ def reduce_dimensionality_from_clusters(
 
 
 def project_tree(
-    clusters: Sequence[Cluster], chat_ids: Sequence[str], embeddings: np.ndarray, *, model: DimensionalityReduction
+    clusters: Sequence[Cluster],
+    chat_ids: Sequence[str],
+    embeddings: np.ndarray,
+    *,
+    model: DimensionalityReduction,
 ) -> list[ProjectedCluster]:
     """`reduce_dimensionality_from_clusters` given only the chat id of each embedding row: the map needs
     no facet, so the pipeline does not build a million summaries for it."""
@@ -125,8 +133,14 @@ def project_tree(
         under = leaf_ids_under[node.id]
         weights = np.array([by_id[leaf_id].count for leaf_id in under], dtype=np.float64)
         point = np.average(np.vstack([leaf_position[leaf_id] for leaf_id in under]), axis=0, weights=weights)
-        projected.append(ProjectedCluster(**node.model_dump(exclude={"centroid"}), x_coord=float(point[0]),
-                                          y_coord=float(point[1]), level=level))
+        projected.append(
+            ProjectedCluster(
+                **node.model_dump(exclude={"centroid"}),
+                x_coord=float(point[0]),
+                y_coord=float(point[1]),
+                level=level,
+            )
+        )
     return projected
 
 

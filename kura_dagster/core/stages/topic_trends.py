@@ -26,8 +26,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
-from datetime import datetime
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -39,11 +38,20 @@ OTHER_ID = "other"
 OTHER_NAME = "Other (far from every reference topic)"
 STATUSES = ("emerging", "fading", "steady", "no_history", "not_flagged")
 
-TRENDS_SCHEMA = pa.schema([
-    ("day", pa.date32()), ("topic_id", pa.string()), ("topic", pa.string()), ("level", pa.int32()),
-    ("conversations", pa.int64()), ("share", pa.float64()), ("status", pa.string()),
-    ("recent_share", pa.float64()), ("baseline_share", pa.float64()), ("z", pa.float64()),
-])
+TRENDS_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("topic_id", pa.string()),
+        ("topic", pa.string()),
+        ("level", pa.int32()),
+        ("conversations", pa.int64()),
+        ("share", pa.float64()),
+        ("status", pa.string()),
+        ("recent_share", pa.float64()),
+        ("baseline_share", pa.float64()),
+        ("z", pa.float64()),
+    ]
+)
 
 DailyEmbeddings = Mapping[Date, tuple[Sequence[str], np.ndarray]]
 
@@ -56,9 +64,9 @@ class TrendOptions:
     levels: tuple[int, ...] = (0, 1)  # cuts of the reference tree to follow (0 = its roots)
     recent_days: int | None = None  # None: a third of the window, at least one day
     other_quantile: float = 0.05  # share of the reference day's members allowed to fall into "Other"
-    min_z: float = 1.96           # two-sided 5% for the change in share
-    min_ratio: float = 1.5        # and at least this relative change, so big days do not flag tiny shifts
-    min_count: int = 5            # conversations on the growing (or shrinking) side
+    min_z: float = 1.96  # two-sided 5% for the change in share
+    min_ratio: float = 1.5  # and at least this relative change, so big days do not flag tiny shifts
+    min_count: int = 5  # conversations on the growing (or shrinking) side
 
     def __post_init__(self) -> None:
         if self.window_days < 1:
@@ -104,7 +112,9 @@ def _unit64(vectors: np.ndarray) -> np.ndarray:
     return unit_rows(np.asarray(vectors, dtype=np.float64))
 
 
-def topic_centroids(topics: Sequence[Cluster], chat_ids: Sequence[str], vectors: np.ndarray) -> tuple[list[Cluster], np.ndarray]:
+def topic_centroids(
+    topics: Sequence[Cluster], chat_ids: Sequence[str], vectors: np.ndarray
+) -> tuple[list[Cluster], np.ndarray]:
     """Unit centroid of each topic's embedded members; topics without one embedded member are dropped."""
     row_of = {chat: row for row, chat in enumerate(chat_ids)}
     kept, centroids = [], []
@@ -126,7 +136,7 @@ def _mean_unit_row(vectors: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     conversations holds hundreds of thousands of rows, and their float64 copy at once was gigabytes."""
     total = np.zeros(vectors.shape[1])
     for start in range(0, len(rows), NEAREST_BLOCK):
-        total += _unit64(vectors[rows[start:start + NEAREST_BLOCK]]).sum(axis=0)
+        total += _unit64(vectors[rows[start : start + NEAREST_BLOCK]]).sum(axis=0)
     return total / len(rows)
 
 
@@ -137,9 +147,11 @@ def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np
     best = np.empty(len(vectors), dtype=np.int64)
     nearest = np.empty(len(vectors))
     for start in range(0, len(vectors), NEAREST_BLOCK):  # blocks: row-wise results, bounded float64 copies
-        similarity = _unit64(vectors[start:start + NEAREST_BLOCK]) @ centroids.T
-        best[start:start + NEAREST_BLOCK] = similarity.argmax(axis=1)
-        nearest[start:start + NEAREST_BLOCK] = similarity[np.arange(len(similarity)), best[start:start + NEAREST_BLOCK]]
+        similarity = _unit64(vectors[start : start + NEAREST_BLOCK]) @ centroids.T
+        best[start : start + NEAREST_BLOCK] = similarity.argmax(axis=1)
+        nearest[start : start + NEAREST_BLOCK] = similarity[
+            np.arange(len(similarity)), best[start : start + NEAREST_BLOCK]
+        ]
     return best, nearest
 
 
@@ -172,7 +184,9 @@ class TopicFlag:
     z: float | None
 
 
-def flag_topic(recent: int, recent_total: int, baseline: int, baseline_total: int, options: TrendOptions) -> TopicFlag:
+def flag_topic(
+    recent: int, recent_total: int, baseline: int, baseline_total: int, options: TrendOptions
+) -> TopicFlag:
     """Emerging, fading or steady, from pooled counts of the recent days and of the days before them."""
     p_recent = recent / recent_total if recent_total else None
     p_base = baseline / baseline_total if baseline_total else None
@@ -189,8 +203,9 @@ def flag_topic(recent: int, recent_total: int, baseline: int, baseline_total: in
     return TopicFlag(status, p_recent, p_base, z)
 
 
-def compute_topic_trends(nodes: Sequence[Cluster], daily: DailyEmbeddings, end: Date,
-                         options: TrendOptions = TrendOptions()) -> pa.Table:
+def compute_topic_trends(
+    nodes: Sequence[Cluster], daily: DailyEmbeddings, end: Date, options: TrendOptions = TrendOptions()
+) -> pa.Table:
     """One row per (day of the window, topic) with volume, share and the topic's flag.
 
     `nodes` is the reference tree (the tree of `end`); `daily` maps each day to its chat ids and embedding
@@ -201,8 +216,9 @@ def compute_topic_trends(nodes: Sequence[Cluster], daily: DailyEmbeddings, end: 
     return pa.concat_tables([TRENDS_SCHEMA.empty_table(), *parts])
 
 
-def _trends_at_level(nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int,
-                     options: TrendOptions) -> pa.Table:
+def _trends_at_level(
+    nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int, options: TrendOptions
+) -> pa.Table:
     end = days[-1]
     reference_ids, reference_vectors = daily.get(end, ([], np.zeros((0, 0))))
     topics, centroids = topic_centroids(topics_at_level(nodes, level), reference_ids, reference_vectors)
@@ -215,15 +231,20 @@ def _trends_at_level(nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Seq
         if len(chat_ids) == 0:
             continue
         if vectors.shape[1] != centroids.shape[1]:
-            raise ValueError(f"embeddings of {day} have {vectors.shape[1]} dimensions, the reference day "
-                             f"{end} has {centroids.shape[1]}: the embedding model changed inside the window")
+            raise ValueError(
+                f"embeddings of {day} have {vectors.shape[1]} dimensions, the reference day "
+                f"{end} has {centroids.shape[1]}: the embedding model changed inside the window"
+            )
         assigned = nearest_topics(vectors, centroids, thresholds)
-        counts[:, column] = np.bincount(np.where(assigned < 0, len(topics), assigned), minlength=len(topics) + 1)
+        counts[:, column] = np.bincount(
+            np.where(assigned < 0, len(topics), assigned), minlength=len(topics) + 1
+        )
     return _trend_rows(topics, counts, days, level, options)
 
 
-def _trend_rows(topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int,
-                options: TrendOptions) -> pa.Table:
+def _trend_rows(
+    topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int, options: TrendOptions
+) -> pa.Table:
     totals = counts.sum(axis=0)
     recent = min(options.recent, len(days))
     split = len(days) - recent
@@ -232,8 +253,13 @@ def _trend_rows(topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Da
     for row, (topic_id, name) in enumerate(labels):
         if row == len(topics) and counts[row].sum() == 0:
             continue  # no "Other" row when nothing fell outside the topics
-        flag = flag_topic(int(counts[row, split:].sum()), int(totals[split:].sum()),
-                          int(counts[row, :split].sum()), int(totals[:split].sum()), options)
+        flag = flag_topic(
+            int(counts[row, split:].sum()),
+            int(totals[split:].sum()),
+            int(counts[row, :split].sum()),
+            int(totals[:split].sum()),
+            options,
+        )
         if topic_id == OTHER_ID:
             flag = TopicFlag("not_flagged", flag.recent_share, flag.baseline_share, flag.z)
         for column, day in enumerate(days):
@@ -264,11 +290,13 @@ def daily_embeddings_from_arrow(table: pa.Table) -> dict[Date, tuple[list[str], 
     for row, day in enumerate(dates):
         day = day.date() if isinstance(day, datetime) else day
         by_day.setdefault(day, []).append(row)
-    return {day: ([chat_ids[r] for r in rows], _rows_of(vectors, rows)) for day, rows in sorted(by_day.items())}
+    return {
+        day: ([chat_ids[r] for r in rows], _rows_of(vectors, rows)) for day, rows in sorted(by_day.items())
+    }
 
 
 def _rows_of(vectors: np.ndarray, rows: list[int]) -> np.ndarray:
     """`vectors[rows]`, as a view when the rows are consecutive (a day's rows are: no GB-sized copy)."""
     if rows and rows[-1] - rows[0] + 1 == len(rows):
-        return vectors[rows[0]:rows[-1] + 1]
+        return vectors[rows[0] : rows[-1] + 1]
     return vectors[rows]

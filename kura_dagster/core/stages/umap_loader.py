@@ -51,7 +51,11 @@ def _enable_cache() -> None:
         for value in vars(module).values():
             # Only functions that are not compiled yet and have no cache: enabling a cache changes nothing
             # about what the function computes, only where its machine code is kept.
-            if isinstance(value, Dispatcher) and not value.overloads and type(value._cache).__name__ == "NullCache":
+            if (
+                isinstance(value, Dispatcher)
+                and not value.overloads
+                and type(value._cache).__name__ == "NullCache"
+            ):
                 value.enable_caching()
 
 

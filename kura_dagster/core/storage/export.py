@@ -31,9 +31,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from kura_dagster.core.privacy.thresholds import unshown_ids
 from kura_dagster.core.storage import tables
 from kura_dagster.core.storage.store import partition_rows, read_table
-from kura_dagster.core.privacy.thresholds import unshown_ids
 
 TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
 FORMATS = ("kura", "parquet", "csv")
@@ -47,9 +47,11 @@ class NothingToExport(ValueError):
 
 def _require_rows(database: Path, dataset: str, day: str) -> None:
     if not partition_rows(database, "conversations", dataset, day):
-        raise NothingToExport(f"nothing to export for dataset '{dataset}' on {day}: run "
-                              f"`kura-dagster run --dataset {dataset} --date {day}` first; {database} has no "
-                              f"conversations for it")
+        raise NothingToExport(
+            f"nothing to export for dataset '{dataset}' on {day}: run "
+            f"`kura-dagster run --dataset {dataset} --date {day}` first; {database} has no "
+            f"conversations for it"
+        )
 
 
 @contextmanager
@@ -73,17 +75,29 @@ def _replacing(out: Path) -> Iterator[Callable[[str], Path]]:
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records), encoding="utf-8"
+    )
 
 
 def _cluster_record(row: dict) -> dict:
-    return {"id": row["cluster_id"], "name": row["name"], "description": row["description"], "slug": row["slug"],
-            "chat_ids": list(row["chat_ids"] or []), "parent_id": row.get("parent_id"), "count": row["count"]}
+    return {
+        "id": row["cluster_id"],
+        "name": row["name"],
+        "description": row["description"],
+        "slug": row["slug"],
+        "chat_ids": list(row["chat_ids"] or []),
+        "parent_id": row.get("parent_id"),
+        "count": row["count"],
+    }
 
 
 def _triples(table: pa.Table) -> list[tuple[str, str | None, str | None]]:
-    parents = table.column("parent_id").to_pylist() if "parent_id" in table.column_names else [None] * table.num_rows
+    parents = (
+        table.column("parent_id").to_pylist()
+        if "parent_id" in table.column_names
+        else [None] * table.num_rows
+    )
     return list(zip(table.column("cluster_id").to_pylist(), parents, table.column("name").to_pylist()))
 
 
@@ -104,12 +118,20 @@ def _in(table: pa.Table, ids: set[str]) -> pa.ChunkedArray:
 def shown_cluster_tables(read: dict[str, pa.Table]) -> dict[str, pa.Table]:
     """`read` (holding at least `CLUSTER_TABLES`) with the cluster tables as they may be shown: the rows of
     hidden groups out (`thresholds.unshown_ids`), and their members out of every other row's `chat_ids`."""
-    unshown = {name: unshown_ids(_triples(read[name])) if read[name].num_rows else set()
-               for name in ("base_clusters", "meta_clusters")}
-    hidden_lists = [pc.list_flatten(read[name].filter(_in(read[name], ids)).column("chat_ids")).cast(pa.string())
-                    for name, ids in unshown.items() if ids]
-    hidden_chats = pc.unique(pa.chunked_array([chunk for flat in hidden_lists for chunk in flat.chunks], pa.string())
-                             .combine_chunks())
+    unshown = {
+        name: unshown_ids(_triples(read[name])) if read[name].num_rows else set()
+        for name in ("base_clusters", "meta_clusters")
+    }
+    hidden_lists = [
+        pc.list_flatten(read[name].filter(_in(read[name], ids)).column("chat_ids")).cast(pa.string())
+        for name, ids in unshown.items()
+        if ids
+    ]
+    hidden_chats = pc.unique(
+        pa.chunked_array(
+            [chunk for flat in hidden_lists for chunk in flat.chunks], pa.string()
+        ).combine_chunks()
+    )
     unshown["projections"] = unshown["base_clusters"] | unshown["meta_clusters"]
     shown = dict(read)
     for name, ids in unshown.items():
@@ -117,7 +139,9 @@ def shown_cluster_tables(read: dict[str, pa.Table]) -> dict[str, pa.Table]:
         if ids and table.num_rows:
             table = table.filter(pc.invert(_in(table, ids)))
         if "chat_ids" in table.column_names and len(hidden_chats) and table.num_rows:
-            kept = _drop_from_lists(table.column("chat_ids"), hidden_chats).cast(table.schema.field("chat_ids").type)
+            kept = _drop_from_lists(table.column("chat_ids"), hidden_chats).cast(
+                table.schema.field("chat_ids").type
+            )
             table = table.set_column(table.column_names.index("chat_ids"), "chat_ids", kept)
         shown[name] = table
     return shown
@@ -134,7 +158,9 @@ def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -
         for message in record["messages"]:  # Kura's Message requires a timestamp
             message["created_at"] = message.get("created_at") or record["created_at"]
         conversation_records.append(record)
-    vectors = dict(zip(*tables.embeddings_from_arrow(read["embeddings"]))) if read["embeddings"].num_rows else {}
+    vectors = (
+        dict(zip(*tables.embeddings_from_arrow(read["embeddings"]))) if read["embeddings"].num_rows else {}
+    )
     summary_records = []
     for s in tables.summaries_from_arrow(read["summaries"]):
         record = s.model_dump(mode="json", exclude={"error", "custom_facets", "truncated", "embedding"})
@@ -145,9 +171,14 @@ def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -
     meta_rows = read["meta_clusters"].to_pylist()
     position = {row["cluster_id"]: row for row in read["projections"].to_pylist()}
     dimensionality = [
-        {**_cluster_record(row), "x_coord": position[row["cluster_id"]]["x"],
-         "y_coord": position[row["cluster_id"]]["y"], "level": position[row["cluster_id"]]["level"]}
-        for row in meta_rows if row["cluster_id"] in position
+        {
+            **_cluster_record(row),
+            "x_coord": position[row["cluster_id"]]["x"],
+            "y_coord": position[row["cluster_id"]]["y"],
+            "level": position[row["cluster_id"]]["level"],
+        }
+        for row in meta_rows
+        if row["cluster_id"] in position
     ]
     files = {
         "conversations.jsonl": conversation_records,
@@ -168,7 +199,9 @@ def _csv_ready(table: pa.Table) -> pa.Table:
     for name in table.column_names:
         column = table.column(name)
         if pa.types.is_list(column.type) or pa.types.is_struct(column.type):
-            columns[name] = pa.array([json.dumps(v, ensure_ascii=False, default=str) for v in column.to_pylist()])
+            columns[name] = pa.array(
+                [json.dumps(v, ensure_ascii=False, default=str) for v in column.to_pylist()]
+            )
         else:
             columns[name] = column
     return pa.table(columns)
@@ -183,7 +216,9 @@ def export_tables(database: Path, dataset: str, day: str, out: Path, fmt: str) -
     shown = shown_cluster_tables({name: read_table(database, name, dataset, day) for name in CLUSTER_TABLES})
     with _replacing(out) as scratch:
         for name in TABLES:
-            table = shown[name] if name in shown else read_table(database, name, dataset, day)  # one large table at a time
+            table = (
+                shown[name] if name in shown else read_table(database, name, dataset, day)
+            )  # one large table at a time
             if fmt == "parquet":
                 pq.write_table(table, scratch(f"{name}.parquet"))
             else:

@@ -68,19 +68,25 @@ def check_database_file(path: str | Path) -> None:
         if not path.exists():
             return
         if path.is_dir():
-            raise DatabaseFileError(f"{path}: is a folder, not a DuckDB file; move it away or set KURA_HOME elsewhere")
+            raise DatabaseFileError(
+                f"{path}: is a folder, not a DuckDB file; move it away or set KURA_HOME elsewhere"
+            )
         size = path.stat().st_size
         with path.open("rb") as handle:
             head = handle.read(12)
     except OSError as error:
         raise DatabaseFileError(f"{path}: cannot read it ({error.strerror}); check its permissions") from None
     if size == 0:
-        raise DatabaseFileError(f"{path}: empty file (0 bytes), not a DuckDB database; delete it to start a new "
-                                "database, or restore it from a backup")
+        raise DatabaseFileError(
+            f"{path}: empty file (0 bytes), not a DuckDB database; delete it to start a new "
+            "database, or restore it from a backup"
+        )
     if head[8:12] != b"DUCK":
         raise DatabaseFileError(f"{path}: not a DuckDB database file (no DuckDB header); {RESTORE}")
     if size < HEADER_BYTES:
-        raise DatabaseFileError(f"{path}: truncated DuckDB file ({size:,} bytes, shorter than its headers); {RESTORE}")
+        raise DatabaseFileError(
+            f"{path}: truncated DuckDB file ({size:,} bytes, shorter than its headers); {RESTORE}"
+        )
     try:
         connection = duckdb.connect(str(path), read_only=True)
     except duckdb.ConnectionException:
@@ -94,18 +100,24 @@ def check_database_file(path: str | Path) -> None:
         _, _, block_size, total_blocks, *_ = connection.execute("PRAGMA database_size").fetchall()[0]
         blocks, partial = divmod(size - HEADER_BYTES, block_size)
         if partial:
-            raise DatabaseFileError(f"{path}: truncated DuckDB file ({size:,} bytes, not a whole number of its "
-                                    f"{block_size:,}-byte blocks); {RESTORE}")
+            raise DatabaseFileError(
+                f"{path}: truncated DuckDB file ({size:,} bytes, not a whole number of its "
+                f"{block_size:,}-byte blocks); {RESTORE}"
+            )
         # Every block ever allocated is in the file: nothing can be missing. Fewer blocks is normal too (DuckDB
         # cuts free blocks off the end), but then the data's blocks are looked up (0.3 s for 800 MB).
         highest = _highest_data_block(connection) if blocks < total_blocks else -1
-    except duckdb.IOException as error:  # a lost block of metadata: any other error would be ours, not the file's
+    except (
+        duckdb.IOException
+    ) as error:  # a lost block of metadata: any other error would be ours, not the file's
         raise _unreadable(path, size, error) from None
     finally:
         connection.close()
     if highest >= blocks:
-        raise DatabaseFileError(f"{path}: truncated DuckDB file ({size:,} bytes, {blocks} blocks, but its data uses "
-                                f"block {highest}); {RESTORE}")
+        raise DatabaseFileError(
+            f"{path}: truncated DuckDB file ({size:,} bytes, {blocks} blocks, but its data uses "
+            f"block {highest}); {RESTORE}"
+        )
     if identity == _identity(path):
         _known_good[str(path)] = identity
 
@@ -113,31 +125,40 @@ def check_database_file(path: str | Path) -> None:
 def _highest_data_block(connection: duckdb.DuckDBPyConnection) -> int:
     """The highest block id any table's stored data uses (-1 for none). Reads metadata only, not the data."""
     highest = -1
-    for parts in connection.execute("SELECT database_name, schema_name, table_name FROM duckdb_tables() "
-                                    "WHERE database_name = current_database()").fetchall():
+    for parts in connection.execute(
+        "SELECT database_name, schema_name, table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database()"
+    ).fetchall():
         # Fully qualified: in kura.duckdb, "kura" is both the catalog and the schema.
         name = ".".join('"' + part.replace('"', '""') + '"' for part in parts).replace("'", "''")
         block = connection.execute(
             f"SELECT max(greatest(block_id, coalesce(list_max(additional_block_ids), -1))) "
-            f"FROM pragma_storage_info('{name}') WHERE persistent").fetchall()[0][0]
+            f"FROM pragma_storage_info('{name}') WHERE persistent"
+        ).fetchall()[0][0]
         highest = max(highest, -1 if block is None else block)
     return highest
 
 
 def _unreadable(path: Path, size: int, error: Exception) -> DatabaseFileError:
     if "could not read enough bytes" in str(error).lower():
-        return DatabaseFileError(f"{path}: truncated DuckDB file ({size:,} bytes, DuckDB cannot read the blocks "
-                                 f"it expects); {RESTORE}")
+        return DatabaseFileError(
+            f"{path}: truncated DuckDB file ({size:,} bytes, DuckDB cannot read the blocks "
+            f"it expects); {RESTORE}"
+        )
     return DatabaseFileError(f"{path}: DuckDB cannot open it ({_first_line(error)}); {RESTORE}")
 
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
 WRITES_TABLE = "_partition_writes"
 
 
-def open_connection(path: str | Path, *, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
+def open_connection(
+    path: str | Path, *, read_only: bool = False, timeout_s: float = 120.0
+) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file, waiting while another process holds its write lock. Before a write the file is
     checked (`check_database_file`), so a corrupted one is refused, never written to."""
     path = Path(path)
@@ -192,7 +213,10 @@ def partition_slice(table: pa.Table, dataset: str, day: Date) -> pa.Table:
     """The rows of one partition, without the partition columns, in their stored order."""
     if "dataset" not in table.column_names or table.num_rows == 0:
         return table.drop_columns([name for name in ("dataset", "date") if name in table.column_names])
-    mask = pc.and_(pc.equal(table.column("dataset"), dataset), pc.equal(table.column("date"), pa.scalar(day, pa.date32())))
+    mask = pc.and_(
+        pc.equal(table.column("dataset"), dataset),
+        pc.equal(table.column("date"), pa.scalar(day, pa.date32())),
+    )
     rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
     if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
         # `read_partitions` keeps each partition's rows together: a zero-copy slice, where `filter` would
@@ -203,14 +227,19 @@ def partition_slice(table: pa.Table, dataset: str, day: Date) -> pa.Table:
     return part.drop_columns(["dataset", "date"])
 
 
-def write_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date,
-                    table: pa.Table) -> None:
+def write_partition(
+    connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date, table: pa.Table
+) -> None:
     """Replace one partition's rows of `kura.<table_name>` in a single transaction."""
     write_partitions(connection, table_name, with_partition_columns(table, dataset, day), [(dataset, day)])
 
 
-def write_partitions(connection: duckdb.DuckDBPyConnection, table_name: str, table: pa.Table,
-                     partitions: Sequence[tuple[str, Date]]) -> None:
+def write_partitions(
+    connection: duckdb.DuckDBPyConnection,
+    table_name: str,
+    table: pa.Table,
+    partitions: Sequence[tuple[str, Date]],
+) -> None:
     """Replace the rows of every (dataset, date) in `partitions` with the rows of `table`, in one transaction.
 
     `table` carries the partition columns; a partition with no row in it ends up empty (a day with no
@@ -225,8 +254,10 @@ def write_partitions(connection: duckdb.DuckDBPyConnection, table_name: str, tab
         connection.execute("BEGIN TRANSACTION")
         connection.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM incoming LIMIT 0")
         _add_new_columns(connection, target)
-        connection.executemany(f"DELETE FROM {target} WHERE dataset = ? AND date = ?",
-                               [[dataset, day] for dataset, day in partitions])
+        connection.executemany(
+            f"DELETE FROM {target} WHERE dataset = ? AND date = ?",
+            [[dataset, day] for dataset, day in partitions],
+        )
         connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
         _record_writes(connection, table_name, partitions)
         connection.execute("COMMIT")
@@ -237,33 +268,46 @@ def write_partitions(connection: duckdb.DuckDBPyConnection, table_name: str, tab
         connection.unregister("incoming")
 
 
-def _record_writes(connection: duckdb.DuckDBPyConnection, table_name: str,
-                   partitions: Sequence[tuple[str, Date]]) -> None:
+def _record_writes(
+    connection: duckdb.DuckDBPyConnection, table_name: str, partitions: Sequence[tuple[str, Date]]
+) -> None:
     """Give the partitions of `table_name` just written the next generation (one writer at a time: the
     maximum plus one is unique and grows)."""
     writes = qualified(connection, WRITES_TABLE)
-    connection.execute(f"CREATE TABLE IF NOT EXISTS {writes} "
-                       "(table_name VARCHAR, dataset VARCHAR, date DATE, generation BIGINT)")
+    connection.execute(
+        f"CREATE TABLE IF NOT EXISTS {writes} "
+        "(table_name VARCHAR, dataset VARCHAR, date DATE, generation BIGINT)"
+    )
     generation = connection.execute(f"SELECT coalesce(max(generation), 0) + 1 FROM {writes}").fetchall()[0][0]
-    connection.executemany(f"DELETE FROM {writes} WHERE table_name = ? AND dataset = ? AND date = ?",
-                           [[table_name, dataset, day] for dataset, day in partitions])
-    connection.executemany(f"INSERT INTO {writes} VALUES (?, ?, ?, ?)",
-                           [[table_name, dataset, day, generation] for dataset, day in partitions])
+    connection.executemany(
+        f"DELETE FROM {writes} WHERE table_name = ? AND dataset = ? AND date = ?",
+        [[table_name, dataset, day] for dataset, day in partitions],
+    )
+    connection.executemany(
+        f"INSERT INTO {writes} VALUES (?, ?, ?, ?)",
+        [[table_name, dataset, day, generation] for dataset, day in partitions],
+    )
 
 
-def read_partition_snapshot(connection: duckdb.DuckDBPyConnection, columns: dict[str, Sequence[str] | None],
-                            dataset: str, day: Date) -> tuple[dict[str, pa.Table], dict[str, int]]:
+def read_partition_snapshot(
+    connection: duckdb.DuckDBPyConnection, columns: dict[str, Sequence[str] | None], dataset: str, day: Date
+) -> tuple[dict[str, pa.Table], dict[str, int]]:
     """One partition of several tables (name → the columns to read, None for all) and the generation each
     was written at (tables written before generations were recorded have none), all read in one transaction:
     one version of the file, whatever another connection commits meanwhile."""
     connection.execute("BEGIN TRANSACTION")
     try:
-        tables = {name: read_partition(connection, name, dataset, day, wanted) for name, wanted in columns.items()}
+        tables = {
+            name: read_partition(connection, name, dataset, day, wanted) for name, wanted in columns.items()
+        }
         generations = {}
         if _table_exists(connection, WRITES_TABLE):
-            generations = dict(connection.execute(
-                f"SELECT table_name, generation FROM {qualified(connection, WRITES_TABLE)} WHERE dataset = ? AND date = ?",
-                [dataset, day]).fetchall())
+            generations = dict(
+                connection.execute(
+                    f"SELECT table_name, generation FROM {qualified(connection, WRITES_TABLE)} WHERE dataset = ? AND date = ?",
+                    [dataset, day],
+                ).fetchall()
+            )
     finally:
         connection.execute("ROLLBACK")  # read only: nothing to keep
     return tables, generations
@@ -281,8 +325,9 @@ def _require_within(table: pa.Table, partitions: Sequence[tuple[str, Date]]) -> 
     stray = present - {(dataset, day) for dataset, day in partitions}
     if stray:
         dataset, day = sorted(stray)[0]
-        raise ValueError(f"{len(stray)} partition(s) in the rows were not asked to be written "
-                         f"(first: {dataset}|{day})")
+        raise ValueError(
+            f"{len(stray)} partition(s) in the rows were not asked to be written (first: {dataset}|{day})"
+        )
 
 
 def _add_new_columns(connection: duckdb.DuckDBPyConnection, target: str) -> None:
@@ -294,14 +339,22 @@ def _add_new_columns(connection: duckdb.DuckDBPyConnection, target: str) -> None
 
 
 def _table_exists(connection: duckdb.DuckDBPyConnection, table_name: str) -> bool:
-    return connection.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [SCHEMA, table_name],
-    ).fetchall()[0][0] > 0
+    return (
+        connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [SCHEMA, table_name],
+        ).fetchall()[0][0]
+        > 0
+    )
 
 
-def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, dataset: str, day: Date,
-                   columns: Sequence[str] | None = None) -> pa.Table:
+def read_partition(
+    connection: duckdb.DuckDBPyConnection,
+    table_name: str,
+    dataset: str,
+    day: Date,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
     """One partition's rows without the partition columns; an empty table when nothing was written. With
     `columns`, only those of them that the table has."""
     if not _table_exists(connection, table_name):
@@ -312,12 +365,17 @@ def read_partition(connection: duckdb.DuckDBPyConnection, table_name: str, datas
     else:
         present = set(connection.sql(f"SELECT * FROM {target} LIMIT 0").columns)
         selected = ", ".join(f'"{name}"' for name in columns if name in present) or "NULL AS nothing"
-    return connection.sql(f"SELECT {selected} FROM {target} WHERE dataset = ? AND date = ?",
-                          params=[dataset, day]).to_arrow_table()
+    return connection.sql(
+        f"SELECT {selected} FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day]
+    ).to_arrow_table()
 
 
-def read_partitions(connection: duckdb.DuckDBPyConnection, table_name: str,
-                    partitions: Sequence[tuple[str, Date]], columns: Sequence[str] | None = None) -> pa.Table:
+def read_partitions(
+    connection: duckdb.DuckDBPyConnection,
+    table_name: str,
+    partitions: Sequence[tuple[str, Date]],
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
     """The rows of several partitions, partition columns included, partition after partition in the order
     given and each in the order it was written (one filtered scan each: a join would not keep that order,
     and clustering must see the same rows in the same order to give the same result). With `columns`, only
@@ -326,8 +384,12 @@ def read_partitions(connection: duckdb.DuckDBPyConnection, table_name: str,
         return pa.table({})
     target = qualified(connection, table_name)
     selected = "*" if columns is None else ", ".join(f'"{name}"' for name in ["dataset", "date", *columns])
-    parts = [connection.sql(f"SELECT {selected} FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day])
-             .to_arrow_table() for dataset, day in partitions]
+    parts = [
+        connection.sql(
+            f"SELECT {selected} FROM {target} WHERE dataset = ? AND date = ?", params=[dataset, day]
+        ).to_arrow_table()
+        for dataset, day in partitions
+    ]
     return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
 
 
@@ -349,8 +411,10 @@ def partition_rows(path: str | Path, table_name: str, dataset: str, day: Date | 
     with connect(path, read_only=True) as connection:
         if not _table_exists(connection, table_name):
             return 0
-        return connection.execute(f"SELECT count(*) FROM {qualified(connection, table_name)} "
-                                  "WHERE dataset = ? AND date = ?", [dataset, day]).fetchall()[0][0]
+        return connection.execute(
+            f"SELECT count(*) FROM {qualified(connection, table_name)} WHERE dataset = ? AND date = ?",
+            [dataset, day],
+        ).fetchall()[0][0]
 
 
 def datasets_in(path: str | Path, table_name: str = "conversations") -> list[str]:
@@ -360,5 +424,7 @@ def datasets_in(path: str | Path, table_name: str = "conversations") -> list[str
     with connect(path, read_only=True) as connection:
         if not _table_exists(connection, table_name):
             return []
-        rows = connection.execute(f"SELECT DISTINCT dataset FROM {qualified(connection, table_name)}").fetchall()
+        rows = connection.execute(
+            f"SELECT DISTINCT dataset FROM {qualified(connection, table_name)}"
+        ).fetchall()
     return sorted(row[0] for row in rows)

@@ -14,37 +14,85 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kura_dagster.core.types import USER_ID, Cluster, Conversation, ConversationSummary, ProjectedCluster, user_ids_of
+from kura_dagster.core.types import (
+    USER_ID,
+    Cluster,
+    Conversation,
+    ConversationSummary,
+    ProjectedCluster,
+    user_ids_of,
+)
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "conversations": pa.schema([
-        ("chat_id", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
-        ("messages", pa.list_(MESSAGE)), ("metadata", pa.string()),
-    ]),
-    "summaries": pa.schema([
-        ("chat_id", pa.string()), ("summary", pa.string()), ("request", pa.string()), ("topic", pa.string()),
-        ("task", pa.string()), ("languages", pa.list_(pa.string())), ("concerning_score", pa.int8()),
-        ("user_frustration", pa.int8()), ("assistant_errors", pa.list_(pa.string())), ("error", pa.string()),
-        ("model", pa.string()), ("metadata", pa.string()), ("custom_facets", pa.string()), ("truncated", pa.bool_()),
-    ]),
-    "embeddings": pa.schema([
-        ("chat_id", pa.string()), ("model", pa.string()), ("embedding", pa.list_(pa.float32())),
-    ]),
-    "base_clusters": pa.schema([
-        ("cluster_id", pa.string()), ("name", pa.string()), ("description", pa.string()), ("slug", pa.string()),
-        ("count", pa.int64()), ("chat_ids", pa.list_(pa.string())), ("centroid", pa.list_(pa.float32())),
-    ]),
-    "meta_clusters": pa.schema([
-        ("cluster_id", pa.string()), ("parent_id", pa.string()), ("level", pa.int32()), ("name", pa.string()),
-        ("description", pa.string()), ("slug", pa.string()), ("count", pa.int64()),
-        ("chat_ids", pa.list_(pa.string())),
-    ]),
-    "projections": pa.schema([
-        ("cluster_id", pa.string()), ("parent_id", pa.string()), ("level", pa.int32()), ("name", pa.string()),
-        ("count", pa.int64()), ("x", pa.float64()), ("y", pa.float64()),
-    ]),
+    "conversations": pa.schema(
+        [
+            ("chat_id", pa.string()),
+            ("created_at", pa.timestamp("us", tz="UTC")),
+            ("messages", pa.list_(MESSAGE)),
+            ("metadata", pa.string()),
+        ]
+    ),
+    "summaries": pa.schema(
+        [
+            ("chat_id", pa.string()),
+            ("summary", pa.string()),
+            ("request", pa.string()),
+            ("topic", pa.string()),
+            ("task", pa.string()),
+            ("languages", pa.list_(pa.string())),
+            ("concerning_score", pa.int8()),
+            ("user_frustration", pa.int8()),
+            ("assistant_errors", pa.list_(pa.string())),
+            ("error", pa.string()),
+            ("model", pa.string()),
+            ("metadata", pa.string()),
+            ("custom_facets", pa.string()),
+            ("truncated", pa.bool_()),
+        ]
+    ),
+    "embeddings": pa.schema(
+        [
+            ("chat_id", pa.string()),
+            ("model", pa.string()),
+            ("embedding", pa.list_(pa.float32())),
+        ]
+    ),
+    "base_clusters": pa.schema(
+        [
+            ("cluster_id", pa.string()),
+            ("name", pa.string()),
+            ("description", pa.string()),
+            ("slug", pa.string()),
+            ("count", pa.int64()),
+            ("chat_ids", pa.list_(pa.string())),
+            ("centroid", pa.list_(pa.float32())),
+        ]
+    ),
+    "meta_clusters": pa.schema(
+        [
+            ("cluster_id", pa.string()),
+            ("parent_id", pa.string()),
+            ("level", pa.int32()),
+            ("name", pa.string()),
+            ("description", pa.string()),
+            ("slug", pa.string()),
+            ("count", pa.int64()),
+            ("chat_ids", pa.list_(pa.string())),
+        ]
+    ),
+    "projections": pa.schema(
+        [
+            ("cluster_id", pa.string()),
+            ("parent_id", pa.string()),
+            ("level", pa.int32()),
+            ("name", pa.string()),
+            ("count", pa.int64()),
+            ("x", pa.float64()),
+            ("y", pa.float64()),
+        ]
+    ),
 }
 
 
@@ -57,14 +105,21 @@ CHUNK_ROWS = 50_000  # rows converted at a time: Python dicts of a million conve
 
 def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
     if len(conversations) > CHUNK_ROWS:
-        return pa.concat_tables([conversations_to_arrow(conversations[start:start + CHUNK_ROWS])
-                                 for start in range(0, len(conversations), CHUNK_ROWS)])
-    return _table("conversations", {
-        "chat_id": [c.chat_id for c in conversations],
-        "created_at": [c.created_at for c in conversations],
-        "messages": [[{"role": m.role, "content": m.content} for m in c.messages] for c in conversations],
-        "metadata": [_json(c.metadata) for c in conversations],
-    })
+        return pa.concat_tables(
+            [
+                conversations_to_arrow(conversations[start : start + CHUNK_ROWS])
+                for start in range(0, len(conversations), CHUNK_ROWS)
+            ]
+        )
+    return _table(
+        "conversations",
+        {
+            "chat_id": [c.chat_id for c in conversations],
+            "created_at": [c.created_at for c in conversations],
+            "messages": [[{"role": m.role, "content": m.content} for m in c.messages] for c in conversations],
+            "metadata": [_json(c.metadata) for c in conversations],
+        },
+    )
 
 
 class ConversationRows(Sequence[Conversation]):
@@ -92,7 +147,7 @@ class ConversationRows(Sequence[Conversation]):
 
     def __iter__(self):
         for start in range(0, len(self), CHUNK_ROWS):
-            yield from self[start:start + CHUNK_ROWS]
+            yield from self[start : start + CHUNK_ROWS]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
@@ -109,8 +164,12 @@ def _conversations(table: pa.Table) -> list[Conversation]:
     # Validated, not `model_construct`ed: pydantic-core builds the nested messages as fast as construction
     # would (measured), and validation keeps the UTC invariant of created_at.
     return [
-        Conversation(chat_id=r["chat_id"], created_at=r["created_at"], messages=r["messages"] or [],
-                     metadata=_load_json(r["metadata"]))
+        Conversation(
+            chat_id=r["chat_id"],
+            created_at=r["created_at"],
+            messages=r["messages"] or [],
+            metadata=_load_json(r["metadata"]),
+        )
         for r in table.to_pylist()
     ]
 
@@ -125,22 +184,25 @@ def _load_json(text: str | None) -> dict:
 
 
 def summaries_to_arrow(summaries: Sequence[ConversationSummary], model: str) -> pa.Table:
-    return _table("summaries", {
-        "chat_id": [s.chat_id for s in summaries],
-        "summary": [s.summary for s in summaries],
-        "request": [s.request for s in summaries],
-        "topic": [s.topic for s in summaries],
-        "task": [s.task for s in summaries],
-        "languages": [s.languages for s in summaries],
-        "concerning_score": [s.concerning_score for s in summaries],
-        "user_frustration": [s.user_frustration for s in summaries],
-        "assistant_errors": [s.assistant_errors for s in summaries],
-        "error": [s.error for s in summaries],
-        "model": pa.array([model] * len(summaries), type=pa.string()),
-        "metadata": [_json(s.metadata) for s in summaries],
-        "custom_facets": [_json(s.custom_facets) for s in summaries],
-        "truncated": [s.truncated for s in summaries],
-    })
+    return _table(
+        "summaries",
+        {
+            "chat_id": [s.chat_id for s in summaries],
+            "summary": [s.summary for s in summaries],
+            "request": [s.request for s in summaries],
+            "topic": [s.topic for s in summaries],
+            "task": [s.task for s in summaries],
+            "languages": [s.languages for s in summaries],
+            "concerning_score": [s.concerning_score for s in summaries],
+            "user_frustration": [s.user_frustration for s in summaries],
+            "assistant_errors": [s.assistant_errors for s in summaries],
+            "error": [s.error for s in summaries],
+            "model": pa.array([model] * len(summaries), type=pa.string()),
+            "metadata": [_json(s.metadata) for s in summaries],
+            "custom_facets": [_json(s.custom_facets) for s in summaries],
+            "truncated": [s.truncated for s in summaries],
+        },
+    )
 
 
 # What the clustering, naming and privacy stages read of a summary: building only these keeps a million
@@ -181,7 +243,10 @@ def summaries_from_arrow(
     # a summary's memory). Every field is set, so the set is never added to.
     fields_set = set(_SUMMARY_DEFAULTS)
     make = ConversationSummary.model_construct
-    return [make(fields_set, **dict(zip(read, values)), **unread) for values in zip(*(columns[name] for name in read))]
+    return [
+        make(fields_set, **dict(zip(read, values)), **unread)
+        for values in zip(*(columns[name] for name in read))
+    ]
 
 
 def user_ids_from_arrow(summaries: pa.Table) -> dict[str, str | None]:
@@ -196,8 +261,10 @@ def user_ids_from_arrow(summaries: pa.Table) -> dict[str, str | None]:
     chat_ids = summaries.column("chat_id").to_pylist()
     texts = metadata.to_pylist()
     marked = mentions.to_pylist()
-    rows = [_UserRow(chat_id, _load_json(text) if mark else _NOTHING)
-            for chat_id, text, mark in zip(chat_ids, texts, marked)]
+    rows = [
+        _UserRow(chat_id, _load_json(text) if mark else _NOTHING)
+        for chat_id, text, mark in zip(chat_ids, texts, marked)
+    ]
     return user_ids_of(rows)
 
 
@@ -215,8 +282,10 @@ def _only(metadata: dict, keys: Sequence[str]) -> dict:
     return kept or _NOTHING
 
 
-_SUMMARY_DEFAULTS = {name: (info.default_factory() if info.default_factory else info.default)
-                     for name, info in ConversationSummary.model_fields.items()}
+_SUMMARY_DEFAULTS = {
+    name: (info.default_factory() if info.default_factory else info.default)
+    for name, info in ConversationSummary.model_fields.items()
+}
 
 
 def embeddings_to_arrow(chat_ids: Sequence[str], vectors: np.ndarray, model: str) -> pa.Table:
@@ -224,11 +293,14 @@ def embeddings_to_arrow(chat_ids: Sequence[str], vectors: np.ndarray, model: str
     dim = vectors.shape[1] if vectors.ndim == 2 and len(chat_ids) else 0
     offsets = pa.array(np.arange(len(chat_ids) + 1, dtype=np.int32) * dim)
     values = pa.array(vectors.reshape(-1), type=pa.float32())
-    return _table("embeddings", {
-        "chat_id": list(chat_ids),
-        "model": [model] * len(chat_ids),
-        "embedding": pa.ListArray.from_arrays(offsets, values),
-    })
+    return _table(
+        "embeddings",
+        {
+            "chat_id": list(chat_ids),
+            "model": [model] * len(chat_ids),
+            "embedding": pa.ListArray.from_arrays(offsets, values),
+        },
+    )
 
 
 def embeddings_from_arrow(table: pa.Table) -> tuple[list[str], np.ndarray]:
@@ -242,35 +314,62 @@ def embeddings_from_arrow(table: pa.Table) -> tuple[list[str], np.ndarray]:
 
 
 def base_clusters_to_arrow(clusters: Sequence[Cluster]) -> pa.Table:
-    return _table("base_clusters", {
-        "cluster_id": [c.id for c in clusters], "name": [c.name for c in clusters],
-        "description": [c.description for c in clusters], "slug": [c.slug for c in clusters],
-        "count": [c.count for c in clusters], "chat_ids": [c.chat_ids for c in clusters],
-        "centroid": [c.centroid for c in clusters],
-    })
+    return _table(
+        "base_clusters",
+        {
+            "cluster_id": [c.id for c in clusters],
+            "name": [c.name for c in clusters],
+            "description": [c.description for c in clusters],
+            "slug": [c.slug for c in clusters],
+            "count": [c.count for c in clusters],
+            "chat_ids": [c.chat_ids for c in clusters],
+            "centroid": [c.centroid for c in clusters],
+        },
+    )
 
 
 def clusters_from_arrow(table: pa.Table) -> list[Cluster]:
     rows = table.to_pylist()
     return [
-        Cluster(id=r["cluster_id"], name=r["name"], description=r["description"], slug=r["slug"],
-                chat_ids=r["chat_ids"] or [], parent_id=r.get("parent_id"), centroid=r.get("centroid"))
+        Cluster(
+            id=r["cluster_id"],
+            name=r["name"],
+            description=r["description"],
+            slug=r["slug"],
+            chat_ids=r["chat_ids"] or [],
+            parent_id=r.get("parent_id"),
+            centroid=r.get("centroid"),
+        )
         for r in rows
     ]
 
 
 def meta_clusters_to_arrow(nodes: Sequence[Cluster], levels: Sequence[int]) -> pa.Table:
-    return _table("meta_clusters", {
-        "cluster_id": [c.id for c in nodes], "parent_id": [c.parent_id for c in nodes], "level": list(levels),
-        "name": [c.name for c in nodes], "description": [c.description for c in nodes],
-        "slug": [c.slug for c in nodes], "count": [c.count for c in nodes], "chat_ids": [c.chat_ids for c in nodes],
-    })
+    return _table(
+        "meta_clusters",
+        {
+            "cluster_id": [c.id for c in nodes],
+            "parent_id": [c.parent_id for c in nodes],
+            "level": list(levels),
+            "name": [c.name for c in nodes],
+            "description": [c.description for c in nodes],
+            "slug": [c.slug for c in nodes],
+            "count": [c.count for c in nodes],
+            "chat_ids": [c.chat_ids for c in nodes],
+        },
+    )
 
 
 def projections_to_arrow(projected: Sequence[ProjectedCluster]) -> pa.Table:
-    return _table("projections", {
-        "cluster_id": [p.id for p in projected], "parent_id": [p.parent_id for p in projected],
-        "level": [p.level for p in projected], "name": [p.name for p in projected],
-        "count": [p.count for p in projected], "x": [p.x_coord for p in projected],
-        "y": [p.y_coord for p in projected],
-    })
+    return _table(
+        "projections",
+        {
+            "cluster_id": [p.id for p in projected],
+            "parent_id": [p.parent_id for p in projected],
+            "level": [p.level for p in projected],
+            "name": [p.name for p in projected],
+            "count": [p.count for p in projected],
+            "x": [p.x_coord for p in projected],
+            "y": [p.y_coord for p in projected],
+        },
+    )

@@ -30,8 +30,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from kura_dagster.core.text import terminal_safe
 from kura_dagster.core.privacy.thresholds import is_hidden, unshown_ids
+from kura_dagster.core.text import terminal_safe
 
 if TYPE_CHECKING:
     from kura_dagster.core.types import ProjectedCluster
@@ -51,26 +51,26 @@ __all__ = [
 
 # Ten distinguishable colours (RGB, 0-255), used in order and then cycled.
 PALETTE: tuple[tuple[int, int, int], ...] = (
-    (31, 119, 180),   # blue
-    (255, 127, 14),   # orange
-    (44, 160, 44),    # green
-    (214, 39, 40),    # red
+    (31, 119, 180),  # blue
+    (255, 127, 14),  # orange
+    (44, 160, 44),  # green
+    (214, 39, 40),  # red
     (148, 103, 189),  # purple
-    (140, 86, 75),    # brown
+    (140, 86, 75),  # brown
     (227, 119, 194),  # pink
     (127, 127, 127),  # grey
-    (188, 189, 34),   # olive
-    (23, 190, 207),   # cyan
+    (188, 189, 34),  # olive
+    (23, 190, 207),  # cyan
 )
 
-LEAF_ALPHA = 0.7          # opacity of a leaf disc; overlaps stay visible
-RING_ALPHA = 0.9          # opacity of a parent ring
-RING_SHADE = 0.6          # parent ring colour = group colour × this
-RING_HALF_WIDTH = 0.6     # px (final resolution); ring is ~1.2 px wide
-MIN_RADIUS = 3.0          # px
-MAX_LEAF_RADIUS = 18.0    # px
+LEAF_ALPHA = 0.7  # opacity of a leaf disc; overlaps stay visible
+RING_ALPHA = 0.9  # opacity of a parent ring
+RING_SHADE = 0.6  # parent ring colour = group colour × this
+RING_HALF_WIDTH = 0.6  # px (final resolution); ring is ~1.2 px wide
+MIN_RADIUS = 3.0  # px
+MAX_LEAF_RADIUS = 18.0  # px
 MAX_PARENT_RADIUS = 36.0  # px; parents hold more conversations than any leaf
-MARGIN = 22.0             # px between the outermost centres and the image edge
+MARGIN = 22.0  # px between the outermost centres and the image edge
 BACKGROUND = (255, 255, 255)
 FRAME = (204, 204, 204)
 SUPERSAMPLE = 2
@@ -180,16 +180,28 @@ def render_map_png(points: Sequence[MapPoint], *, width: int = 640, height: int 
         for i in leaves:
             r = float(radii[i])
             colour = np.array(group_colour(points[i].group), dtype=np.float32) / 255.0
-            _blend(canvas, float(centres[i, 0]), float(centres[i, 1]), r + 1.0, colour,
-                   lambda d, r=r: np.clip(r + 0.5 - d, 0.0, 1.0) * np.float32(LEAF_ALPHA))
+            _blend(
+                canvas,
+                float(centres[i, 0]),
+                float(centres[i, 1]),
+                r + 1.0,
+                colour,
+                lambda d, r=r: np.clip(r + 0.5 - d, 0.0, 1.0) * np.float32(LEAF_ALPHA),
+            )
 
         half = RING_HALF_WIDTH * ss
         for i in parents:
             r = float(radii[i])
             base = np.array(group_colour(points[i].group), dtype=np.float32) / 255.0
             colour = base * np.float32(RING_SHADE)
-            _blend(canvas, float(centres[i, 0]), float(centres[i, 1]), r + half + 1.0, colour,
-                   lambda d, r=r: np.clip(half + 0.5 - np.abs(d - r), 0.0, 1.0) * np.float32(RING_ALPHA))
+            _blend(
+                canvas,
+                float(centres[i, 0]),
+                float(centres[i, 1]),
+                r + half + 1.0,
+                colour,
+                lambda d, r=r: np.clip(half + 0.5 - np.abs(d - r), 0.0, 1.0) * np.float32(RING_ALPHA),
+            )
 
     small = canvas.reshape(height, ss, width, ss, 3).mean(axis=(1, 3))
     rgb = np.clip(np.rint(small * 255.0), 0, 255).astype(np.uint8)
@@ -257,8 +269,16 @@ def points_from_projection(projected: Sequence["ProjectedCluster"]) -> list[MapP
     points = []
     for node in projected:
         group = roots.setdefault(root_of(node.id), len(roots))
-        points.append(MapPoint(x=node.x_coord, y=node.y_coord, count=node.count, level=node.level,
-                               is_leaf=node.id not in has_children, group=group))
+        points.append(
+            MapPoint(
+                x=node.x_coord,
+                y=node.y_coord,
+                count=node.count,
+                level=node.level,
+                is_leaf=node.id not in has_children,
+                group=group,
+            )
+        )
     return points
 
 
@@ -278,16 +298,23 @@ def _fit(xy: np.ndarray, width: int, height: int, margin_x: float, margin_y: flo
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     scale = min((width - 2 * margin_x) / span[0], (height - 2 * margin_y) / span[1])
     middle = (lo + hi) / 2
-    return np.column_stack([width / 2 + (xy[:, 0] - middle[0]) * scale, height / 2 - (xy[:, 1] - middle[1]) * scale])
+    return np.column_stack(
+        [width / 2 + (xy[:, 0] - middle[0]) * scale, height / 2 - (xy[:, 1] - middle[1]) * scale]
+    )
 
 
 def _label(name: str) -> str:
     text = " ".join(terminal_safe(name).split())  # control characters are not even valid XML
-    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1].rstrip() + "…"
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
 
 
-def map_svg_markdown(projected: Sequence["ProjectedCluster"], *, width: int = 360, height: int = 220,
-                     limit: int = INLINE_MARKDOWN_LIMIT) -> str:
+def map_svg_markdown(
+    projected: Sequence["ProjectedCluster"],
+    *,
+    width: int = 360,
+    height: int = 220,
+    limit: int = INLINE_MARKDOWN_LIMIT,
+) -> str:
     """The top-level topics as labelled bubbles (at their map positions, sized by conversations, in the
     PNG's colours), as a markdown image shorter than `limit` characters so that Dagster shows it inline.
 
@@ -296,23 +323,31 @@ def map_svg_markdown(projected: Sequence["ProjectedCluster"], *, width: int = 36
     shown topics below it (withheld by the audit) is drawn grey and unlabelled.
     """
     nodes = shown_nodes(projected)
-    roots = [node for node in nodes if node.parent_id is None
-             and math.isfinite(node.x_coord) and math.isfinite(node.y_coord)]
+    roots = [
+        node
+        for node in nodes
+        if node.parent_id is None and math.isfinite(node.x_coord) and math.isfinite(node.y_coord)
+    ]
     colours = {node.id: group_colour(i) for i, node in enumerate(n for n in nodes if n.parent_id is None)}
     order = sorted(range(len(roots)), key=lambda i: (-roots[i].count, roots[i].id))
     biggest = max((node.count for node in roots), default=1) or 1
     max_radius = min(width, height) * 0.16
-    centres = _fit(np.array([(n.x_coord, n.y_coord) for n in roots]), width, height, 70.0, max_radius + 4) \
-        if roots else np.zeros((0, 2))
+    centres = (
+        _fit(np.array([(n.x_coord, n.y_coord) for n in roots]), width, height, 70.0, max_radius + 4)
+        if roots
+        else np.zeros((0, 2))
+    )
 
     def encode(svg: str) -> str:
         return quote(svg, safe=" ='/:,.;()!*&-")
 
     def markdown(bubbles: list[str], labels: list[str], drawn: int) -> str:
-        svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
-               f"<g opacity='.55'>{''.join(bubbles)}</g>"
-               "<g font-family='sans-serif' font-size='12' text-anchor='middle' stroke='#fff' stroke-width='3' "
-               f"paint-order='stroke'>{''.join(labels)}</g></svg>")
+        svg = (
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
+            f"<g opacity='.55'>{''.join(bubbles)}</g>"
+            "<g font-family='sans-serif' font-size='12' text-anchor='middle' stroke='#fff' stroke-width='3' "
+            f"paint-order='stroke'>{''.join(labels)}</g></svg>"
+        )
         alt = f"map of {drawn} of {len(roots)} top-level topics"
         return f"![{alt}](<data:image/svg+xml,{encode(svg)}>)"
 
@@ -325,7 +360,9 @@ def map_svg_markdown(projected: Sequence["ProjectedCluster"], *, width: int = 36
         radius = max(6, int(round(max_radius * math.sqrt(max(node.count, 0) / biggest))))
         colour = "#bbb" if is_hidden(node) else _hex(colours[node.id])
         bubble = f"<circle cx='{x}' cy='{y}' r='{radius}' fill='{colour}'/>"
-        label = [] if is_hidden(node) else [f"<text x='{x}' y='{y + 4}'>{html.escape(_label(node.name))}</text>"]
+        label = (
+            [] if is_hidden(node) else [f"<text x='{x}' y='{y + 4}'>{html.escape(_label(node.name))}</text>"]
+        )
         if len(markdown(bubbles + [bubble], labels + label, drawn + 1)) >= limit:
             continue  # a smaller topic with a shorter name may still fit
         bubbles.append(bubble)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from kura_dagster.core.text import terminal_safe
 from kura_dagster.core.privacy.thresholds import BELOW_THRESHOLD_NAME, is_hidden, named_leaf_below
+from kura_dagster.core.text import terminal_safe
 from kura_dagster.core.tree import children_of
 from kura_dagster.core.types import Cluster
 
@@ -29,9 +29,13 @@ def _fold_hidden(kids: list[Cluster], parent_key: str | None, named_below: dict[
         name = f"{BELOW_THRESHOLD_NAME}: {len(hidden)} small groups"
     else:
         name = f"Not shown: {len(hidden)} groups too small or withheld by the privacy audit"
-    group = Cluster(id=f"hidden_under_{parent_key or 'root'}", name=name, slug="below_threshold",
-                    description="Groups that may not be described, counted together.",
-                    chat_ids=[chat for kid in hidden for chat in kid.chat_ids])
+    group = Cluster(
+        id=f"hidden_under_{parent_key or 'root'}",
+        name=name,
+        slug="below_threshold",
+        description="Groups that may not be described, counted together.",
+        chat_ids=[chat for kid in hidden for chat in kid.chat_ids],
+    )
     folded = {kid.id for kid in hidden}
     return [kid for kid in kids if kid.id not in folded] + [group]
 
@@ -80,16 +84,25 @@ def render_enhanced(clusters: Sequence[Cluster]) -> str:
     children = displayed_children(clusters)
     roots = children.get(None, [])
     total = sum(root.count for root in roots)
-    lines = ["", RULE, "🎯 ENHANCED CLUSTER VISUALIZATION", RULE, "",
-             f"🔸 📚 All Clusters ({total:,} total conversations)",
-             f"    📊 {total:,} conversations (100.0%) [{_bar(total, total, 20)}]",
-             "    💭 Hierarchical conversation clustering results", ""]
+    lines = [
+        "",
+        RULE,
+        "🎯 ENHANCED CLUSTER VISUALIZATION",
+        RULE,
+        "",
+        f"🔸 📚 All Clusters ({total:,} total conversations)",
+        f"    📊 {total:,} conversations (100.0%) [{_bar(total, total, 20)}]",
+        "    💭 Hierarchical conversation clustering results",
+        "",
+    ]
 
     def walk(node: Cluster, prefix: str, last: bool) -> None:
         share = node.count / total * 100 if total else 0.0
         cont = "    " if last else "║   "
         lines.append(f"{prefix}{'╚══ ' if last else '╠══ '}🔸 {node.name}")
-        lines.append(f"{prefix}{cont}📊 {node.count:,} conversations ({share:.1f}%) [{_bar(node.count, total, 20)}]")
+        lines.append(
+            f"{prefix}{cont}📊 {node.count:,} conversations ({share:.1f}%) [{_bar(node.count, total, 20)}]"
+        )
         if len(node.description) < 100:
             lines.append(f"{prefix}{cont}💭 {node.description}")
         lines.append("")
@@ -100,10 +113,17 @@ def render_enhanced(clusters: Sequence[Cluster]) -> str:
     for i, root in enumerate(roots):
         walk(root, "", i == len(roots) - 1)
     average = total / len(roots) if roots else 0.0
-    lines += [RULE, "📈 CLUSTER STATISTICS", RULE,
-              f"📊 Total Clusters: {len(clusters)}", f"🌳 Root Clusters: {len(roots)}",
-              f"💬 Total Conversations: {total:,}", f"📏 Average Conversations per Root Cluster: {average:.1f}",
-              RULE, ""]
+    lines += [
+        RULE,
+        "📈 CLUSTER STATISTICS",
+        RULE,
+        f"📊 Total Clusters: {len(clusters)}",
+        f"🌳 Root Clusters: {len(roots)}",
+        f"💬 Total Conversations: {total:,}",
+        f"📏 Average Conversations per Root Cluster: {average:.1f}",
+        RULE,
+        "",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -153,8 +173,12 @@ def render_rich(clusters: Sequence[Cluster], *, width: int = 120, colour: bool =
     sizes = Table(title="📊 Cluster Size Distribution", title_style="bold bright_magenta", box=ROUNDED)
     for column in ("Size Range", "Count", "Percentage"):
         sizes.add_column(column)
-    buckets = (("🔥 Large (>100)", 101, None), ("📈 Medium (21-100)", 21, 100),
-               ("📊 Small (6-20)", 6, 20), ("🔍 Tiny (1-5)", 1, 5))
+    buckets = (
+        ("🔥 Large (>100)", 101, None),
+        ("📈 Medium (21-100)", 21, 100),
+        ("📊 Small (6-20)", 6, 20),
+        ("🔍 Tiny (1-5)", 1, 5),
+    )
     for name, low, high in buckets:
         count = sum(1 for r in roots if r.count >= low and (high is None or r.count <= high))
         sizes.add_row(name, str(count), f"{count / len(roots) * 100 if roots else 0:.1f}%")
@@ -162,10 +186,17 @@ def render_rich(clusters: Sequence[Cluster], *, width: int = 120, colour: bool =
     grid.add_row(stats, sizes)
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=colour, color_system="truecolor" if colour else None)
+    console = Console(
+        file=buffer, width=width, force_terminal=colour, color_system="truecolor" if colour else None
+    )
     console.print()
-    console.print(Panel(Align.center(Text("🎯 RICH CLUSTER VISUALIZATION", style="bold bright_cyan")),
-                        box=ROUNDED, style="bright_cyan"))
+    console.print(
+        Panel(
+            Align.center(Text("🎯 RICH CLUSTER VISUALIZATION", style="bold bright_cyan")),
+            box=ROUNDED,
+            style="bright_cyan",
+        )
+    )
     console.print()
     console.print(tree)
     console.print()

@@ -44,14 +44,32 @@ from kura_dagster.core.ingest.connectors.documents import (
     sniff_shape,
 )
 from kura_dagster.core.ingest.connectors.messages import row_record
-from kura_dagster.core.ingest.records import Invalid, LoadResult, Rejected, gather, jsonl_records, parse_record, safe_text
+from kura_dagster.core.ingest.records import (
+    Invalid,
+    LoadResult,
+    Rejected,
+    gather,
+    jsonl_records,
+    parse_record,
+    safe_text,
+)
 from kura_dagster.core.types import Conversation
 
 FORMATS = ("auto", "kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt", "parquet", "csv", "hf")
 JSON_FORMATS = ("kura", "jsonl", "claude", "chatgpt", "openai", "sharegpt")
 
-__all__ = ["FORMATS", "ConnectorOptions", "Export", "detect_format", "load", "load_conversations", "load_kura_dump", "open_export", "parse_columns",
-           "parse_time"]
+__all__ = [
+    "FORMATS",
+    "ConnectorOptions",
+    "Export",
+    "detect_format",
+    "load",
+    "load_conversations",
+    "load_kura_dump",
+    "open_export",
+    "parse_columns",
+    "parse_time",
+]
 
 
 def _json_shape_format(shape: str, container: str) -> str:
@@ -79,7 +97,9 @@ def _sniff(path: Path) -> tuple[str, Any]:
         return _json_shape_format(sniff_shape(first_records(document, path), "kura"), "json"), document
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if start[:1] not in (b"[", b"{"):
-        raise ValueError(f"{path}: cannot tell the format (not JSON, JSON lines, CSV or Parquet); pass --format")
+        raise ValueError(
+            f"{path}: cannot tell the format (not JSON, JSON lines, CSV or Parquet); pass --format"
+        )
     container, document = json_container(path)
     if container == "jsonl":
         return _json_shape_format(sniff_shape(jsonl_records(path), "kura"), "jsonl"), None
@@ -99,7 +119,9 @@ class Export:
     that had none (None if no conversation needed it).
     """
 
-    def __init__(self, location: str | Path, fmt: str = "auto", options: ConnectorOptions | None = None) -> None:
+    def __init__(
+        self, location: str | Path, fmt: str = "auto", options: ConnectorOptions | None = None
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
         self.options = options or ConnectorOptions()
@@ -123,8 +145,10 @@ class Export:
         ctx, fmt = self.context, self.format
         if fmt in JSON_FORMATS:
             converters: dict[str, Callable[[Any], Any]] = {
-                "kura": lambda obj: obj, "jsonl": lambda obj: obj,
-                "claude": lambda obj: claude_record(obj, ctx), "chatgpt": lambda obj: chatgpt_record(obj, ctx),
+                "kura": lambda obj: obj,
+                "jsonl": lambda obj: obj,
+                "claude": lambda obj: claude_record(obj, ctx),
+                "chatgpt": lambda obj: chatgpt_record(obj, ctx),
                 "openai": lambda obj: row_record(obj, ctx, "openai"),
                 "sharegpt": lambda obj: row_record(obj, ctx, "sharegpt"),
             }

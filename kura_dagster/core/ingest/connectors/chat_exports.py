@@ -31,7 +31,11 @@ CLAUDE_SENDERS = {"human": "user", "user": "user", "assistant": "assistant"}
 
 def _chat_id(value: Any, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-        raise ValueError(f"{name}: missing" if value in (None, "") else f"{name}: expected text, got {type(value).__name__}")
+        raise ValueError(
+            f"{name}: missing"
+            if value in (None, "")
+            else f"{name}: expected text, got {type(value).__name__}"
+        )
     return str(value)
 
 
@@ -75,8 +79,11 @@ def claude_record(obj: Any, ctx: Context) -> dict[str, Any]:
     chat_id = _chat_id(obj.get("uuid"), "uuid")
     raw_messages = obj.get("chat_messages")
     if not isinstance(raw_messages, list):
-        raise ValueError("chat_messages: missing" if raw_messages is None
-                         else f"chat_messages: expected a list, got {type(raw_messages).__name__}")
+        raise ValueError(
+            "chat_messages: missing"
+            if raw_messages is None
+            else f"chat_messages: expected a list, got {type(raw_messages).__name__}"
+        )
     messages = []
     for index, item in enumerate(raw_messages):
         name = f"chat_messages.{index}"
@@ -140,14 +147,21 @@ def _chatgpt_content(content: Any, name: str) -> str:
 
 def _chatgpt_path(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:
     if current in (None, ""):
-        leaves = [(node.get("message") or {}, key) for key, node in mapping.items()
-                  if isinstance(node, dict) and not node.get("children")]
+        leaves = [
+            (node.get("message") or {}, key)
+            for key, node in mapping.items()
+            if isinstance(node, dict) and not node.get("children")
+        ]
         if not leaves:
             raise ValueError("mapping: no leaf to start from")
 
         def newest(leaf: tuple[Any, str]) -> float:
             stamp = leaf[0].get("create_time") if isinstance(leaf[0], dict) else None
-            return float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else float("-inf")
+            return (
+                float(stamp)
+                if isinstance(stamp, (int, float)) and not isinstance(stamp, bool)
+                else float("-inf")
+            )
 
         current = max(enumerate(leaves), key=lambda item: (newest(item[1]), item[0]))[1][1]
     if not isinstance(current, str) or current not in mapping:
@@ -156,7 +170,9 @@ def _chatgpt_path(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]
     node_id: Any = current
     while node_id is not None:
         if not isinstance(node_id, str) or node_id in seen:
-            raise ValueError(f"mapping: the parent chain of {current!r} loops or is broken at {str(node_id)[:60]!r}")
+            raise ValueError(
+                f"mapping: the parent chain of {current!r} loops or is broken at {str(node_id)[:60]!r}"
+            )
         seen.add(node_id)
         node = mapping.get(node_id)
         if node is None:
@@ -176,7 +192,11 @@ def chatgpt_record(obj: Any, ctx: Context) -> dict[str, Any]:
     chat_id = _chat_id(obj.get(id_key), id_key)
     mapping = obj.get("mapping")
     if not isinstance(mapping, dict):
-        raise ValueError("mapping: missing" if mapping is None else f"mapping: expected an object, got {type(mapping).__name__}")
+        raise ValueError(
+            "mapping: missing"
+            if mapping is None
+            else f"mapping: expected an object, got {type(mapping).__name__}"
+        )
     messages = []
     for node in _chatgpt_path(mapping, obj.get("current_node")):
         message = node.get("message")
@@ -200,12 +220,29 @@ def chatgpt_record(obj: Any, ctx: Context) -> dict[str, Any]:
     if not messages:
         raise ValueError("mapping: conversation has no visible messages")
     model = obj.get("default_model_slug")
-    return _export_record(obj, ctx, chat_id, messages, "chatgpt", time_key="create_time", title_key="title",
-                          extra={"model": model} if isinstance(model, str) else None)
+    return _export_record(
+        obj,
+        ctx,
+        chat_id,
+        messages,
+        "chatgpt",
+        time_key="create_time",
+        title_key="title",
+        extra={"model": model} if isinstance(model, str) else None,
+    )
 
 
-def _export_record(obj: dict[str, Any], ctx: Context, chat_id: str, messages: list[dict[str, Any]], source: str, *,
-                   time_key: str, title_key: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _export_record(
+    obj: dict[str, Any],
+    ctx: Context,
+    chat_id: str,
+    messages: list[dict[str, Any]],
+    source: str,
+    *,
+    time_key: str,
+    title_key: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The landing record of one chat-app conversation: its time (or its messages'), the source format, the
     title when there is one, and the export's other fields as metadata."""
     created_at = conversation_time(obj.get(time_key), time_key, messages)

@@ -29,12 +29,27 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 ROLE_ALIASES: dict[str, str] = {
-    "user": "user", "human": "user", "prompter": "user", "customer": "user",
-    "assistant": "assistant", "gpt": "assistant", "chatgpt": "assistant", "bot": "assistant",
-    "model": "assistant", "ai": "assistant", "claude": "assistant", "bard": "assistant", "bing": "assistant",
+    "user": "user",
+    "human": "user",
+    "prompter": "user",
+    "customer": "user",
+    "assistant": "assistant",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+    "ai": "assistant",
+    "claude": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
     "function_call": "assistant",
-    "system": "system", "developer": "system",
-    "tool": "tool", "function": "tool", "observation": "tool", "function_response": "tool", "ipython": "tool",
+    "system": "system",
+    "developer": "system",
+    "tool": "tool",
+    "function": "tool",
+    "observation": "tool",
+    "function_response": "tool",
+    "ipython": "tool",
 }
 
 RowFunction = Callable[[dict[str, Any]], dict[str, Any]]
@@ -132,7 +147,9 @@ def parse_time(value: Any, name: str = "created_at") -> datetime:
         raise ValueError(f"not a timestamp ({type(value).__name__})")
     except (ValueError, OverflowError, OSError) as error:
         shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
-        raise ValueError(f"{name}: {error} ({shown})" if str(error) != "missing" else f"{name}: missing") from None
+        raise ValueError(
+            f"{name}: {error} ({shown})" if str(error) != "missing" else f"{name}: missing"
+        ) from None
 
 
 def _epoch(seconds: float) -> datetime:

@@ -48,8 +48,11 @@ def shape_of(obj: Any) -> str | None:
     if "mapping" in obj and ("current_node" in obj or "create_time" in obj or "title" in obj):
         return "chatgpt"
     conversations = obj.get("conversations")
-    if isinstance(conversations, list) and conversations and all(
-            isinstance(item, dict) and ("from" in item or "value" in item) for item in conversations[:5]):
+    if (
+        isinstance(conversations, list)
+        and conversations
+        and all(isinstance(item, dict) and ("from" in item or "value" in item) for item in conversations[:5])
+    ):
         return "sharegpt"
     if "messages" in obj:
         return "kura" if "chat_id" in obj and "created_at" in obj else "openai"
@@ -62,7 +65,9 @@ def open_document(path: Path) -> Iterator[IO[bytes]]:
     if path.is_dir():
         inner = path / "conversations.json"
         if not inner.is_file():
-            raise ValueError(f"{path}: a folder without conversations.json (nor a saved Hugging Face dataset)")
+            raise ValueError(
+                f"{path}: a folder without conversations.json (nor a saved Hugging Face dataset)"
+            )
         with inner.open("rb") as handle:
             yield handle
     elif zipfile.is_zipfile(path):
@@ -132,17 +137,19 @@ def array_items(path: Path, chunk: int = STREAM_CHUNK) -> Iterator[Any]:
         def fail(message: str, at: int) -> ValueError:
             line = lines_before + window.count("\n", 0, at) + 1
             column = at - window.rfind("\n", 0, at)
-            return ValueError(f"{path}: not a readable JSON document: {message} at line {line} column {column}")
+            return ValueError(
+                f"{path}: not a readable JSON document: {message} at line {line} column {column}"
+            )
 
         read(chunk)
         if window.startswith("\ufeff"):
             pos = 1
         skip_white()
-        if window[pos:pos + 1] != "[":
+        if window[pos : pos + 1] != "[":
             raise fail("expected a JSON array", pos)
         pos += 1
         skip_white()
-        if window[pos:pos + 1] == "]":
+        if window[pos : pos + 1] == "]":
             pos += 1
         else:
             while True:
@@ -151,7 +158,10 @@ def array_items(path: Path, chunk: int = STREAM_CHUNK) -> Iterator[Any]:
                     try:
                         element, end = decoder.raw_decode(window, pos)
                     except json.JSONDecodeError as error:
-                        cut = error.msg.startswith("Unterminated string") or len(window) - error.pos < CUT_MARGIN
+                        cut = (
+                            error.msg.startswith("Unterminated string")
+                            or len(window) - error.pos < CUT_MARGIN
+                        )
                         if eof or not cut:
                             raise fail(error.msg, error.pos) from None
                         read(max(chunk, len(window)))  # the element may go on past the window: widen it
@@ -165,12 +175,14 @@ def array_items(path: Path, chunk: int = STREAM_CHUNK) -> Iterator[Any]:
                 yield element
                 pos = end
                 skip_white()
-                separator = window[pos:pos + 1]
+                separator = window[pos : pos + 1]
                 if separator == "]":
                     pos += 1
                     break
                 if separator != ",":
-                    raise fail("Expecting ',' delimiter" if separator else "unexpected end of the document", pos)
+                    raise fail(
+                        "Expecting ',' delimiter" if separator else "unexpected end of the document", pos
+                    )
                 pos += 1
                 if pos > chunk:  # forget what is done, so the window stays small
                     lines_before += window.count("\n", 0, pos)
@@ -189,8 +201,9 @@ def read_document(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not a readable JSON document: {error.msg} at line {error.lineno} "
-                         f"column {error.colno}") from None
+        raise ValueError(
+            f"{path}: not a readable JSON document: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     except RecursionError:
         raise ValueError(f"{path}: not a readable JSON document: nested too deeply") from None
 
@@ -248,8 +261,9 @@ def is_json_lines(path: Path) -> bool:
                     return False
                 continue
             if isinstance(obj, dict):
-                wrapper = shape_of(obj) is None and any(isinstance(obj.get(key), list)
-                                                        for key in ("conversations", "data", "records"))
+                wrapper = shape_of(obj) is None and any(
+                    isinstance(obj.get(key), list) for key in ("conversations", "data", "records")
+                )
                 return not (wrapper and seen == 1)
             return False
     return True
@@ -295,6 +309,7 @@ def json_container(path: Path) -> tuple[str, Any]:
     When the first line looks like the start of a document but the file does not parse as one, and
     other lines hold complete JSON objects, it is JSON lines whose first record is broken.
     """
+
     def document() -> Any:
         return _check_array(path) if is_array_document(path) else read_document(path)
 

@@ -16,8 +16,8 @@ from typing import Any
 from kura_dagster.core.ingest.connectors.common import (
     DEFAULT_COLUMNS,
     Context,
-    call_user_function,
     as_text,
+    call_user_function,
     content_hash,
     content_text,
     parse_time,
@@ -52,7 +52,9 @@ def message_from_item(item: Any, name: str) -> dict[str, Any] | None:
     if not text.strip():
         return None
     message: dict[str, Any] = {"role": role, "content": text}
-    stamp = next((item[key] for key in ("created_at", "timestamp", "create_time") if item.get(key) is not None), None)
+    stamp = next(
+        (item[key] for key in ("created_at", "timestamp", "create_time") if item.get(key) is not None), None
+    )
     if stamp is not None:
         message["created_at"] = parse_time(stamp, f"{name}.created_at")
     return message
@@ -92,7 +94,11 @@ def finish(record: dict[str, Any], raw: dict[str, Any], ctx: Context, prefix: st
         record["chat_id"] = f"{prefix}-{content_hash(raw)}"
     if record.get("created_at") in (None, ""):
         messages = record.get("messages") if isinstance(record.get("messages"), list) else []
-        stamps = [m["created_at"] for m in messages if isinstance(m, dict) and isinstance(m.get("created_at"), datetime)]
+        stamps = [
+            m["created_at"]
+            for m in messages
+            if isinstance(m, dict) and isinstance(m.get("created_at"), datetime)
+        ]
         if stamps:
             record["created_at"] = min(stamps)
         else:
@@ -103,14 +109,18 @@ def finish(record: dict[str, Any], raw: dict[str, Any], ctx: Context, prefix: st
     return record
 
 
-def row_record(row: dict[str, Any], ctx: Context, prefix: str, columns: dict[str, str] | None = None) -> dict[str, Any]:
+def row_record(
+    row: dict[str, Any], ctx: Context, prefix: str, columns: dict[str, str] | None = None
+) -> dict[str, Any]:
     """One record holding a whole conversation (OpenAI/ShareGPT line, table row, dataset row)."""
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
     if ctx.options.row_function is not None:
         record = dict(call_user_function(ctx.options.row_function, row, "row function"))
         messages = record.get("messages")
-        if isinstance(messages, (str, bytes)) or (isinstance(messages, list) and all(isinstance(m, dict) for m in messages)):
+        if isinstance(messages, (str, bytes)) or (
+            isinstance(messages, list) and all(isinstance(m, dict) for m in messages)
+        ):
             record["messages"] = messages_from_list(messages, "messages")  # {from, value} and parts too
         return finish(record, row, ctx, prefix)
     columns = dict(ctx.options.columns if columns is None else columns)

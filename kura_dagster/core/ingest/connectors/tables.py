@@ -85,8 +85,10 @@ def table_items(names: list[str], rows: Rows, ctx: Context, prefix: str) -> tupl
         if "chat_id" not in columns:
             raise ValueError("one row per message needs a chat_id column (--columns chat_id=...)")
         return _grouped(rows, columns), lambda group: _conversation_from_rows(group, columns, ctx, prefix)
-    raise ValueError(f"no messages column and no role/content columns (columns: {', '.join(names)}); "
-                     f"pass --columns messages=... or --columns chat_id=...,role=...,content=...")
+    raise ValueError(
+        f"no messages column and no role/content columns (columns: {', '.join(names)}); "
+        f"pass --columns messages=... or --columns chat_id=...,role=...,content=..."
+    )
 
 
 def _grouped(rows: Rows, columns: dict[str, str]) -> Iterator[Item]:
@@ -101,7 +103,11 @@ def _grouped(rows: Rows, columns: dict[str, str]) -> Iterator[Item]:
             yield number, raw_of(row), Invalid(str(error))
             continue
         if chat_id is None:
-            yield number, raw_of(row), Invalid(f"{columns['chat_id']}: missing (a message row needs its conversation)")
+            yield (
+                number,
+                raw_of(row),
+                Invalid(f"{columns['chat_id']}: missing (a message row needs its conversation)"),
+            )
             continue
         groups.setdefault(chat_id, []).append((number, row))
     for chat_id, group in groups.items():
@@ -117,8 +123,9 @@ def _order_key(value: Any) -> tuple[int, Any]:
         return 1, str(value)
 
 
-def _conversation_from_rows(group: tuple[str, list[tuple[int, dict[str, Any]]]], columns: dict[str, str],
-                            ctx: Context, prefix: str) -> dict[str, Any]:
+def _conversation_from_rows(
+    group: tuple[str, list[tuple[int, dict[str, Any]]]], columns: dict[str, str], ctx: Context, prefix: str
+) -> dict[str, Any]:
     chat_id, rows = group
     if "order" in columns:
         rows = sorted(rows, key=lambda item: _order_key(item[1].get(columns["order"])))
@@ -131,7 +138,9 @@ def _conversation_from_rows(group: tuple[str, list[tuple[int, dict[str, Any]]]],
             continue
         message: dict[str, Any] = {"role": role, "content": text}
         if "created_at" in columns and row.get(columns["created_at"]) not in (None, ""):
-            message["created_at"] = parse_time(row[columns["created_at"]], f"{where}: {columns['created_at']}")
+            message["created_at"] = parse_time(
+                row[columns["created_at"]], f"{where}: {columns['created_at']}"
+            )
         messages.append(message)
     if not messages:
         raise ValueError("messages: conversation has no messages")
@@ -186,8 +195,12 @@ def csv_rows(path: Path) -> tuple[list[str], Rows]:
                     continue
                 number += 1
                 if len(values) != len(header):
-                    yield number, Invalid(f"row has {len(values)} fields, the header has {len(header)}",
-                                          raw_of(values))
+                    yield (
+                        number,
+                        Invalid(
+                            f"row has {len(values)} fields, the header has {len(header)}", raw_of(values)
+                        ),
+                    )
                     continue
                 yield number, {name: (value if value != "" else None) for name, value in zip(header, values)}
 
@@ -221,8 +234,9 @@ def hf_rows(location: str, ctx: Context) -> tuple[list[str], Rows]:
     try:
         import datasets
     except ImportError:
-        raise ValueError("reading Hugging Face datasets needs the `datasets` package: "
-                         "pip install 'kura-dagster[hf]'") from None
+        raise ValueError(
+            "reading Hugging Face datasets needs the `datasets` package: pip install 'kura-dagster[hf]'"
+        ) from None
     path = Path(location)
     split = ctx.options.split
     cache_dir = str(ctx.options.cache_dir) if ctx.options.cache_dir else None  # streaming: only lock files
@@ -231,14 +245,18 @@ def hf_rows(location: str, ctx: Context) -> tuple[list[str], Rows]:
         if isinstance(dataset, datasets.DatasetDict):
             if split not in dataset:
                 if len(dataset) != 1:
-                    raise ValueError(f"{path}: no split {split!r} (splits: {', '.join(dataset)}); pass --split")
+                    raise ValueError(
+                        f"{path}: no split {split!r} (splits: {', '.join(dataset)}); pass --split"
+                    )
                 split = next(iter(dataset))
             dataset = dataset[split]
     elif path.is_file():
         builder = HF_BUILDERS.get(path.suffix.lower())
         if builder is None:
             raise ValueError(f"{path}: datasets reads .json, .jsonl, .parquet, .csv or .arrow files")
-        dataset = datasets.load_dataset(builder, data_files=str(path), split="train", streaming=True, cache_dir=cache_dir)
+        dataset = datasets.load_dataset(
+            builder, data_files=str(path), split="train", streaming=True, cache_dir=cache_dir
+        )
     else:  # a folder of data files, or a hub name (this needs a network)
         dataset = datasets.load_dataset(location, split=split, streaming=True, cache_dir=cache_dir)
     iterator = iter(dataset)

@@ -16,12 +16,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kura_dagster.core.storage.store import connect, read_partition_snapshot
 from kura_dagster.core.views.explorer.data import build_report_data
 from kura_dagster.core.views.explorer.html import embed_json, render_report_html, report_html_chunks
-from kura_dagster.core.storage.store import connect, read_partition_snapshot
 
-__all__ = ["InconsistentPartition", "ReportResult", "build_report_data", "embed_json", "load_report_data",
-           "render_report_html", "report_html_chunks", "report_path", "write_atomically", "write_report"]
+__all__ = [
+    "InconsistentPartition",
+    "ReportResult",
+    "build_report_data",
+    "embed_json",
+    "load_report_data",
+    "render_report_html",
+    "report_html_chunks",
+    "report_path",
+    "write_atomically",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,18 @@ class ReportResult:
 
 
 # The columns the explorer reads, where it does not need them all.
-REPORT_COLUMNS = {"summaries": ["chat_id", "summary", "languages", "concerning_score", "user_frustration",
-                                "metadata", "error"],
-                  "conversations": ["chat_id", "messages"]}
+REPORT_COLUMNS = {
+    "summaries": [
+        "chat_id",
+        "summary",
+        "languages",
+        "concerning_score",
+        "user_frustration",
+        "metadata",
+        "error",
+    ],
+    "conversations": ["chat_id", "messages"],
+}
 
 
 def report_path(home: Path, dataset: str, day: str) -> Path:
@@ -57,7 +76,8 @@ def _check_one_version(dataset: str, day: str, generations: dict[str, int], tree
             raise InconsistentPartition(
                 f"dataset '{dataset}' on {day} is part-way through a rewrite: its {source} were written after its "
                 f"{built}, so a page would mix two versions; a run is in progress or stopped part-way: wait for it "
-                f"or run `kura-dagster run --dataset {dataset} --date {day}`, then report again")
+                f"or run `kura-dagster run --dataset {dataset} --date {day}`, then report again"
+            )
 
 
 def load_report_data(database: str | Path, dataset: str, day: str, *, include_messages: bool = False) -> dict:
@@ -70,8 +90,9 @@ def load_report_data(database: str | Path, dataset: str, day: str, *, include_me
     if not database.exists():
         raise FileNotFoundError(f"{database}: no DuckDB file yet; run `kura-dagster run` first")
     when = Date.fromisoformat(day)
-    names = ["summaries", "meta_clusters", "base_clusters", "projections", "topic_trends"] + \
-        (["conversations"] if include_messages else [])
+    names = ["summaries", "meta_clusters", "base_clusters", "projections", "topic_trends"] + (
+        ["conversations"] if include_messages else []
+    )
     with connect(database, read_only=True) as connection:
         # Of the summaries, only what the page shows (a million requests and tasks would be read for nothing).
         # base_clusters only when the tree is missing (its stage failed): then the leaves alone, as roots.
@@ -81,16 +102,32 @@ def load_report_data(database: str | Path, dataset: str, day: str, *, include_me
         tree = "meta_clusters"
         if read["meta_clusters"].num_rows == 0 and read["base_clusters"].num_rows:
             tree = "base_clusters"
-            read, generations = read_partition_snapshot(connection, {**columns, "base_clusters": None}, dataset, when)
+            read, generations = read_partition_snapshot(
+                connection, {**columns, "base_clusters": None}, dataset, when
+            )
             read["meta_clusters"] = read["base_clusters"]
     _check_one_version(dataset, day, generations, tree)
-    return build_report_data(dataset, day, summaries=read["summaries"], meta_clusters=read["meta_clusters"],
-                             projections=read["projections"], conversations=read.get("conversations"),
-                             trends=read["topic_trends"], include_messages=include_messages)
+    return build_report_data(
+        dataset,
+        day,
+        summaries=read["summaries"],
+        meta_clusters=read["meta_clusters"],
+        projections=read["projections"],
+        conversations=read.get("conversations"),
+        trends=read["topic_trends"],
+        include_messages=include_messages,
+    )
 
 
-def write_report(database: str | Path, dataset: str, day: str, out: str | Path, *,
-                 include_messages: bool = False, allow_empty: bool = False) -> ReportResult:
+def write_report(
+    database: str | Path,
+    dataset: str,
+    day: str,
+    out: str | Path,
+    *,
+    include_messages: bool = False,
+    allow_empty: bool = False,
+) -> ReportResult:
     """Write the explorer of (dataset, day) to `out`.
 
     A partition with nothing in it raises ValueError (a user asked for a report of a day that has not run),
@@ -99,12 +136,20 @@ def write_report(database: str | Path, dataset: str, day: str, out: str | Path, 
     started = time.perf_counter()
     data = load_report_data(database, dataset, day, include_messages=include_messages)
     if not allow_empty and not data["totals"]["conversations"] and not data["totals"]["clusters"]:
-        raise ValueError(f"nothing to report for dataset '{dataset}' on {day}: run `kura-dagster run "
-                         f"--dataset {dataset} --date {day}` first (or that day had no conversations)")
+        raise ValueError(
+            f"nothing to report for dataset '{dataset}' on {day}: run `kura-dagster run "
+            f"--dataset {dataset} --date {day}` first (or that day had no conversations)"
+        )
     out = Path(out)
     size = write_atomically(out, report_html_chunks(data))
-    return ReportResult(out, size, time.perf_counter() - started,
-                        data["totals"]["conversations"], data["totals"]["clusters"], data["trends"] is not None)
+    return ReportResult(
+        out,
+        size,
+        time.perf_counter() - started,
+        data["totals"]["conversations"],
+        data["totals"]["clusters"],
+        data["trends"] is not None,
+    )
 
 
 def write_atomically(path: Path, chunks: Iterable[str]) -> int:

@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 from kura_dagster.core.privacy.thresholds import WITHHELD_NAME, unshown_ids
 
 FORMAT_VERSION = 1
-MAX_META_KEYS = 16        # metadata keys offered as facets
-MAX_META_VALUES = 64      # a key with more distinct values (ids, timestamps) is not a facet
+MAX_META_KEYS = 16  # metadata keys offered as facets
+MAX_META_VALUES = 64  # a key with more distinct values (ids, timestamps) is not a facet
 COORD_DIGITS = 4
 
 
@@ -42,8 +42,10 @@ def _rows(table: pa.Table | None, columns: Sequence[str]) -> list[dict]:
 def _columns(table: pa.Table | None, columns: Sequence[str]) -> dict[str, list]:
     """Each named column as a Python list (a missing column as Nones), rows in table order."""
     n_rows = 0 if table is None else table.num_rows
-    return {name: table.column(name).to_pylist() if n_rows and name in table.column_names else [None] * n_rows
-            for name in columns}
+    return {
+        name: table.column(name).to_pylist() if n_rows and name in table.column_names else [None] * n_rows
+        for name in columns
+    }
 
 
 def _number(value: Any, digits: int = COORD_DIGITS) -> float | None:
@@ -62,7 +64,9 @@ def order_tree(nodes: Sequence[dict]) -> list[tuple[dict, int, int]]:
     children: dict[str | None, list[dict]] = {}
     for node in nodes:
         parent = node.get("parent_id")
-        children.setdefault(parent if parent in by_id and parent != node["cluster_id"] else None, []).append(node)
+        children.setdefault(parent if parent in by_id and parent != node["cluster_id"] else None, []).append(
+            node
+        )
     for siblings in children.values():
         siblings.sort(key=lambda n: (-(n.get("count") or 0), n.get("name") or "", n["cluster_id"]))
     ordered: list[tuple[dict, int, int]] = []
@@ -118,13 +122,20 @@ def _metadata_facets(metadata_texts: Sequence[str | None]) -> dict[str, dict]:
                 counts[scalar] += 1
                 if len(counts) > MAX_META_VALUES:
                     value_counts[key] = None  # too many distinct values: not a facet, stop counting
-    chosen = [key for key, _ in sorted(key_counts.items(), key=lambda item: (-item[1], item[0]))
-              if value_counts[key] is not None][:MAX_META_KEYS]
+    chosen = [
+        key
+        for key, _ in sorted(key_counts.items(), key=lambda item: (-item[1], item[0]))
+        if value_counts[key] is not None
+    ][:MAX_META_KEYS]
     facets = {}
     for key in chosen:
         counts = value_counts[key]
         vocabulary = sorted(counts, key=lambda v: (-counts[v], v))
-        facets[key] = {"values": vocabulary, "index": {value: i for i, value in enumerate(vocabulary)}, "codes": []}
+        facets[key] = {
+            "values": vocabulary,
+            "index": {value: i for i, value in enumerate(vocabulary)},
+            "codes": [],
+        }
     if facets:
         for text in metadata_texts:
             record = _parse_metadata(text)
@@ -150,37 +161,78 @@ def _languages(per_row: Sequence[list | None]) -> dict:
 
 
 def _messages(conversations: pa.Table | None, chat_ids: Sequence[str]) -> list[list[list[str]]]:
-    by_chat = {row["chat_id"]: row.get("messages") or [] for row in _rows(conversations, ["chat_id", "messages"])}
-    return [[[m.get("role") or "", m.get("content") or ""] for m in by_chat.get(chat, [])] for chat in chat_ids]
+    by_chat = {
+        row["chat_id"]: row.get("messages") or [] for row in _rows(conversations, ["chat_id", "messages"])
+    }
+    return [
+        [[m.get("role") or "", m.get("content") or ""] for m in by_chat.get(chat, [])] for chat in chat_ids
+    ]
 
 
 def _trends(trends: pa.Table | None, unshown: set[str] = frozenset()) -> dict | None:
     """The page's topics over time; topics hidden by the privacy thresholds are left out (their volume over
     the days is their members' behaviour)."""
-    rows = [row for row in _rows(trends, ["day", "topic_id", "topic", "level", "conversations", "share", "status",
-                                          "recent_share", "baseline_share", "z"]) if row["topic_id"] not in unshown]
+    rows = [
+        row
+        for row in _rows(
+            trends,
+            [
+                "day",
+                "topic_id",
+                "topic",
+                "level",
+                "conversations",
+                "share",
+                "status",
+                "recent_share",
+                "baseline_share",
+                "z",
+            ],
+        )
+        if row["topic_id"] not in unshown
+    ]
     if not rows:
         return None
     days = sorted({row["day"] for row in rows})
     column = {day: i for i, day in enumerate(days)}
     topics: dict[tuple[int, str], dict] = {}
     for row in rows:
-        topic = topics.setdefault((row["level"] or 0, row["topic_id"]), {
-            "id": row["topic_id"], "name": row["topic"], "status": row["status"], "level": row["level"],
-            "recent_share": _number(row["recent_share"]), "baseline_share": _number(row["baseline_share"]),
-            "z": _number(row["z"], 2), "counts": [0] * len(days), "shares": [None] * len(days)})
+        topic = topics.setdefault(
+            (row["level"] or 0, row["topic_id"]),
+            {
+                "id": row["topic_id"],
+                "name": row["topic"],
+                "status": row["status"],
+                "level": row["level"],
+                "recent_share": _number(row["recent_share"]),
+                "baseline_share": _number(row["baseline_share"]),
+                "z": _number(row["z"], 2),
+                "counts": [0] * len(days),
+                "shares": [None] * len(days),
+            },
+        )
         topic["counts"][column[row["day"]]] = row["conversations"]
         topic["shares"][column[row["day"]]] = _number(row["share"])
     ordered = sorted(topics.values(), key=lambda t: (t["id"] == "other", -sum(t["counts"]), t["name"]))
     top = min(t["level"] or 0 for t in ordered)
     # The chart follows the top cut; of the finer cuts, only topics on the move (and not already a top topic).
     top_ids = {t["id"] for t in ordered if t["level"] == top}
-    moving = [t for t in ordered if t["level"] != top and t["id"] not in top_ids and t["status"] in ("emerging", "fading")]
-    return {"days": [day.isoformat() for day in days], "level": top,
-            "topics": [t for t in ordered if t["level"] == top], "subtopics": moving}
+    moving = [
+        t
+        for t in ordered
+        if t["level"] != top and t["id"] not in top_ids and t["status"] in ("emerging", "fading")
+    ]
+    return {
+        "days": [day.isoformat() for day in days],
+        "level": top,
+        "topics": [t for t in ordered if t["level"] == top],
+        "subtopics": moving,
+    }
 
 
-def _leaf_members(meta_clusters: pa.Table, leaf_rows: Sequence[int], chat_ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _leaf_members(
+    meta_clusters: pa.Table, leaf_rows: Sequence[int], chat_ids: pa.Array
+) -> tuple[np.ndarray, np.ndarray]:
     """The summaries rows of the leaves' members, leaf after leaf in `leaf_rows` order, and how many each
     leaf keeps. A conversation is kept once (in its first leaf) and only when it has a summary."""
     if not leaf_rows or "chat_ids" not in meta_clusters.column_names:
@@ -188,7 +240,11 @@ def _leaf_members(meta_clusters: pa.Table, leaf_rows: Sequence[int], chat_ids: p
     lists = meta_clusters.column("chat_ids").take(pa.array(leaf_rows, pa.int64())).combine_chunks()
     lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
     flat = pc.cast(pc.list_flatten(lists), pa.string())
-    found = pc.fill_null(pc.index_in(flat, value_set=chat_ids), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    found = (
+        pc.fill_null(pc.index_in(flat, value_set=chat_ids), -1)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
     keep = found >= 0
     kept_at = np.flatnonzero(keep)
     _, first = np.unique(found[kept_at], return_index=True)  # a chat listed twice stays in its first leaf
@@ -198,14 +254,18 @@ def _leaf_members(meta_clusters: pa.Table, leaf_rows: Sequence[int], chat_ids: p
     return found[keep], np.bincount(leaf_of[keep], minlength=len(leaf_rows))
 
 
-def _without_members_of(summaries: pa.Table, meta_clusters: pa.Table, rows: Sequence[int]) -> tuple[pa.Table, int]:
+def _without_members_of(
+    summaries: pa.Table, meta_clusters: pa.Table, rows: Sequence[int]
+) -> tuple[pa.Table, int]:
     """The summaries without the members of the tree rows `rows` (the hidden groups), and how many were
     taken out: those conversations reach no range, facet or vocabulary of the page."""
     if not rows or not summaries.num_rows or "chat_ids" not in meta_clusters.column_names:
         return summaries, 0
     lists = meta_clusters.column("chat_ids").take(pa.array(rows, pa.int64())).combine_chunks()
     hidden_ids = pc.unique(pc.cast(pc.list_flatten(lists), pa.string()))
-    hidden = pc.fill_null(pc.is_in(pc.cast(summaries.column("chat_id"), pa.string()), value_set=hidden_ids), False)
+    hidden = pc.fill_null(
+        pc.is_in(pc.cast(summaries.column("chat_id"), pa.string()), value_set=hidden_ids), False
+    )
     taken = pc.count_distinct(pc.filter(summaries.column("chat_id"), hidden)).as_py()
     return summaries.filter(pc.invert(hidden)), taken
 
@@ -235,15 +295,19 @@ def build_report_data(
         node["_row"] = row
     unshown = unshown_ids((node["cluster_id"], node.get("parent_id"), node.get("name")) for node in all_nodes)
     nodes = [node for node in all_nodes if node["cluster_id"] not in unshown]
-    summaries, hidden = _without_members_of(summaries, meta_clusters, [n["_row"] for n in all_nodes
-                                                                       if n["cluster_id"] in unshown])
+    summaries, hidden = _without_members_of(
+        summaries, meta_clusters, [n["_row"] for n in all_nodes if n["cluster_id"] in unshown]
+    )
     ordered = order_tree(nodes)
     children_count = Counter(parent for _, parent, _ in ordered if parent >= 0)
     position = {row["cluster_id"]: row for row in _rows(projections, ["cluster_id", "x", "y"])}
 
     # Conversations in depth-first leaf order: each node's members become one range.
-    summary_ids = pc.cast(summaries.column("chat_id"), pa.string()).combine_chunks() if summaries.num_rows \
+    summary_ids = (
+        pc.cast(summaries.column("chat_id"), pa.string()).combine_chunks()
+        if summaries.num_rows
         else pa.array([], pa.string())
+    )
     leaves = [i for i in range(len(ordered)) if children_count[i] == 0]
     rows, kept = _leaf_members(meta_clusters, [ordered[i][0]["_row"] for i in leaves], summary_ids)
     # Leaves take their ranges in display order; every other node starts where its first descendant does.
@@ -293,8 +357,9 @@ def build_report_data(
             "conversations": (pc.count_distinct(summary_ids).as_py() if len(summary_ids) else 0) + hidden,
             "clustered": len(members),
             "hidden": hidden,
-            "hidden_withheld": any(node.get("name") == WITHHELD_NAME for node in all_nodes
-                                   if node["cluster_id"] in unshown),
+            "hidden_withheld": any(
+                node.get("name") == WITHHELD_NAME for node in all_nodes if node["cluster_id"] in unshown
+            ),
             "failed_summaries": sum(1 for error in _columns(summaries, ["error"])["error"] if error),
             "clusters": len(ordered),
             "roots": sum(1 for _, parent, _ in ordered if parent < 0),

@@ -14,8 +14,8 @@ import html
 import json
 import math
 import re
-from importlib import resources
 from collections.abc import Iterator
+from importlib import resources
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
@@ -23,7 +23,11 @@ _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2
 
 
 def _asset(name: str) -> str:
-    return resources.files("kura_dagster.core.views.explorer").joinpath("static", name).read_text(encoding="utf-8")
+    return (
+        resources.files("kura_dagster.core.views.explorer")
+        .joinpath("static", name)
+        .read_text(encoding="utf-8")
+    )
 
 
 def _finite(value: Any) -> Any:
@@ -61,7 +65,9 @@ def privacy_note(totals: dict) -> str:
     hidden = int(totals.get("hidden") or 0)
     if not hidden:
         return ""
-    why = "below the privacy thresholds" + (" or withheld by the privacy audit" if totals.get("hidden_withheld") else "")
+    why = "below the privacy thresholds" + (
+        " or withheld by the privacy audit" if totals.get("hidden_withheld") else ""
+    )
     return f"{hidden:,} conversation{'s' if hidden != 1 else ''} in groups {why} {'are' if hidden != 1 else 'is'} not shown."
 
 
@@ -80,7 +86,7 @@ def report_html_chunks(data: dict) -> Iterator[str]:
     template = _asset("explorer.html")
     done = 0
     for match in _PLACEHOLDER.finditer(template):
-        yield template[done:match.start()]
+        yield template[done : match.start()]
         name = match.group(1)
         if name == "DATA":
             yield from embed_json_chunks(data)

@@ -1,0 +1,97 @@
+"""Local names: phrases people share, never a keyword list, a quoted request or a specific about someone."""
+
+from kura_dagster.core.stages.naming import group_phrases, name_groups, phrases, specific_words
+
+
+def test_words_written_capitalised_inside_sentences_are_specifics_but_technology_and_german_nouns_are_not():
+    texts = [
+        "My order to Detroit never came, says Morgan.",
+        "the parcel for Morgan is stuck near Detroit",
+        "I use React and Docker at work",
+        "react state is stale",
+        "Wo bleibt meine Bestellung? Die Sendung ist weg",
+        "please cancel my subscription",
+    ]
+    found = specific_words(texts)
+    assert {"detroit", "morgan", "tuesday", "march"} <= found
+    assert not {"react", "docker", "bestellung", "sendung", "order", "subscription", "parcel"} & found
+
+
+def test_numbers_ids_placeholders_and_specifics_break_phrases():
+    keys = [
+        key
+        for key, _ in phrases(
+            "Refund for order SH-1968732 of €19.99 to [EMAIL] please, from Detroit now",
+            frozenset({"detroit"}),
+        )
+    ]
+    assert "refund order" in keys  # "refund for order": connectors kept in the surface, not in the key
+    assert not [k for k in keys if any(ch.isdigit() for ch in k) or "detroit" in k or "email" in k]
+
+
+def test_what_follows_an_intent_cue_is_counted_with_the_verb_it_implies():
+    cued = dict(
+        p
+        for p in phrases("Hi, how do I center a div with CSS? I'm looking for a cheap hotel")
+        if p[0].endswith("+")
+    )
+    assert cued["center div+"] == "center a div" and cued["cheap hotel+"] == "find a cheap hotel"
+
+
+def test_a_group_is_named_by_a_phrase_its_people_share_not_a_keyword_list():
+    refunds = [f"I want to cancel my subscription, I was charged again{'!' * i}" for i in range(6)] + [
+        "please cancel my subscription now",
+        "charged twice this month, cancel my subscription",
+    ]
+    passwords = [
+        "the password reset email never arrives",
+        "password reset email never arrives again",
+        "my password reset email never arrives",
+        "reset link expired",
+    ] * 2
+    users = [[f"u{i}" for i in range(len(refunds))], [f"v{i}" for i in range(len(passwords))]]
+    names = name_groups(
+        [refunds, passwords], [["Cancel or change a subscription: x"] * 8, [""] * 8], group_users=users
+    )
+    assert names[0].name == "Cancel my subscription"
+    assert names[1].name == "Password reset email never arrives"
+    assert names[0].description.startswith("8 conversations, most of them asking to cancel or change")
+    assert "\u201ccancel my subscription\u201d" in names[0].description
+    # Shared phrases, never one member's sentence (a short request may itself be a phrase others share).
+    assert not [
+        text
+        for text in refunds + passwords
+        if len(text.split()) > 4 and text in names[0].description + names[1].description
+    ]
+
+
+def test_one_person_repeating_a_phrase_does_not_name_a_topic():
+    texts = ["my weird printer jams on page two"] * 5 + [
+        "printer offline",
+        "printer offline again",
+        "scanner",
+    ]
+    one_user = ["u1"] * 5 + ["u2", "u3", "u4"]
+    [found] = group_phrases([texts], group_users=[one_user])
+    assert found and not [p for p in found if "jams" in p.text or "weird" in p.text]
+    assert found[0].text.startswith("printer")
+
+
+def test_names_never_repeat_a_taken_name_or_each_other():
+    same = [
+        "reset my password please",
+        "how do i reset my password",
+        "reset my password, the link expired",
+    ] * 3
+    names = name_groups([same, same, same], [[""] * 9] * 3, taken=["Reset my password"])
+    assert len({n.name.lower() for n in names} | {"reset my password"}) == 4
+
+
+def test_people_and_places_typed_in_lower_case_are_specifics_too():
+    texts = ["book a hotel in phoenix for 3 nights", "text bailey that i am late", "flights to mexico"] * 5
+    found = specific_words(texts)
+    assert {"phoenix", "bailey", "mexico"} <= found and "hotel" not in found
+    names = name_groups([texts[::3], texts[1::3]], [[""] * 5] * 2)
+    assert not [n for n in names if {"phoenix", "bailey", "mexico"} & set(n.name.lower().split())]
+    assert names[0].name == "Book a hotel"
+    assert "\u201cnights\u201d" in names[0].description and "3" not in names[0].description.split(".", 1)[1]
