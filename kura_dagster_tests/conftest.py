@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -77,6 +79,25 @@ def write_jsonl(path: Path, conversations: list[Conversation]) -> Path:
         "".join(json.dumps(c.model_dump(mode="json")) + "\n" for c in conversations), encoding="utf-8"
     )
     return path
+
+
+@contextmanager
+def kura_home_at(root: Path) -> Iterator:
+    """Settings of a private KURA_HOME, landing zone and Dagster instance under `root`, with the environment and
+    working directory set as a person's shell would have them (for module-scoped pipeline fixtures)."""
+    from kura_dagster.core.settings import Settings
+
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in (
+            ("KURA_HOME", root / "home"),
+            ("KURA_DATA_DIR", root / "data"),
+            ("DAGSTER_HOME", root / "home" / "dagster"),
+        ):
+            env.setenv(name, str(value))
+        env.chdir(root)
+        settings = Settings.from_env()
+        settings.prepare_home()
+        yield settings
 
 
 @pytest.fixture

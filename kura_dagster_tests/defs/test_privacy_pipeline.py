@@ -25,7 +25,7 @@ from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.checks import build_pipeline_checks
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster_tests.conftest import THEMES, write_jsonl
+from kura_dagster_tests.conftest import THEMES, kura_home_at, write_jsonl
 from kura_dagster_tests.core.test_injection import INJECTIONS
 
 DAY = "2026-11-01"
@@ -118,16 +118,7 @@ def planted_corpus(per_theme: int = 15) -> tuple[list[Conversation], list[str]]:
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     root = tmp_path_factory.mktemp("planted")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in (
-            ("KURA_HOME", root / "home"),
-            ("KURA_DATA_DIR", root / "data"),
-            ("DAGSTER_HOME", root / "home" / "dagster"),
-        ):
-            env.setenv(name, str(value))
-        env.chdir(root)
-        settings = Settings.from_env()
-        settings.prepare_home()
+    with kura_home_at(root) as settings:
         conversations, secrets = planted_corpus()
         write_jsonl(settings.data_dir / DATASET / f"{DAY}.jsonl", conversations)
         instance = DagsterInstance.ephemeral()
@@ -261,16 +252,7 @@ def rare_group(tmp_path_factory):
     from kura_dagster_tests.conftest import make_conversations
 
     root = tmp_path_factory.mktemp("rare")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in (
-            ("KURA_HOME", root / "home"),
-            ("KURA_DATA_DIR", root / "data"),
-            ("DAGSTER_HOME", root / "home" / "dagster"),
-        ):
-            env.setenv(name, str(value))
-        env.chdir(root)
-        settings = Settings.from_env()
-        settings.prepare_home()
+    with kura_home_at(root) as settings:
         start = datetime.fromisoformat(DAY).replace(tzinfo=timezone.utc)
         rare = [
             Conversation(

@@ -22,7 +22,7 @@ from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster_tests.conftest import THEMES, write_jsonl
+from kura_dagster_tests.conftest import THEMES, kura_home_at, write_jsonl
 
 DAY = "2026-11-01"
 DATASET = "specifics"
@@ -79,16 +79,7 @@ def planted_corpus() -> list[Conversation]:
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     root = tmp_path_factory.mktemp("specifics")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in (
-            ("KURA_HOME", root / "home"),
-            ("KURA_DATA_DIR", root / "data"),
-            ("DAGSTER_HOME", root / "home" / "dagster"),
-        ):
-            env.setenv(name, str(value))
-        env.chdir(root)
-        settings = Settings.from_env()
-        settings.prepare_home()
+    with kura_home_at(root) as settings:
         conversations = planted_corpus()
         write_jsonl(settings.data_dir / DATASET / f"{DAY}.jsonl", conversations)
         instance = DagsterInstance.ephemeral()
