@@ -7,14 +7,10 @@ import inspect
 import logging
 
 from dagster import (
-    AssetSelection,
+    AssetKey,
     DagsterRunStatus,
     DefaultRunLauncher,
-    Definitions,
     RunsFilter,
-    StaticPartitionsDefinition,
-    asset,
-    define_asset_job,
     instance_for_test,
 )
 
@@ -64,21 +60,26 @@ def test_a_run_launcher_answers_run_monitoring_with_a_health_result():
     assert "dagster_run" in private.LaunchRunContext._fields
 
 
+# The code location the code server loads: a file of its own, so that the server's process needs nothing but
+# Dagster (the tests package is not installed, so it could not import this module).
+PINNED_LOCATION = """\
+from dagster import AssetSelection, Definitions, StaticPartitionsDefinition, asset, define_asset_job
+
+
 @asset(partitions_def=StaticPartitionsDefinition(["a", "b"]))
 def letters() -> None:
     pass
 
 
 defs = Definitions(assets=[letters], jobs=[define_asset_job("letters_job", AssetSelection.all())])
+"""
 
 
 def test_one_backfill_iteration_outside_the_daemon_creates_and_queues_the_runs(tmp_path, monkeypatch):
     """What `kura-dagster run` does without a daemon: a backfill record over a code location served by a code
     server, and one iteration of the backfill daemon's step, which submits one run per partition."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "pinned_location.py").write_text(
-        "from kura_dagster_tests.launch.test_dagster_private import defs\n", encoding="utf-8"
-    )
+    (tmp_path / "pinned_location.py").write_text(PINNED_LOCATION, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     with instance_for_test(
         overrides={
@@ -94,7 +95,7 @@ def test_one_backfill_iteration_outside_the_daemon_creates_and_queues_the_runs(t
                 backfill_id="pinnedaa",
                 asset_graph=asset_graph,
                 partition_names=["a", "b"],
-                asset_selection=[letters.key],
+                asset_selection=[AssetKey("letters")],
                 backfill_timestamp=0.0,
                 tags={},
                 dynamic_partitions_store=instance,
