@@ -97,7 +97,18 @@ def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
             # Another run of this partition is between two of its steps (the DuckDB pool lets runs take turns
             # step by step). Asking for a retry frees this step's pool slot, so that run can write its next
             # table; the page is written once the partition is one version again.
-            raise RetryRequested(max_retries=REPORT_RETRIES, seconds_to_wait=REPORT_RETRY_WAIT_S) from error
+            if context.retry_number < REPORT_RETRIES:
+                raise RetryRequested(
+                    max_retries=REPORT_RETRIES, seconds_to_wait=REPORT_RETRY_WAIT_S
+                ) from error
+            # Still part-way after a minute: the other run is slow, and its own report step writes the page
+            # when it is done. Never a mixed page: the one already there stays, and the metadata says why.
+            context.log.warning(f"{error}; the page already there is left as it was")
+            context.add_asset_metadata(
+                {"not_rewritten": MetadataValue.text(str(error))},
+                partition_key=partition_key(dataset, day.isoformat()),
+            )
+            continue
         context.add_asset_metadata(
             {
                 "path": MetadataValue.path(str(result.path)),

@@ -174,3 +174,34 @@ def test_report_waits_for_another_run_of_its_day_to_finish_its_steps(tmp_path):
     retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert len(retries) >= 1  # it did find the day part-way through, and waited
     assert (settings.home / "reports" / "trend" / f"{DAYS[0]}.html").exists()
+
+
+def test_report_leaves_the_page_as_it_was_when_the_other_run_stays_part_way(tmp_path, monkeypatch):
+    """If the other run is still between its steps after the retries, the page already there is kept (its own
+    report step writes the new one) and the metadata says why: never a mixed page, never a failed run."""
+    from kura_dagster.core.storage.store import connect, read_partition, write_partition
+    from kura_dagster.defs import explorer
+
+    monkeypatch.setattr(explorer, "REPORT_RETRIES", 1)
+    monkeypatch.setattr(explorer, "REPORT_RETRY_WAIT_S", 0.1)
+    settings, instance = _setup(tmp_path)
+    key, day = partition_key("trend", DAYS[0]), date.fromisoformat(DAYS[0])
+    everything = assets(settings)
+    assert materialize(
+        everything, partition_key=key, instance=instance, resources=resources_from_settings(settings)
+    ).success
+    page = settings.home / "reports" / "trend" / f"{DAYS[0]}.html"
+    before = page.read_bytes()
+    with connect(settings.duckdb_path) as connection:  # new summaries under the old tree, and nobody finishes
+        write_partition(
+            connection, "summaries", "trend", day, read_partition(connection, "summaries", "trend", day)
+        )
+
+    report = next(asset for asset in everything if asset.key.path[-1] == "report")
+    result = materialize(
+        [report], partition_key=key, instance=instance, resources=resources_from_settings(settings)
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("report")[0].metadata
+    assert "part-way through a rewrite" in metadata["not_rewritten"].value
+    assert page.read_bytes() == before
