@@ -47,28 +47,23 @@ def _pending(instance: DagsterInstance) -> list[str]:
 
 @pytest.fixture
 def start_two(instance: DagsterInstance, kura_env: Path):
-    """Two slot_holder runs started together: (the one that took the slot, the one waiting for it). Whatever
-    a failing test left running is killed at the end."""
+    """Two slot_holder runs: (the one that took the slot, the one waiting for it). Whatever a failing test
+    left running is killed at the end."""
     started: list[SlotHolder] = []
 
     def start() -> tuple[SlotHolder, SlotHolder]:
-        started.extend([SlotHolder(instance, kura_env, "a"), SlotHolder(instance, kura_env, "b")])
-        return _start_two(instance, *started)
+        # One after the other: two steps asking at the same instant can both be granted the one slot (Dagster's
+        # SQLite storage checks and takes a slot in two statements), and then no run is left waiting.
+        started.append(SlotHolder(instance, kura_env, "a"))
+        wait_for(lambda: _claimed(instance) == [started[0].run_id], "a run to take the slot")
+        started.append(SlotHolder(instance, kura_env, "b"))
+        wait_for(lambda: started[1].run_id in _pending(instance), "the other run to wait for the slot")
+        return started[0], started[1]
 
     yield start
     for holder in started:
         if holder.process.poll() is None:
             holder.kill()
-
-
-def _start_two(
-    instance: DagsterInstance, first: SlotHolder, second: SlotHolder
-) -> tuple[SlotHolder, SlotHolder]:
-    ids = {first.run_id: first, second.run_id: second}
-    holder = wait_for(lambda: (claimed := _claimed(instance)) and claimed[0], "a run to take the slot")
-    waiting = next(h for run_id, h in ids.items() if run_id != holder)
-    wait_for(lambda: waiting.run_id in _pending(instance), "the other run to wait for the slot")
-    return ids[holder], waiting
 
 
 def _status(instance: DagsterInstance, run_id: str) -> DagsterRunStatus:
@@ -134,8 +129,14 @@ def test_the_daemon_fails_a_dead_run_and_frees_its_slot(instance, start_two, mon
         seconds=instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 1
     )
     monkeypatch.setattr(concurrency, "get_current_datetime", lambda: later)
-    list(concurrency.execute_concurrency_slots_iteration(daemon, log))
-    wait_for(lambda: _claimed(instance) == [alive.run_id], "the live run to take the freed slot")
+
+    def daemon_pass_then_claimed() -> bool:
+        # The daemon passes again and again, as `dagster dev` does, until the live run holds the slot.
+        list(concurrency.execute_concurrency_slots_iteration(daemon, log))
+        return _claimed(instance) == [alive.run_id]
+
+    wait_for(daemon_pass_then_claimed, "the live run to take the freed slot", process=alive.process)
+    assert dead.run_id not in _claimed(instance) + _pending(instance)
     assert alive.release() == 0
 
 
