@@ -1,5 +1,6 @@
 """The package's import graph, read from the source with `ast` (nothing is imported): no cycle between the
-project's modules, and no import against the layers (DESIGN.md §1: cli → launch → definitions → defs → core).
+project's modules, and no import against the layers (DESIGN.md §1: cli → launch → definitions → defs → core;
+the Kura facade `kura` over core only).
 
 Every import statement counts, those inside functions too: a function-local import only moves a cycle from
 import time to call time. `from pkg import name` is an edge to `pkg.name` when that is a module, else to
@@ -25,6 +26,14 @@ FORBIDDEN = [
     ("kura_dagster.core", "kura_dagster.launch", "core is plain Python, usable without Dagster"),
     ("kura_dagster.core", "kura_dagster.definitions", "core is plain Python, usable without Dagster"),
     ("kura_dagster.core", "kura_dagster.cli", "core is plain Python, usable without Dagster"),
+    ("kura_dagster.core", "kura_dagster.kura", "the Kura facade is a layer above core"),
+    ("kura_dagster.kura", "kura_dagster.defs", "the Kura facade is plain Python over core, like a notebook"),
+    (
+        "kura_dagster.kura",
+        "kura_dagster.launch",
+        "the Kura facade is plain Python over core, like a notebook",
+    ),
+    ("kura_dagster.kura", "kura_dagster.cli", "the Kura facade is plain Python over core, like a notebook"),
     ("kura_dagster.core.storage", "kura_dagster.core.stages", "storage holds the tables every stage reads"),
     ("kura_dagster.core.ingest", "kura_dagster.core.stages", "ingest lands data before any stage runs"),
     ("kura_dagster.defs", "kura_dagster.launch", "the run driver sits above the definitions it runs"),

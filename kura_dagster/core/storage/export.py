@@ -3,7 +3,8 @@
 Kura's checkpoint directory holds `conversations.jsonl`, `summaries.jsonl`, `clusters.jsonl`,
 `meta_clusters.jsonl` and `dimensionality.jsonl`, one pydantic model dump per line with Kura's field names
 (`chat_id`, `created_at`, `messages`; `id`, `name`, `description`, `slug`, `chat_ids`, `parent_id`, `count`;
-`x_coord`, `y_coord`, `level`).
+`x_coord`, `y_coord`, `level`), mapped so that Kura 0.5.4's types accept every line (`kura_format`: roles,
+metadata, failed summaries, custom facets).
 
 The cluster files (Kura's `clusters.jsonl`, `meta_clusters.jsonl`, `dimensionality.jsonl`; the tables
 `base_clusters`, `meta_clusters`, `projections` as Parquet or CSV) leave out the groups hidden by the privacy
@@ -32,7 +33,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from kura_dagster.core.privacy.thresholds import unshown_ids
-from kura_dagster.core.storage import tables
+from kura_dagster.core.storage import kura_format, tables
 from kura_dagster.core.storage.store import partition_rows, read_table
 
 TABLES = ("conversations", "summaries", "embeddings", "base_clusters", "meta_clusters", "projections")
@@ -151,23 +152,17 @@ def export_kura_checkpoints(database: Path, dataset: str, day: str, out: Path) -
     """Write Kura's five checkpoint files for one partition; returns the number of lines of each."""
     _require_rows(database, dataset, day)
     read = shown_cluster_tables({name: read_table(database, name, dataset, day) for name in TABLES})
-    conversations = tables.conversations_from_arrow(read["conversations"])
-    conversation_records = []
-    for c in conversations:
-        record = c.model_dump(mode="json")
-        for message in record["messages"]:  # Kura's Message requires a timestamp
-            message["created_at"] = message.get("created_at") or record["created_at"]
-        conversation_records.append(record)
+    # Shaped so that Kura 0.5.4's own types accept every line (`core.storage.kura_format`).
+    conversation_records = [
+        kura_format.conversation_record(c) for c in tables.conversations_from_arrow(read["conversations"])
+    ]
     vectors = (
         dict(zip(*tables.embeddings_from_arrow(read["embeddings"]))) if read["embeddings"].num_rows else {}
     )
     summary_records = []
     for s in tables.summaries_from_arrow(read["summaries"]):
-        record = s.model_dump(mode="json", exclude={"error", "custom_facets", "truncated", "embedding"})
-        record["metadata"] = {**record["metadata"], **s.custom_facets}  # where Kura keeps extra facets
         vector = vectors.get(s.chat_id)
-        record["embedding"] = vector.tolist() if vector is not None else None
-        summary_records.append(record)
+        summary_records.append(kura_format.summary_record(s, vector.tolist() if vector is not None else None))
     meta_rows = read["meta_clusters"].to_pylist()
     position = {row["cluster_id"]: row for row in read["projections"].to_pylist()}
     dimensionality = [

@@ -331,11 +331,15 @@ def _require_within(table: pa.Table, partitions: Sequence[tuple[str, Date]]) -> 
 
 
 def _add_new_columns(connection: duckdb.DuckDBPyConnection, target: str) -> None:
-    """A newer version of an asset may write more columns: add them, so older files keep working."""
-    existing = {row[0] for row in connection.execute(f"DESCRIBE {target}").fetchall()}
+    """A newer version of an asset may write more columns, or more fields in a struct column (the messages'
+    `created_at`): add them, so older files keep working. `INSERT BY NAME` would otherwise drop the new
+    struct fields without a word; widening the column keeps them (older rows get NULL)."""
+    existing = {row[0]: row[1] for row in connection.execute(f"DESCRIBE {target}").fetchall()}
     for name, column_type, *_ in connection.execute("DESCRIBE SELECT * FROM incoming").fetchall():
         if name not in existing:
             connection.execute(f'ALTER TABLE {target} ADD COLUMN "{name}" {column_type}')
+        elif existing[name] != column_type and "STRUCT(" in column_type:
+            connection.execute(f'ALTER TABLE {target} ALTER COLUMN "{name}" TYPE {column_type}')
 
 
 def _table_exists(connection: duckdb.DuckDBPyConnection, table_name: str) -> bool:

@@ -23,7 +23,11 @@ from kura_dagster.core.types import (
     user_ids_of,
 )
 
-MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+# Each turn keeps its own timestamp (None when the source had none): Kura's Message requires one, and the export
+# falls back to the conversation's only where the source gave none.
+MESSAGE = pa.struct(
+    [("role", pa.string()), ("content", pa.string()), ("created_at", pa.timestamp("us", tz="UTC"))]
+)
 
 SCHEMAS: dict[str, pa.Schema] = {
     "conversations": pa.schema(
@@ -116,7 +120,10 @@ def conversations_to_arrow(conversations: Sequence[Conversation]) -> pa.Table:
         {
             "chat_id": [c.chat_id for c in conversations],
             "created_at": [c.created_at for c in conversations],
-            "messages": [[{"role": m.role, "content": m.content} for m in c.messages] for c in conversations],
+            "messages": [
+                [{"role": m.role, "content": m.content, "created_at": m.created_at} for m in c.messages]
+                for c in conversations
+            ],
             "metadata": [_json(c.metadata) for c in conversations],
         },
     )

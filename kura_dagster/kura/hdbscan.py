@@ -1,0 +1,5 @@
+"""Kura's `kura.hdbscan`."""
+
+from kura_dagster.kura.cluster import HDBSCANClusteringModel
+
+__all__ = ["HDBSCANClusteringModel"]

@@ -1,0 +1,5 @@
+"""Kura's `kura.k_means`."""
+
+from kura_dagster.kura.cluster import KmeansClusteringModel
+
+__all__ = ["KmeansClusteringModel"]
