@@ -25,8 +25,8 @@ _CLIENTS: dict[tuple, Any] = {}
 _CACHES: dict[str, Any] = {}
 # chat_id -> (summary, embedding) of the summaries the cluster stage embedded in this process. Kura's later
 # stages take only clusters, but core's hierarchy and map are built from the members' summaries and vectors:
-# they are kept here rather than embedded again (a stage that finds them missing embeds the checkpointed
-# summaries, which the response cache answers without a call).
+# they are kept here rather than embedded again (a stage run in another process reads them from the summaries
+# checkpoint, whose `embedding` field the cluster stage fills).
 _EMBEDDED: dict[str, tuple[ConversationSummary, np.ndarray]] = {}
 
 

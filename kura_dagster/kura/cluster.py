@@ -69,6 +69,22 @@ class ClusterDescriptionModel:
 ClusterModel = ClusterDescriptionModel
 
 
+def attach_embeddings(checkpoint_manager: Any, summaries: list[ConversationSummary], vectors) -> None:
+    """Fill the `embedding` field (Kura's own) of the summaries checkpoint: a later stage run in another
+    process finds its members' vectors there instead of embedding them again."""
+    saved = checkpoint_manager.load_checkpoint("summaries", ConversationSummary)
+    if not saved:
+        return
+    vector_of = {summary.chat_id: vector for summary, vector in zip(summaries, vectors)}
+    checkpoint_manager.save_checkpoint(
+        "summaries",
+        [
+            s.model_copy(update={"embedding": vector_of[s.chat_id].tolist()}) if s.chat_id in vector_of else s
+            for s in saved
+        ],
+    )
+
+
 async def generate_base_clusters_from_conversation_summaries(
     summaries: list[ConversationSummary],
     embedding_model: Any = None,
@@ -105,6 +121,8 @@ async def generate_base_clusters_from_conversation_summaries(
     )
     _backend.say(model.console, f"Embedded {len(usable)} summaries")
     _backend.remember(usable, vectors)
+    if checkpoint_manager is not None:
+        attach_embeddings(checkpoint_manager, usable, vectors)
     method = clustering_method or model.clustering_method or KmeansClusteringModel()
     clusters = await asyncio.to_thread(
         core_stage, usable, vectors, clustering_method=method, namer=model.namer()

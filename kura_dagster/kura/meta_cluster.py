@@ -54,7 +54,8 @@ async def members_of(
     clusters: list[Cluster], checkpoint_manager: Any, embedding_model: Any
 ) -> tuple[list[ConversationSummary], np.ndarray]:
     """The summaries and embeddings of the clusters' conversations: those the cluster stage embedded in this
-    process, else the checkpointed summaries embedded again (from the response cache when hosted)."""
+    process, else the summaries checkpoint's (the cluster stage fills their `embedding`), else the
+    checkpointed summaries embedded again (from the response cache when hosted)."""
     chat_ids = sorted({chat_id for cluster in clusters for chat_id in cluster.chat_ids})
     found = _backend.recall(chat_ids)
     if found is not None:
@@ -73,7 +74,10 @@ async def members_of(
     from kura_dagster.kura.embedding import OpenAIEmbeddingModel, summary_texts
 
     summaries = [by_id[chat_id] for chat_id in chat_ids]
-    vectors = await (embedding_model or OpenAIEmbeddingModel()).embed_array(summary_texts(summaries))
+    if all(summary.embedding is not None for summary in summaries):  # the cluster stage's own vectors
+        vectors = np.asarray([summary.embedding for summary in summaries], dtype=np.float32)
+    else:
+        vectors = await (embedding_model or OpenAIEmbeddingModel()).embed_array(summary_texts(summaries))
     _backend.remember(summaries, vectors)
     return summaries, vectors
 

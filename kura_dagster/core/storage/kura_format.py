@@ -120,6 +120,7 @@ def summary_from_record(record: Mapping[str, Any]) -> ConversationSummary:
         metadata=metadata,
         custom_facets=custom_facets if isinstance(custom_facets, dict) else {},
         error=None if error is None else str(error),
+        embedding=record.get("embedding"),
         **facets,
     )
 
