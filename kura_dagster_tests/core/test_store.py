@@ -137,3 +137,39 @@ def test_a_snapshot_sees_one_version_while_another_connection_rewrites_the_parti
         write_partition(writer, "summaries", "d", day, pa.table({"chat_id": ["c1"], "version": ["newer"]}))
         _, now = read_partition_snapshot(reader, dict.fromkeys(tables), "d", day)
         assert now["summaries"] > now["meta_clusters"] > generations["meta_clusters"]
+
+
+def test_a_conversations_table_from_before_message_times_keeps_them_once_written_again(tmp_path):
+    # Files written before messages kept their own created_at: INSERT BY NAME would drop the new struct field
+    # without a word, so the column is widened first (older rows read NULL there).
+    from datetime import datetime, timezone
+
+    from kura_dagster.core.storage.tables import conversations_to_arrow
+    from kura_dagster.core.types import Conversation, Message
+
+    path = tmp_path / "kura.duckdb"
+    day = date(2026, 11, 1)
+    old_message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    old = pa.table(
+        {
+            "chat_id": ["old"],
+            "messages": pa.array([[{"role": "user", "content": "hi"}]], pa.list_(old_message)),
+        }
+    )
+    at = datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
+    new = conversations_to_arrow(
+        [
+            Conversation(
+                chat_id="new", created_at=at, messages=[Message(role="tool", content="ok", created_at=at)]
+            )
+        ]
+    )
+    with connect(path) as connection:
+        write_partition(connection, "conversations", "a", day, old)
+        write_partition(connection, "conversations", "b", day, new)
+        assert read_partition(connection, "conversations", "b", day).column("messages").to_pylist() == [
+            [{"role": "tool", "content": "ok", "created_at": at}]
+        ]
+        assert read_partition(connection, "conversations", "a", day).column("messages").to_pylist() == [
+            [{"role": "user", "content": "hi", "created_at": None}]
+        ]
