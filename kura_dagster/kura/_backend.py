@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,18 +51,21 @@ def _settings(provider: str):
 def _make_sdk_client(settings, provider: str):
     import openai
 
+    from kura_dagster.core.settings import read_setting  # secrets are read here, never kept in Settings
+
     if provider == "azure":
-        if not settings.azure_endpoint or not os.environ.get("AZURE_OPENAI_API_KEY"):
+        azure_key = read_setting("AZURE_OPENAI_API_KEY")
+        if not settings.azure_endpoint or not azure_key:
             raise ValueError(
                 "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY must be set for an 'azure/...' model"
             )
         return openai.AsyncAzureOpenAI(
             azure_endpoint=settings.azure_endpoint,
-            api_key=os.environ["AZURE_OPENAI_API_KEY"],
+            api_key=azure_key,
             api_version=settings.azure_api_version,
             max_retries=0,  # core's client retries
         )
-    key = os.environ.get("OPENAI_API_KEY")
+    key = read_setting("OPENAI_API_KEY")
     if not key and not settings.openai_base_url:
         raise ValueError("OPENAI_API_KEY is not set: set it, or OPENAI_BASE_URL for a self-hosted server")
     # Self-hosted servers often need no key; the SDK still wants a non-empty one.
