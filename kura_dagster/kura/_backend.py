@@ -83,9 +83,17 @@ def hosted_client(
     settings = _settings(provider)
     chat = chat_model or settings.chat_model
     embedding = embedding_model or settings.hosted_embedding_model
-    key = (provider, chat, embedding, concurrency or settings.llm_concurrency)
+    cache_path = str(settings.home / "llm_cache.duckdb")
+    # The endpoint and cache are part of the key: a notebook that changes them gets a new client.
+    key = (
+        provider,
+        chat,
+        embedding,
+        concurrency or settings.llm_concurrency,
+        settings.openai_base_url,
+        cache_path,
+    )
     if key not in _CLIENTS:
-        cache_path = str(settings.home / "llm_cache.duckdb")
         cache = _CACHES.setdefault(cache_path, ResponseCache(cache_path))
         _CLIENTS[key] = LLMClient(
             lambda: _make_sdk_client(settings, provider),

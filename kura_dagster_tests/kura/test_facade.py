@@ -104,3 +104,22 @@ def test_a_provider_the_facade_cannot_reach_is_named():
         "d": '{"a": 1}',
         "b": ["true"],
     }
+
+
+def test_hosted_models_share_cores_cache_and_count_their_calls(tmp_path, monkeypatch):
+    from kura_dagster.kura import usage
+    from kura_dagster_tests.fake_openai import FakeOpenAIServer
+
+    conversations = make_conversations(per_theme=1)
+    monkeypatch.setenv("KURA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-facade")
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        before = usage()
+        for _ in range(2):  # the second time, every answer comes from core's response cache
+            summaries = asyncio.run(summarise_conversations(conversations, model=SummaryModel()))
+        assert server.calls["chat"] == len(conversations) and all(s.error is None for s in summaries)
+    after = usage()
+    assert after["llm_calls"] - before.get("llm_calls", 0) == len(conversations)
+    assert after["llm_cache_hits"] - before.get("llm_cache_hits", 0) == len(conversations)
+    assert (tmp_path / "home" / "llm_cache.duckdb").exists()
