@@ -152,6 +152,9 @@ def test_organisations_typed_in_lower_case_never_name_a_topic():
         "reserve a table at olive garden",
         "book a table at olive garden tonight",
     ] * 3
+    assert phrases("what is britain's timezone", specific_words(["what is britain's timezone"])) == [
+        ("timezon", "timezone")
+    ]
     names = name_groups([texts[:6] * 3], [[""] * 18], group_users=[[f"u{i}" for i in range(18)]])
     found = [p.text for p in group_phrases([texts], group_users=[[f"u{i}" for i in range(18)]])[0]]
     for organisation in ("american airlines", "wells fargo", "olive garden", "fargo", "olive"):

@@ -267,6 +267,7 @@ def _kind(word: str, specific: frozenset[str]) -> str:
         or word in STOP_WORDS
         or word in VAGUE_WORDS
         or word in specific
+        or word.removesuffix("'s") in specific  # "britain's timezone", "olive garden's menu"
         or word[0].isdigit()
         or any(ch.isdigit() for ch in word)
     ):
