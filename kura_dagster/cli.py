@@ -253,6 +253,24 @@ def _load_tree(settings: Settings, dataset: str, day: str):
     return tables.clusters_from_arrow(table)
 
 
+def _hidden_note(settings: Settings, dataset: str, day: str, nodes) -> str:
+    """The line under a tree about conversations the privacy thresholds hide (core.views.tree_view)."""
+    from datetime import date as Date
+
+    from kura_dagster.core.privacy.thresholds import Thresholds
+    from kura_dagster.core.storage import tables
+    from kura_dagster.core.storage.store import connect, read_partition
+    from kura_dagster.core.views.tree_view import hidden_note
+
+    with connect(settings.duckdb_path, read_only=True) as connection:
+        summaries = read_partition(
+            connection, "summaries", dataset, Date.fromisoformat(day), ["chat_id", "metadata"]
+        )
+    thresholds = Thresholds(settings.min_cluster_size, settings.min_cluster_users)
+    rerun = f"kura-dagster run --dataset {dataset} --date {day}"
+    return hidden_note(nodes, thresholds, tables.user_ids_from_arrow(summaries), rerun=rerun)
+
+
 def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.core.ingest.landing import require_day
     from kura_dagster.core.views.tree_view import render_tree
@@ -261,7 +279,8 @@ def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
     require_known_dataset(settings, args.dataset)
     require_day(settings.data_dir, settings.duckdb_path, args.dataset, args.date)
     nodes = _load_tree(settings, args.dataset, args.date)
-    print(render_tree(nodes, args.style, colour=sys.stdout.isatty()), end="")
+    note = _hidden_note(settings, args.dataset, args.date, nodes)
+    print(render_tree(nodes, args.style, colour=sys.stdout.isatty(), note=note), end="")
     return 0
 
 
@@ -340,7 +359,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     for dataset in datasets:
         day = zone.dates(dataset)[-1]
         print(f"\n{rule}\nTopic tree of {dataset} on {day}\n{rule}")
-        print(render_tree(_load_tree(settings, dataset, day), "basic"), end="")
+        nodes = _load_tree(settings, dataset, day)
+        print(render_tree(nodes, "basic", note=_hidden_note(settings, dataset, day, nodes)), end="")
         page = report_path(settings.home, dataset, day)
         if page.exists():
             print(f"Explorer (map, tree, details, topics over time; opens offline): {page}")
@@ -364,6 +384,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from kura_dagster.core.ingest.landing import require_day
+    from kura_dagster.core.privacy.thresholds import Thresholds
     from kura_dagster.core.views.explorer import report_path, write_report
     from kura_dagster.launch.runs import require_known_dataset
 
@@ -377,6 +398,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             args.date,
             out,
             include_messages=settings.report_include_messages,
+            thresholds=Thresholds(settings.min_cluster_size, settings.min_cluster_users),
         )
     except FileNotFoundError:
         raise  # no DuckDB file yet: its own message

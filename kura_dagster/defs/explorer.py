@@ -25,6 +25,7 @@ from dagster import (
     RetryRequested,
 )
 
+from kura_dagster.core.privacy.thresholds import Thresholds
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.topic_trends import (
     TrendOptions,
@@ -35,7 +36,7 @@ from kura_dagster.core.storage import tables
 from kura_dagster.core.views.explorer import InconsistentPartition, report_path, write_report
 from kura_dagster.defs.io_manager import partitions_of, release_freed_memory
 from kura_dagster.defs.partitions import partition_key
-from kura_dagster.defs.resources import ExplorerResource
+from kura_dagster.defs.resources import ClusteringResource, ExplorerResource
 from kura_dagster.defs.steps import build_assets, each_partition, pipeline_asset, row_metadata
 
 
@@ -79,7 +80,9 @@ REPORT_RETRIES, REPORT_RETRY_WAIT_S = 6, 10.0  # a minute for another run of the
 
 
 @pipeline_asset(code_version="1", deps=["summaries", "meta_clusters", "projections", "topic_trends"])
-def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
+def report(
+    context: AssetExecutionContext, explorer: ExplorerResource, clustering: ClusteringResource
+) -> None:
     """The HTML explorer of each day: one offline file under $KURA_HOME/reports/<dataset>/<date>.html."""
     release_freed_memory()  # it loads no input through the IO manager, which does this for the other steps
     for dataset, day in partitions_of(context.partition_keys):
@@ -92,6 +95,8 @@ def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
                 path,
                 include_messages=explorer.include_messages,
                 allow_empty=True,
+                # the page says which setting would show the groups the thresholds hide
+                thresholds=Thresholds(clustering.min_cluster_size, clustering.min_cluster_users),
             )
         except InconsistentPartition as error:
             # Another run of this partition is between two of its steps (the DuckDB pool lets runs take turns

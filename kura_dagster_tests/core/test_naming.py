@@ -95,3 +95,68 @@ def test_people_and_places_typed_in_lower_case_are_specifics_too():
     assert not [n for n in names if {"phoenix", "bailey", "mexico"} & set(n.name.lower().split())]
     assert names[0].name == "Book a hotel"
     assert "\u201cnights\u201d" in names[0].description and "3" not in names[0].description.split(".", 1)[1]
+
+
+def test_other_languages_words_count_as_their_english_gloss_so_a_mixed_group_is_named_in_english():
+    texts = [
+        "where is my order, it has not arrived",
+        "my order has not arrived yet",
+        "¿dónde está mi pedido? no ha llegado",
+        "mi pedido no llegó",
+        "où est ma commande ? elle n'est pas arrivée",
+        "ma commande n'est jamais arrivée",
+        "meu pedido não chegou",
+        "my order never arrived",
+    ]
+    [name] = name_groups([texts], [[""] * len(texts)], group_users=[[f"u{i}" for i in range(8)]])
+    words = set(name.name.lower().split())
+    assert "order" in words and not words & {"pedido", "commande", "n'ai", "n'est"}, name.name
+
+
+def test_a_leaf_is_not_named_by_one_bare_word_when_its_members_share_a_phrase():
+    # Every member writes "build"; several write "docker build fails": the name says what fails.
+    texts = [
+        "docker build fails on the copy step",
+        "my docker build fails with exit code 1",
+        "docker build fails after upgrading",
+        "build is slow and then fails",
+        "why does the build keep failing",
+        "docker build fails in ci",
+    ]
+    other = ["css grid layout breaks on safari", "flexbox layout breaks", "grid layout breaks"] * 2
+    names = name_groups([texts, other], [[""] * 6, [""] * 6], group_users=[[f"u{i}" for i in range(6)]] * 2)
+    assert len(names[0].name.split()) > 1 and "build" in names[0].name.lower(), names[0].name
+
+
+def test_a_leaf_name_holds_the_word_nearly_all_its_members_write():
+    # Both groups are about restaurants, so c-TF-IDF picks what sets the first apart ("address and
+    # postcode"); every member of it writes "restaurant", more than write the attribute: the name says both.
+    addresses = ["that restaurant? what is the address and postcode"] * 6 + [
+        "a restaurant in the north",
+        "cheap restaurant please",
+    ]
+    tables = [f"book a table for {n} at a restaurant" for n in ("two", "four", "six", "us")] * 2
+    cheap = [f"a cheap restaurant that serves {food}" for food in ("thai", "pizza", "curry", "fish")] * 2
+    names = name_groups(
+        [addresses, tables, cheap], [[""] * 8] * 3, group_users=[[f"u{i}" for i in range(8)]] * 3
+    )
+    assert names[0].name == "Restaurant address and postcode", names[0].name
+
+
+def test_organisations_typed_in_lower_case_never_name_a_topic():
+    texts = [
+        "is my american airlines flight on time",
+        "status of my american airlines flight",
+        "check my wells fargo account balance",
+        "what is my wells fargo account balance",
+        "reserve a table at olive garden",
+        "book a table at olive garden tonight",
+    ] * 3
+    assert phrases("what is britain's timezone", specific_words(["what is britain's timezone"])) == [
+        ("timezon", "timezone")
+    ]
+    names = name_groups([texts[:6] * 3], [[""] * 18], group_users=[[f"u{i}" for i in range(18)]])
+    found = [p.text for p in group_phrases([texts], group_users=[[f"u{i}" for i in range(18)]])[0]]
+    for organisation in ("american airlines", "wells fargo", "olive garden", "fargo", "olive"):
+        assert organisation not in names[0].name.lower() and organisation not in names[0].description.lower()
+        assert not [text for text in found if organisation in text], found

@@ -25,7 +25,7 @@ hidden leaves under each parent into one line.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -364,3 +364,78 @@ class PrivacyGuard:
         hiding = self._model.hiding if self._model is not None else self._hiding
         audit = self.auditor.outcome.as_metadata() if self.auditor is not None else {}
         return {**hiding, **audit}
+
+
+@dataclass(frozen=True)
+class HiddenConversations:
+    """What the thresholds keep from a person reading a tree, and which settings would show it.
+
+    `settings` maps a KURA_* name to (its value now, the value that would show every hidden group): only the
+    settings that have to be lowered. Empty when the groups were hidden by thresholds higher than today's
+    (the day ran before they were lowered: running it again shows them) or only by the privacy audit.
+    """
+
+    conversations: int
+    groups: int
+    total: int
+    withheld: int = 0
+    settings: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def sentence(self, rerun: str = "") -> str:
+        """One line for a person ("" when nothing is hidden); `rerun` is the command that applies a change."""
+        parts = []
+        if self.conversations:
+            of = f" of {self.total:,}" if self.total else ""
+            groups = f"{self.groups} group{'s' if self.groups != 1 else ''}"
+            parts.append(
+                f"{self.conversations:,}{of} conversations are in {groups} below the privacy thresholds and "
+                "are not described"
+            )
+            then = f" (then `{rerun}`)" if rerun else ""
+            if self.settings:
+                change = " and ".join(
+                    f"{name}={show} (now {now})" for name, (now, show) in self.settings.items()
+                )
+                it = "them" if len(self.settings) > 1 else "it"
+                parts.append(
+                    f"{change} would show them{then}; lower {it} only if groups that small may be shown"
+                )
+            else:
+                again = f": `{rerun}`" if rerun else ""
+                parts.append(f"the thresholds set now would show them once the day runs again{again}")
+        if self.withheld:
+            parts.append(f"{self.withheld:,} conversations are in groups withheld by the privacy audit")
+        return "; ".join(parts) + ("." if parts else "")
+
+
+def hidden_conversations(
+    hidden_leaves: Iterable[tuple[str, Sequence[str]]],
+    user_of_chat: Mapping[str, str | None],
+    thresholds: Thresholds,
+    *,
+    total: int = 0,
+) -> HiddenConversations:
+    """Count the members of the hidden leaves, given as (name, chat ids), and find the smallest change of
+    KURA_MIN_CLUSTER_SIZE / KURA_MIN_CLUSTER_USERS under which every group below the thresholds would be
+    named. Clustering does not read these settings, so the same groups come back when the day runs again."""
+    sizes, users, withheld, below = [], [], 0, 0
+    for name, chat_ids in hidden_leaves:
+        if name == WITHHELD_NAME:
+            withheld += len(chat_ids)
+            continue
+        below += len(chat_ids)
+        sizes.append(len(chat_ids))
+        counted = distinct_users(chat_ids, user_of_chat)
+        if counted is not None:
+            users.append(counted)
+    settings: dict[str, tuple[int, int]] = {}
+    if sizes and min(sizes) < thresholds.min_conversations:
+        settings["KURA_MIN_CLUSTER_SIZE"] = (thresholds.min_conversations, min(sizes))
+    if users and min(users) < thresholds.min_users:
+        settings["KURA_MIN_CLUSTER_USERS"] = (thresholds.min_users, min(users))
+    return HiddenConversations(below, len(sizes), total, withheld, settings)
+
+
+def hidden_leaves_of(nodes: Sequence[Cluster]) -> list[tuple[str, Sequence[str]]]:
+    """(name, chat ids) of the hidden leaves of a tree, for `hidden_conversations`."""
+    return [(n.name, n.chat_ids) for n in leaves(nodes) if is_hidden(n)]

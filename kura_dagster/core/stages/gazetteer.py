@@ -70,3 +70,20 @@ buenos aires santiago bogota caracas quito havana
 """.split()
 
 PLACES_AND_PEOPLE = frozenset(FIRST_NAMES + COUNTRIES + US_STATES + CITIES)
+
+# Organisations: names of companies and brands that chats in lower case mention ("is my american airlines
+# flight on time", "my wells fargo account"). Single words that are not also ordinary English words, and
+# names of several words as a pattern (their words alone are ordinary: "olive", "garden", "american").
+# Technology names are not here: a coding topic is about them (`naming.TECHNICAL_WORDS`).
+ORGANISATIONS = frozenset(
+    """
+fargo citibank hsbc barclays santander natwest lloyds monzo revolut jetblue ryanair easyjet lufthansa klm qantas
+starbucks mcdonald's mcdonalds chipotle applebee's applebees walmart costco ikea netflix spotify hulu airbnb uber
+lyft paypal venmo zelle amazon ebay bardenay
+""".split()
+)
+ORGANISATION_NAMES = (
+    r"(?:american|united|delta|southwest|alaska|british|spirit|frontier|hawaiian) air(?:lines?|ways)|"
+    r"olive garden|red lobster|taco bell|burger king|pizza hut|bank of america|wells fargo|capital one|"
+    r"home depot|whole foods|trader joe'?s|best buy|cheesecake factory|texas roadhouse|panera bread"
+)

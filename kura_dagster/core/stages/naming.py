@@ -22,8 +22,9 @@ from scipy import sparse
 
 from kura_dagster.core.privacy.injection import drop_instructions
 from kura_dagster.core.stages.features import LARGE_INPUT_ROWS
-from kura_dagster.core.stages.gazetteer import PLACES_AND_PEOPLE
+from kura_dagster.core.stages.gazetteer import ORGANISATION_NAMES, ORGANISATIONS, PLACES_AND_PEOPLE
 from kura_dagster.core.text import (
+    ENGLISH_GLOSSES,
     NATURAL_LANGUAGE_MARKERS,
     PROGRAMMING_LANGUAGES,
     STOP_WORDS,
@@ -89,6 +90,8 @@ TECHNICAL_WORDS = frozenset(
 PLACEHOLDER = re.compile(
     r"\[[A-Z_]{2,}\]"
 )  # what core.privacy.scrubbing.scrub left: [EMAIL], [CARD_NUMBER], ...
+# Organisations named in several words break a phrase, as placeholders do (`gazetteer.ORGANISATION_NAMES`).
+ORGANISATION = re.compile(rf"\b(?:{ORGANISATION_NAMES})\b", re.IGNORECASE)
 SENTENCE_BREAK = re.compile(r"[.!?:;\n\"“”«»()]+")
 CASED_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 
@@ -120,6 +123,7 @@ def specific_words(texts: Iterable[str]) -> frozenset[str]:
         )
         | WEEKDAYS_AND_MONTHS
         | PLACES_AND_PEOPLE
+        | ORGANISATIONS
     )
 
 
@@ -155,7 +159,8 @@ NEGATIONS = frozenset(
 # Words that name no topic even when everyone in a group writes them.
 VAGUE_WORDS = frozenset(
     """looking wondering trying wanted wants needed needs question questions information info details help
-    issue issues problem problems thing things stuff guys anyone someone something sir madam long""".split()
+    issue issues problem problems thing things stuff guys anyone someone something sir madam long think soon
+    n'ai j'ai n'est c'est""".split()
 )
 PHRASE_TOKEN = re.compile(r"\d[\w.,:/-]*|[^\W\d_][\w'+#.-]*[\w+#]|[^\W\d_]", re.UNICODE)
 CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»|\\\n—–]+|\s[-/]\s|[.,;:!?]\s")
@@ -165,6 +170,9 @@ NUMBER = re.compile(r"\d[\d.,:/]*")  # a count, a time, a price; not an id such 
 # rarer one that only sets it apart (share × idf picked "nights", "charged"): name fidelity on the sample's
 # support_bot 42% -> 55%, MultiWOZ 44% -> 59%, Banking77 76% -> 75% (bench/naming.py, seed 0).
 HEAD_SHARE_POWER = 2.0
+# A leaf's name holds the word at least this share of its members write, when no word of the name is more
+# common (`PhraseIndex._anchored`).
+ANCHOR_SHARE = 0.7
 
 
 # Intent cues: what follows them is what the user wants. A verb phrase follows "how do I", "I want to",
@@ -192,10 +200,12 @@ def phrases(
     its surface. `kinds_of` caches each word's kind across calls with the same `specific`."""
     kinds_of = {} if kinds_of is None else kinds_of
     found = []
-    for clause in CLAUSE_BREAK.split(PLACEHOLDER.sub(" . ", text)):
+    for clause in CLAUSE_BREAK.split(ORGANISATION.sub(" . ", PLACEHOLDER.sub(" . ", text))):
         lowered = clause.lower()
         matches = list(PHRASE_TOKEN.finditer(lowered))
-        words = [match.group() for match in matches]
+        # Another language's word counts as its English gloss (`core.text.ENGLISH_GLOSSES`): "pedido" and
+        # "commande" add to "order", so a topic is named once, in the words most of its members mean.
+        words = [ENGLISH_GLOSSES.get(match.group(), match.group()) for match in matches]
         kinds = [kinds_of.get(word) or kinds_of.setdefault(word, _kind(word, specific)) for word in words]
         if "content" not in kinds:
             continue
@@ -257,6 +267,7 @@ def _kind(word: str, specific: frozenset[str]) -> str:
         or word in STOP_WORDS
         or word in VAGUE_WORDS
         or word in specific
+        or word.removesuffix("'s") in specific  # "britain's timezone", "olive garden's menu"
         or word[0].isdigit()
         or any(ch.isdigit() for ch in word)
     ):
@@ -424,10 +435,29 @@ class PhraseIndex:
             )
             if broad:  # a parent: the phrase around the word its children share, that word, then the rest
                 chosen += [phrase(best)] + ([phrase(head)] if best != head else [])
-            elif pair is not None:
-                chosen.append(phrase(*pair))
             else:
-                chosen.append(phrase(best))
+                named = int(pair[0]) if pair is not None else best
+                if length[terms[named]] == 1:  # one word says too little ("Build", "Charged"): its phrase
+                    longer = [i for i in around if length[terms[i]] > 1 and counts[i] >= 2 and allowed(i)]
+                    if longer:
+                        named = best = max(longer, key=lambda i: (share[i], scores[i]))
+                        pair = None
+                anchored = self._anchored(named, unigrams, order, terms, share, allowed)
+                if isinstance(anchored, tuple):  # no phrase joins them: the word leads the name
+                    anchor, name = phrase(anchored[0]), phrase(anchored[1])
+                    chosen.append(
+                        Phrase(
+                            f"{anchor.key} {name.key}", f"{anchor.text} {name.text}", name.share, name.score
+                        )
+                    )
+                elif anchored is not None:
+                    chosen.append(phrase(anchored))
+                chosen.append(phrase(*pair) if pair is not None else phrase(best))
+                # Next, other phrases around the same word: when a sibling took the name ("Book a taxi"),
+                # "Taxi to pick up" says more than the next best word alone.
+                others = [i for i in around if length[terms[i]] > 1 and i != named and counts[i] >= 2]
+                others.sort(key=lambda i: (-share[i], -scores[i]))
+                chosen += [phrase(i) for i in others[:2] if allowed(i)]
         top = [int(i) for i in plain[:200]]  # the phrases worth showing are among the best few hundred
         for index in top:
             if len(chosen) >= top_n:
@@ -449,6 +479,35 @@ class PhraseIndex:
                 continue
             chosen.append(phrase(int(index)))
         return chosen
+
+    def _anchored(self, named, unigrams, order, terms, share, allowed) -> int | tuple[int, int] | None:
+        """A leaf's name that leaves out the word most of its members write ("Address and postcode" for a
+        group where 74% write "restaurant"): the phrase holding that word and every word of the name, else
+        (that word, the name) to join; None when the name already holds it. What a group is about is the
+        word most of it shares; the telling word c-TF-IDF picks is often an attribute its siblings lack."""
+        words_of, vocabulary = self.words_of, self.vocabulary
+        name_words = words_of[terms[named]]
+        outside = [int(i) for i in unigrams if not words_of[terms[i]] <= name_words and allowed(int(i))]
+        if not outside:
+            return None
+        anchor = max(outside, key=lambda i: (share[i], -i))
+        word = str(vocabulary[terms[anchor]])
+        best_in_name = max((share[i] for i in unigrams if words_of[terms[i]] <= name_words), default=0.0)
+        if share[anchor] < ANCHOR_SHARE:
+            return None
+        joined = [
+            int(i)
+            for i in order
+            if word in words_of[terms[i]]
+            and name_words < words_of[terms[i]]
+            and share[i] >= 0.1
+            and allowed(int(i))
+        ]
+        if joined:  # the name, said more fully in the members' own words
+            return max(joined, key=lambda i: share[i])
+        # Only a word more common than every word of the name leads it: "Nights book a hotel" is worse than
+        # "Book a hotel" when both are in every member.
+        return (anchor, named) if share[anchor] > best_in_name else None
 
 
 def group_phrases(

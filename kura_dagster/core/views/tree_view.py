@@ -7,9 +7,16 @@ message cannot clear the screen, retitle the window or move the cursor.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from kura_dagster.core.privacy.thresholds import BELOW_THRESHOLD_NAME, is_hidden, named_leaf_below
+from kura_dagster.core.privacy.thresholds import (
+    BELOW_THRESHOLD_NAME,
+    Thresholds,
+    hidden_conversations,
+    hidden_leaves_of,
+    is_hidden,
+    named_leaf_below,
+)
 from kura_dagster.core.text import terminal_safe
 from kura_dagster.core.tree import children_of
 from kura_dagster.core.types import Cluster
@@ -205,14 +212,35 @@ def render_rich(clusters: Sequence[Cluster], *, width: int = 120, colour: bool =
     return buffer.getvalue()
 
 
-def render_tree(clusters: Sequence[Cluster], style: str = "basic", *, colour: bool = True) -> str:
+def render_tree(
+    clusters: Sequence[Cluster], style: str = "basic", *, colour: bool = True, note: str = ""
+) -> str:
+    """The tree in one of Kura's styles; `note` (see `hidden_note`) is printed under it."""
     if style == "basic":
-        return render_basic(clusters)
-    if style == "enhanced":
-        return render_enhanced(clusters)
-    if style == "rich":
-        return render_rich(clusters, colour=colour)
-    raise ValueError(f"Invalid style '{style}'. Must be one of: {', '.join(STYLES)}")
+        text = render_basic(clusters)
+    elif style == "enhanced":
+        text = render_enhanced(clusters)
+    elif style == "rich":
+        text = render_rich(clusters, colour=colour)
+    else:
+        raise ValueError(f"Invalid style '{style}'. Must be one of: {', '.join(STYLES)}")
+    return text + (f"{terminal_safe(note)}\n" if note else "")
+
+
+def hidden_note(
+    clusters: Sequence[Cluster],
+    thresholds: Thresholds,
+    user_of_chat: Mapping[str, str | None],
+    *,
+    rerun: str = "",
+) -> str:
+    """The line under a tree that says how many conversations the privacy thresholds hide and which
+    KURA_* setting would show them ("" when nothing is hidden): on a small dataset most of a day can be
+    hidden, and the folded line alone does not say what to do about it."""
+    total = sum(root.count for root in children_of(clusters).get(None, []))
+    hidden = hidden_conversations(hidden_leaves_of(clusters), user_of_chat, thresholds, total=total)
+    sentence = hidden.sentence(rerun)
+    return f"Hidden: {sentence}" if sentence else ""
 
 
 def visualise_pipeline_results(clusters: Sequence[Cluster], style: str = "basic") -> None:

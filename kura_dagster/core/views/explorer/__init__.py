@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kura_dagster.core.privacy.thresholds import Thresholds
 from kura_dagster.core.storage.store import connect, read_partition_snapshot
 from kura_dagster.core.views.explorer.data import build_report_data
 from kura_dagster.core.views.explorer.html import embed_json, render_report_html, report_html_chunks
@@ -80,7 +81,14 @@ def _check_one_version(dataset: str, day: str, generations: dict[str, int], tree
             )
 
 
-def load_report_data(database: str | Path, dataset: str, day: str, *, include_messages: bool = False) -> dict:
+def load_report_data(
+    database: str | Path,
+    dataset: str,
+    day: str,
+    *,
+    include_messages: bool = False,
+    thresholds: Thresholds | None = None,
+) -> dict:
     """Read one partition's tables (read-only, in one snapshot) and build the explorer's data.
 
     Raises `InconsistentPartition` when a table the page uses was written after the tables built from it."""
@@ -116,6 +124,7 @@ def load_report_data(database: str | Path, dataset: str, day: str, *, include_me
         conversations=read.get("conversations"),
         trends=read["topic_trends"],
         include_messages=include_messages,
+        thresholds=thresholds,
     )
 
 
@@ -127,14 +136,16 @@ def write_report(
     *,
     include_messages: bool = False,
     allow_empty: bool = False,
+    thresholds: Thresholds | None = None,
 ) -> ReportResult:
     """Write the explorer of (dataset, day) to `out`.
 
     A partition with nothing in it raises ValueError (a user asked for a report of a day that has not run),
-    unless `allow_empty`: the pipeline writes a page that says the day was empty.
+    unless `allow_empty`: the pipeline writes a page that says the day was empty. With the privacy
+    `thresholds` in force, the page says which setting would show the groups they hide.
     """
     started = time.perf_counter()
-    data = load_report_data(database, dataset, day, include_messages=include_messages)
+    data = load_report_data(database, dataset, day, include_messages=include_messages, thresholds=thresholds)
     if not allow_empty and not data["totals"]["conversations"] and not data["totals"]["clusters"]:
         raise ValueError(
             f"nothing to report for dataset '{dataset}' on {day}: run `kura-dagster run "

@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kura_dagster.core.privacy.thresholds import WITHHELD_NAME, unshown_ids
+from kura_dagster.core.privacy.thresholds import WITHHELD_NAME, Thresholds, hidden_conversations, unshown_ids
+from kura_dagster.core.storage.tables import user_ids_from_arrow
 
 FORMAT_VERSION = 1
 MAX_META_KEYS = 16  # metadata keys offered as facets
@@ -270,6 +271,31 @@ def _without_members_of(
     return summaries.filter(pc.invert(hidden)), taken
 
 
+def _hidden_note(
+    all_nodes: list[dict],
+    unshown: set[str],
+    meta_clusters: pa.Table,
+    summaries: pa.Table,
+    thresholds: Thresholds,
+    rerun: str,
+) -> str:
+    """The privacy thresholds' sentence (`HiddenConversations.sentence`) for the hidden leaves of the tree:
+    how many conversations, and which KURA_* setting would show them."""
+    parents = {node.get("parent_id") for node in all_nodes}
+    hidden = [n for n in all_nodes if n["cluster_id"] in unshown and n["cluster_id"] not in parents]
+    if not hidden or "chat_ids" not in meta_clusters.column_names:
+        return ""
+    lists = meta_clusters.column("chat_ids").take(pa.array([n["_row"] for n in hidden], pa.int64()))
+    leaves = [(n.get("name") or "", chats or []) for n, chats in zip(hidden, lists.to_pylist())]
+    users = (
+        user_ids_from_arrow(summaries.select(["chat_id", "metadata"]))
+        if "metadata" in summaries.column_names
+        else {}
+    )
+    total = pc.count_distinct(summaries.column("chat_id")).as_py() if summaries.num_rows else 0
+    return hidden_conversations(leaves, users, thresholds, total=total).sentence(rerun)
+
+
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
     return table.column(name) if name in table.column_names else None
 
@@ -284,17 +310,23 @@ def build_report_data(
     conversations: pa.Table | None = None,
     trends: pa.Table | None = None,
     include_messages: bool = False,
+    thresholds: Thresholds | None = None,
 ) -> dict:
     """Everything the explorer shows for one partition, as plain JSON-ready values.
 
     Groups hidden by the privacy thresholds are left out with everything derived from their members
-    (summaries, languages, scores, metadata values, messages, positions, trends): the page only counts them.
+    (summaries, languages, scores, metadata values, messages, positions, trends): the page only counts them,
+    and with the `thresholds` in force says which setting would show them.
     """
     all_nodes = _rows(meta_clusters, ["cluster_id", "parent_id", "level", "name", "description", "count"])
     for row, node in enumerate(all_nodes):
         node["_row"] = row
     unshown = unshown_ids((node["cluster_id"], node.get("parent_id"), node.get("name")) for node in all_nodes)
     nodes = [node for node in all_nodes if node["cluster_id"] not in unshown]
+    note = ""
+    if thresholds is not None and unshown:
+        rerun = f"kura-dagster run --dataset {dataset} --date {day}"
+        note = _hidden_note(all_nodes, unshown, meta_clusters, summaries, thresholds, rerun)
     summaries, hidden = _without_members_of(
         summaries, meta_clusters, [n["_row"] for n in all_nodes if n["cluster_id"] in unshown]
     )
@@ -357,6 +389,7 @@ def build_report_data(
             "conversations": (pc.count_distinct(summary_ids).as_py() if len(summary_ids) else 0) + hidden,
             "clustered": len(members),
             "hidden": hidden,
+            **({"hidden_note": note} if note else {}),  # with the thresholds: which setting would show them
             "hidden_withheld": any(
                 node.get("name") == WITHHELD_NAME for node in all_nodes if node["cluster_id"] in unshown
             ),

@@ -65,6 +65,8 @@ def privacy_note(totals: dict) -> str:
     hidden = int(totals.get("hidden") or 0)
     if not hidden:
         return ""
+    if totals.get("hidden_note"):  # with the thresholds in force: it also names the setting that shows them
+        return totals["hidden_note"]
     why = "below the privacy thresholds" + (
         " or withheld by the privacy audit" if totals.get("hidden_withheld") else ""
     )
