@@ -187,7 +187,7 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     partitions = check_partitions(partitions, settings)  # a bad day is refused before anything starts
     instance = kura_instance(settings)
     print(
-        f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
+        f"Materialising the pipeline (6 stages, taxonomy, topic_assignments, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
         f"(instance: {settings.dagster_home})",
         flush=True,
     )
@@ -291,7 +291,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     print(
-        f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
+        f"Materialising the pipeline (6 stages, taxonomy, topic_assignments, topic_trends, report) for {len(partitions)} partitions through "
         f"Dagster, in this process, up to {settings.partitions_per_run} days per run "
         f"(instance: {settings.dagster_home})",
         flush=True,

@@ -17,6 +17,7 @@ from datetime import date as Date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from dagster_openai import OpenAIResource
 
@@ -38,8 +39,7 @@ from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel
 from kura_dagster.core.stages.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.stages.projections import DimensionalityReduction, UMAPProjection
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, SummaryModel
-from kura_dagster.core.stages.topic_trends import window_days
-from kura_dagster.core.storage.store import connect, partition_slice, read_partitions, with_partition_columns
+from kura_dagster.core.storage.store import partition_slice, with_partition_columns
 from kura_dagster.defs.io_manager import DuckDBPartitionIOManager
 
 NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)
@@ -262,28 +262,111 @@ class ClusteringResource(ConfigurableResource):
 
 class ExplorerResource(ConfigurableResource):
     """Where the explorer reads the tables and writes its pages, whether pages carry raw messages, and how
-    many days topic_trends follows (KURA_REPORT_INCLUDE_MESSAGES, KURA_TRENDS_WINDOW_DAYS)."""
+    many days of topic_trends its window view shows (KURA_REPORT_INCLUDE_MESSAGES, KURA_TRENDS_WINDOW_DAYS)."""
 
     database: str
     home: str
     include_messages: bool
     trends_window_days: int
 
-    def window_embeddings(self, dataset: str, day: Date, in_run: pa.Table, run_days: set[Date]) -> pa.Table:
-        """The embeddings of `dataset` over the window ending on `day`: the run's own days from its input,
-        the earlier days from the store."""
-        days = window_days(day, self.trends_window_days)
-        parts = [
-            with_partition_columns(partition_slice(in_run, dataset, d), dataset, d)
-            for d in days
-            if d in run_days
+
+class TopicsResource(ConfigurableResource):
+    """Where the taxonomy assets read the days of a window that are not in their run (the store), and the
+    window sizes (KURA_TAXONOMY_WINDOW_DAYS, KURA_TAXONOMY_SAMPLE_SIZE, KURA_TRENDS_WINDOW_DAYS)."""
+
+    database: str
+    window_days: int
+    sample_size: int
+    trends_window_days: int
+
+    def window_rows(
+        self,
+        table_name: str,
+        dataset: str,
+        days: list[Date],
+        in_run: pa.Table,
+        run_days: set[Date],
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        """The rows of `dataset` over `days`: the run's own days from its input, the others from the store
+        (as materialised when the step reads them), oldest day first."""
+        from kura_dagster.core.storage.topic_store import read_days
+
+        earlier = read_days(self.database, table_name, dataset, [d for d in days if d not in run_days], columns)
+        parts = [earlier] + [
+            with_partition_columns(partition_slice(in_run, dataset, d), dataset, d) for d in days if d in run_days
         ]
-        earlier = [(dataset, d) for d in days if d not in run_days]
-        if earlier and Path(self.database).exists():
-            with connect(self.database, read_only=True) as connection:
-                parts.append(read_partitions(connection, "embeddings", earlier))
         parts = [part for part in parts if part.num_rows]
-        return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+        if not parts:
+            return pa.table({})
+        table = pa.concat_tables(parts, promote_options="default")
+        return table.sort_by([("date", "ascending")]) if table.num_rows else table
+
+    def previous_taxonomy(self, dataset: str, day: Date, on_the_day: bool = False):
+        """The latest stored version before `day` (or on it, with `on_the_day`), or None."""
+        from kura_dagster.core.storage import tables
+        from kura_dagster.core.storage.topic_store import TAXONOMY, latest_version, read_version
+
+        version = (
+            latest_version(self.database, dataset, on_or_before=day)
+            if on_the_day
+            else latest_version(self.database, dataset, before=day)
+        )
+        if version is None:
+            return None
+        return tables.taxonomy_from_arrow(read_version(self.database, TAXONOMY, dataset, version))
+
+    @staticmethod
+    def no_taxonomy_assignments(chat_ids: list[str]) -> pa.Table:
+        """Every conversation `unassigned` when no taxonomy exists yet (none was built on or before the day)."""
+        return pa.table(
+            {
+                "chat_id": pa.array(chat_ids, pa.string()),
+                "topic_id": pa.array(["unassigned"] * len(chat_ids), pa.string()),
+                "taxonomy_version": pa.array([None] * len(chat_ids), pa.date32()),
+                "distance": pa.array([None] * len(chat_ids), pa.float64()),
+            }
+        )
+
+    @staticmethod
+    def daily_counts(assigned: pa.Table) -> dict[Date, dict[str, int]]:
+        """{day: {leaf topic_id or 'unassigned': conversations}} of assignment rows (with their date)."""
+        counts: dict[Date, dict[str, int]] = {}
+        if assigned.num_rows:
+            for row in assigned.select(["date", "topic_id"]).to_pylist():
+                day = counts.setdefault(row["date"], {})
+                day[row["topic_id"]] = day.get(row["topic_id"], 0) + 1
+        return counts
+
+    def trend_history(self, dataset: str, day: Date, in_run: pa.Table, run_days: set[Date]):
+        """What the trends need of the earlier versions: built from every lineage event up to `day`."""
+        from kura_dagster.core.stages.topic_trends import TopicHistory
+        from kura_dagster.core.storage.topic_store import lineage_until
+
+        stored = lineage_until(self.database, dataset, day)
+        if stored.num_rows:
+            # The run's own days come from its input: the store may hold an older write of them.
+            ours = pc.is_in(stored.column("date"), pa.array(sorted(run_days), pa.date32()))
+            stored = stored.filter(pc.invert(ours))
+        own = [
+            with_partition_columns(partition_slice(in_run, dataset, d), dataset, d)
+            for d in sorted(run_days)
+            if d <= day
+        ]
+        parts = [part for part in [stored, *own] if part.num_rows]
+        lineage = pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+        return TopicHistory.from_lineage(lineage)
+
+    def trend_options(self):
+        from kura_dagster.core.stages.topic_trends import TrendOptions
+
+        return TrendOptions()
+
+    @staticmethod
+    def empty_trends() -> pa.Table:
+        from kura_dagster.core.stages.topic_trends import TRENDS_SCHEMA
+
+        return TRENDS_SCHEMA.empty_table()
 
 
 def _required(client: LLMClient | None, setting: str) -> LLMClient:
@@ -325,6 +408,12 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
             database=str(settings.duckdb_path),
             home=str(settings.home),
             include_messages=settings.report_include_messages,
+            trends_window_days=settings.trends_window_days,
+        ),
+        "topics": TopicsResource(
+            database=str(settings.duckdb_path),
+            window_days=settings.taxonomy_window_days,
+            sample_size=settings.taxonomy_sample_size,
             trends_window_days=settings.trends_window_days,
         ),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir), workers=settings.worker_count),
