@@ -423,6 +423,24 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=INT_LIMIT,
     ),
     Setting(
+        "KURA_TAXONOMY_WINDOW_DAYS",
+        "int",
+        28,
+        "days of conversations each taxonomy version is clustered from",
+        "taxonomy_window_days",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TAXONOMY_SAMPLE_SIZE",
+        "int",
+        50_000,
+        "most conversations a taxonomy clusters; the rest go to their nearest topic",
+        "taxonomy_sample_size",
+        minimum=100,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
         "KURA_LLM_CONCURRENCY",
         "int",
         20,
@@ -555,6 +573,8 @@ class Settings:
     # Explorer and topics over time. Messages are raw conversation text: off unless asked for.
     report_include_messages: bool = _default("KURA_REPORT_INCLUDE_MESSAGES")
     trends_window_days: int = _default("KURA_TRENDS_WINDOW_DAYS")
+    taxonomy_window_days: int = _default("KURA_TAXONOMY_WINDOW_DAYS")
+    taxonomy_sample_size: int = _default("KURA_TAXONOMY_SAMPLE_SIZE")
     schedule_cron: str = _default("KURA_SCHEDULE_CRON")
     max_summary_error_rate: float = _default("KURA_MAX_SUMMARY_ERROR_RATE")
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
