@@ -26,9 +26,9 @@ from dagster import (
 )
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.stages.topic_trends import (
-    TrendOptions,
-    compute_topic_trends,
+from kura_dagster.core.stages.topic_trends import (  # the per-day method, until this asset is rewired
+    ReferenceTrendOptions as TrendOptions,
+    compute_reference_trends as compute_topic_trends,
     daily_embeddings_from_arrow,
 )
 from kura_dagster.core.storage import tables
