@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from kura_dagster.core.stages.topic_trends import TrendOptions, compute_topic_trends
+from kura_dagster.core.stages.topic_trends import ReferenceTrendOptions as TrendOptions
+from kura_dagster.core.stages.topic_trends import compute_reference_trends as compute_topic_trends
 from kura_dagster.core.storage import tables
 from kura_dagster.core.storage.store import connect, write_partition
 from kura_dagster.core.types import Cluster

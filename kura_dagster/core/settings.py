@@ -416,9 +416,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "KURA_TRENDS_WINDOW_DAYS",
         "int",
-        7,
-        "days topic_trends follows",
+        28,
+        "days a topic's status is judged from: the recent days and the baseline before them",
         "trends_window_days",
+        minimum=2,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TRENDS_RECENT_DAYS",
+        "int",
+        3,
+        "last days of the trends window compared with the days before them",
+        "trends_recent_days",
         minimum=1,
         maximum=INT_LIMIT,
     ),
@@ -440,6 +449,15 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=100,
         maximum=INT_LIMIT,
     ),
+        "KURA_TRENDS_MIN_COUNT",
+        "int",
+        5,
+        "conversations a change needs on its larger side before a topic is judged",
+        "trends_min_count",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting("KURA_TRENDS_Z", "float", 3.0, "one-sided z cut-off of the trends test", "trends_z", minimum=0.5),
     Setting(
         "KURA_LLM_CONCURRENCY",
         "int",
@@ -575,6 +593,9 @@ class Settings:
     trends_window_days: int = _default("KURA_TRENDS_WINDOW_DAYS")
     taxonomy_window_days: int = _default("KURA_TAXONOMY_WINDOW_DAYS")
     taxonomy_sample_size: int = _default("KURA_TAXONOMY_SAMPLE_SIZE")
+    trends_recent_days: int = _default("KURA_TRENDS_RECENT_DAYS")
+    trends_min_count: int = _default("KURA_TRENDS_MIN_COUNT")
+    trends_z: float = _default("KURA_TRENDS_Z")
     schedule_cron: str = _default("KURA_SCHEDULE_CRON")
     max_summary_error_rate: float = _default("KURA_MAX_SUMMARY_ERROR_RATE")
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.

@@ -1,4 +1,4 @@
-"""Topics over time: nearest-centroid assignment across days, volumes, shares and emerging/fading flags."""
+"""The previous, per-day topics over time (compute_reference_trends): nearest-centroid assignment across days, volumes, shares and emerging/fading flags."""
 
 from datetime import date, timedelta
 
@@ -8,8 +8,8 @@ import pytest
 
 from kura_dagster.core.stages.topic_trends import (
     OTHER_ID,
-    TrendOptions,
-    compute_topic_trends,
+    ReferenceTrendOptions as TrendOptions,
+    compute_reference_trends as compute_topic_trends,
     daily_embeddings_from_arrow,
     flag_topic,
     topics_at_level,

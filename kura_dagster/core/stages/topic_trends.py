@@ -1,32 +1,42 @@
-"""Topics over time: follow one reference tree's topics across a window of days.
+"""Topics over time on the taxonomy's stable ids: each day's share of every topic and its status.
 
-Each day is clustered on its own, so its cluster ids and even its clustering space (a per-day UMAP) are not
-comparable with another day's. What is comparable is the embedding model's space. So the reference day's
-tree (the last day of the window) is cut at a level, each topic gets the centroid of its members' unit
-embeddings, and every conversation of every day in the window goes to its nearest centroid by cosine
-similarity. A conversation further from its nearest topic than almost all of the reference day's conversations
-of that topic (below the `other_quantile` of their similarities) goes to "Other": where something new shows
-up first.
+`compute_topic_trends` takes one day, the daily conversation counts of the taxonomy's leaves (from
+`topic_assignments`) for the days up to it, the taxonomy in force that day and the lineage history, and
+returns one row per (topic_id, level): the day's conversations and share of every topic at every level (a
+parent's count is the sum of its leaves'), of `unassigned`, and of `hidden` (topics under the privacy
+thresholds, folded into one row per level and never flagged), so that each level's shares sum to 1.
 
-The same rule is applied to every day, the reference day included, so a topic's volume never jumps because
-the method changed between days (the reference day's volumes are therefore close to, not exactly, the tree's
-counts). A topic is *emerging* when its share of the last `recent_days` days is significantly higher than its
-share of the earlier days of the window (a two-proportion z-test) and at least `min_ratio` times it; *fading*
-is the mirror image. "Other" is never flagged: the tree was built from the reference day, so that day's
-conversations fit it better than earlier days' do by construction, and Other would always look like fading.
+Each row gets a status judged on that day from the days up to it, never from later days:
+- `new`: born (lineage event `born`, not the dataset's first version) within the window, with at least
+  `min_count` conversations in the recent days. A split or a rename is not new: its content was there.
+- `gone`: died within the window (lineage), or no conversation in the recent days where the baseline made at
+  least `min_count` expected and zero that unlikely (Poisson with the baseline's over-dispersion, p below the
+  one-sided level of `z`).
+- `emerging` / `fading`: the recent days' share against the baseline's, with a quasi-binomial z-test whose
+  over-dispersion is estimated on the baseline days only (day-to-day variation of the share beyond sampling
+  noise), and a minimum effect size: the share must also move by `min_ratio`, with `min_count` conversations on
+  the side that is larger.
+- `insufficient`: too few conversations (either side under `min_count`), fewer than `min_baseline_days` days
+  with data before the recent ones, no data in the recent days, and the `hidden` row always.
+- `steady`: everything else.
 
-Trends are computed for the cut at each of `levels` (default the roots and the level below them): new
-themes are usually small and merge into a large root, where they barely move its share, while their own
-level-1 topic stands out. Deterministic: no randomness at all.
+The recent days are the last `recent_days` days ending on the judged day; the baseline is the rest of the
+`window_days` window before them: disjoint, and nothing is fitted on the days being judged (issue 16, where
+the old method fitted its cut-offs on the reference day and 9 of 17 "emerging" flags were false). Missing days
+are days without data: they count neither as zeros nor as days of baseline. Deterministic: no randomness.
+
+Below this, `compute_reference_trends` is the previous method (one reference day's tree followed over the window
+by nearest centroid), kept for the per-day explorer asset until it is rewired onto this one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -34,11 +44,355 @@ import pyarrow as pa
 from kura_dagster.core.types import Cluster, is_unclustered
 from kura_dagster.core.vectors import unit_rows
 
-OTHER_ID = "other"
-OTHER_NAME = "Other (far from every reference topic)"
-STATUSES = ("emerging", "fading", "steady", "no_history", "not_flagged")
+UNASSIGNED = "unassigned"  # the same id as taxonomy.UNASSIGNED: a conversation far from every leaf
+HIDDEN = "hidden"
+UNASSIGNED_NAME = "Unassigned (far from every topic)"
+HIDDEN_NAME = "Hidden (below the privacy thresholds)"
+STATUSES = ("new", "emerging", "steady", "fading", "gone", "insufficient")
+FLAGS = ("new", "emerging", "fading", "gone")  # the statuses that are alerts
 
 TRENDS_SCHEMA = pa.schema(
+    [
+        ("topic_id", pa.string()),
+        ("parent_id", pa.string()),
+        ("level", pa.int32()),
+        ("name", pa.string()),
+        ("conversations", pa.int64()),
+        ("share", pa.float64()),
+        ("status", pa.string()),
+        ("baseline_share", pa.float64()),
+        ("recent_share", pa.float64()),
+        ("p_value", pa.float64()),
+    ]
+)
+
+DailyCounts = Mapping[Date, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class TrendOptions:
+    """How a topic's status is judged; the defaults were tuned on the planted-topic benchmark (bench/trends.py)
+    with days of 100-300 conversations, and hold there with ≤ 1 false flag per 7 days."""
+
+    window_days: int = 28  # baseline + recent days (KURA_TRENDS_WINDOW_DAYS); also how long a birth stays "new"
+    recent_days: int = 3  # the days judged against the rest of the window (KURA_TRENDS_RECENT_DAYS)
+    min_baseline_days: int = 5  # days with data before the recent ones needed to call anything but new/gone
+    min_count: int = 5  # conversations on the larger side of a change (KURA_TRENDS_MIN_COUNT)
+    z: float = 3.0  # one-sided cut-off of the test (p ≈ 0.0013): many topics are tested every day
+    min_ratio: float = 1.5  # and the share must move by this factor, so big topics do not flag tiny shifts
+
+    def __post_init__(self) -> None:
+        if self.recent_days < 1 or self.window_days <= self.recent_days:
+            raise ValueError(
+                f"recent_days must be at least 1 and below window_days, got {self.recent_days} of {self.window_days}"
+            )
+        if self.min_ratio < 1 or self.z <= 0 or self.min_count < 1 or self.min_baseline_days < 1:
+            raise ValueError("min_ratio must be ≥ 1, z > 0, min_count and min_baseline_days ≥ 1")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TrendOptions:
+        """The options a `Settings` chooses (KURA_TRENDS_WINDOW_DAYS, _RECENT_DAYS, _MIN_COUNT, _Z)."""
+        return cls(
+            window_days=settings.trends_window_days,
+            recent_days=settings.trends_recent_days,
+            min_count=settings.trends_min_count,
+            z=settings.trends_z,
+        )
+
+
+class TopicLike(Protocol):
+    topic_id: str
+    parent_id: str | None
+    level: int
+    name: str
+    hidden: bool
+
+
+class TaxonomyLike(Protocol):
+    """What trends need of `taxonomy.Taxonomy`: its topics (any level)."""
+
+    topics: Sequence[TopicLike]
+
+
+@dataclass(frozen=True)
+class PastTopic:
+    """A topic as last seen in some version: what a `gone` row shows once it left the taxonomy."""
+
+    topic_id: str
+    parent_id: str | None
+    level: int
+    name: str
+
+
+@dataclass(frozen=True)
+class TrendHistory:
+    """What trends need from earlier taxonomy versions: births, deaths, merges (from `topic_lineage`), and the
+    last name and level of topics that are no longer in the taxonomy."""
+
+    first_version: Date | None = None  # the dataset's first version: its topics are not "new"
+    born: Mapping[str, Date] = field(default_factory=dict)
+    died: Mapping[str, Date] = field(default_factory=dict)
+    merged_into: Mapping[str, str] = field(default_factory=dict)
+    past: Mapping[str, PastTopic] = field(default_factory=dict)
+
+
+def _as_date(value: Any) -> Date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def history_from_rows(
+    lineage: Iterable[Mapping[str, Any]], taxonomy: Iterable[Mapping[str, Any]] = (), *, until: Date | None = None
+) -> TrendHistory:
+    """The history from `topic_lineage` rows (version, topic_id, event, related_id) and optionally `taxonomy`
+    rows (version, topic_id, parent_id, level, name) of earlier versions; versions after `until` are ignored."""
+    rows = sorted(
+        (r for r in lineage if until is None or _as_date(r["version"]) <= until),
+        key=lambda r: (_as_date(r["version"]), r["topic_id"]),
+    )
+    first = _as_date(rows[0]["version"]) if rows else None
+    born: dict[str, Date] = {}
+    died: dict[str, Date] = {}
+    merged: dict[str, str] = {}
+    for row in rows:
+        version, topic, event = _as_date(row["version"]), row["topic_id"], row["event"]
+        if event == "born":
+            born.setdefault(topic, version)
+            died.pop(topic, None)
+        elif event == "died":
+            died[topic] = version
+        elif event == "merged" and row.get("related_id"):
+            merged[topic] = row["related_id"]
+            died.pop(topic, None)
+    past: dict[str, PastTopic] = {}
+    for row in sorted(
+        (r for r in taxonomy if until is None or _as_date(r["version"]) <= until),
+        key=lambda r: _as_date(r["version"]),
+    ):
+        past[row["topic_id"]] = PastTopic(row["topic_id"], row.get("parent_id"), int(row["level"]), row["name"])
+    return TrendHistory(first, born, died, merged, past)
+
+
+def history_from_arrow(lineage: pa.Table, taxonomy: pa.Table | None = None, *, until: Date | None = None) -> TrendHistory:
+    """`history_from_rows` over the `topic_lineage` (and `taxonomy`) tables of a dataset."""
+    columns = ["version", "topic_id", "parent_id", "level", "name"]
+    topics = taxonomy.select(columns).to_pylist() if taxonomy is not None and taxonomy.num_rows else []
+    return history_from_rows(lineage.to_pylist(), topics, until=until)
+
+
+def daily_counts_from_arrow(assignments: pa.Table) -> dict[Date, dict[str, int]]:
+    """{date: {topic_id: conversations}} from `topic_assignments` rows of several days (a `date` column)."""
+    counts: dict[Date, dict[str, int]] = {}
+    if assignments.num_rows == 0:
+        return counts
+    for day, topic in zip(assignments.column("date").to_pylist(), assignments.column("topic_id").to_pylist()):
+        by_topic = counts.setdefault(_as_date(day), {})
+        by_topic[topic] = by_topic.get(topic, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One output row before its counts: a topic of a level's cut, `unassigned`, `hidden`, or a gone topic."""
+
+    key: str
+    parent_id: str | None
+    level: int
+    name: str
+    kind: str  # topic | unassigned | hidden | died
+
+
+class _Tree:
+    """The taxonomy's topics and, per level, where each id's conversations go."""
+
+    def __init__(self, taxonomy: TaxonomyLike, history: TrendHistory, died: Mapping[str, PastTopic]) -> None:
+        self.by_id = {topic.topic_id: topic for topic in taxonomy.topics}
+        parents = {topic.parent_id for topic in taxonomy.topics}
+        self.leaves = {tid for tid in self.by_id if tid not in parents}
+        self.history, self.died = history, died
+        deepest = max((t.level for t in taxonomy.topics), default=0)
+        self.levels = sorted({t.level for t in taxonomy.topics} | {p.level for p in died.values()}) or [0]
+        self.levels = list(range(0, max(max(self.levels), deepest) + 1))
+
+    def in_cut(self, topic: TopicLike, level: int) -> bool:
+        """The cut at `level`: its topics plus leaves that end above it, so every leaf is counted once."""
+        return topic.level == level or (topic.level < level and topic.topic_id in self.leaves)
+
+    def canonical(self, topic_id: str) -> str:
+        """Follow merges (a merged topic's conversations count for the topic it merged into)."""
+        seen = set()
+        while topic_id in self.history.merged_into and topic_id not in self.by_id and topic_id not in seen:
+            seen.add(topic_id)
+            topic_id = self.history.merged_into[topic_id]
+        return topic_id
+
+    def key(self, topic_id: str, level: int) -> str:
+        """The row of `level` that a conversation counted under `topic_id` belongs to."""
+        if topic_id == UNASSIGNED:
+            return UNASSIGNED
+        topic_id = self.canonical(topic_id)
+        if topic_id in self.died:
+            return topic_id if self.died[topic_id].level == level else UNASSIGNED
+        topic = self.by_id.get(topic_id)
+        seen = set()
+        while topic is not None and topic.level > level and topic.topic_id not in seen:
+            seen.add(topic.topic_id)
+            topic = self.by_id.get(topic.parent_id) if topic.parent_id else None
+        if topic is None or not self.in_cut(topic, level):
+            return UNASSIGNED  # an id this taxonomy no longer has, or a former leaf above `level`
+        return HIDDEN if topic.hidden else topic.topic_id
+
+    def rows(self, level: int) -> list[_Row]:
+        rows = [
+            _Row(t.topic_id, t.parent_id, level, t.name, "topic")
+            for t in sorted(self.by_id.values(), key=lambda t: t.topic_id)
+            if self.in_cut(t, level) and not t.hidden
+        ]
+        rows += [
+            _Row(p.topic_id, p.parent_id, level, p.name, "died")
+            for p in sorted(self.died.values(), key=lambda p: p.topic_id)
+            if p.level == level
+        ]
+        rows.append(_Row(UNASSIGNED, None, level, UNASSIGNED_NAME, "unassigned"))
+        if any(t.hidden and self.in_cut(t, level) for t in self.by_id.values()):
+            rows.append(_Row(HIDDEN, None, level, HIDDEN_NAME, "hidden"))
+        return rows
+
+
+@dataclass(frozen=True)
+class Judgement:
+    status: str
+    baseline_share: float | None = None
+    recent_share: float | None = None
+    p_value: float | None = None
+
+
+def _one_sided_p(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def overdispersion(counts: np.ndarray, totals: np.ndarray, share: float) -> float:
+    """Day-to-day variance of a share beyond binomial sampling (Pearson χ²/df over the given days), at least 1.
+
+    Estimated on baseline days only, so the days being judged never widen or narrow their own cut-off."""
+    days = totals > 0
+    if days.sum() < 2 or not 0 < share < 1:
+        return 1.0
+    expected = totals[days] * share
+    chi2 = float((((counts[days] - expected) ** 2) / (expected * (1 - share))).sum())
+    return max(1.0, chi2 / (int(days.sum()) - 1))
+
+
+def judge(
+    counts: np.ndarray, totals: np.ndarray, recent: int, options: TrendOptions, *, born_recently: bool = False
+) -> Judgement:
+    """The status of one series (counts and day totals, oldest first, the last `recent` days judged)."""
+    base_c, base_n = counts[:-recent], totals[:-recent]
+    c, n = int(counts[-recent:].sum()), int(totals[-recent:].sum())
+    b, nb = int(base_c.sum()), int(base_n.sum())
+    recent_share = c / n if n else None
+    baseline_share = b / nb if nb else None
+    if n == 0:
+        return Judgement("insufficient", baseline_share, recent_share)
+    if born_recently and c >= options.min_count:
+        return Judgement("new", baseline_share, recent_share)
+    if int((base_n > 0).sum()) < options.min_baseline_days:
+        return Judgement("insufficient", baseline_share, recent_share)
+    p0 = b / nb
+    expected = n * p0
+    if c < options.min_count and expected < options.min_count:
+        return Judgement("insufficient", baseline_share, recent_share)
+    phi = overdispersion(base_c, base_n, p0)
+    if c == 0:  # nothing at all where the baseline expected enough: P(0) under a (quasi-)Poisson
+        p_zero = math.exp(-expected / phi)
+        if p_zero <= _one_sided_p(options.z):
+            return Judgement("gone", baseline_share, recent_share, p_zero)
+    floor = max(p0, 0.5 / nb)  # a share never seen in the baseline is not known to be exactly 0
+    spread = math.sqrt(phi * floor * (1 - floor) * n * (1 + n / nb))
+    z = (c - expected) / spread
+    p_value = min(1.0, 2 * _one_sided_p(abs(z)))
+    if z >= options.z and c >= options.min_count and recent_share >= options.min_ratio * p0:
+        return Judgement("emerging", baseline_share, recent_share, p_value)
+    if z <= -options.z and expected >= options.min_count and recent_share * options.min_ratio <= p0:
+        return Judgement("fading", baseline_share, recent_share, p_value)
+    return Judgement("steady", baseline_share, recent_share, p_value)
+
+
+def compute_topic_trends(
+    day: Date,
+    daily_counts: DailyCounts,
+    taxonomy: TaxonomyLike,
+    history: TrendHistory | None = None,
+    options: TrendOptions = TrendOptions(),
+) -> pa.Table:
+    """One row per (topic_id, level) for `day`: conversations, share and status (module docstring).
+
+    `daily_counts` maps days to {leaf topic_id or 'unassigned': conversations}; days after `day` are ignored,
+    days missing from it have no data. `taxonomy` is the version in force on `day`; `history` its lineage."""
+    history = history or TrendHistory()
+    days = window_days(day, options.window_days)
+    start = days[0]
+    died = {
+        tid: history.past.get(tid) or PastTopic(tid, None, 0, tid)
+        for tid, when in history.died.items()
+        if start <= when <= day and tid not in {t.topic_id for t in taxonomy.topics}
+    }
+    tree = _Tree(taxonomy, history, died)
+    totals = np.array([sum(daily_counts.get(d, {}).values()) for d in days], dtype=np.int64)
+    columns: dict[str, list] = {name: [] for name in TRENDS_SCHEMA.names}
+    for level in tree.levels:
+        series: dict[str, np.ndarray] = {}
+        for column, d in enumerate(days):
+            for topic_id, n in daily_counts.get(d, {}).items():
+                key = tree.key(topic_id, level)
+                series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+        for row in tree.rows(level):
+            counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
+            judgement = _judge_row(row, counts, totals, day, history, options)
+            columns["topic_id"].append(row.key)
+            columns["parent_id"].append(row.parent_id)
+            columns["level"].append(level)
+            columns["name"].append(row.name)
+            columns["conversations"].append(int(counts[-1]))
+            columns["share"].append(float(counts[-1] / totals[-1]) if totals[-1] else None)
+            columns["status"].append(judgement.status)
+            columns["baseline_share"].append(judgement.baseline_share)
+            columns["recent_share"].append(judgement.recent_share)
+            columns["p_value"].append(judgement.p_value)
+    return pa.Table.from_pydict(columns, schema=TRENDS_SCHEMA)
+
+
+def _judge_row(
+    row: _Row, counts: np.ndarray, totals: np.ndarray, day: Date, history: TrendHistory, options: TrendOptions
+) -> Judgement:
+    if row.kind == "hidden":
+        return Judgement("insufficient")  # under the privacy thresholds: never flagged
+    recent = options.recent_days
+    born = row.kind == "topic" and _born_within(row.key, day, history, options)
+    judgement = judge(counts, totals, recent, options, born_recently=born)
+    if row.kind == "died":
+        return Judgement("gone", judgement.baseline_share, judgement.recent_share)
+    if row.kind == "unassigned" and judgement.status == "gone":
+        # not a topic: it is never born and never dies; its share dropping to 0 is a decline
+        return Judgement("fading", judgement.baseline_share, judgement.recent_share, judgement.p_value)
+    return judgement
+
+
+def _born_within(topic_id: str, day: Date, history: TrendHistory, options: TrendOptions) -> bool:
+    """Born after the dataset's first version (whose topics are all "born") and within the window."""
+    born = history.born.get(topic_id)
+    if born is None or history.first_version is None or born <= history.first_version:
+        return False
+    return day - timedelta(days=options.window_days) < born <= day
+
+
+
+# ---- The previous method: one reference day's tree followed over a window (per-day explorer asset) ----
+
+OTHER_ID = "other"
+OTHER_NAME = "Other (far from every reference topic)"
+REFERENCE_STATUSES = ("emerging", "fading", "steady", "no_history", "not_flagged")
+
+REFERENCE_TRENDS_SCHEMA = pa.schema(
     [
         ("day", pa.date32()),
         ("topic_id", pa.string()),
@@ -57,7 +411,7 @@ DailyEmbeddings = Mapping[Date, tuple[Sequence[str], np.ndarray]]
 
 
 @dataclass(frozen=True)
-class TrendOptions:
+class ReferenceTrendOptions:
     """How topics are followed and flagged; the defaults suit daily partitions of a few hundred chats."""
 
     window_days: int = 7
@@ -185,7 +539,7 @@ class TopicFlag:
 
 
 def flag_topic(
-    recent: int, recent_total: int, baseline: int, baseline_total: int, options: TrendOptions
+    recent: int, recent_total: int, baseline: int, baseline_total: int, options: ReferenceTrendOptions
 ) -> TopicFlag:
     """Emerging, fading or steady, from pooled counts of the recent days and of the days before them."""
     p_recent = recent / recent_total if recent_total else None
@@ -203,8 +557,8 @@ def flag_topic(
     return TopicFlag(status, p_recent, p_base, z)
 
 
-def compute_topic_trends(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, end: Date, options: TrendOptions = TrendOptions()
+def compute_reference_trends(
+    nodes: Sequence[Cluster], daily: DailyEmbeddings, end: Date, options: ReferenceTrendOptions = ReferenceTrendOptions()
 ) -> pa.Table:
     """One row per (day of the window, topic) with volume, share and the topic's flag.
 
@@ -213,17 +567,17 @@ def compute_topic_trends(
     """
     days = window_days(end, options.window_days)
     parts = [_trends_at_level(nodes, daily, days, level, options) for level in options.levels]
-    return pa.concat_tables([TRENDS_SCHEMA.empty_table(), *parts])
+    return pa.concat_tables([REFERENCE_TRENDS_SCHEMA.empty_table(), *parts])
 
 
 def _trends_at_level(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int, options: TrendOptions
+    nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int, options: ReferenceTrendOptions
 ) -> pa.Table:
     end = days[-1]
     reference_ids, reference_vectors = daily.get(end, ([], np.zeros((0, 0))))
     topics, centroids = topic_centroids(topics_at_level(nodes, level), reference_ids, reference_vectors)
     if not topics:
-        return TRENDS_SCHEMA.empty_table()
+        return REFERENCE_TRENDS_SCHEMA.empty_table()
     thresholds = other_thresholds(reference_vectors, centroids, options.other_quantile)
     counts = np.zeros((len(topics) + 1, len(days)), dtype=np.int64)  # last row: Other
     for column, day in enumerate(days):
@@ -243,13 +597,13 @@ def _trends_at_level(
 
 
 def _trend_rows(
-    topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int, options: TrendOptions
+    topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int, options: ReferenceTrendOptions
 ) -> pa.Table:
     totals = counts.sum(axis=0)
     recent = min(options.recent, len(days))
     split = len(days) - recent
     labels = [(topic.id, topic.name) for topic in topics] + [(OTHER_ID, OTHER_NAME)]
-    columns: dict[str, list] = {name: [] for name in TRENDS_SCHEMA.names}
+    columns: dict[str, list] = {name: [] for name in REFERENCE_TRENDS_SCHEMA.names}
     for row, (topic_id, name) in enumerate(labels):
         if row == len(topics) and counts[row].sum() == 0:
             continue  # no "Other" row when nothing fell outside the topics
@@ -273,7 +627,7 @@ def _trend_rows(
             columns["recent_share"].append(flag.recent_share)
             columns["baseline_share"].append(flag.baseline_share)
             columns["z"].append(flag.z)
-    return pa.Table.from_pydict(columns, schema=TRENDS_SCHEMA)
+    return pa.Table.from_pydict(columns, schema=REFERENCE_TRENDS_SCHEMA)
 
 
 def daily_embeddings_from_arrow(table: pa.Table) -> dict[Date, tuple[list[str], np.ndarray]]:
