@@ -449,6 +449,7 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=100,
         maximum=INT_LIMIT,
     ),
+    Setting(
         "KURA_TRENDS_MIN_COUNT",
         "int",
         5,
