@@ -43,6 +43,7 @@ def report(context: AssetExecutionContext, explorer: ExplorerResource) -> None:
                 path,
                 include_messages=explorer.include_messages,
                 allow_empty=True,
+                window_days=explorer.trends_window_days,
             )
         except InconsistentPartition as error:
             # Another run of this partition is between two of its steps (the DuckDB pool lets runs take turns

@@ -40,6 +40,7 @@ from kura_dagster.core.stages.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.stages.projections import DimensionalityReduction, UMAPProjection
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, SummaryModel
 from kura_dagster.core.storage.store import partition_slice, with_partition_columns
+from kura_dagster.core.storage.tables import TOPIC_ASSIGNMENTS_SCHEMA, TOPIC_LINEAGE_SCHEMA
 from kura_dagster.defs.io_manager import DuckDBPartitionIOManager
 
 NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)
@@ -278,6 +279,9 @@ class TopicsResource(ConfigurableResource):
     window_days: int
     sample_size: int
     trends_window_days: int
+    trends_recent_days: int
+    trends_min_count: int
+    trends_z: float
 
     def window_rows(
         self,
@@ -318,29 +322,33 @@ class TopicsResource(ConfigurableResource):
 
     @staticmethod
     def no_taxonomy_assignments(chat_ids: list[str]) -> pa.Table:
-        """Every conversation `unassigned` when no taxonomy exists yet (none was built on or before the day)."""
+        """Every conversation `unassigned` when no taxonomy holds yet (none built on or before the day)."""
+        from kura_dagster.core.stages.taxonomy import UNASSIGNED
+
         return pa.table(
             {
                 "chat_id": pa.array(chat_ids, pa.string()),
-                "topic_id": pa.array(["unassigned"] * len(chat_ids), pa.string()),
+                "topic_id": pa.array([UNASSIGNED] * len(chat_ids), pa.string()),
                 "taxonomy_version": pa.array([None] * len(chat_ids), pa.date32()),
                 "distance": pa.array([None] * len(chat_ids), pa.float64()),
-            }
+            },
+            schema=TOPIC_ASSIGNMENTS_SCHEMA,
         )
 
-    @staticmethod
-    def daily_counts(assigned: pa.Table) -> dict[Date, dict[str, int]]:
-        """{day: {leaf topic_id or 'unassigned': conversations}} of assignment rows (with their date)."""
-        counts: dict[Date, dict[str, int]] = {}
-        if assigned.num_rows:
-            for row in assigned.select(["date", "topic_id"]).to_pylist():
-                day = counts.setdefault(row["date"], {})
-                day[row["topic_id"]] = day.get(row["topic_id"], 0) + 1
-        return counts
+    def used_ids(self, dataset: str, day: Date) -> set[str]:
+        """Every topic id of `dataset` in a stored lineage before `day`: never given twice, even after a death."""
+        from kura_dagster.core.storage.topic_store import lineage_until
 
-    def trend_history(self, dataset: str, day: Date, in_run: pa.Table, run_days: set[Date]):
-        """What the trends need of the earlier versions: built from every lineage event up to `day`."""
-        from kura_dagster.core.stages.topic_trends import TopicHistory
+        stored = lineage_until(self.database, dataset, day)
+        if not stored.num_rows:
+            return set()
+        return set(stored.filter(pc.less(stored.column("date"), pa.scalar(day, pa.date32()))).column("topic_id").to_pylist())
+
+    def trend_history(self, dataset: str, day: Date, lineage: pa.Table, taxonomy: pa.Table, run_days: set[Date]):
+        """What the trends need of the earlier versions: every lineage event up to `day` (births, deaths) and
+        the topics of the versions of the trends window (the last name of a topic that is gone)."""
+        from kura_dagster.core.stages.taxonomy import window_days
+        from kura_dagster.core.stages.topic_trends import history_from_arrow
         from kura_dagster.core.storage.topic_store import lineage_until
 
         stored = lineage_until(self.database, dataset, day)
@@ -349,18 +357,26 @@ class TopicsResource(ConfigurableResource):
             ours = pc.is_in(stored.column("date"), pa.array(sorted(run_days), pa.date32()))
             stored = stored.filter(pc.invert(ours))
         own = [
-            with_partition_columns(partition_slice(in_run, dataset, d), dataset, d)
+            with_partition_columns(partition_slice(lineage, dataset, d), dataset, d)
             for d in sorted(run_days)
             if d <= day
         ]
         parts = [part for part in [stored, *own] if part.num_rows]
-        lineage = pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
-        return TopicHistory.from_lineage(lineage)
+        events = pa.concat_tables(parts, promote_options="default") if parts else TOPIC_LINEAGE_SCHEMA.empty_table()
+        columns = ["version", "topic_id", "parent_id", "level", "name"]
+        days = window_days(day, self.trends_window_days)
+        topics = self.window_rows("taxonomy", dataset, days, taxonomy, run_days, columns)
+        return history_from_arrow(events, topics if topics.num_rows else None, until=day)
 
     def trend_options(self):
         from kura_dagster.core.stages.topic_trends import TrendOptions
 
-        return TrendOptions()
+        return TrendOptions(
+            window_days=self.trends_window_days,
+            recent_days=self.trends_recent_days,
+            min_count=self.trends_min_count,
+            z=self.trends_z,
+        )
 
     @staticmethod
     def empty_trends() -> pa.Table:
@@ -415,6 +431,9 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
             window_days=settings.taxonomy_window_days,
             sample_size=settings.taxonomy_sample_size,
             trends_window_days=settings.trends_window_days,
+            trends_recent_days=settings.trends_recent_days,
+            trends_min_count=settings.trends_min_count,
+            trends_z=settings.trends_z,
         ),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir), workers=settings.worker_count),
         "llm": llm_resource(settings),

@@ -39,7 +39,7 @@ from dagster import (
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.taxonomy import Taxonomy, TaxonomyOptions, build_taxonomy, window_days
 from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
-from kura_dagster.core.stages.topic_trends import compute_topic_trends
+from kura_dagster.core.stages.topic_trends import compute_topic_trends, daily_counts_from_arrow
 from kura_dagster.core.storage import tables
 from kura_dagster.core.storage.store import partition_slice, with_partition_columns
 from kura_dagster.core.views.topic_view import lineage_markdown, taxonomy_markdown
@@ -88,6 +88,7 @@ def taxonomy(
     previous version's so that they keep their ids; its lineage events alongside."""
     run_days = _run_days(context)
     built: dict[str, Taxonomy] = {}  # the latest version of each dataset in this run: the next day's previous
+    used_ids: dict[str, set[str]] = {}  # every id a dataset used (stored, and in this run): never given twice
     taxonomies, lineages = [], []
     for dataset, day in partitions_of(context.partition_keys):
         days = window_days(day, topics.window_days)
@@ -97,6 +98,7 @@ def taxonomy(
         window_embeddings = topics.window_rows("embeddings", dataset, days, embeddings, run_days[dataset])
         summary_objects, vectors = _clusterable(window_summaries, window_embeddings)
         previous = built.get(dataset) or topics.previous_taxonomy(dataset, day)
+        used = used_ids.setdefault(dataset, topics.used_ids(dataset, day))
         with llm.open_client() as client:
             privacy = clustering.get_privacy_guard(client)
             version = build_taxonomy(
@@ -113,9 +115,14 @@ def taxonomy(
                     window_days=topics.window_days,
                     sample_size=topics.sample_size,
                     random_state=clustering.seed,
+                    lexical_weight=clustering.lexical_weight,
+                    manifold=clustering.manifold == "umap",
                 ),
+                retired_ids=sorted(used),
             )
-            built[dataset] = version
+            used |= version.known_ids()
+            if version.topics:  # a window without conversations leaves the previous version in force
+                built[dataset] = version
             taxonomy_table = tables.taxonomy_to_arrow(version)
             lineage_table = tables.lineage_to_arrow(version)
             events = Counter(event.event for event in version.lineage)
@@ -130,12 +137,12 @@ def taxonomy(
                     lineage=MetadataValue.md(lineage_markdown(taxonomy_table, lineage_table)),
                     **{f"topics_{name}": MetadataValue.int(n) for name, n in sorted(events.items())},
                 ),
-                output_name="taxonomy",
+                asset_key="taxonomy",
                 partition_key=partition_key(dataset, day.isoformat()),
             )
             context.add_asset_metadata(
                 row_metadata(lineage_table, **{name: MetadataValue.int(n) for name, n in sorted(events.items())}),
-                output_name="topic_lineage",
+                asset_key="topic_lineage",
                 partition_key=partition_key(dataset, day.isoformat()),
             )
         taxonomies.append(with_partition_columns(taxonomy_table, dataset, day))
@@ -206,8 +213,9 @@ def topic_trends(
             assigned = topics.window_rows(
                 "topic_assignments", dataset, days, topic_assignments, run_days[dataset], ["topic_id"]
             )
-            history = topics.trend_history(dataset, day, topic_lineage, run_days[dataset])
-            table = compute_topic_trends(day, topics.daily_counts(assigned), version, history, topics.trend_options())
+            history = topics.trend_history(dataset, day, topic_lineage, taxonomy, run_days[dataset])
+            counts = daily_counts_from_arrow(assigned)
+            table = compute_topic_trends(day, counts, version, history, topics.trend_options())
         context.add_asset_metadata(
             row_metadata(
                 table,
