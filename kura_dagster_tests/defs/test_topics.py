@@ -1,6 +1,9 @@
 """The taxonomy assets in real Dagster runs: a date range in one run, then a day on its own, on a small
 dataset (4 days of 40 conversations, a window of 3 days)."""
 
+import os
+import subprocess
+import sys
 from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
@@ -167,3 +170,79 @@ def test_the_asset_graph_goes_stages_then_taxonomy_assignments_trends_report(kur
     assert parents("topic_assignments") == {"taxonomy", "embeddings"}
     assert parents("topic_trends") == {"taxonomy", "topic_lineage", "topic_assignments"}
     assert "topic_trends" in parents("report")
+
+
+def _readme_sql() -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("-- topic share per ISO week and per calendar month")
+    return readme[start : readme.index("```", start)]
+
+
+def test_the_readme_week_and_month_query_runs_on_the_database(ran):
+    settings, _, _ = ran
+    sql = _readme_sql().replace("'support_bot'", "'shop'")
+    with connect(settings.duckdb_path, read_only=True) as connection:
+        rows = connection.execute(sql).fetchall()
+        assigned = connection.execute(
+            f"SELECT count(*) FROM {qualified(connection, 'topic_assignments')} WHERE dataset = 'shop'"
+        ).fetchone()[0]
+    periods = {row[1] for row in rows}
+    # 2026-11-01 is a Sunday: ISO week 44; the 2nd to the 5th are week 45; all five days are November.
+    assert periods == {"2026-W44", "2026-W45", "2026-11"}
+    for period in periods:
+        for level in {row[2] for row in rows if row[1] == period}:
+            shares = [row[6] for row in rows if row[1] == period and row[2] == level]
+            assert sum(shares) == pytest.approx(1.0)
+    month_roots = sum(row[5] for row in rows if row[1] == "2026-11" and row[2] == 0)
+    assert month_roots == assigned  # every conversation of the month counted once per level
+
+
+def _kura(*args: str) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).parent / "kura-dagster"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
+    return subprocess.run(command + list(args), env=dict(os.environ), capture_output=True, text=True, timeout=300)
+
+
+def test_topics_prints_the_tree_with_status_and_change(ran):
+    settings, _, _ = ran
+    shown = _kura("topics", "--dataset", "shop")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"Taxonomy of 'shop', version {LATER} (window 2026-11-03..{LATER}, ")
+    topics = _table(settings, "taxonomy", LATER)
+    events = {row["topic_id"]: row["event"] for row in _table(settings, "topic_lineage", LATER)}
+    statuses = {row["topic_id"]: row["status"] for row in _table(settings, "topic_trends", LATER)}
+    for topic in topics:
+        line = next(line for line in lines if line.strip().startswith(topic["topic_id"] + " "))
+        assert f"{topic['count']} conv" in line and statuses[topic["topic_id"]] in line
+        assert events[topic["topic_id"]] in line
+
+    earlier = _kura("topics", "--dataset", "shop", "--date", DAYS[1])
+    assert earlier.returncode == 0 and f"version {DAYS[1]} (window 2026-10-31..{DAYS[1]}" in earlier.stdout
+    born = _kura("topics", "--dataset", "shop", "--date", DAYS[0])
+    assert all("born" in line for line in born.stdout.splitlines()[1:] if line.strip().startswith("t"))
+
+
+def test_trends_lists_each_flag_with_shares_before_and_after(ran):
+    settings, _, _ = ran
+    listed = _kura("trends", "--dataset", "shop", "--date", DAYS[-1])
+    assert listed.returncode == 0, listed.stderr
+    out = listed.stdout
+    assert out.startswith(f"Topic trends of 'shop' on {DAYS[-1]} (taxonomy version {DAYS[-1]})")
+    for status in ("New", "Emerging", "Fading", "Gone"):
+        assert f"\n{status} (" in out
+    flagged = [row for row in _table(settings, "topic_trends", DAYS[-1]) if row["status"] in ("new", "emerging", "fading", "gone")]
+    for row in flagged:
+        assert f"{row['topic_id']} " in out and " before → " in out
+    steady = sum(1 for row in _table(settings, "topic_trends", DAYS[-1]) if row["status"] == "steady")
+    assert f"Steady: {steady};" in out
+
+
+def test_topics_and_trends_say_what_is_missing_in_one_line(ran, tmp_path):
+    unknown = _kura("topics", "--dataset", "shopp")
+    assert unknown.returncode == 2 and "unknown dataset 'shopp'" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    too_early = _kura("trends", "--dataset", "shop", "--date", "2026-10-01")
+    assert too_early.returncode == 2
+    assert f"no taxonomy of dataset 'shop' on or before 2026-10-01: its first version is {DAYS[0]}" in too_early.stderr
+    assert "Traceback" not in too_early.stderr
