@@ -160,7 +160,9 @@ def build_taxonomy(
     if len(noise):
         leaf_of_row[sample[noise]] = len(groups)
     rest = np.flatnonzero(leaf_of_row < 0)
-    if len(rest):
+    if len(rest) and not groups:  # HDBSCAN found no topic in the sample: the rest is noise too
+        leaf_of_row[rest] = 0
+    elif len(rest):
         centroids = unit_rows(np.vstack([sample_unit[rows].mean(axis=0) for rows in groups]))
         leaf_of_row[rest], _ = _nearest(unit[rest], centroids)
     members = rows_by_label(leaf_of_row)
