@@ -82,3 +82,12 @@ def test_version_read_back_from_a_duckdb_file_assigns_the_same(tmp_path):
         assign_to_taxonomy(["p", "r"], vectors, original)
     )
     assert tables.taxonomy_from_arrow(stored.slice(0, 0)) is None
+
+
+def test_a_conversation_the_version_holds_keeps_its_leaf():
+    """Chat "b" is a member of t00003: it stays there even where its vector lies nearer another leaf's centroid;
+    the distance is to its own leaf's centroid."""
+    vectors = np.vstack([unit(1, 0.2, 0), unit(1, 0.2, 0)])
+    rows = assign_to_taxonomy(["b", "new"], vectors, taxonomy()).to_pylist()
+    assert [r["topic_id"] for r in rows] == ["t00003", "t00002"]
+    assert abs(rows[0]["distance"] - (1 - float(unit(1, 0.2, 0) @ unit(0, 1, 0)))) < 1e-6
