@@ -56,12 +56,14 @@ def match_topics(
 
     overlap, shared_old, shared_new = _overlaps(old, new)
     continues: dict[int, int] = {}  # new index → old index
+    by_centroid: set[int] = set()  # new indices matched on their centroid (no shared member)
     for old_kind, new_kind in _kinds(old, new):
         block = overlap[np.ix_(old_kind, new_kind)] if len(old_kind) and len(new_kind) else np.zeros((0, 0))
         for i, j in _continuations(block, shared_old[old_kind], shared_new[new_kind], options):
             continues[new_kind[j]] = old_kind[i]
         for i, j in _centroid_pairs(old, new, old_kind, new_kind, continues, shared_old, shared_new, options):
             continues[j] = i
+            by_centroid.add(j)
 
     stable: dict[str, str] = {}  # provisional id → stable id
     events: list[LineageEvent] = []
@@ -70,9 +72,7 @@ def match_topics(
         if j in continues:
             before = old[continues[j]]
             stable[topic.topic_id] = before.topic_id
-            topic, event = _continued(
-                topic, before, overlap, continues[j], j, shared_old, shared_new, options
-            )
+            topic, event = _continued(topic, before, overlap, continues[j], j, j in by_centroid, options)
             events.append(LineageEvent(before.topic_id, event))
         else:
             stable[topic.topic_id] = format_topic_id(next_number)
@@ -202,15 +202,15 @@ def _centroid_pairs(old, new, old_kind, new_kind, continues, shared_old, shared_
     return pairs
 
 
-def _continued(topic, before, overlap, i, j, shared_old, shared_new, options) -> tuple[Topic, str]:
-    """The continuing topic with its previous name kept unless its content changed materially."""
+def _continued(topic, before, overlap, i, j, by_centroid, options) -> tuple[Topic, str]:
+    """The continuing topic with its previous name kept unless its content changed materially: the
+    Jaccard index of the two versions' whole memberships (the day that left and the day that came count
+    as change) below `rename_below`, or a privacy threshold crossed. A match by centroid is similar."""
     shared = overlap[i, j] if overlap.size else 0.0
-    union = shared_old[i] + shared_new[j] - shared
-    similar = shared / union >= options.rename_below if union > 0 else True  # centroid match: similar by test
-    if similar and topic.hidden == before.hidden:
+    union = before.count + topic.count - shared
+    similar = by_centroid or (union > 0 and shared / union >= options.rename_below)
+    if topic.hidden == before.hidden and (similar or topic.name == before.name):
         return replace(topic, name=before.name, description=before.description, slug=before.slug), "kept"
-    if topic.name == before.name and topic.hidden == before.hidden:
-        return replace(topic, description=before.description, slug=before.slug), "kept"
     return topic, "renamed"
 
 
