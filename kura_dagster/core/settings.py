@@ -440,7 +440,15 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
         maximum=INT_LIMIT,
     ),
-    Setting("KURA_TRENDS_Z", "float", 3.0, "one-sided z cut-off of the trends test", "trends_z", minimum=0.5),
+    Setting(
+        "KURA_TRENDS_ALPHA",
+        "float",
+        0.001,
+        "one-sided level of the trends test",
+        "trends_alpha",
+        minimum=1e-9,
+        maximum=0.5,
+    ),
     Setting(
         "KURA_LLM_CONCURRENCY",
         "int",
@@ -576,7 +584,7 @@ class Settings:
     trends_window_days: int = _default("KURA_TRENDS_WINDOW_DAYS")
     trends_recent_days: int = _default("KURA_TRENDS_RECENT_DAYS")
     trends_min_count: int = _default("KURA_TRENDS_MIN_COUNT")
-    trends_z: float = _default("KURA_TRENDS_Z")
+    trends_alpha: float = _default("KURA_TRENDS_ALPHA")
     schedule_cron: str = _default("KURA_SCHEDULE_CRON")
     max_summary_error_rate: float = _default("KURA_MAX_SUMMARY_ERROR_RATE")
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
