@@ -450,6 +450,24 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=0.5,
     ),
     Setting(
+        "KURA_TAXONOMY_WINDOW_DAYS",
+        "int",
+        28,
+        "days of conversations each taxonomy version is clustered from",
+        "taxonomy_window_days",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TAXONOMY_SAMPLE_SIZE",
+        "int",
+        50_000,
+        "most conversations a taxonomy clusters; the rest go to their nearest topic",
+        "taxonomy_sample_size",
+        minimum=100,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
         "KURA_LLM_CONCURRENCY",
         "int",
         20,
@@ -585,6 +603,8 @@ class Settings:
     trends_recent_days: int = _default("KURA_TRENDS_RECENT_DAYS")
     trends_min_count: int = _default("KURA_TRENDS_MIN_COUNT")
     trends_alpha: float = _default("KURA_TRENDS_ALPHA")
+    taxonomy_window_days: int = _default("KURA_TAXONOMY_WINDOW_DAYS")
+    taxonomy_sample_size: int = _default("KURA_TAXONOMY_SAMPLE_SIZE")
     schedule_cron: str = _default("KURA_SCHEDULE_CRON")
     max_summary_error_rate: float = _default("KURA_MAX_SUMMARY_ERROR_RATE")
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.
