@@ -42,10 +42,10 @@ import numpy as np
 import pyarrow as pa
 from scipy.special import gammainc, gammaincc
 
+from kura_dagster.core.topics import UNASSIGNED
 from kura_dagster.core.types import Cluster, is_unclustered
 from kura_dagster.core.vectors import unit_rows
 
-UNASSIGNED = "unassigned"  # the same id as taxonomy.UNASSIGNED: a conversation far from every leaf
 HIDDEN = "hidden"
 UNASSIGNED_NAME = "Unassigned (far from every topic)"
 HIDDEN_NAME = "Hidden (below the privacy thresholds)"
@@ -178,6 +178,21 @@ def history_from_arrow(lineage: pa.Table, taxonomy: pa.Table | None = None, *, u
     columns = ["version", "topic_id", "parent_id", "level", "name"]
     topics = taxonomy.select(columns).to_pylist() if taxonomy is not None and taxonomy.num_rows else []
     return history_from_rows(lineage.to_pylist(), topics, until=until)
+
+
+def history_from_taxonomies(versions: Iterable[Any], *, until: Date | None = None) -> TrendHistory:
+    """`history_from_rows` over `taxonomy.Taxonomy` versions in memory (their lineage and topics)."""
+    lineage, topics = [], []
+    for taxonomy in versions:
+        lineage += [
+            {"version": taxonomy.version, "topic_id": e.topic_id, "event": e.event, "related_id": e.related_id}
+            for e in taxonomy.lineage
+        ]
+        topics += [
+            {"version": taxonomy.version, "topic_id": t.topic_id, "parent_id": t.parent_id, "level": t.level, "name": t.name}
+            for t in taxonomy.topics
+        ]
+    return history_from_rows(lineage, topics, until=until)
 
 
 def daily_counts_from_arrow(assignments: pa.Table) -> dict[Date, dict[str, int]]:
