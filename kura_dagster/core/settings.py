@@ -432,6 +432,24 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=INT_LIMIT,
     ),
     Setting(
+        "KURA_TRENDS_MIN_COUNT",
+        "int",
+        5,
+        "conversations a change needs on its larger side before a topic is judged",
+        "trends_min_count",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TRENDS_ALPHA",
+        "float",
+        0.001,
+        "one-sided level of the trends test",
+        "trends_alpha",
+        minimum=1e-9,
+        maximum=0.5,
+    ),
+    Setting(
         "KURA_TAXONOMY_WINDOW_DAYS",
         "int",
         28,
@@ -449,16 +467,6 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=100,
         maximum=INT_LIMIT,
     ),
-    Setting(
-        "KURA_TRENDS_MIN_COUNT",
-        "int",
-        5,
-        "conversations a change needs on its larger side before a topic is judged",
-        "trends_min_count",
-        minimum=1,
-        maximum=INT_LIMIT,
-    ),
-    Setting("KURA_TRENDS_Z", "float", 3.0, "one-sided z cut-off of the trends test", "trends_z", minimum=0.5),
     Setting(
         "KURA_LLM_CONCURRENCY",
         "int",
@@ -592,11 +600,11 @@ class Settings:
     # Explorer and topics over time. Messages are raw conversation text: off unless asked for.
     report_include_messages: bool = _default("KURA_REPORT_INCLUDE_MESSAGES")
     trends_window_days: int = _default("KURA_TRENDS_WINDOW_DAYS")
-    taxonomy_window_days: int = _default("KURA_TAXONOMY_WINDOW_DAYS")
-    taxonomy_sample_size: int = _default("KURA_TAXONOMY_SAMPLE_SIZE")
     trends_recent_days: int = _default("KURA_TRENDS_RECENT_DAYS")
     trends_min_count: int = _default("KURA_TRENDS_MIN_COUNT")
-    trends_z: float = _default("KURA_TRENDS_Z")
+    trends_alpha: float = _default("KURA_TRENDS_ALPHA")
+    taxonomy_window_days: int = _default("KURA_TAXONOMY_WINDOW_DAYS")
+    taxonomy_sample_size: int = _default("KURA_TAXONOMY_SAMPLE_SIZE")
     schedule_cron: str = _default("KURA_SCHEDULE_CRON")
     max_summary_error_rate: float = _default("KURA_MAX_SUMMARY_ERROR_RATE")
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.

@@ -273,7 +273,7 @@ class ExplorerResource(ConfigurableResource):
 
 class TopicsResource(ConfigurableResource):
     """Where the taxonomy assets read the days of a window that are not in their run (the store), and the
-    window sizes (KURA_TAXONOMY_WINDOW_DAYS, KURA_TAXONOMY_SAMPLE_SIZE, KURA_TRENDS_WINDOW_DAYS)."""
+    window sizes (KURA_TAXONOMY_WINDOW_DAYS, KURA_TAXONOMY_SAMPLE_SIZE, KURA_TRENDS_*)."""
 
     database: str
     window_days: int
@@ -281,7 +281,7 @@ class TopicsResource(ConfigurableResource):
     trends_window_days: int
     trends_recent_days: int
     trends_min_count: int
-    trends_z: float
+    trends_alpha: float
 
     def window_rows(
         self,
@@ -375,7 +375,7 @@ class TopicsResource(ConfigurableResource):
             window_days=self.trends_window_days,
             recent_days=self.trends_recent_days,
             min_count=self.trends_min_count,
-            z=self.trends_z,
+            alpha=self.trends_alpha,
         )
 
     @staticmethod
@@ -433,7 +433,7 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
             trends_window_days=settings.trends_window_days,
             trends_recent_days=settings.trends_recent_days,
             trends_min_count=settings.trends_min_count,
-            trends_z=settings.trends_z,
+            trends_alpha=settings.trends_alpha,
         ),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir), workers=settings.worker_count),
         "llm": llm_resource(settings),

@@ -1,11 +1,11 @@
 """Trends on the taxonomy's stable ids (compute_topic_trends): statuses judged on constructed daily series."""
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
+from kura_dagster.core.stages.taxonomy import LineageEvent, Taxonomy, Topic
 from kura_dagster.core.stages.topic_trends import (
     HIDDEN,
     TRENDS_SCHEMA,
@@ -16,6 +16,7 @@ from kura_dagster.core.stages.topic_trends import (
     compute_topic_trends,
     daily_counts_from_arrow,
     history_from_rows,
+    history_from_taxonomies,
 )
 
 DAY = date(2026, 11, 28)
@@ -23,20 +24,13 @@ WINDOW = [DAY - timedelta(days=k) for k in range(27, -1, -1)]  # the 28 days end
 FIRST = WINDOW[0]
 
 
-@dataclass(frozen=True)
-class T:
-    """A taxonomy topic with the fields trends read (the same names as taxonomy.Topic)."""
-
-    topic_id: str
-    parent_id: str | None
-    level: int
-    name: str
-    hidden: bool = False
+def T(topic_id, parent_id, level, name, hidden=False):
+    """A taxonomy topic (tax-core's `Topic`); trends read its id, parent, level, name and hidden flag."""
+    return Topic(topic_id, parent_id, level, name, "", name.lower(), 0, hidden, np.zeros(4), 0.0, ())
 
 
-@dataclass(frozen=True)
-class Tax:
-    topics: tuple
+def Tax(topics, lineage=()):
+    return Taxonomy(DAY, FIRST, tuple(topics), tuple(lineage))
 
 
 TREE = Tax(
@@ -224,3 +218,19 @@ def test_daily_counts_from_assignment_rows():
 def test_options_are_checked():
     with pytest.raises(ValueError, match="recent_days"):
         TrendOptions(window_days=3, recent_days=3)
+
+
+def test_history_from_taxonomy_versions():
+    first = Tax(TREE.topics, [LineageEvent(t.topic_id, "born") for t in TREE.topics])
+    later = Taxonomy(
+        WINDOW[20],
+        FIRST,
+        TREE.topics + (T("t00007", "t00002", 1, "Crypto"),),
+        (LineageEvent("t00007", "born"), LineageEvent("t00009", "merged", "t00006")),
+    )
+    first = Taxonomy(FIRST, FIRST, first.topics, first.lineage)
+    history = history_from_taxonomies([first, later])
+    assert history.first_version == FIRST and history.born["t00007"] == WINDOW[20]
+    assert history.born["t00003"] == FIRST and history.merged_into == {"t00009": "t00006"}
+    assert history.past["t00007"].name == "Crypto"
+    assert history_from_taxonomies([first, later], until=WINDOW[19]).born.keys() == {t.topic_id for t in TREE.topics}

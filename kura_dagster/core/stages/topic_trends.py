@@ -7,16 +7,16 @@ parent's count is the sum of its leaves'), of `unassigned`, and of `hidden` (top
 thresholds, folded into one row per level and never flagged), so that each level's shares sum to 1.
 
 Each row gets a status judged on that day from the days up to it, never from later days:
-- `new`: born (lineage event `born`, not the dataset's first version) within the window, with at least
-  `min_count` conversations in the recent days. A split or a rename is not new: its content was there.
-- `gone`: died within the window (lineage), or no conversation in the recent days where the baseline made at
-  least `min_count` expected and zero that unlikely (Poisson with the baseline's over-dispersion, p below the
-  one-sided level of `z`).
-- `emerging` / `fading`: the recent days' share against the baseline's, with a quasi-binomial z-test whose
-  over-dispersion is estimated on the baseline days only (day-to-day variation of the share beyond sampling
-  noise), and a minimum effect size: the share must also move by `min_ratio`, with `min_count` conversations on
-  the side that is larger.
-- `insufficient`: too few conversations (either side under `min_count`), fewer than `min_baseline_days` days
+- `new`: born (lineage event `born`, not in the dataset's first version) within the window, and significantly
+  above its share before its birth (a topic "born" only because the previous window happened to lack it is not
+  new). A split or a rename is not new: its content was there.
+- `emerging` / `fading`: the recent days' count against the baseline's share, with a quasi-binomial test
+  (exact quasi-Poisson tails) whose over-dispersion is estimated on the baseline days only (day-to-day variation
+  of the share beyond sampling noise), one-sided level `alpha`, and a minimum effect size: the share must also
+  move by `min_ratio`, with `min_count` conversations on the side that is larger.
+- `gone`: died within the window (lineage), or no conversation at all in the recent days where the baseline
+  made that as unlikely as a fading flag needs.
+- `insufficient`: too few conversations (both sides under `min_count`), fewer than `min_baseline_days` days
   with data before the recent ones, no data in the recent days, and the `hidden` row always.
 - `steady`: everything else.
 
@@ -40,11 +40,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import gammainc, gammaincc
 
+from kura_dagster.core.topics import UNASSIGNED
 from kura_dagster.core.types import Cluster, is_unclustered
 from kura_dagster.core.vectors import unit_rows
 
-UNASSIGNED = "unassigned"  # the same id as taxonomy.UNASSIGNED: a conversation far from every leaf
 HIDDEN = "hidden"
 UNASSIGNED_NAME = "Unassigned (far from every topic)"
 HIDDEN_NAME = "Hidden (below the privacy thresholds)"
@@ -78,7 +79,7 @@ class TrendOptions:
     recent_days: int = 3  # the days judged against the rest of the window (KURA_TRENDS_RECENT_DAYS)
     min_baseline_days: int = 5  # days with data before the recent ones needed to call anything but new/gone
     min_count: int = 5  # conversations on the larger side of a change (KURA_TRENDS_MIN_COUNT)
-    z: float = 3.0  # one-sided cut-off of the test (p ≈ 0.0013): many topics are tested every day
+    alpha: float = 0.001  # one-sided level of the test (KURA_TRENDS_ALPHA): dozens of topics x levels a day
     min_ratio: float = 1.5  # and the share must move by this factor, so big topics do not flag tiny shifts
 
     def __post_init__(self) -> None:
@@ -86,17 +87,17 @@ class TrendOptions:
             raise ValueError(
                 f"recent_days must be at least 1 and below window_days, got {self.recent_days} of {self.window_days}"
             )
-        if self.min_ratio < 1 or self.z <= 0 or self.min_count < 1 or self.min_baseline_days < 1:
-            raise ValueError("min_ratio must be ≥ 1, z > 0, min_count and min_baseline_days ≥ 1")
+        if self.min_ratio < 1 or not 0 < self.alpha < 1 or self.min_count < 1 or self.min_baseline_days < 1:
+            raise ValueError("min_ratio must be ≥ 1, alpha in (0, 1), min_count and min_baseline_days ≥ 1")
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrendOptions:
-        """The options a `Settings` chooses (KURA_TRENDS_WINDOW_DAYS, _RECENT_DAYS, _MIN_COUNT, _Z)."""
+        """The options a `Settings` chooses (KURA_TRENDS_WINDOW_DAYS, _RECENT_DAYS, _MIN_COUNT, _ALPHA)."""
         return cls(
             window_days=settings.trends_window_days,
             recent_days=settings.trends_recent_days,
             min_count=settings.trends_min_count,
-            z=settings.trends_z,
+            alpha=settings.trends_alpha,
         )
 
 
@@ -177,6 +178,21 @@ def history_from_arrow(lineage: pa.Table, taxonomy: pa.Table | None = None, *, u
     columns = ["version", "topic_id", "parent_id", "level", "name"]
     topics = taxonomy.select(columns).to_pylist() if taxonomy is not None and taxonomy.num_rows else []
     return history_from_rows(lineage.to_pylist(), topics, until=until)
+
+
+def history_from_taxonomies(versions: Iterable[Any], *, until: Date | None = None) -> TrendHistory:
+    """`history_from_rows` over `taxonomy.Taxonomy` versions in memory (their lineage and topics)."""
+    lineage, topics = [], []
+    for taxonomy in versions:
+        lineage += [
+            {"version": taxonomy.version, "topic_id": e.topic_id, "event": e.event, "related_id": e.related_id}
+            for e in taxonomy.lineage
+        ]
+        topics += [
+            {"version": taxonomy.version, "topic_id": t.topic_id, "parent_id": t.parent_id, "level": t.level, "name": t.name}
+            for t in taxonomy.topics
+        ]
+    return history_from_rows(lineage, topics, until=until)
 
 
 def daily_counts_from_arrow(assignments: pa.Table) -> dict[Date, dict[str, int]]:
@@ -266,55 +282,103 @@ class Judgement:
     p_value: float | None = None
 
 
-def _one_sided_p(z: float) -> float:
-    return 0.5 * math.erfc(z / math.sqrt(2))
+def _tails(count: int, expected: float, dispersion: float) -> tuple[float, float]:
+    """P(X ≥ count) and P(X ≤ count) for a quasi-Poisson X of mean `expected` and variance
+    `dispersion` x `expected`: a Poisson in units of `dispersion` conversations (the regularised incomplete gamma
+    is its tail, continuous in the count). Exact tails, not a normal approximation: most topics hold a few
+    conversations a day, where the normal's right tail is far too thin and flagged steady small topics."""
+    mean = expected / dispersion
+    upper = float(gammainc(count / dispersion, mean)) if count > 0 else 1.0
+    lower = float(gammaincc(count / dispersion + 1, mean))
+    return upper, lower
+
+
+CHI2_1_MEDIAN = 0.454936  # median of χ² with one degree of freedom
 
 
 def overdispersion(counts: np.ndarray, totals: np.ndarray, share: float) -> float:
-    """Day-to-day variance of a share beyond binomial sampling (Pearson χ²/df over the given days), at least 1.
-
-    Estimated on baseline days only, so the days being judged never widen or narrow their own cut-off."""
+    """Day-to-day variance of a share beyond binomial sampling, at least 1: the median squared Pearson residual
+    of the given days over χ²₁'s median. Estimated on baseline days only, so the days being judged never widen
+    or narrow their own cut-off; a median, so that a step inside the baseline (a topic that grew a week ago)
+    does not pass for noise and hide everything after it."""
     days = totals > 0
-    if days.sum() < 2 or not 0 < share < 1:
+    if days.sum() < 3 or not 0 < share < 1:
         return 1.0
     expected = totals[days] * share
-    chi2 = float((((counts[days] - expected) ** 2) / (expected * (1 - share))).sum())
-    return max(1.0, chi2 / (int(days.sum()) - 1))
+    residuals = ((counts[days] - expected) ** 2) / (expected * (1 - share))
+    return max(1.0, float(np.median(residuals)) / CHI2_1_MEDIAN)
 
 
-def judge(
-    counts: np.ndarray, totals: np.ndarray, recent: int, options: TrendOptions, *, born_recently: bool = False
-) -> Judgement:
-    """The status of one series (counts and day totals, oldest first, the last `recent` days judged)."""
+@dataclass(frozen=True)
+class _Test:
+    """The recent days' count against the baseline's share: both tails and the effect sizes."""
+
+    count: int
+    total: int
+    baseline_share: float | None
+    recent_share: float | None
+    upper: float = 1.0
+    lower: float = 1.0
+
+    @property
+    def p_value(self) -> float | None:
+        return min(1.0, 2 * min(self.upper, self.lower)) if self.total and self.baseline_share is not None else None
+
+    def grows(self, options: TrendOptions) -> bool:
+        return (
+            self.upper <= options.alpha
+            and self.count >= options.min_count
+            and self.recent_share >= options.min_ratio * self.baseline_share
+        )
+
+    def shrinks(self, options: TrendOptions) -> bool:
+        return (
+            self.lower <= options.alpha
+            and self.total * self.baseline_share >= options.min_count
+            and self.recent_share * options.min_ratio <= self.baseline_share
+        )
+
+
+def _test(counts: np.ndarray, totals: np.ndarray, recent: int) -> _Test:
     base_c, base_n = counts[:-recent], totals[:-recent]
     c, n = int(counts[-recent:].sum()), int(totals[-recent:].sum())
     b, nb = int(base_c.sum()), int(base_n.sum())
-    recent_share = c / n if n else None
-    baseline_share = b / nb if nb else None
-    if n == 0:
-        return Judgement("insufficient", baseline_share, recent_share)
-    if born_recently and c >= options.min_count:
-        return Judgement("new", baseline_share, recent_share)
-    if int((base_n > 0).sum()) < options.min_baseline_days:
-        return Judgement("insufficient", baseline_share, recent_share)
-    p0 = b / nb
-    expected = n * p0
-    if c < options.min_count and expected < options.min_count:
-        return Judgement("insufficient", baseline_share, recent_share)
-    phi = overdispersion(base_c, base_n, p0)
-    if c == 0:  # nothing at all where the baseline expected enough: P(0) under a (quasi-)Poisson
-        p_zero = math.exp(-expected / phi)
-        if p_zero <= _one_sided_p(options.z):
-            return Judgement("gone", baseline_share, recent_share, p_zero)
-    floor = max(p0, 0.5 / nb)  # a share never seen in the baseline is not known to be exactly 0
-    spread = math.sqrt(phi * floor * (1 - floor) * n * (1 + n / nb))
-    z = (c - expected) / spread
-    p_value = min(1.0, 2 * _one_sided_p(abs(z)))
-    if z >= options.z and c >= options.min_count and recent_share >= options.min_ratio * p0:
-        return Judgement("emerging", baseline_share, recent_share, p_value)
-    if z <= -options.z and expected >= options.min_count and recent_share * options.min_ratio <= p0:
-        return Judgement("fading", baseline_share, recent_share, p_value)
-    return Judgement("steady", baseline_share, recent_share, p_value)
+    test = _Test(c, n, b / nb if nb else None, c / n if n else None)
+    if n == 0 or nb == 0:
+        return test
+    share = max(b / nb, 0.5 / nb)  # a share never seen in the baseline is not known to be exactly 0
+    # Quasi-binomial variance φ·n·p(1-p), φ from the baseline days, widened by the baseline's own uncertainty.
+    dispersion = overdispersion(base_c, base_n, b / nb) * (1 - share) * (1 + n / nb)
+    upper, lower = _tails(c, n * share, dispersion)
+    return _Test(c, n, test.baseline_share, test.recent_share, upper, lower)
+
+
+def judge(counts: np.ndarray, totals: np.ndarray, recent: int, options: TrendOptions) -> Judgement:
+    """The status of one series (counts and day totals, oldest first, the last `recent` days judged)."""
+    test = _test(counts, totals, recent)
+    shares = (test.baseline_share, test.recent_share, test.p_value)
+    if test.total == 0 or test.baseline_share is None:
+        return Judgement("insufficient", *shares)
+    if int((totals[:-recent] > 0).sum()) < options.min_baseline_days:
+        return Judgement("insufficient", *shares)
+    if test.count < options.min_count and test.total * test.baseline_share < options.min_count:
+        return Judgement("insufficient", *shares)
+    if test.grows(options):
+        return Judgement("emerging", *shares)
+    if test.shrinks(options):
+        return Judgement("gone" if test.count == 0 else "fading", *shares)
+    return Judgement("steady", *shares)
+
+
+def judge_new(counts: np.ndarray, totals: np.ndarray, since_birth: int, options: TrendOptions) -> Judgement | None:
+    """`new` when a topic born `since_birth` days ago (the judged day included) is significantly above its share
+    before its birth; None when it is not (it is then judged as any topic)."""
+    if since_birth >= len(counts):
+        return None
+    test = _test(counts, totals, since_birth)
+    if test.total and test.baseline_share is not None and test.grows(options):
+        return Judgement("new", test.baseline_share, test.recent_share, test.p_value)
+    return None
 
 
 def compute_topic_trends(
@@ -366,24 +430,26 @@ def _judge_row(
 ) -> Judgement:
     if row.kind == "hidden":
         return Judgement("insufficient")  # under the privacy thresholds: never flagged
-    recent = options.recent_days
-    born = row.kind == "topic" and _born_within(row.key, day, history, options)
-    judgement = judge(counts, totals, recent, options, born_recently=born)
+    judgement = judge(counts, totals, options.recent_days, options)
     if row.kind == "died":
         return Judgement("gone", judgement.baseline_share, judgement.recent_share)
+    born = _born_within(row.key, day, history, options) if row.kind == "topic" else None
+    if born is not None:
+        new = judge_new(counts, totals, (day - born).days + 1, options)
+        if new is not None:
+            return new
     if row.kind == "unassigned" and judgement.status == "gone":
         # not a topic: it is never born and never dies; its share dropping to 0 is a decline
         return Judgement("fading", judgement.baseline_share, judgement.recent_share, judgement.p_value)
     return judgement
 
 
-def _born_within(topic_id: str, day: Date, history: TrendHistory, options: TrendOptions) -> bool:
-    """Born after the dataset's first version (whose topics are all "born") and within the window."""
+def _born_within(topic_id: str, day: Date, history: TrendHistory, options: TrendOptions) -> Date | None:
+    """Its birth, when after the dataset's first version (whose topics are all "born") and within the window."""
     born = history.born.get(topic_id)
     if born is None or history.first_version is None or born <= history.first_version:
-        return False
-    return day - timedelta(days=options.window_days) < born <= day
-
+        return None
+    return born if day - timedelta(days=options.window_days) < born <= day else None
 
 
 # ---- The previous method: one reference day's tree followed over a window (per-day explorer asset) ----
