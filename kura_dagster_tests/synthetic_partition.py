@@ -295,7 +295,9 @@ def _as_stable_trends(trends: pa.Table) -> dict[Date, pa.Table]:
                 "name": row["topic"],
                 "conversations": row["conversations"],
                 "share": row["share"],
-                "status": {"no_history": "insufficient", "not_flagged": "steady"}.get(row["status"], row["status"]),
+                "status": {"no_history": "insufficient", "not_flagged": "steady"}.get(
+                    row["status"], row["status"]
+                ),
                 "baseline_share": row["baseline_share"],
                 "recent_share": row["recent_share"],
                 "p_value": None,

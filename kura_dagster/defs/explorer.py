@@ -25,7 +25,6 @@ from kura_dagster.defs.partitions import partition_key
 from kura_dagster.defs.resources import ExplorerResource
 from kura_dagster.defs.steps import build_assets, pipeline_asset
 
-
 REPORT_RETRIES, REPORT_RETRY_WAIT_S = 6, 10.0  # a minute for another run of the day to finish its steps
 
 

@@ -296,9 +296,13 @@ class TopicsResource(ConfigurableResource):
         (as materialised when the step reads them), oldest day first."""
         from kura_dagster.core.storage.topic_store import read_days
 
-        earlier = read_days(self.database, table_name, dataset, [d for d in days if d not in run_days], columns)
+        earlier = read_days(
+            self.database, table_name, dataset, [d for d in days if d not in run_days], columns
+        )
         parts = [earlier] + [
-            with_partition_columns(partition_slice(in_run, dataset, d), dataset, d) for d in days if d in run_days
+            with_partition_columns(partition_slice(in_run, dataset, d), dataset, d)
+            for d in days
+            if d in run_days
         ]
         parts = [part for part in parts if part.num_rows]
         if not parts:
@@ -342,9 +346,15 @@ class TopicsResource(ConfigurableResource):
         stored = lineage_until(self.database, dataset, day)
         if not stored.num_rows:
             return set()
-        return set(stored.filter(pc.less(stored.column("date"), pa.scalar(day, pa.date32()))).column("topic_id").to_pylist())
+        return set(
+            stored.filter(pc.less(stored.column("date"), pa.scalar(day, pa.date32())))
+            .column("topic_id")
+            .to_pylist()
+        )
 
-    def trend_history(self, dataset: str, day: Date, lineage: pa.Table, taxonomy: pa.Table, run_days: set[Date]):
+    def trend_history(
+        self, dataset: str, day: Date, lineage: pa.Table, taxonomy: pa.Table, run_days: set[Date]
+    ):
         """What the trends need of the earlier versions: every lineage event up to `day` (births, deaths) and
         the topics of the versions of the trends window (the last name of a topic that is gone)."""
         from kura_dagster.core.stages.taxonomy import window_days
@@ -362,7 +372,11 @@ class TopicsResource(ConfigurableResource):
             if d <= day
         ]
         parts = [part for part in [stored, *own] if part.num_rows]
-        events = pa.concat_tables(parts, promote_options="default") if parts else TOPIC_LINEAGE_SCHEMA.empty_table()
+        events = (
+            pa.concat_tables(parts, promote_options="default")
+            if parts
+            else TOPIC_LINEAGE_SCHEMA.empty_table()
+        )
         columns = ["version", "topic_id", "parent_id", "level", "name"]
         days = window_days(day, self.trends_window_days)
         topics = self.window_rows("taxonomy", dataset, days, taxonomy, run_days, columns)

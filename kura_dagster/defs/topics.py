@@ -141,7 +141,9 @@ def taxonomy(
                 partition_key=partition_key(dataset, day.isoformat()),
             )
             context.add_asset_metadata(
-                row_metadata(lineage_table, **{name: MetadataValue.int(n) for name, n in sorted(events.items())}),
+                row_metadata(
+                    lineage_table, **{name: MetadataValue.int(n) for name, n in sorted(events.items())}
+                ),
                 asset_key="topic_lineage",
                 partition_key=partition_key(dataset, day.isoformat()),
             )
@@ -162,7 +164,9 @@ def topic_assignments(
     results = []
     for dataset, day in partitions_of(context.partition_keys):
         own = partition_slice(taxonomy, dataset, day)
-        version = tables.taxonomy_from_arrow(own) if own.num_rows else topics.previous_taxonomy(dataset, day, True)
+        version = (
+            tables.taxonomy_from_arrow(own) if own.num_rows else topics.previous_taxonomy(dataset, day, True)
+        )
         chat_ids, vectors = tables.embeddings_from_arrow(partition_slice(embeddings, dataset, day))
         table = (
             assign_to_taxonomy(chat_ids, vectors, version)
@@ -205,7 +209,9 @@ def topic_trends(
     results = []
     for dataset, day in partitions_of(context.partition_keys):
         own = partition_slice(taxonomy, dataset, day)
-        version = tables.taxonomy_from_arrow(own) if own.num_rows else topics.previous_taxonomy(dataset, day, True)
+        version = (
+            tables.taxonomy_from_arrow(own) if own.num_rows else topics.previous_taxonomy(dataset, day, True)
+        )
         if version is None:
             table = topics.empty_trends()
         else:

@@ -200,7 +200,9 @@ def test_the_readme_week_and_month_query_runs_on_the_database(ran):
 def _kura(*args: str) -> subprocess.CompletedProcess:
     script = Path(sys.executable).parent / "kura-dagster"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
-    return subprocess.run(command + list(args), env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        command + list(args), env=dict(os.environ), capture_output=True, text=True, timeout=300
+    )
 
 
 def test_topics_prints_the_tree_with_status_and_change(ran):
@@ -231,7 +233,11 @@ def test_trends_lists_each_flag_with_shares_before_and_after(ran):
     assert out.startswith(f"Topic trends of 'shop' on {DAYS[-1]} (taxonomy version {DAYS[-1]})")
     for status in ("New", "Emerging", "Fading", "Gone"):
         assert f"\n{status} (" in out
-    flagged = [row for row in _table(settings, "topic_trends", DAYS[-1]) if row["status"] in ("new", "emerging", "fading", "gone")]
+    flagged = [
+        row
+        for row in _table(settings, "topic_trends", DAYS[-1])
+        if row["status"] in ("new", "emerging", "fading", "gone")
+    ]
     for row in flagged:
         assert f"{row['topic_id']} " in out and " before → " in out
     steady = sum(1 for row in _table(settings, "topic_trends", DAYS[-1]) if row["status"] == "steady")
@@ -244,5 +250,8 @@ def test_topics_and_trends_say_what_is_missing_in_one_line(ran, tmp_path):
     assert len(unknown.stderr.strip().splitlines()) == 1
     too_early = _kura("trends", "--dataset", "shop", "--date", "2026-10-01")
     assert too_early.returncode == 2
-    assert f"no taxonomy of dataset 'shop' on or before 2026-10-01: its first version is {DAYS[0]}" in too_early.stderr
+    assert (
+        f"no taxonomy of dataset 'shop' on or before 2026-10-01: its first version is {DAYS[0]}"
+        in too_early.stderr
+    )
     assert "Traceback" not in too_early.stderr

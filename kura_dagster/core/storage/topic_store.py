@@ -57,7 +57,11 @@ def read_version(database: str | Path, table_name: str, dataset: str, version: D
 
 
 def read_days(
-    database: str | Path, table_name: str, dataset: str, days: Sequence[Date], columns: Sequence[str] | None = None
+    database: str | Path,
+    table_name: str,
+    dataset: str,
+    days: Sequence[Date],
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """The rows of `dataset` on `days` (partition columns included), in date order; empty when none."""
     if not days or not Path(database).exists():

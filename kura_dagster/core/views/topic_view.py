@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from kura_dagster.core.storage.topic_store import LINEAGE, TAXONOMY, TRENDS, latest_version, read_version, versions
+from kura_dagster.core.storage.topic_store import (
+    LINEAGE,
+    TAXONOMY,
+    TRENDS,
+    latest_version,
+    read_version,
+    versions,
+)
 from kura_dagster.core.text import terminal_safe
 
 FLAGGED = ("new", "emerging", "fading", "gone")
@@ -101,8 +108,7 @@ def render_topics(view: TopicsView) -> str:
     window_start = view.taxonomy[0]["window_start"] if view.taxonomy else view.version
     lines = [
         f"Taxonomy of '{view.dataset}', version {view.version} (window {window_start}..{view.version}, "
-        f"{len(view.taxonomy)} topics)"
-        + ("" if view.day == view.version else f"; status on {view.day}"),
+        f"{len(view.taxonomy)} topics)" + ("" if view.day == view.version else f"; status on {view.day}"),
     ]
     if not view.trends:
         lines.append(f"(no topic_trends for {view.day}: statuses are not shown)")
@@ -118,7 +124,9 @@ def render_topics(view: TopicsView) -> str:
         lines.append("  ·  ".join(cell for cell in cells if cell))
     gone = _gone(view.taxonomy, view.lineage)
     if gone:
-        lines.append("No longer in this version: " + ", ".join(f"{e['topic_id']} ({_event_text(e)})" for e in gone))
+        lines.append(
+            "No longer in this version: " + ", ".join(f"{e['topic_id']} ({_event_text(e)})" for e in gone)
+        )
     return "\n".join(lines)
 
 

@@ -109,7 +109,11 @@ def load_report_data(
             )
             read["meta_clusters"] = read["base_clusters"]
     _check_one_version(dataset, day, generations, tree)
-    trends, lineage = _window_trends(database, dataset, when, window_days) if read["topic_trends"].num_rows else (None, None)
+    trends, lineage = (
+        _window_trends(database, dataset, when, window_days)
+        if read["topic_trends"].num_rows
+        else (None, None)
+    )
     return build_report_data(
         dataset,
         day,
@@ -153,7 +157,9 @@ def write_report(
     unless `allow_empty`: the pipeline writes a page that says the day was empty.
     """
     started = time.perf_counter()
-    data = load_report_data(database, dataset, day, include_messages=include_messages, window_days=window_days)
+    data = load_report_data(
+        database, dataset, day, include_messages=include_messages, window_days=window_days
+    )
     if not allow_empty and not data["totals"]["conversations"] and not data["totals"]["clusters"]:
         raise ValueError(
             f"nothing to report for dataset '{dataset}' on {day}: run `kura-dagster run "

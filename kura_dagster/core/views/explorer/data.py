@@ -176,8 +176,18 @@ def _trends(trends: pa.Table | None, lineage: pa.Table | None = None) -> dict | 
     follows one topic from day to day; hidden topics are one `hidden` row per level, never flagged."""
     rows = _rows(
         trends,
-        ["date", "topic_id", "level", "name", "conversations", "share", "status", "recent_share",
-         "baseline_share", "p_value"],
+        [
+            "date",
+            "topic_id",
+            "level",
+            "name",
+            "conversations",
+            "share",
+            "status",
+            "recent_share",
+            "baseline_share",
+            "p_value",
+        ],
     )
     if not rows:
         return None
@@ -189,7 +199,12 @@ def _trends(trends: pa.Table | None, lineage: pa.Table | None = None) -> dict | 
     for row in sorted(rows, key=lambda r: r["date"]):
         topic = topics.setdefault(
             (row["level"] or 0, row["topic_id"]),
-            {"id": row["topic_id"], "level": row["level"], "counts": [0] * len(days), "shares": [None] * len(days)},
+            {
+                "id": row["topic_id"],
+                "level": row["level"],
+                "counts": [0] * len(days),
+                "shares": [None] * len(days),
+            },
         )
         topic["counts"][column[row["date"]]] = row["conversations"]
         topic["shares"][column[row["date"]]] = _number(row["share"])
@@ -208,7 +223,9 @@ def _trends(trends: pa.Table | None, lineage: pa.Table | None = None) -> dict | 
     ordered = sorted(topics.values(), key=lambda t: (t["id"] in special, -sum(t["counts"]), t["name"]))
     top = min(t["level"] or 0 for t in ordered)
     # The chart follows the top level; of the finer levels, only topics flagged on the day.
-    moving = [t for t in ordered if t["level"] != top and t["status"] in ("new", "emerging", "fading", "gone")]
+    moving = [
+        t for t in ordered if t["level"] != top and t["status"] in ("new", "emerging", "fading", "gone")
+    ]
     return {
         "days": [day.isoformat() for day in days],
         "level": top,
