@@ -109,7 +109,7 @@ def taxonomy(
                 previous=previous,
                 clustering_method=clustering.get_clustering_method(),
                 namer=clustering.get_namer(client),
-                meta_model=privacy.protect_hierarchy(clustering.get_meta_model(client)),
+                meta_model=clustering.get_meta_model(client),  # build_taxonomy applies the privacy guard
                 privacy=privacy,
                 options=TaxonomyOptions(
                     window_days=topics.window_days,
