@@ -93,6 +93,10 @@ class TaxonomyOptions:
     radius_quantile: float = 1.0
     min_radius: float = 0.02
     warm_start: bool = True  # start k-means from the previous version's leaves (see the module docstring)
+    # Group the leaves into the tree by their members' mean embedding rather than their centroid in the
+    # clustering space: that space is a new UMAP fit on every build, so the same leaves grouped differently
+    # from one day to the next (bench/taxonomy_stability.py: the parents' lineage).
+    hierarchy_on_embeddings: bool = True
     lexical_weight: float = 0.5  # as base_clusters (KURA_LEXICAL_WEIGHT)
     manifold: bool = True  # as base_clusters (KURA_MANIFOLD=umap)
     matching: MatchOptions = MatchOptions()
@@ -173,8 +177,10 @@ def build_taxonomy(
             update={
                 "id": cluster_id([chat_ids[r] for r in rows], prefix=cluster.id.split("_", 1)[0]),
                 "chat_ids": sorted(chat_ids[r] for r in rows),
+                # No clustering-space centroid for the hierarchy when it should group on the embeddings
+                # (`hierarchy_on_embeddings`): the meta model then takes the members' mean embedding.
                 "centroid": space[groups[i]].mean(axis=0).astype(np.float32).tolist()
-                if i < len(groups)
+                if i < len(groups) and not options.hierarchy_on_embeddings
                 else None,
             }
         )
