@@ -74,8 +74,9 @@ __all__ = [
     "window_days",
 ]
 
-# Rows compared with the centroids at once: a block × leaves similarity matrix, never n × leaves.
-BLOCK_ROWS = 65_536
+# Rows compared with the centroids at once: a block × leaves similarity matrix (16,384 × 1,667 leaves of a
+# million-conversation window: 109 MB), never n × leaves.
+BLOCK_ROWS = 16_384
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def build_taxonomy(
         leaf_of_row[rest] = 0
     elif len(rest):
         centroids = unit_rows(np.vstack([sample_unit[rows].mean(axis=0) for rows in groups]))
-        leaf_of_row[rest], _ = _nearest(unit[rest], centroids)
+        leaf_of_row[rest], _ = _nearest(unit, centroids, rows=rest)
     members = rows_by_label(leaf_of_row)
     leaves = [
         cluster.model_copy(
@@ -327,13 +328,18 @@ def _squared_gap(space: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return gap
 
 
-def _nearest(unit: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of each unit row's most similar centroid, and the cosine distance to it (block by block)."""
-    index = np.empty(len(unit), dtype=np.int64)
-    distance = np.empty(len(unit), dtype=np.float64)
+def _nearest(
+    unit: np.ndarray, centroids: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each unit row's (of `rows` only, when given: no copy of them all) most similar centroid,
+    and the cosine distance to it, block by block."""
+    count = len(unit) if rows is None else len(rows)
+    index = np.empty(count, dtype=np.int64)
+    distance = np.empty(count, dtype=np.float64)
     centroids_t = np.ascontiguousarray(centroids.T, dtype=np.float32)
-    for start in range(0, len(unit), BLOCK_ROWS):
-        similarity = unit[start : start + BLOCK_ROWS] @ centroids_t
+    for start in range(0, count, BLOCK_ROWS):
+        block = unit[start : start + BLOCK_ROWS] if rows is None else unit[rows[start : start + BLOCK_ROWS]]
+        similarity = block @ centroids_t
         best = similarity.argmax(axis=1)
         index[start : start + len(best)] = best
         distance[start : start + len(best)] = 1.0 - similarity[np.arange(len(best)), best]
