@@ -57,7 +57,9 @@ TARGETS = {"a_warm": 0.9, "b_kept_conversations": 0.9, "c_ari_in_window": 0.8}
 FIRST_DAY = date(2026, 1, 1)
 
 
-def builder(settings: Settings, summaries, vectors, days: list[list[int]]):
+def builder(
+    settings: Settings, summaries, vectors, days: list[list[int]], hierarchy_on_embeddings: bool = True
+):
     def build(which: range, previous: Taxonomy | None, seed: int, warm: bool = True) -> Taxonomy:
         rows = [r for d in which for r in days[d]]
         return build_taxonomy(
@@ -81,6 +83,7 @@ def builder(settings: Settings, summaries, vectors, days: list[list[int]]):
                 sample_size=settings.taxonomy_sample_size,
                 random_state=seed,
                 warm_start=warm,
+                hierarchy_on_embeddings=hierarchy_on_embeddings,
                 lexical_weight=settings.lexical_weight,
                 manifold=settings.manifold == "umap",
             ),
@@ -94,17 +97,32 @@ def same_leaf(first: Taxonomy, second: Taxonomy, chats: list[str]) -> float:
     return float(np.mean([a[c] == b[c] for c in chats]))
 
 
+def same_root(first: Taxonomy, second: Taxonomy, chats: list[str]) -> float:
+    """Share of `chats` under the same root id in both versions."""
+    roots = []
+    for taxonomy in (first, second):
+        root_of = {}
+        for leaf in taxonomy.leaves():
+            above = taxonomy.ancestors(leaf.topic_id)
+            root = above[-1] if above else leaf.topic_id
+            root_of.update(dict.fromkeys(leaf.chat_ids, root))
+        roots.append(root_of)
+    return float(np.mean([roots[0][c] == roots[1][c] for c in chats]))
+
+
 def ari(first: dict[str, str], second: dict[str, str], chats: list[str]) -> float:
     return float(adjusted_rand_score([first[c] for c in chats], [second[c] for c in chats]))
 
 
-def evaluate_seed(name: str, seed: int, n_days: int, settings: Settings, prepared) -> dict:
+def evaluate_seed(
+    name: str, seed: int, n_days: int, settings: Settings, prepared, hierarchy: bool = True
+) -> dict:
     conversations, labels, summaries, vectors = prepared
     order = list(range(len(conversations)))
     random.Random(seed).shuffle(order)
     per_day = PER_DAY[name]
     days = [order[d * per_day : (d + 1) * per_day] for d in range(n_days + 1)]
-    build = builder(settings, summaries, vectors, days)
+    build = builder(settings, summaries, vectors, days, hierarchy)
     chat = [s.chat_id for s in summaries]
     label_of = {s.chat_id: label for s, label in zip(summaries, labels)}
     w1, w2 = range(0, n_days), range(1, n_days + 1)
@@ -149,6 +167,9 @@ def evaluate_seed(name: str, seed: int, n_days: int, settings: Settings, prepare
         "b_ari": ari(first.leaf_of_chat(), following.leaf_of_chat(), shared),
         "b_leaves_continued": len(first_leaves & continued) / len(first_leaves),
         "b_topics_continued": len(first_ids & continued) / len(first_ids),
+        "b_parents_continued": len((first_ids - first_leaves) & continued)
+        / max(len(first_ids - first_leaves), 1),
+        "b_same_root": same_root(first, following, shared),
         "b_events": dict(sorted(events.items())),
         "c_ari_in_window": ari(assigned, reclustered, w2_chats),
         "c_unassigned_share": sum(v == UNASSIGNED for v in assigned.values()) / len(assigned),
@@ -178,22 +199,24 @@ def markdown(results: dict, args) -> str:
         "# Taxonomy stability (issue 16, points 2 and 3)",
         "",
         f"Command: `python bench/taxonomy_stability.py --seeds {' '.join(map(str, args.seeds))} "
-        f"--datasets {' '.join(args.datasets)} --days {args.days}` (local models: extractive summaries, "
+        f"--datasets {' '.join(args.datasets)} --days {args.days}"
+        f"{' --hierarchy-on-clustering-space' if args.hierarchy_on_clustering_space else ''}` (local models: extractive summaries, "
         "WordLlama embeddings, k-means on UMAP, Ward hierarchy; default settings).",
         f"Data: labelled texts from ../shared/eval as one-message conversations, shuffled per seed into "
         f"{args.days + 1} days ({', '.join(f'{n}: {PER_DAY[n]}/day' for n in args.datasets)}); window = "
         f"{args.days} days; themes do not change over time. Targets: (a) warm ≥ 0.9, (b) ≥ 0.9, (c) ARI ≥ 0.8.",
         "",
         "| dataset | seed | window | leaves | (a) same leaf, warm | (a) cold | (b) same leaf | (b) ARI | "
-        "(b) leaves kept | (b) topics kept | (c) ARI in window | unassigned | (c) by centroid only | "
+        "(b) leaves kept | (b) parents kept | (b) same root | (c) ARI in window | unassigned | (c) by centroid only | "
         "unassigned | (c) ARI next day | unassigned | NMI vs labels |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["rows"]:
         lines.append(
             f"| {row['dataset']} | {row['seed']} | {row['window_conversations']} | {row['leaves']} | "
             f"{row['a_warm']:.3f} | {row['a_cold']:.3f} | {row['b_kept_conversations']:.3f} | "
-            f"{row['b_ari']:.3f} | {row['b_leaves_continued']:.3f} | {row['b_topics_continued']:.3f} | "
+            f"{row['b_ari']:.3f} | {row['b_leaves_continued']:.3f} | {row['b_parents_continued']:.3f} | "
+            f"{row['b_same_root']:.3f} | "
             f"{row['c_ari_in_window']:.3f} | {row['c_unassigned_share']:.3f} | "
             f"{row['c_ari_in_window_by_centroid']:.3f} | {row['c_by_centroid_unassigned_share']:.3f} | "
             f"{row['c_ari_next_day']:.3f} | {row['c_next_day_unassigned_share']:.3f} | "
@@ -226,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="+", choices=sorted(PER_DAY), default=sorted(PER_DAY))
     parser.add_argument("--days", type=int, default=28, help="window length (the data holds one day more)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/taxonomy_stability"))
+    parser.add_argument(
+        "--hierarchy-on-clustering-space",
+        action="store_true",
+        help="group leaves by their clustering-space centroids (as meta_clusters does per day), for comparison",
+    )
     args = parser.parse_args(argv)
     if not EVAL_DIR.is_dir():
         print(f"no evaluation data at {EVAL_DIR}; nothing to measure", file=sys.stderr)
@@ -243,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         summaries, vectors, _ = summaries_and_embeddings(conversations)
         prepared = (conversations, labels, summaries, vectors)
-        found = [evaluate_seed(name, seed, args.days, settings, prepared) for seed in args.seeds]
+        hierarchy = not args.hierarchy_on_clustering_space
+        found = [evaluate_seed(name, seed, args.days, settings, prepared, hierarchy) for seed in args.seeds]
         for row in found:
             print(json.dumps(row))
         rows += found

@@ -172,3 +172,25 @@ def test_ids_of_dead_topics_are_never_given_again():
     assert [t.topic_id for t in topics] == ["t00002", "t00006"]
     topics, _ = match_topics(new, previous)
     assert [t.topic_id for t in topics] == ["t00002", "t00005"]
+
+
+def test_a_mid_level_parent_continues_its_predecessor_not_the_root_above_it():
+    """The root shares more conversations with a level-1 parent than that parent's predecessor does; the
+    parent still continues its predecessor (best match by Jaccard index, not by count)."""
+
+    def tree(prefix, start):
+        leaves = [
+            topic(f"{prefix}{n}", chats(n, 10, start), parent=f"{prefix}p{n < 'c'}", level=2) for n in "abcd"
+        ]
+        parents = [
+            topic(f"{prefix}pTrue", chats("a", 10, start) + chats("b", 10, start), parent=f"{prefix}r"),
+            topic(f"{prefix}pFalse", chats("c", 10, start) + chats("d", 10, start), parent=f"{prefix}r"),
+        ]
+        root = topic(f"{prefix}r", [c for p in parents for c in p.chat_ids])
+        return [root, *parents, *leaves]
+
+    first, _ = match_topics(tree("c_", 0), None)
+    previous = version(*first)
+    second, lineage = match_topics(tree("n_", 2), previous)
+    assert [t.topic_id for t in second] == [t.topic_id for t in first]
+    assert {e.event for e in lineage} == {"kept"}

@@ -20,6 +20,7 @@ its days' members. `core.stages.topic_matching` then gives every topic of any le
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
@@ -74,8 +75,9 @@ __all__ = [
     "window_days",
 ]
 
-# Rows compared with the centroids at once: a block × leaves similarity matrix, never n × leaves.
-BLOCK_ROWS = 65_536
+# Rows compared with the centroids at once: a block × leaves similarity matrix (16,384 × 1,667 leaves of a
+# million-conversation window: 109 MB), never n × leaves.
+BLOCK_ROWS = 16_384
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,14 @@ class TaxonomyOptions:
     radius_quantile: float = 1.0
     min_radius: float = 0.02
     warm_start: bool = True  # start k-means from the previous version's leaves (see the module docstring)
+    # Group the leaves into the tree by their members' mean embedding rather than their centroid in the
+    # clustering space: that space is a new UMAP fit on every build, so the same leaves grouped differently
+    # from one day to the next (bench/taxonomy_stability.py: the parents' lineage).
+    hierarchy_on_embeddings: bool = True
+    # How much the previous version's roots hold their leaves together when the tree is rebuilt: each leaf's
+    # grouping vector (its mean embedding) gains this weight times a one-hot of the previous root most of
+    # its members were under, so Ward's merges prefer leaves that shared a root (0: no memory).
+    hierarchy_memory: float = 0.3
     lexical_weight: float = 0.5  # as base_clusters (KURA_LEXICAL_WEIGHT)
     manifold: bool = True  # as base_clusters (KURA_MANIFOLD=umap)
     matching: MatchOptions = MatchOptions()
@@ -166,21 +176,25 @@ def build_taxonomy(
         leaf_of_row[rest] = 0
     elif len(rest):
         centroids = unit_rows(np.vstack([sample_unit[rows].mean(axis=0) for rows in groups]))
-        leaf_of_row[rest], _ = _nearest(unit[rest], centroids)
+        leaf_of_row[rest], _ = _nearest(unit, centroids, rows=rest)
     members = rows_by_label(leaf_of_row)
     leaves = [
         cluster.model_copy(
             update={
                 "id": cluster_id([chat_ids[r] for r in rows], prefix=cluster.id.split("_", 1)[0]),
                 "chat_ids": sorted(chat_ids[r] for r in rows),
+                # No clustering-space centroid for the hierarchy when it should group on the embeddings
+                # (`hierarchy_on_embeddings`): the meta model then takes the members' mean embedding.
                 "centroid": space[groups[i]].mean(axis=0).astype(np.float32).tolist()
-                if i < len(groups)
+                if i < len(groups) and not options.hierarchy_on_embeddings
                 else None,
             }
         )
         for i, (cluster, rows) in enumerate(zip(named, members))
     ]
     leaves = privacy.protect_leaves(leaves, summaries)
+    if previous is not None and options.hierarchy_memory > 0 and options.hierarchy_on_embeddings:
+        leaves = _remember_roots(leaves, members, unit, previous, options.hierarchy_memory)
     nodes = _hierarchy(leaves, summaries, unit, sample, privacy, meta_model)
     drafts = _drafts(nodes, chat_ids, unit, leaf_of_row, leaves, options)
     topics, lineage = match_topics(drafts, previous, retired_ids=retired_ids, options=options.matching)
@@ -321,13 +335,18 @@ def _squared_gap(space: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return gap
 
 
-def _nearest(unit: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of each unit row's most similar centroid, and the cosine distance to it (block by block)."""
-    index = np.empty(len(unit), dtype=np.int64)
-    distance = np.empty(len(unit), dtype=np.float64)
+def _nearest(
+    unit: np.ndarray, centroids: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each unit row's (of `rows` only, when given: no copy of them all) most similar centroid,
+    and the cosine distance to it, block by block."""
+    count = len(unit) if rows is None else len(rows)
+    index = np.empty(count, dtype=np.int64)
+    distance = np.empty(count, dtype=np.float64)
     centroids_t = np.ascontiguousarray(centroids.T, dtype=np.float32)
-    for start in range(0, len(unit), BLOCK_ROWS):
-        similarity = unit[start : start + BLOCK_ROWS] @ centroids_t
+    for start in range(0, count, BLOCK_ROWS):
+        block = unit[start : start + BLOCK_ROWS] if rows is None else unit[rows[start : start + BLOCK_ROWS]]
+        similarity = block @ centroids_t
         best = similarity.argmax(axis=1)
         index[start : start + len(best)] = best
         distance[start : start + len(best)] = 1.0 - similarity[np.arange(len(best)), best]
@@ -383,6 +402,34 @@ def _hierarchy(
             chats = sorted(chat for leaf in leaf_ids_below(node.id) for chat in full[leaf].chat_ids)
             result.append(node.model_copy(update={"chat_ids": chats}))
     return result
+
+
+def _remember_roots(
+    leaves: Sequence[Cluster],
+    members: Sequence[np.ndarray],
+    unit: np.ndarray,
+    previous: Taxonomy,
+    weight: float,
+) -> list[Cluster]:
+    """`leaves` with grouping vectors [mean unit embedding, weight · one-hot of their previous root]."""
+    root_of: dict[str, str] = {}
+    for leaf in previous.leaves():
+        above = previous.ancestors(leaf.topic_id)
+        root_of.update(dict.fromkeys(leaf.chat_ids, above[-1] if above else leaf.topic_id))
+    roots = sorted(set(root_of.values()))
+    column = {root: i for i, root in enumerate(roots)}
+    remembered = []
+    for leaf, rows in zip(leaves, members):
+        mean = unit[rows].mean(axis=0, dtype=np.float64)
+        mean /= max(float(np.linalg.norm(mean)), 1e-12)
+        memory = np.zeros(len(roots))
+        votes = Counter(root_of[chat] for chat in leaf.chat_ids if chat in root_of)
+        if votes:
+            memory[column[min(votes, key=lambda root: (-votes[root], root))]] = weight
+        remembered.append(
+            leaf.model_copy(update={"centroid": np.concatenate([mean, memory]).astype(np.float32).tolist()})
+        )
+    return remembered
 
 
 def _drafts(
