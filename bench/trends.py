@@ -261,9 +261,8 @@ def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[st
         for theme, topic in targets.items():
             if day in JUDGED and topic is not None:
                 wanted = ("new", "emerging") if GROWS[theme] else ("fading", "gone")
-                if any(statuses.get(f"{topic}@{lv}") in wanted for lv in (1, 2, 3) if f"{topic}@{lv}" in statuses) or (
-                    topic == UNASSIGNED and statuses.get(f"{UNASSIGNED}@1") in wanted
-                ):
+                # its row at any level (a leaf shows at its own level and, as the cut's member, below it)
+                if any(status in wanted for key, status in statuses.items() if key.split("@")[0] == topic):
                     hits[theme] += 1
         for key, status in statuses.items():
             if status not in FLAGS:

@@ -234,3 +234,25 @@ def test_history_from_taxonomy_versions():
     assert history.born["t00003"] == FIRST and history.merged_into == {"t00009": "t00006"}
     assert history.past["t00007"].name == "Crypto"
     assert history_from_taxonomies([first, later], until=WINDOW[19]).born.keys() == {t.topic_id for t in TREE.topics}
+
+
+def test_a_split_inside_the_window_flags_neither_the_piece_nor_the_topic_it_left():
+    split = TREE.topics + (T("t00007", "t00002", 1, "Card limits"),)
+    counts = series(lambda _: STEADY, seed=10)
+    for day in WINDOW[25:]:  # from the split on (the recent days), half of Cards' conversations are counted under the piece
+        moved = counts[day].get("t00006", 0) // 2
+        counts[day]["t00006"] -= moved
+        counts[day]["t00007"] = moved
+    history = history_from_rows(
+        [
+            *({"version": FIRST, "topic_id": t.topic_id, "event": "born", "related_id": None} for t in TREE.topics),
+            {"version": WINDOW[25], "topic_id": "t00007", "event": "split", "related_id": "t00006"},
+        ]
+    )
+    level1 = rows_by_id(compute_topic_trends(DAY, counts, Tax(split), history))
+    # Both are judged from the split on: no baseline yet, so nothing to flag.
+    assert (level1["t00007"]["status"], level1["t00006"]["status"]) == ("insufficient", "insufficient")
+    assert rows_by_id(compute_topic_trends(DAY, counts, Tax(split), history), 0)["t00002"]["status"] == "steady"
+    # Without the lineage the same counts look like a change: the piece from nothing, its source shrinking.
+    blind = rows_by_id(compute_topic_trends(DAY, counts, Tax(split), HISTORY))
+    assert blind["t00007"]["status"] == "emerging" and blind["t00006"]["status"] == "fading"

@@ -135,6 +135,7 @@ class TrendHistory:
     died: Mapping[str, Date] = field(default_factory=dict)
     merged_into: Mapping[str, str] = field(default_factory=dict)
     past: Mapping[str, PastTopic] = field(default_factory=dict)
+    splits: tuple[tuple[Date, str, str], ...] = ()  # (version, the new piece, the topic it split from)
 
 
 def _as_date(value: Any) -> Date:
@@ -154,6 +155,7 @@ def history_from_rows(
     born: dict[str, Date] = {}
     died: dict[str, Date] = {}
     merged: dict[str, str] = {}
+    splits: list[tuple[Date, str, str]] = []
     for row in rows:
         version, topic, event = _as_date(row["version"]), row["topic_id"], row["event"]
         if event == "born":
@@ -164,13 +166,15 @@ def history_from_rows(
         elif event == "merged" and row.get("related_id"):
             merged[topic] = row["related_id"]
             died.pop(topic, None)
+        elif event == "split" and row.get("related_id"):
+            splits.append((version, topic, row["related_id"]))
     past: dict[str, PastTopic] = {}
     for row in sorted(
         (r for r in taxonomy if until is None or _as_date(r["version"]) <= until),
         key=lambda r: _as_date(r["version"]),
     ):
         past[row["topic_id"]] = PastTopic(row["topic_id"], row.get("parent_id"), int(row["level"]), row["name"])
-    return TrendHistory(first, born, died, merged, past)
+    return TrendHistory(first, born, died, merged, past, tuple(splits))
 
 
 def history_from_arrow(lineage: pa.Table, taxonomy: pa.Table | None = None, *, until: Date | None = None) -> TrendHistory:
@@ -409,9 +413,14 @@ def compute_topic_trends(
             for topic_id, n in daily_counts.get(d, {}).items():
                 key = tree.key(topic_id, level)
                 series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+        since = _comparable_since(tree, level, start, day)
         for row in tree.rows(level):
             counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
-            judgement = _judge_row(row, counts, totals, day, history, options)
+            judged_totals = totals
+            if row.key in since:  # days before a split are not comparable: no data for this row
+                judged_totals = totals.copy()
+                judged_totals[: (since[row.key] - start).days] = 0
+            judgement = _judge_row(row, counts, judged_totals, day, history, options)
             columns["topic_id"].append(row.key)
             columns["parent_id"].append(row.parent_id)
             columns["level"].append(level)
@@ -423,6 +432,24 @@ def compute_topic_trends(
             columns["recent_share"].append(judgement.recent_share)
             columns["p_value"].append(judgement.p_value)
     return pa.Table.from_pydict(columns, schema=TRENDS_SCHEMA)
+
+
+def _comparable_since(tree: _Tree, level: int, start: Date, day: Date) -> dict[str, Date]:
+    """Per row of `level`, the last split inside the window that moved conversations into or out of it.
+
+    A piece that split from a topic had its earlier conversations counted under that topic: before the split
+    its own series is not zero but unknown, and the topic it left was larger than it is now. Comparing across
+    the split would flag both (the piece emerging, the source fading) when nothing changed but the taxonomy, so
+    each is judged on the days since. A split inside one row of a coarser level leaves that row alone."""
+    since: dict[str, Date] = {}
+    for version, piece, source in tree.history.splits:
+        if not start < version <= day:
+            continue
+        keys = {tree.key(piece, level), tree.key(source, level)}
+        if len(keys) > 1:
+            for key in keys - {UNASSIGNED, HIDDEN}:
+                since[key] = max(since.get(key, version), version)
+    return since
 
 
 def _judge_row(
