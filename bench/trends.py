@@ -9,15 +9,18 @@ traffic), and three labels are planted:
 - `fading`: 10% of every day, then 5%, 2% and 0 from day PLANT_DAY on.
 Each day draws 100-300 conversations (uniform) by a multinomial over those shares (sampling noise only), each
 one a random text of its label (texts repeat across days: a label has 30-40 of them). Null runs are the same
-days with nothing planted (the three labels left out). DAYS days per run.
+days with nothing planted (the three labels left out). A run is WARMUP (14) days of steady traffic, then 21
+judged days; the themes are planted on the 11th judged day (PLANT_DAY).
 
 Modes:
 - `oracle`: the taxonomy is the labels themselves (a leaf per label seen in the trailing window, parents = fixed
   random groups of five labels, born the day a label first appears), each conversation assigned to its own
   label. Isolates the statistics of `compute_topic_trends` from clustering.
-- `e2e`: the real path: local extractive summaries and WordLlama embeddings, `build_taxonomy` rebuilt every day
-  over the trailing KURA_TAXONOMY_WINDOW_DAYS days with the previous version for stable ids, each day assigned
-  with `assign_to_taxonomy`, then trends on the lineage. Needs tax-core's modules.
+- `e2e`: the real path (bench/e2e_trends.py): local extractive summaries and WordLlama embeddings,
+  `build_taxonomy` rebuilt every day over the trailing KURA_TAXONOMY_WINDOW_DAYS days with the previous
+  version for stable ids, each day assigned with `assign_to_taxonomy`, then trends on the lineage. The first
+  version is built on the last warm-up day (the warm-up days are assigned to it), so that every judged day's
+  taxonomy has a full window (run it with KURA_TAXONOMY_WINDOW_DAYS <= WARMUP).
 - `before`: the previous method's statistic (`flag_topic`: two-proportion z-test over a 7-day window whose last
   2 days are the recent ones, the reference day's own topics only, `ReferenceTrendOptions` defaults), on the
   oracle's assignments: how the old alerts do with perfect clustering.
@@ -67,10 +70,13 @@ EVAL_DIR = next(
 )
 DATASETS = {"clinc150": ("clinc150_test.jsonl", "oos"), "banking77": ("banking77_test.jsonl", None)}
 START = Date(2026, 1, 1)
-DAYS = 21
-PLANT_DAY = 10
+# Two weeks of steady traffic first: the dataset had been running (a full taxonomy window in e2e mode, a
+# baseline for the trends), then 21 judged days, themes planted on the 11th.
+WARMUP = 14
+DAYS = WARMUP + 21
+PLANT_DAY = WARMUP + 10
 JUDGED = (PLANT_DAY + 2, PLANT_DAY + 3, PLANT_DAY + 4)
-FIRST_JUDGED = 7  # precision and false flags are counted from this day (a week of baseline before it)
+FIRST_JUDGED = WARMUP  # precision and false flags are counted from this day on
 STEADY_LABELS = 30
 SIZE = (100, 300)
 PLANTED = ("emerging_10", "emerging_3", "fading")
@@ -128,7 +134,7 @@ def generate(name: str, texts: Mapping[str, list[str]], seed: int, null: bool) -
             for pick in rng.integers(0, len(texts[label]), size=n):
                 rows.append((f"{name}-s{seed}-d{day:02d}-{len(rows):03d}", texts[label][pick], label))
         days.append(rows)
-    order = rng.permutation(chosen)
+    order = rng.permutation(chosen)  # the oracle's parents: fixed random groups of five labels
     groups = {str(label): f"g{i // 5}" for i, label in enumerate(order)}
     return Run(name, seed, null, planted, days, groups)
 
@@ -192,7 +198,7 @@ def e2e(run: Run, cache: dict) -> Assigned:
     """The real path: local summaries and embeddings, a taxonomy rebuilt daily with stable ids, daily assignment."""
     from e2e_trends import real_path  # tax-core's modules; kept apart so that oracle mode runs without them
 
-    return real_path(run, cache, day_of, Assigned)
+    return real_path(run, cache, day_of, Assigned, WARMUP)
 
 
 # ---- Judging ----

@@ -4,7 +4,8 @@
 `topic_assignments`) for the days up to it, the taxonomy in force that day and the lineage history, and
 returns one row per (topic_id, level): the day's conversations and share of every topic at every level (a
 parent's count is the sum of its leaves'), of `unassigned`, and of `hidden` (topics under the privacy
-thresholds, folded into one row per level and never flagged), so that each level's shares sum to 1.
+thresholds, folded into one row per level and never flagged), so that each level's shares sum to 1 (for a
+day assigned with this version, as the daily assignment does).
 
 Each row gets a status judged on that day from the days up to it, never from later days:
 - `new`: born (lineage event `born`, not in the dataset's first version) within the window, and significantly
@@ -245,20 +246,23 @@ class _Tree:
             topic_id = self.history.merged_into[topic_id]
         return topic_id
 
-    def key(self, topic_id: str, level: int) -> str:
+    def key(self, topic_id: str, level: int) -> str | None:
         """The row of `level` that a conversation counted under `topic_id` belongs to."""
         if topic_id == UNASSIGNED:
             return UNASSIGNED
         topic_id = self.canonical(topic_id)
         if topic_id in self.died:
-            return topic_id if self.died[topic_id].level == level else UNASSIGNED
+            return topic_id if self.died[topic_id].level == level else None
         topic = self.by_id.get(topic_id)
         seen = set()
         while topic is not None and topic.level > level and topic.topic_id not in seen:
             seen.add(topic.topic_id)
             topic = self.by_id.get(topic.parent_id) if topic.parent_id else None
         if topic is None or not self.in_cut(topic, level):
-            return UNASSIGNED  # an id this taxonomy no longer has, or a former leaf above `level`
+            # An id this taxonomy no longer has (nor its lineage), or a former leaf now above `level`: which
+            # row of this level those conversations belong to is unknown. They stay in the day's total, in no
+            # row (not in `unassigned`, whose series would then jump whenever the tree is reshaped).
+            return None
         return HIDDEN if topic.hidden else topic.topic_id
 
     def rows(self, level: int) -> list[_Row]:
@@ -412,7 +416,8 @@ def compute_topic_trends(
         for column, d in enumerate(days):
             for topic_id, n in daily_counts.get(d, {}).items():
                 key = tree.key(topic_id, level)
-                series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+                if key is not None:
+                    series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
         since = _comparable_since(tree, level, start, day)
         for row in tree.rows(level):
             counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
@@ -447,7 +452,7 @@ def _comparable_since(tree: _Tree, level: int, start: Date, day: Date) -> dict[s
             continue
         keys = {tree.key(piece, level), tree.key(source, level)}
         if len(keys) > 1:
-            for key in keys - {UNASSIGNED, HIDDEN}:
+            for key in keys - {UNASSIGNED, HIDDEN, None}:
                 since[key] = max(since.get(key, version), version)
     return since
 
