@@ -36,6 +36,7 @@ flag is false; reported per 7 judged days (flag rows; a topic flagged 3 days run
     python bench/trends.py                               # oracle + before, 10 seeds, both datasets
     python bench/trends.py --modes oracle e2e before --seeds 0 1 2 --datasets clinc150
     python bench/trends.py --out bench/results/trends    # writes trends.md and trends.json
+    python bench/trends.py --seeds --merge a.json b.json --out bench/results/trends   # tables of earlier runs
 
 The data is read from ../shared/eval and never copied into the repository.
 """
@@ -345,13 +346,13 @@ def evaluate(dataset: str, seeds: Sequence[int], modes: Sequence[str], options: 
     return {mode: tally.figures() for mode, tally in tallies.items()}
 
 
-def markdown(results: dict, args: argparse.Namespace, options: TrendOptions) -> str:
+def markdown(results: dict, commands: Sequence[str], options: TrendOptions) -> str:
     lines = [
         "# Planted-topic benchmark of topic_trends",
         "",
-        f"Command: `python bench/trends.py {' '.join(args.argv)}`. Seeds {list(args.seeds)}, {DAYS} days of "
-        f"{SIZE[0]}-{SIZE[1]} conversations, themes planted on day {PLANT_DAY}, judged on days "
-        f"{list(JUDGED)}; flags counted from day {FIRST_JUDGED}. Options: {options}.",
+        "Commands: " + "; ".join(f"`{c}`" for c in commands) + ".",
+        f"{DAYS} days of {SIZE[0]}-{SIZE[1]} conversations ({WARMUP} warm-up days), themes planted on day "
+        f"{PLANT_DAY}, judged on days {list(JUDGED)}; flags counted from day {FIRST_JUDGED}. Options: {options}.",
         "Method and judging: the docstring of bench/trends.py. Targets: emerging/new recall ≥ 0.9 at 10% and "
         "≥ 0.7 at 3%, fading/gone recall ≥ 0.9, precision ≥ 0.8, ≤ 1 false flag per 7 days with nothing planted.",
         "",
@@ -366,6 +367,8 @@ def markdown(results: dict, args: argparse.Namespace, options: TrendOptions) -> 
             )
     lines += [
         "",
+        "Seeds per row: " + "; ".join(f"{d} {m}: {f.get('seeds')}" for d, by in results.items() for m, f in by.items()) + ".",
+        "",
         "Modes: `oracle` = the new trends on label assignments (statistics alone); `e2e` = the new trends on the "
         "real path (local summaries + embeddings, daily taxonomy rebuild with stable ids, daily assignment); "
         "`before` = the previous method's flag (7-day window, last 2 days recent, reference day's topics, "
@@ -376,24 +379,37 @@ def markdown(results: dict, args: argparse.Namespace, options: TrendOptions) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--seeds", type=int, nargs="*", default=list(range(10)), help="none: only --merge")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--modes", nargs="+", default=["oracle", "before"], choices=["oracle", "e2e", "before"])
     parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, help="earlier OUT.json files to add")
     args = parser.parse_args(argv)
-    args.argv = sys.argv[1:] if argv is None else argv
+    command = "python bench/trends.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if not EVAL_DIR.is_dir():
         print(f"bench/trends.py: no labelled data at {EVAL_DIR}: it needs ../shared/eval", file=sys.stderr)
         return 2
     options = TrendOptions()
-    results = {name: evaluate(name, args.seeds, args.modes, options) for name in args.datasets}
-    text = markdown(results, args, options)
+    results: dict = {}
+    commands = []
+    for earlier in args.merge or []:
+        payload = json.loads(earlier.read_text(encoding="utf-8"))
+        commands += payload.get("commands", [])
+        for dataset, by_mode in payload["results"].items():
+            for mode, figures in by_mode.items():
+                results.setdefault(dataset, {})[mode] = {"seeds": payload.get("seeds"), **figures}
+    if args.seeds:
+        commands.append(command)
+        for name in args.datasets:
+            for mode, figures in evaluate(name, args.seeds, args.modes, options).items():
+                results.setdefault(name, {})[mode] = {**figures, "seeds": list(args.seeds)}
+    text = markdown(results, commands, options)
     print(text)
     print(json.dumps(results, indent=1, default=str))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-        payload = {"seeds": list(args.seeds), "options": options.__dict__, "results": results}
+        payload = {"commands": commands, "options": options.__dict__, "results": results}
         args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
     return 0
 
