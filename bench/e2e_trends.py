@@ -69,9 +69,13 @@ def real_path(run, cache: dict, day_of, Assigned, warmup: int):
                 max_clusters=settings.max_base_clusters,
             ),
             namer=None,
-            meta_model=AgglomerativeMetaClusterModel(max_roots=settings.max_roots, branching=settings.meta_branching),
+            meta_model=AgglomerativeMetaClusterModel(
+                max_roots=settings.max_roots, branching=settings.meta_branching
+            ),
             privacy=PrivacyGuard(Thresholds(settings.min_cluster_size, settings.min_cluster_users)),
-            options=TaxonomyOptions(window_days=window, random_state=seed, manifold=settings.manifold == "umap"),
+            options=TaxonomyOptions(
+                window_days=window, random_state=seed, manifold=settings.manifold == "umap"
+            ),
             retired_ids=sorted(retired),
         )
         retired |= taxonomy.known_ids()

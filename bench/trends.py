@@ -57,7 +57,6 @@ import numpy as np
 
 from kura_dagster.core.stages.topic_trends import (
     FLAGS,
-    UNASSIGNED,
     ReferenceTrendOptions,
     TrendHistory,
     TrendOptions,
@@ -66,7 +65,11 @@ from kura_dagster.core.stages.topic_trends import (
 )
 
 EVAL_DIR = next(
-    (p / "shared" / "eval" for p in Path(__file__).resolve().parents[1].parents if (p / "shared" / "eval").is_dir()),
+    (
+        p / "shared" / "eval"
+        for p in Path(__file__).resolve().parents[1].parents
+        if (p / "shared" / "eval").is_dir()
+    ),
     Path(__file__).resolve().parents[1].parent / "shared" / "eval",
 )
 DATASETS = {"clinc150": ("clinc150_test.jsonl", "oos"), "banking77": ("banking77_test.jsonl", None)}
@@ -174,7 +177,9 @@ def day_of(index: int) -> Date:
 
 def oracle(run: Run, window: int = 28, min_count: int = 5) -> Assigned:
     """Assignments from the labels; a leaf per label seen in the window, hidden under `min_count` there."""
-    ids = {label: f"t{i + 1:05d}" for i, label in enumerate(sorted({lab for d in run.days for _, _, lab in d}))}
+    ids = {
+        label: f"t{i + 1:05d}" for i, label in enumerate(sorted({lab for d in run.days for _, _, lab in d}))
+    }
     group_ids = {g: f"t9{i:04d}" for i, g in enumerate(sorted(set(run.groups.values())))}
     counts, taxonomies, histories, parents, topic_of = {}, [], [], [], {}
     born: dict[str, Date] = {}
@@ -224,7 +229,9 @@ def ancestors(topic: str, parents: Mapping[str, str | None]) -> set[str]:
 def statuses_new(assigned: Assigned, day: int, options: TrendOptions) -> dict[str, str]:
     """{topic_id@level: status} of the new method on `day`."""
     counts = {d: c for d, c in assigned.counts.items() if d <= day_of(day)}
-    table = compute_topic_trends(day_of(day), counts, assigned.taxonomies[day], assigned.histories[day], options)
+    table = compute_topic_trends(
+        day_of(day), counts, assigned.taxonomies[day], assigned.histories[day], options
+    )
     return {f"{r['topic_id']}@{r['level']}": r["status"] for r in table.to_pylist()}
 
 
@@ -239,6 +246,7 @@ def statuses_before(run: Run, assigned: Assigned, day: int) -> dict[str, str]:
     present = {assigned.topic_of[chat] for chat, _, _ in run.days[day]}
     out = {}
     for level in (0, 1):
+
         def key(leaf: str) -> str:
             return parents.get(leaf) or leaf if level == 0 else leaf
 
@@ -264,7 +272,11 @@ def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[st
     false_rows = []
     for day in range(FIRST_JUDGED, DAYS):
         statuses = statuses_of(day)
-        targets = {theme: judged_topic(run, assigned, theme, day) for theme in run.planted} if day >= PLANT_DAY else {}
+        targets = (
+            {theme: judged_topic(run, assigned, theme, day) for theme in run.planted}
+            if day >= PLANT_DAY
+            else {}
+        )
         for theme, topic in targets.items():
             if day in JUDGED and topic is not None:
                 wanted = ("new", "emerging") if GROWS[theme] else ("fading", "gone")
@@ -277,7 +289,9 @@ def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[st
             topic = key.split("@")[0]
             grows = status in ("new", "emerging")
             ok = any(
-                GROWS[theme] == grows and target is not None and topic in ancestors(target, assigned.parents[day])
+                GROWS[theme] == grows
+                and target is not None
+                and topic in ancestors(target, assigned.parents[day])
                 for theme, target in targets.items()
             )
             right += ok
@@ -318,14 +332,18 @@ class Tally:
             "recall_fading": rate("fading"),
             "precision": round(self.right / flags, 3) if flags else None,
             "flags": flags,
-            "false_flags_per_7_days_null": round(7 * self.null_flags / self.null_days, 3) if self.null_days else None,
+            "false_flags_per_7_days_null": round(7 * self.null_flags / self.null_days, 3)
+            if self.null_days
+            else None,
             "null_flags": self.null_flags,
             "null_days": self.null_days,
             "null_examples": self.examples[:5],
         }
 
 
-def evaluate(dataset: str, seeds: Sequence[int], modes: Sequence[str], options: TrendOptions) -> dict[str, dict]:
+def evaluate(
+    dataset: str, seeds: Sequence[int], modes: Sequence[str], options: TrendOptions
+) -> dict[str, dict]:
     texts = load(dataset)
     tallies = {mode: Tally() for mode in modes}
     cache: dict = {}
@@ -367,7 +385,9 @@ def markdown(results: dict, commands: Sequence[str], options: TrendOptions) -> s
             )
     lines += [
         "",
-        "Seeds per row: " + "; ".join(f"{d} {m}: {f.get('seeds')}" for d, by in results.items() for m, f in by.items()) + ".",
+        "Seeds per row: "
+        + "; ".join(f"{d} {m}: {f.get('seeds')}" for d, by in results.items() for m, f in by.items())
+        + ".",
         "",
         "Modes: `oracle` = the new trends on label assignments (statistics alone); `e2e` = the new trends on the "
         "real path (local summaries + embeddings, daily taxonomy rebuild with stable ids, daily assignment); "
@@ -381,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=list(range(10)), help="none: only --merge")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--modes", nargs="+", default=["oracle", "before"], choices=["oracle", "e2e", "before"])
+    parser.add_argument(
+        "--modes", nargs="+", default=["oracle", "before"], choices=["oracle", "e2e", "before"]
+    )
     parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, help="earlier OUT.json files to add")
     args = parser.parse_args(argv)
@@ -410,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".md").write_text(text, encoding="utf-8")
         payload = {"commands": commands, "options": options.__dict__, "results": results}
-        args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
+        args.out.with_suffix(".json").write_text(
+            json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8"
+        )
     return 0
 
 

@@ -28,7 +28,11 @@ from dagster import (
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.topic_trends import (  # the per-day method, until this asset is rewired
     ReferenceTrendOptions as TrendOptions,
+)
+from kura_dagster.core.stages.topic_trends import (
     compute_reference_trends as compute_topic_trends,
+)
+from kura_dagster.core.stages.topic_trends import (
     daily_embeddings_from_arrow,
 )
 from kura_dagster.core.storage import tables

@@ -76,7 +76,8 @@ class TrendOptions:
     """How a topic's status is judged; the defaults were tuned on the planted-topic benchmark (bench/trends.py)
     with days of 100-300 conversations, and hold there with ≤ 1 false flag per 7 days."""
 
-    window_days: int = 28  # baseline + recent days (KURA_TRENDS_WINDOW_DAYS); also how long a birth stays "new"
+    # Baseline + recent days (KURA_TRENDS_WINDOW_DAYS); also how long a birth stays "new".
+    window_days: int = 28
     recent_days: int = 3  # the days judged against the rest of the window (KURA_TRENDS_RECENT_DAYS)
     min_baseline_days: int = 5  # days with data before the recent ones needed to call anything but new/gone
     min_count: int = 5  # conversations on the larger side of a change (KURA_TRENDS_MIN_COUNT)
@@ -144,7 +145,10 @@ def _as_date(value: Any) -> Date:
 
 
 def history_from_rows(
-    lineage: Iterable[Mapping[str, Any]], taxonomy: Iterable[Mapping[str, Any]] = (), *, until: Date | None = None
+    lineage: Iterable[Mapping[str, Any]],
+    taxonomy: Iterable[Mapping[str, Any]] = (),
+    *,
+    until: Date | None = None,
 ) -> TrendHistory:
     """The history from `topic_lineage` rows (version, topic_id, event, related_id) and optionally `taxonomy`
     rows (version, topic_id, parent_id, level, name) of earlier versions; versions after `until` are ignored."""
@@ -174,11 +178,15 @@ def history_from_rows(
         (r for r in taxonomy if until is None or _as_date(r["version"]) <= until),
         key=lambda r: _as_date(r["version"]),
     ):
-        past[row["topic_id"]] = PastTopic(row["topic_id"], row.get("parent_id"), int(row["level"]), row["name"])
+        past[row["topic_id"]] = PastTopic(
+            row["topic_id"], row.get("parent_id"), int(row["level"]), row["name"]
+        )
     return TrendHistory(first, born, died, merged, past, tuple(splits))
 
 
-def history_from_arrow(lineage: pa.Table, taxonomy: pa.Table | None = None, *, until: Date | None = None) -> TrendHistory:
+def history_from_arrow(
+    lineage: pa.Table, taxonomy: pa.Table | None = None, *, until: Date | None = None
+) -> TrendHistory:
     """`history_from_rows` over the `topic_lineage` (and `taxonomy`) tables of a dataset."""
     columns = ["version", "topic_id", "parent_id", "level", "name"]
     topics = taxonomy.select(columns).to_pylist() if taxonomy is not None and taxonomy.num_rows else []
@@ -190,11 +198,22 @@ def history_from_taxonomies(versions: Iterable[Any], *, until: Date | None = Non
     lineage, topics = [], []
     for taxonomy in versions:
         lineage += [
-            {"version": taxonomy.version, "topic_id": e.topic_id, "event": e.event, "related_id": e.related_id}
+            {
+                "version": taxonomy.version,
+                "topic_id": e.topic_id,
+                "event": e.event,
+                "related_id": e.related_id,
+            }
             for e in taxonomy.lineage
         ]
         topics += [
-            {"version": taxonomy.version, "topic_id": t.topic_id, "parent_id": t.parent_id, "level": t.level, "name": t.name}
+            {
+                "version": taxonomy.version,
+                "topic_id": t.topic_id,
+                "parent_id": t.parent_id,
+                "level": t.level,
+                "name": t.name,
+            }
             for t in taxonomy.topics
         ]
     return history_from_rows(lineage, topics, until=until)
@@ -330,7 +349,11 @@ class _Test:
 
     @property
     def p_value(self) -> float | None:
-        return min(1.0, 2 * min(self.upper, self.lower)) if self.total and self.baseline_share is not None else None
+        return (
+            min(1.0, 2 * min(self.upper, self.lower))
+            if self.total and self.baseline_share is not None
+            else None
+        )
 
     def grows(self, options: TrendOptions) -> bool:
         return (
@@ -378,7 +401,9 @@ def judge(counts: np.ndarray, totals: np.ndarray, recent: int, options: TrendOpt
     return Judgement("steady", *shares)
 
 
-def judge_new(counts: np.ndarray, totals: np.ndarray, since_birth: int, options: TrendOptions) -> Judgement | None:
+def judge_new(
+    counts: np.ndarray, totals: np.ndarray, since_birth: int, options: TrendOptions
+) -> Judgement | None:
     """`new` when a topic born `since_birth` days ago (the judged day included) is significantly above its share
     before its birth; None when it is not (it is then judged as any topic)."""
     if since_birth >= len(counts):
@@ -656,7 +681,10 @@ def flag_topic(
 
 
 def compute_reference_trends(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, end: Date, options: ReferenceTrendOptions = ReferenceTrendOptions()
+    nodes: Sequence[Cluster],
+    daily: DailyEmbeddings,
+    end: Date,
+    options: ReferenceTrendOptions = ReferenceTrendOptions(),
 ) -> pa.Table:
     """One row per (day of the window, topic) with volume, share and the topic's flag.
 
@@ -669,7 +697,11 @@ def compute_reference_trends(
 
 
 def _trends_at_level(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int, options: ReferenceTrendOptions
+    nodes: Sequence[Cluster],
+    daily: DailyEmbeddings,
+    days: Sequence[Date],
+    level: int,
+    options: ReferenceTrendOptions,
 ) -> pa.Table:
     end = days[-1]
     reference_ids, reference_vectors = daily.get(end, ([], np.zeros((0, 0))))
@@ -695,7 +727,11 @@ def _trends_at_level(
 
 
 def _trend_rows(
-    topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int, options: ReferenceTrendOptions
+    topics: Sequence[Cluster],
+    counts: np.ndarray,
+    days: Sequence[Date],
+    level: int,
+    options: ReferenceTrendOptions,
 ) -> pa.Table:
     totals = counts.sum(axis=0)
     recent = min(options.recent, len(days))
