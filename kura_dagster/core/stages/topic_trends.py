@@ -151,7 +151,10 @@ def history_from_rows(
     until: Date | None = None,
 ) -> TrendHistory:
     """The history from `topic_lineage` rows (version, topic_id, event, related_id) and optionally `taxonomy`
-    rows (version, topic_id, parent_id, level, name) of earlier versions; versions after `until` are ignored."""
+    rows (version, topic_id, parent_id, level, name) of earlier versions; versions after `until` are ignored.
+
+    Pass the dataset's whole lineage up to the judged day (it is small: one row per topic and version): its
+    earliest version is taken as the dataset's first, whose topics are never `new`."""
     rows = sorted(
         (r for r in lineage if until is None or _as_date(r["version"]) <= until),
         key=lambda r: (_as_date(r["version"]), r["topic_id"]),
