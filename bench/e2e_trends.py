@@ -93,4 +93,16 @@ def real_path(run, cache: dict, day_of, Assigned, warmup: int):
         histories.extend([history] * repeat)
         parents.extend([{t.topic_id: t.parent_id for t in taxonomy.topics}] * repeat)
         previous = taxonomy
-    return Assigned(counts, taxonomies, histories, topic_of, parents)
+
+    def window_view(day: int, days: int):
+        """The last `days` days up to `day` assigned to `day`'s version (one taxonomy for the whole series)."""
+        view_counts, view_topic_of = {}, {}
+        for d in range(max(0, day - days + 1), day + 1):
+            chats = [chat for chat, _, _ in run.days[d]]
+            vectors = np.vstack([cache[text][1] for _, text, _ in run.days[d]])
+            topics = assign_to_taxonomy(chats, vectors, taxonomies[day]).column("topic_id").to_pylist()
+            view_topic_of.update(zip(chats, topics))
+            view_counts[day_of(d)] = dict(Counter(topics))
+        return Assigned(view_counts, taxonomies, histories, view_topic_of, parents)
+
+    return Assigned(counts, taxonomies, histories, topic_of, parents, window_view)

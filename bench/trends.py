@@ -169,6 +169,9 @@ class Assigned:
     histories: list  # per day
     topic_of: dict[str, str]  # chat_id -> leaf topic id
     parents: list  # per day: {topic_id: parent_id}
+    window_view: Callable | None = (
+        None  # (day, days) -> Assigned with the window re-assigned to day's version
+    )
 
 
 def day_of(index: int) -> Date:
@@ -265,17 +268,17 @@ def statuses_before(run: Run, assigned: Assigned, day: int) -> dict[str, str]:
     return out
 
 
-def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[str, str]]) -> dict:
-    """Hits per planted theme on the judged days, and every flag with whether it is right."""
+def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[str, str]], view=None) -> dict:
+    """Hits per planted theme on the judged days, and every flag with whether it is right. `view(day)`: the
+    assignments as that day's judgement saw them (e2e-window: re-assigned to that day's version)."""
     hits = {theme: 0 for theme in run.planted}
     right = wrong = 0
     false_rows = []
     for day in range(FIRST_JUDGED, DAYS):
         statuses = statuses_of(day)
+        seen = view(day) if view else assigned
         targets = (
-            {theme: judged_topic(run, assigned, theme, day) for theme in run.planted}
-            if day >= PLANT_DAY
-            else {}
+            {theme: judged_topic(run, seen, theme, day) for theme in run.planted} if day >= PLANT_DAY else {}
         )
         for theme, topic in targets.items():
             if day in JUDGED and topic is not None:
@@ -351,14 +354,25 @@ def evaluate(
         for null in (False, True):
             run = generate(dataset, texts, seed, null)
             truth = oracle(run, window=options.window_days)
+            real = None
             for mode in modes:
                 if mode == "oracle":
                     result = judge_run(run, truth, lambda d, a=truth: statuses_new(a, d, options))
                 elif mode == "before":
                     result = judge_run(run, truth, lambda d, a=truth: statuses_before(run, a, d))
-                else:
-                    real = e2e(run, cache)
+                elif mode == "e2e":
+                    real = real or e2e(run, cache)
                     result = judge_run(run, real, lambda d, a=real: statuses_new(a, d, options))
+                else:  # e2e-window: each judged day re-assigns the trends window to that day's version
+                    real = real or e2e(run, cache)
+                    views: dict = {}
+
+                    def view(d, a=real, views=views):
+                        if d not in views:
+                            views[d] = a.window_view(d, options.window_days)
+                        return views[d]
+
+                    result = judge_run(run, real, lambda d, v=view: statuses_new(v(d), d, options), view)
                 tallies[mode].add(result, null)
             print(f"  {dataset} seed {seed}{' null' if null else ''}: done", file=sys.stderr, flush=True)
     return {mode: tally.figures() for mode, tally in tallies.items()}
@@ -402,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="*", default=list(range(10)), help="none: only --merge")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument(
-        "--modes", nargs="+", default=["oracle", "before"], choices=["oracle", "e2e", "before"]
+        "--modes", nargs="+", default=["oracle", "before"], choices=["oracle", "e2e", "e2e-window", "before"]
     )
     parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, help="earlier OUT.json files to add")
