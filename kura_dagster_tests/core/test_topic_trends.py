@@ -146,7 +146,7 @@ def test_a_decline_that_is_not_to_zero_is_fading():
 
 def test_a_topic_that_died_in_the_lineage_is_gone_with_its_last_name():
     counts = series(lambda _: STEADY, seed=4)
-    for day in WINDOW[:20]:
+    for day in WINDOW[:26]:
         counts[day]["t00009"] = 12  # conversations it had before it died
     history = history_from_rows(
         [
@@ -155,7 +155,7 @@ def test_a_topic_that_died_in_the_lineage_is_gone_with_its_last_name():
                 for t in TREE.topics
             ),
             {"version": FIRST, "topic_id": "t00009", "event": "born", "related_id": None},
-            {"version": WINDOW[20], "topic_id": "t00009", "event": "died", "related_id": None},
+            {"version": WINDOW[26], "topic_id": "t00009", "event": "died", "related_id": None},
         ],
         [
             {
@@ -177,6 +177,12 @@ def test_a_topic_that_died_in_the_lineage_is_gone_with_its_last_name():
         0.0,
     )
     assert "t00009" not in rows_by_id(table, 0)
+    # Its death is news for the recent days only; a death before them shows no row.
+    later = {**counts, DAY + timedelta(days=3): counts[DAY]}
+    assert "t00009" not in rows_by_id(compute_topic_trends(DAY + timedelta(days=3), later, TREE, history))
+    # A topic that dies without having held anything worth missing is not an alert.
+    quiet = {d: {k: v for k, v in c.items() if k != "t00009"} for d, c in counts.items()}
+    assert rows_by_id(compute_topic_trends(DAY, quiet, TREE, history))["t00009"]["status"] == "insufficient"
     assert sum(r["share"] for r in table.to_pylist() if r["level"] == 1) == pytest.approx(1.0)
 
 

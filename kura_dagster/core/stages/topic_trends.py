@@ -15,8 +15,8 @@ Each row gets a status judged on that day from the days up to it, never from lat
   (exact quasi-Poisson tails) whose over-dispersion is estimated on the baseline days only (day-to-day variation
   of the share beyond sampling noise), one-sided level `alpha`, and a minimum effect size: the share must also
   move by `min_ratio`, with `min_count` conversations on the side that is larger.
-- `gone`: died within the window (lineage), or no conversation at all in the recent days where the baseline
-  made that as unlikely as a fading flag needs.
+- `gone`: died in the recent days (lineage) after at least `min_count` conversations' worth of baseline, or
+  no conversation at all in the recent days where the baseline made that as unlikely as a fading flag needs.
 - `insufficient`: too few conversations (both sides under `min_count`), fewer than `min_baseline_days` days
   with data before the recent ones, no data in the recent days, and the `hidden` row always.
 - `steady`: everything else.
@@ -430,11 +430,13 @@ def compute_topic_trends(
     days missing from it have no data. `taxonomy` is the version in force on `day`; `history` its lineage."""
     history = history or TrendHistory()
     days = window_days(day, options.window_days)
-    start = days[0]
+    start, recent_start = days[0], days[-options.recent_days]
+    # A topic that died in the recent days gets a row (its last name and level): the alert. Older deaths
+    # are no longer news, and the taxonomy no longer has them.
     died = {
         tid: history.past.get(tid) or PastTopic(tid, None, 0, tid)
         for tid, when in history.died.items()
-        if start <= when <= day and tid not in {t.topic_id for t in taxonomy.topics}
+        if recent_start <= when <= day and tid not in {t.topic_id for t in taxonomy.topics}
     }
     tree = _Tree(taxonomy, history, died)
     totals = np.array([sum(daily_counts.get(d, {}).values()) for d in days], dtype=np.int64)
@@ -491,8 +493,11 @@ def _judge_row(
     if row.kind == "hidden":
         return Judgement("insufficient")  # under the privacy thresholds: never flagged
     judgement = judge(counts, totals, options.recent_days, options)
-    if row.kind == "died":
-        return Judgement("gone", judgement.baseline_share, judgement.recent_share)
+    if row.kind == "died":  # gone when the days before held enough of it for its absence to be news
+        recent = int(totals[-options.recent_days :].sum())
+        expected = recent * (judgement.baseline_share or 0.0)
+        status = "gone" if expected >= options.min_count else "insufficient"
+        return Judgement(status, judgement.baseline_share, judgement.recent_share)
     born = _born_within(row.key, day, history, options) if row.kind == "topic" else None
     if born is not None:
         new = judge_new(counts, totals, (day - born).days + 1, options)
