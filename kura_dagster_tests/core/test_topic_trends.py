@@ -14,6 +14,7 @@ from kura_dagster.core.stages.topic_trends import (
     TrendHistory,
     TrendOptions,
     compute_topic_trends,
+    counts_under,
     daily_counts_from_arrow,
     history_from_rows,
     history_from_taxonomies,
@@ -310,3 +311,21 @@ def test_a_split_inside_the_window_flags_neither_the_piece_nor_the_topic_it_left
     # Without the lineage the same counts look like a change: the piece from nothing, its source shrinking.
     blind = rows_by_id(compute_topic_trends(DAY, counts, Tax(split), HISTORY))
     assert blind["t00007"]["status"] == "emerging" and blind["t00006"]["status"] == "fading"
+
+
+def test_counts_under_one_version_assign_every_day_to_its_nearest_leaf():
+    near_a, near_b = np.array([1.0, 0.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0, 0.0])
+
+    def leaf(topic_id, centroid):
+        return Topic(topic_id, None, 0, topic_id, "", topic_id, 2, False, centroid, 0.1, ())
+
+    version = Taxonomy(DAY, FIRST, (leaf("t00001", near_a), leaf("t00002", near_b)))
+    daily = {
+        WINDOW[0]: (["a", "b"], np.vstack([near_a, near_a])),
+        WINDOW[1]: (["c", "d", "e"], np.vstack([near_a, near_b, [0.0, 0.0, 1.0, 0.0]])),
+        WINDOW[2]: ([], np.zeros((0, 4))),
+    }
+    assert counts_under(version, daily) == {
+        WINDOW[0]: {"t00001": 2},
+        WINDOW[1]: {"t00001": 1, "t00002": 1, UNASSIGNED: 1},  # e is far from both: unassigned
+    }

@@ -222,6 +222,28 @@ def history_from_taxonomies(versions: Iterable[Any], *, until: Date | None = Non
     return history_from_rows(lineage, topics, until=until)
 
 
+def counts_under(
+    taxonomy: Any, daily: Mapping[Date, tuple[Sequence[str], np.ndarray]]
+) -> dict[Date, dict[str, int]]:
+    """{date: {leaf or 'unassigned': n}}: every day's conversations (chat ids and embeddings, as
+    `daily_embeddings_from_arrow` splits them) assigned to one taxonomy version, the judged day's.
+
+    The series compute_topic_trends reads can come from the stored daily assignments (each day under its own
+    version) or from this: one version for the whole window, so that a topic's series never changes because
+    the taxonomy was rebuilt (a leaf re-split, members moved between neighbours) while its content did not.
+    On the planted-topic benchmark's real path this is what keeps false flags down (bench/results/trends.md)."""
+    from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
+
+    counts: dict[Date, dict[str, int]] = {}
+    for day, (chat_ids, vectors) in sorted(daily.items()):
+        if len(chat_ids):
+            topics = assign_to_taxonomy(list(chat_ids), vectors, taxonomy).column("topic_id").to_pylist()
+            counts[day] = {}
+            for topic in topics:
+                counts[day][topic] = counts[day].get(topic, 0) + 1
+    return counts
+
+
 def daily_counts_from_arrow(assignments: pa.Table) -> dict[Date, dict[str, int]]:
     """{date: {topic_id: conversations}} from `topic_assignments` rows of several days (a `date` column)."""
     counts: dict[Date, dict[str, int]] = {}
@@ -427,7 +449,9 @@ def compute_topic_trends(
     """One row per (topic_id, level) for `day`: conversations, share and status (module docstring).
 
     `daily_counts` maps days to {leaf topic_id or 'unassigned': conversations}; days after `day` are ignored,
-    days missing from it have no data. `taxonomy` is the version in force on `day`; `history` its lineage."""
+    days missing from it have no data (`counts_under` makes them under one version, the recommended source;
+    `daily_counts_from_arrow` reads stored assignments). `taxonomy` is the version in force on `day`;
+    `history` its lineage (`history_from_arrow`, `history_from_taxonomies`)."""
     history = history or TrendHistory()
     days = window_days(day, options.window_days)
     start, recent_start = days[0], days[-options.recent_days]
