@@ -119,7 +119,9 @@ class KMeansClusteringMethod:
         with exact_kmeans_threads():
             return model.fit_predict(features).astype(np.int64)
 
-    def fit_predict_from(self, features: np.ndarray, centres: np.ndarray, max_iter: int = 100) -> np.ndarray:
+    def fit_predict_from(
+        self, features: np.ndarray, centres: np.ndarray, max_iter: int | None = None
+    ) -> np.ndarray:
         """Labels of one k-means run whose Lloyd's iterations start at `centres` (k × d), renumbered densely.
 
         What a taxonomy rebuild uses (`core.stages.taxonomy`): started from the previous version's leaves,
@@ -132,6 +134,8 @@ class KMeansClusteringMethod:
         from sklearn.cluster import KMeans
         from sklearn.exceptions import ConvergenceWarning
 
+        if max_iter is None:  # as two_stage_kmeans: a good start needs few of the n·k iterations at scale
+            max_iter = 100 if n_rows <= self.large_input_rows else 25
         model = KMeans(
             n_clusters=k, init=centres[:k], n_init=1, random_state=self.random_state, max_iter=max_iter
         )

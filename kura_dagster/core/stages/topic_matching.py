@@ -3,8 +3,10 @@
 Consecutive windows share all days but one, so most conversations are members of both versions. Topics are
 matched by those shared members, leaves with leaves and parents with parents (every level):
 
-- a new topic *continues* a previous one when each is the other's largest overlap and the overlap holds at
-  least `continue_share` of either one's shared members: it keeps the id (event `kept`), and its name and
+- a new topic *continues* a previous one when each is the other's best match (the Jaccard index of their
+  shared members: a root shares more with everything below it than the parent a child continues) and it
+  took at least `continue_share` of the previous topic's members still in the window, or at least that
+  share of its own members come from it: it keeps the id (event `kept`), and its name and
   description unless its content changed materially (shared-member Jaccard below `rename_below`, or it
   crossed a privacy threshold), in which case it takes the new name (event `renamed`);
 - a new topic that does not continue one but whose shared members come mostly from one previous topic
@@ -55,13 +57,29 @@ def match_topics(
     next_number = max([0] + [n for n in map(topic_number, known) if n is not None]) + 1
 
     overlap, shared_old, shared_new = _overlaps(old, new)
+    kinds = _kinds(old, new)
+    same_kind = np.zeros(overlap.shape, dtype=bool)
+    for old_kind, new_kind in kinds:
+        same_kind[np.ix_(old_kind, new_kind)] = True
+    overlap = np.where(same_kind, overlap, 0.0)
+    # Best matches are chosen by Jaccard index, not by shared count: a root shares more with everything
+    # below it than the parent a child continues, and must not win for that.
+    union = shared_old[:, None] + shared_new[None, :] - overlap
+    jaccard = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
     continues: dict[int, int] = {}  # new index → old index
-    for old_kind, new_kind in _kinds(old, new):
-        block = overlap[np.ix_(old_kind, new_kind)] if len(old_kind) and len(new_kind) else np.zeros((0, 0))
-        for i, j in _continuations(block, shared_old[old_kind], shared_new[new_kind], options):
+    by_centroid: set[int] = set()  # new indices matched on their centroid (no shared member)
+    for old_kind, new_kind in kinds:
+        if len(old_kind) and len(new_kind):
+            pick = np.ix_(old_kind, new_kind)
+            counts = np.array([new[j].count for j in new_kind], dtype=np.float64)
+            found = _continuations(overlap[pick], jaccard[pick], shared_old[old_kind], counts, options)
+        else:
+            found = []
+        for i, j in found:
             continues[new_kind[j]] = old_kind[i]
         for i, j in _centroid_pairs(old, new, old_kind, new_kind, continues, shared_old, shared_new, options):
             continues[j] = i
+            by_centroid.add(j)
 
     stable: dict[str, str] = {}  # provisional id → stable id
     events: list[LineageEvent] = []
@@ -70,14 +88,14 @@ def match_topics(
         if j in continues:
             before = old[continues[j]]
             stable[topic.topic_id] = before.topic_id
-            topic, event = _continued(
-                topic, before, overlap, continues[j], j, shared_old, shared_new, options
-            )
+            topic, event = _continued(topic, before, overlap, continues[j], j, j in by_centroid, options)
             events.append(LineageEvent(before.topic_id, event))
         else:
             stable[topic.topic_id] = format_topic_id(next_number)
             next_number += 1
-            source = _split_source(overlap[:, j], shared_new[j], options) if len(old) else None
+            source = (
+                _best(overlap[:, j], jaccard[:, j], options.split_share * shared_new[j]) if len(old) else None
+            )
             events.append(
                 LineageEvent(stable[topic.topic_id], "born")
                 if source is None
@@ -88,7 +106,7 @@ def match_topics(
     for i, topic in enumerate(old):
         if i in continued:
             continue
-        target = _merge_target(overlap[i], shared_old[i], options) if len(new) else None
+        target = _best(overlap[i], jaccard[i], options.merge_share * shared_old[i]) if len(new) else None
         events.append(
             LineageEvent(topic.topic_id, "died")
             if target is None
@@ -156,13 +174,16 @@ def _ancestry(topics: Sequence[Topic]) -> tuple[sparse.csr_matrix, dict[str, int
 
 
 def _continuations(
-    block: np.ndarray, shared_old: np.ndarray, shared_new: np.ndarray, options: MatchOptions
+    block: np.ndarray,
+    jaccard: np.ndarray,
+    shared_old: np.ndarray,
+    count_new: np.ndarray,
+    options: MatchOptions,
 ) -> list[tuple[int, int]]:
-    """(old, new) pairs, within one kind, that are each other's largest overlap with enough of it."""
-    if block.size == 0:
-        return []
-    best_new = block.argmax(axis=1)
-    best_old = block.argmax(axis=0)
+    """(old, new) pairs, within one kind, that are each other's best match and where the new topic took most
+    of the old one's members still in the window, or most of its own members come from the old one."""
+    best_new = jaccard.argmax(axis=1)
+    best_old = jaccard.argmax(axis=0)
     pairs = []
     for i, j in enumerate(best_new):
         shared = block[i, j]
@@ -170,7 +191,7 @@ def _continuations(
             continue
         if (
             shared >= options.continue_share * shared_old[i]
-            or shared >= options.continue_share * shared_new[j]
+            or shared >= options.continue_share * count_new[j]
         ):
             pairs.append((i, int(j)))
     return pairs
@@ -202,30 +223,24 @@ def _centroid_pairs(old, new, old_kind, new_kind, continues, shared_old, shared_
     return pairs
 
 
-def _continued(topic, before, overlap, i, j, shared_old, shared_new, options) -> tuple[Topic, str]:
-    """The continuing topic with its previous name kept unless its content changed materially."""
+def _continued(topic, before, overlap, i, j, by_centroid, options) -> tuple[Topic, str]:
+    """The continuing topic with its previous name kept unless its content changed materially: the
+    Jaccard index of the two versions' whole memberships (the day that left and the day that came count
+    as change) below `rename_below`, or a privacy threshold crossed. A match by centroid is similar."""
     shared = overlap[i, j] if overlap.size else 0.0
-    union = shared_old[i] + shared_new[j] - shared
-    similar = shared / union >= options.rename_below if union > 0 else True  # centroid match: similar by test
-    if similar and topic.hidden == before.hidden:
+    union = before.count + topic.count - shared
+    similar = by_centroid or (union > 0 and shared / union >= options.rename_below)
+    if topic.hidden == before.hidden and (similar or topic.name == before.name):
         return replace(topic, name=before.name, description=before.description, slug=before.slug), "kept"
-    if topic.name == before.name and topic.hidden == before.hidden:
-        return replace(topic, description=before.description, slug=before.slug), "kept"
     return topic, "renamed"
 
 
-def _split_source(column: np.ndarray, shared: float, options: MatchOptions) -> int | None:
-    if shared <= 0:
+def _best(overlap: np.ndarray, jaccard: np.ndarray, least: float) -> int | None:
+    """The best match (by Jaccard) among those sharing at least `least` members (and one at all)."""
+    eligible = (overlap >= least) & (overlap > 0)
+    if not eligible.any():
         return None
-    source = int(column.argmax())
-    return source if column[source] >= options.split_share * shared else None
-
-
-def _merge_target(row: np.ndarray, shared: float, options: MatchOptions) -> int | None:
-    if shared <= 0:
-        return None
-    target = int(row.argmax())
-    return target if row[target] >= options.merge_share * shared else None
+    return int(np.argmax(np.where(eligible, jaccard, -1.0)))
 
 
 def _with_stable_ids(topics: list[Topic], stable: dict[str, str], continues: dict[int, int]) -> list[Topic]:
