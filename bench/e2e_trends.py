@@ -42,14 +42,17 @@ def encode(texts: list[str], cache: dict) -> None:
         cache[text] = (summary, np.asarray(vector, dtype=np.float32))
 
 
-def real_path(run, cache: dict, day_of, Assigned):
+def real_path(run, cache: dict, day_of, Assigned, warmup: int):
     settings = Settings.from_env()
     seed = run.seed
     encode([text for rows in run.days for _, text, _ in rows], cache)
     window = settings.taxonomy_window_days
     counts, taxonomies, histories, parents, topic_of = {}, [], [], [], {}
-    previous, retired = None, set()
+    previous, retired, versions = None, set(), []
+    first = warmup - 1  # the first version: the warm-up days are assigned to it
     for index, rows in enumerate(run.days):
+        if index < first:
+            continue
         start = max(0, index - window + 1)
         members = [row for d in range(start, index + 1) for row in run.days[d]]
         summaries = [cache[text][0].model_copy(update={"chat_id": chat}) for chat, text, _ in members]
@@ -66,19 +69,40 @@ def real_path(run, cache: dict, day_of, Assigned):
                 max_clusters=settings.max_base_clusters,
             ),
             namer=None,
-            meta_model=AgglomerativeMetaClusterModel(max_roots=settings.max_roots, branching=settings.meta_branching),
+            meta_model=AgglomerativeMetaClusterModel(
+                max_roots=settings.max_roots, branching=settings.meta_branching
+            ),
             privacy=PrivacyGuard(Thresholds(settings.min_cluster_size, settings.min_cluster_users)),
-            options=TaxonomyOptions(window_days=window, random_state=seed, manifold=settings.manifold == "umap"),
+            options=TaxonomyOptions(
+                window_days=window, random_state=seed, manifold=settings.manifold == "umap"
+            ),
             retired_ids=sorted(retired),
         )
         retired |= taxonomy.known_ids()
-        chats = [chat for chat, _, _ in rows]
-        assigned = assign_to_taxonomy(chats, np.vstack([cache[text][1] for _, text, _ in rows]), taxonomy)
-        day_topics = assigned.column("topic_id").to_pylist()
-        topic_of.update(zip(chats, day_topics))
-        counts[day_of(index)] = dict(Counter(day_topics))
-        taxonomies.append(taxonomy)
-        histories.append(history_from_taxonomies(taxonomies))
-        parents.append({t.topic_id: t.parent_id for t in taxonomy.topics})
+        for day in range(0, index + 1) if index == first else (index,):
+            rows = run.days[day]
+            chats = [chat for chat, _, _ in rows]
+            assigned = assign_to_taxonomy(chats, np.vstack([cache[text][1] for _, text, _ in rows]), taxonomy)
+            day_topics = assigned.column("topic_id").to_pylist()
+            topic_of.update(zip(chats, day_topics))
+            counts[day_of(day)] = dict(Counter(day_topics))
+        versions.append(taxonomy)
+        history = history_from_taxonomies(versions)
+        repeat = index - len(histories) + 1  # the warm-up days share the first version
+        taxonomies.extend([taxonomy] * repeat)
+        histories.extend([history] * repeat)
+        parents.extend([{t.topic_id: t.parent_id for t in taxonomy.topics}] * repeat)
         previous = taxonomy
-    return Assigned(counts, taxonomies, histories, topic_of, parents)
+
+    def window_view(day: int, days: int):
+        """The last `days` days up to `day` assigned to `day`'s version (one taxonomy for the whole series)."""
+        view_counts, view_topic_of = {}, {}
+        for d in range(max(0, day - days + 1), day + 1):
+            chats = [chat for chat, _, _ in run.days[d]]
+            vectors = np.vstack([cache[text][1] for _, text, _ in run.days[d]])
+            topics = assign_to_taxonomy(chats, vectors, taxonomies[day]).column("topic_id").to_pylist()
+            view_topic_of.update(zip(chats, topics))
+            view_counts[day_of(d)] = dict(Counter(topics))
+        return Assigned(view_counts, taxonomies, histories, view_topic_of, parents)
+
+    return Assigned(counts, taxonomies, histories, topic_of, parents, window_view)

@@ -9,30 +9,35 @@ traffic), and three labels are planted:
 - `fading`: 10% of every day, then 5%, 2% and 0 from day PLANT_DAY on.
 Each day draws 100-300 conversations (uniform) by a multinomial over those shares (sampling noise only), each
 one a random text of its label (texts repeat across days: a label has 30-40 of them). Null runs are the same
-days with nothing planted (the three labels left out). DAYS days per run.
+days with nothing planted (the three labels left out). A run is WARMUP (14) days of steady traffic, then 21
+judged days; the themes are planted on the 11th judged day (PLANT_DAY).
 
 Modes:
 - `oracle`: the taxonomy is the labels themselves (a leaf per label seen in the trailing window, parents = fixed
   random groups of five labels, born the day a label first appears), each conversation assigned to its own
   label. Isolates the statistics of `compute_topic_trends` from clustering.
-- `e2e`: the real path: local extractive summaries and WordLlama embeddings, `build_taxonomy` rebuilt every day
-  over the trailing KURA_TAXONOMY_WINDOW_DAYS days with the previous version for stable ids, each day assigned
-  with `assign_to_taxonomy`, then trends on the lineage. Needs tax-core's modules.
+- `e2e`: the real path (bench/e2e_trends.py): local extractive summaries and WordLlama embeddings,
+  `build_taxonomy` rebuilt every day over the trailing KURA_TAXONOMY_WINDOW_DAYS days with the previous
+  version for stable ids, each day assigned with `assign_to_taxonomy`, then trends on the lineage. The first
+  version is built on the last warm-up day (the warm-up days are assigned to it), so that every judged day's
+  taxonomy has a full window (run it with KURA_TAXONOMY_WINDOW_DAYS <= WARMUP).
 - `before`: the previous method's statistic (`flag_topic`: two-proportion z-test over a 7-day window whose last
   2 days are the recent ones, the reference day's own topics only, `ReferenceTrendOptions` defaults), on the
   oracle's assignments: how the old alerts do with perfect clustering.
 
-Judging. A planted theme is judged by the topic its conversations land in (majority): an emerging theme by its
-conversations from PLANT_DAY up to the judged day, the fading one by its conversations before PLANT_DAY. On each
-of the days PLANT_DAY+2 .. PLANT_DAY+4 that topic must be flagged `new`/`emerging` (emerging themes) or
+Judging. A planted theme is judged by the topic(s) its conversations land in (the majority one, and any other
+holding >= 25% of them): an emerging theme by its conversations from PLANT_DAY up to the judged day, the
+fading one by its conversations before PLANT_DAY. On each
+of the days PLANT_DAY+2 .. PLANT_DAY+4 one of those topics must be flagged `new`/`emerging` (emerging themes) or
 `fading`/`gone` (the fading one): recall = hits / (runs x 3 days). Precision counts every flag (any level, any
 day from FIRST_JUDGED on) of every run with planted themes: a flag is right when its topic is, or is an
-ancestor of, the judged topic of a planted theme of the same direction, on or after PLANT_DAY. Null runs: every
+ancestor of, a judged topic of a planted theme of the same direction, on or after PLANT_DAY. Null runs: every
 flag is false; reported per 7 judged days (flag rows; a topic flagged 3 days running counts 3).
 
     python bench/trends.py                               # oracle + before, 10 seeds, both datasets
     python bench/trends.py --modes oracle e2e before --seeds 0 1 2 --datasets clinc150
     python bench/trends.py --out bench/results/trends    # writes trends.md and trends.json
+    python bench/trends.py --seeds --merge a.json b.json --out bench/results/trends   # tables of earlier runs
 
 The data is read from ../shared/eval and never copied into the repository.
 """
@@ -53,7 +58,6 @@ import numpy as np
 
 from kura_dagster.core.stages.topic_trends import (
     FLAGS,
-    UNASSIGNED,
     ReferenceTrendOptions,
     TrendHistory,
     TrendOptions,
@@ -62,21 +66,29 @@ from kura_dagster.core.stages.topic_trends import (
 )
 
 EVAL_DIR = next(
-    (p / "shared" / "eval" for p in Path(__file__).resolve().parents[1].parents if (p / "shared" / "eval").is_dir()),
+    (
+        p / "shared" / "eval"
+        for p in Path(__file__).resolve().parents[1].parents
+        if (p / "shared" / "eval").is_dir()
+    ),
     Path(__file__).resolve().parents[1].parent / "shared" / "eval",
 )
 DATASETS = {"clinc150": ("clinc150_test.jsonl", "oos"), "banking77": ("banking77_test.jsonl", None)}
 START = Date(2026, 1, 1)
-DAYS = 21
-PLANT_DAY = 10
+# Two weeks of steady traffic first: the dataset had been running (a full taxonomy window in e2e mode, a
+# baseline for the trends), then 21 judged days, themes planted on the 11th.
+WARMUP = 14
+DAYS = WARMUP + 21
+PLANT_DAY = WARMUP + 10
 JUDGED = (PLANT_DAY + 2, PLANT_DAY + 3, PLANT_DAY + 4)
-FIRST_JUDGED = 7  # precision and false flags are counted from this day (a week of baseline before it)
+FIRST_JUDGED = WARMUP  # precision and false flags are counted from this day on
 STEADY_LABELS = 30
 SIZE = (100, 300)
 PLANTED = ("emerging_10", "emerging_3", "fading")
 GROWS = {"emerging_10": True, "emerging_3": True, "fading": False}
 TARGETS = {"recall_emerging_10": 0.9, "recall_emerging_3": 0.7, "recall_fading": 0.9, "precision": 0.8}
 MAX_FALSE_PER_WEEK = 1.0
+SHARE_OF_THEME = 0.25
 
 
 def planted_share(theme: str, day: int) -> float:
@@ -128,7 +140,7 @@ def generate(name: str, texts: Mapping[str, list[str]], seed: int, null: bool) -
             for pick in rng.integers(0, len(texts[label]), size=n):
                 rows.append((f"{name}-s{seed}-d{day:02d}-{len(rows):03d}", texts[label][pick], label))
         days.append(rows)
-    order = rng.permutation(chosen)
+    order = rng.permutation(chosen)  # the oracle's parents: fixed random groups of five labels
     groups = {str(label): f"g{i // 5}" for i, label in enumerate(order)}
     return Run(name, seed, null, planted, days, groups)
 
@@ -159,6 +171,9 @@ class Assigned:
     histories: list  # per day
     topic_of: dict[str, str]  # chat_id -> leaf topic id
     parents: list  # per day: {topic_id: parent_id}
+    window_view: Callable | None = (
+        None  # (day, days) -> Assigned with the window re-assigned to day's version
+    )
 
 
 def day_of(index: int) -> Date:
@@ -167,7 +182,9 @@ def day_of(index: int) -> Date:
 
 def oracle(run: Run, window: int = 28, min_count: int = 5) -> Assigned:
     """Assignments from the labels; a leaf per label seen in the window, hidden under `min_count` there."""
-    ids = {label: f"t{i + 1:05d}" for i, label in enumerate(sorted({lab for d in run.days for _, _, lab in d}))}
+    ids = {
+        label: f"t{i + 1:05d}" for i, label in enumerate(sorted({lab for d in run.days for _, _, lab in d}))
+    }
     group_ids = {g: f"t9{i:04d}" for i, g in enumerate(sorted(set(run.groups.values())))}
     counts, taxonomies, histories, parents, topic_of = {}, [], [], [], {}
     born: dict[str, Date] = {}
@@ -192,17 +209,27 @@ def e2e(run: Run, cache: dict) -> Assigned:
     """The real path: local summaries and embeddings, a taxonomy rebuilt daily with stable ids, daily assignment."""
     from e2e_trends import real_path  # tax-core's modules; kept apart so that oracle mode runs without them
 
-    return real_path(run, cache, day_of, Assigned)
+    return real_path(run, cache, day_of, Assigned, WARMUP)
 
 
 # ---- Judging ----
 
 
-def judged_topic(run: Run, assigned: Assigned, theme: str, day: int) -> str | None:
+def judged_topics(run: Run, assigned: Assigned, theme: str, day: int) -> set[str]:
+    """The topic(s) a planted theme's conversations land in: the majority one, and any other holding at least
+    SHARE_OF_THEME of them (a theme the clustering splits between two topics is judged by both)."""
     label = run.planted[theme]
     span = range(PLANT_DAY, day + 1) if GROWS[theme] else range(0, PLANT_DAY)
-    topics = Counter(assigned.topic_of[chat] for d in span for chat, _, lab in run.days[d] if lab == label)
-    return topics.most_common(1)[0][0] if topics else None
+    topics = Counter(
+        assigned.topic_of[chat]
+        for d in span
+        for chat, _, lab in run.days[d]
+        if lab == label and chat in assigned.topic_of  # a window view holds only its own days
+    )
+    if not topics:
+        return set()
+    total = sum(topics.values())
+    return {topics.most_common(1)[0][0]} | {t for t, n in topics.items() if n >= SHARE_OF_THEME * total}
 
 
 def ancestors(topic: str, parents: Mapping[str, str | None]) -> set[str]:
@@ -217,7 +244,9 @@ def ancestors(topic: str, parents: Mapping[str, str | None]) -> set[str]:
 def statuses_new(assigned: Assigned, day: int, options: TrendOptions) -> dict[str, str]:
     """{topic_id@level: status} of the new method on `day`."""
     counts = {d: c for d, c in assigned.counts.items() if d <= day_of(day)}
-    table = compute_topic_trends(day_of(day), counts, assigned.taxonomies[day], assigned.histories[day], options)
+    table = compute_topic_trends(
+        day_of(day), counts, assigned.taxonomies[day], assigned.histories[day], options
+    )
     return {f"{r['topic_id']}@{r['level']}": r["status"] for r in table.to_pylist()}
 
 
@@ -232,6 +261,7 @@ def statuses_before(run: Run, assigned: Assigned, day: int) -> dict[str, str]:
     present = {assigned.topic_of[chat] for chat, _, _ in run.days[day]}
     out = {}
     for level in (0, 1):
+
         def key(leaf: str) -> str:
             return parents.get(leaf) or leaf if level == 0 else leaf
 
@@ -250,20 +280,23 @@ def statuses_before(run: Run, assigned: Assigned, day: int) -> dict[str, str]:
     return out
 
 
-def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[str, str]]) -> dict:
-    """Hits per planted theme on the judged days, and every flag with whether it is right."""
+def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[str, str]], view=None) -> dict:
+    """Hits per planted theme on the judged days, and every flag with whether it is right. `view(day)`: the
+    assignments as that day's judgement saw them (e2e-window: re-assigned to that day's version)."""
     hits = {theme: 0 for theme in run.planted}
     right = wrong = 0
     false_rows = []
     for day in range(FIRST_JUDGED, DAYS):
         statuses = statuses_of(day)
-        targets = {theme: judged_topic(run, assigned, theme, day) for theme in run.planted} if day >= PLANT_DAY else {}
-        for theme, topic in targets.items():
-            if day in JUDGED and topic is not None:
+        seen = view(day) if view else assigned
+        targets = (
+            {theme: judged_topics(run, seen, theme, day) for theme in run.planted} if day >= PLANT_DAY else {}
+        )
+        for theme, topics in targets.items():
+            if day in JUDGED and topics:
                 wanted = ("new", "emerging") if GROWS[theme] else ("fading", "gone")
-                if any(statuses.get(f"{topic}@{lv}") in wanted for lv in (1, 2, 3) if f"{topic}@{lv}" in statuses) or (
-                    topic == UNASSIGNED and statuses.get(f"{UNASSIGNED}@1") in wanted
-                ):
+                # a topic's row at any level (a leaf shows at its own level and, in the cut, below it)
+                if any(status in wanted for key, status in statuses.items() if key.split("@")[0] in topics):
                     hits[theme] += 1
         for key, status in statuses.items():
             if status not in FLAGS:
@@ -271,8 +304,10 @@ def judge_run(run: Run, assigned: Assigned, statuses_of: Callable[[int], dict[st
             topic = key.split("@")[0]
             grows = status in ("new", "emerging")
             ok = any(
-                GROWS[theme] == grows and target is not None and topic in ancestors(target, assigned.parents[day])
-                for theme, target in targets.items()
+                GROWS[theme] == grows
+                and topic in set().union(*(ancestors(t, seen.parents[day]) for t in targets_))
+                for theme, targets_ in targets.items()
+                if targets_
             )
             right += ok
             wrong += not ok
@@ -312,14 +347,18 @@ class Tally:
             "recall_fading": rate("fading"),
             "precision": round(self.right / flags, 3) if flags else None,
             "flags": flags,
-            "false_flags_per_7_days_null": round(7 * self.null_flags / self.null_days, 3) if self.null_days else None,
+            "false_flags_per_7_days_null": round(7 * self.null_flags / self.null_days, 3)
+            if self.null_days
+            else None,
             "null_flags": self.null_flags,
             "null_days": self.null_days,
             "null_examples": self.examples[:5],
         }
 
 
-def evaluate(dataset: str, seeds: Sequence[int], modes: Sequence[str], options: TrendOptions) -> dict[str, dict]:
+def evaluate(
+    dataset: str, seeds: Sequence[int], modes: Sequence[str], options: TrendOptions
+) -> dict[str, dict]:
     texts = load(dataset)
     tallies = {mode: Tally() for mode in modes}
     cache: dict = {}
@@ -327,26 +366,37 @@ def evaluate(dataset: str, seeds: Sequence[int], modes: Sequence[str], options: 
         for null in (False, True):
             run = generate(dataset, texts, seed, null)
             truth = oracle(run, window=options.window_days)
+            real = None
             for mode in modes:
                 if mode == "oracle":
                     result = judge_run(run, truth, lambda d, a=truth: statuses_new(a, d, options))
                 elif mode == "before":
                     result = judge_run(run, truth, lambda d, a=truth: statuses_before(run, a, d))
-                else:
-                    real = e2e(run, cache)
+                elif mode == "e2e":
+                    real = real or e2e(run, cache)
                     result = judge_run(run, real, lambda d, a=real: statuses_new(a, d, options))
+                else:  # e2e-window: each judged day re-assigns the trends window to that day's version
+                    real = real or e2e(run, cache)
+                    views: dict = {}
+
+                    def view(d, a=real, views=views):
+                        if d not in views:
+                            views[d] = a.window_view(d, options.window_days)
+                        return views[d]
+
+                    result = judge_run(run, real, lambda d, v=view: statuses_new(v(d), d, options), view)
                 tallies[mode].add(result, null)
             print(f"  {dataset} seed {seed}{' null' if null else ''}: done", file=sys.stderr, flush=True)
     return {mode: tally.figures() for mode, tally in tallies.items()}
 
 
-def markdown(results: dict, args: argparse.Namespace, options: TrendOptions) -> str:
+def markdown(results: dict, commands: Sequence[str], options: TrendOptions) -> str:
     lines = [
         "# Planted-topic benchmark of topic_trends",
         "",
-        f"Command: `python bench/trends.py {' '.join(args.argv)}`. Seeds {list(args.seeds)}, {DAYS} days of "
-        f"{SIZE[0]}-{SIZE[1]} conversations, themes planted on day {PLANT_DAY}, judged on days "
-        f"{list(JUDGED)}; flags counted from day {FIRST_JUDGED}. Options: {options}.",
+        "Commands: " + "; ".join(f"`{c}`" for c in commands) + ".",
+        f"{DAYS} days of {SIZE[0]}-{SIZE[1]} conversations ({WARMUP} warm-up days), themes planted on day "
+        f"{PLANT_DAY}, judged on days {list(JUDGED)}; flags counted from day {FIRST_JUDGED}. Options: {options}.",
         "Method and judging: the docstring of bench/trends.py. Targets: emerging/new recall ≥ 0.9 at 10% and "
         "≥ 0.7 at 3%, fading/gone recall ≥ 0.9, precision ≥ 0.8, ≤ 1 false flag per 7 days with nothing planted.",
         "",
@@ -361,6 +411,10 @@ def markdown(results: dict, args: argparse.Namespace, options: TrendOptions) -> 
             )
     lines += [
         "",
+        "Seeds per row: "
+        + "; ".join(f"{d} {m}: {f.get('seeds')}" for d, by in results.items() for m, f in by.items())
+        + ".",
+        "",
         "Modes: `oracle` = the new trends on label assignments (statistics alone); `e2e` = the new trends on the "
         "real path (local summaries + embeddings, daily taxonomy rebuild with stable ids, daily assignment); "
         "`before` = the previous method's flag (7-day window, last 2 days recent, reference day's topics, "
@@ -371,25 +425,42 @@ def markdown(results: dict, args: argparse.Namespace, options: TrendOptions) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--seeds", type=int, nargs="*", default=list(range(10)), help="none: only --merge")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--modes", nargs="+", default=["oracle", "before"], choices=["oracle", "e2e", "before"])
+    parser.add_argument(
+        "--modes", nargs="+", default=["oracle", "before"], choices=["oracle", "e2e", "e2e-window", "before"]
+    )
     parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, help="earlier OUT.json files to add")
     args = parser.parse_args(argv)
-    args.argv = sys.argv[1:] if argv is None else argv
+    command = "python bench/trends.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if not EVAL_DIR.is_dir():
         print(f"bench/trends.py: no labelled data at {EVAL_DIR}: it needs ../shared/eval", file=sys.stderr)
         return 2
     options = TrendOptions()
-    results = {name: evaluate(name, args.seeds, args.modes, options) for name in args.datasets}
-    text = markdown(results, args, options)
+    results: dict = {}
+    commands = []
+    for earlier in args.merge or []:
+        payload = json.loads(earlier.read_text(encoding="utf-8"))
+        commands += payload.get("commands", [])
+        for dataset, by_mode in payload["results"].items():
+            for mode, figures in by_mode.items():
+                results.setdefault(dataset, {})[mode] = {"seeds": payload.get("seeds"), **figures}
+    if args.seeds:
+        commands.append(command)
+        for name in args.datasets:
+            for mode, figures in evaluate(name, args.seeds, args.modes, options).items():
+                results.setdefault(name, {})[mode] = {**figures, "seeds": list(args.seeds)}
+    text = markdown(results, commands, options)
     print(text)
     print(json.dumps(results, indent=1, default=str))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-        payload = {"seeds": list(args.seeds), "options": options.__dict__, "results": results}
-        args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
+        payload = {"commands": commands, "options": options.__dict__, "results": results}
+        args.out.with_suffix(".json").write_text(
+            json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8"
+        )
     return 0
 
 

@@ -4,7 +4,8 @@
 `topic_assignments`) for the days up to it, the taxonomy in force that day and the lineage history, and
 returns one row per (topic_id, level): the day's conversations and share of every topic at every level (a
 parent's count is the sum of its leaves'), of `unassigned`, and of `hidden` (topics under the privacy
-thresholds, folded into one row per level and never flagged), so that each level's shares sum to 1.
+thresholds, folded into one row per level and never flagged), so that each level's shares sum to 1 (for a
+day assigned with this version, as the daily assignment does).
 
 Each row gets a status judged on that day from the days up to it, never from later days:
 - `new`: born (lineage event `born`, not in the dataset's first version) within the window, and significantly
@@ -14,8 +15,8 @@ Each row gets a status judged on that day from the days up to it, never from lat
   (exact quasi-Poisson tails) whose over-dispersion is estimated on the baseline days only (day-to-day variation
   of the share beyond sampling noise), one-sided level `alpha`, and a minimum effect size: the share must also
   move by `min_ratio`, with `min_count` conversations on the side that is larger.
-- `gone`: died within the window (lineage), or no conversation at all in the recent days where the baseline
-  made that as unlikely as a fading flag needs.
+- `gone`: died in the recent days (lineage) after at least `min_count` conversations' worth of baseline, or
+  no conversation at all in the recent days where the baseline made that as unlikely as a fading flag needs.
 - `insufficient`: too few conversations (both sides under `min_count`), fewer than `min_baseline_days` days
   with data before the recent ones, no data in the recent days, and the `hidden` row always.
 - `steady`: everything else.
@@ -75,7 +76,8 @@ class TrendOptions:
     """How a topic's status is judged; the defaults were tuned on the planted-topic benchmark (bench/trends.py)
     with days of 100-300 conversations, and hold there with ≤ 1 false flag per 7 days."""
 
-    window_days: int = 28  # baseline + recent days (KURA_TRENDS_WINDOW_DAYS); also how long a birth stays "new"
+    # Baseline + recent days (KURA_TRENDS_WINDOW_DAYS); also how long a birth stays "new".
+    window_days: int = 28
     recent_days: int = 3  # the days judged against the rest of the window (KURA_TRENDS_RECENT_DAYS)
     min_baseline_days: int = 5  # days with data before the recent ones needed to call anything but new/gone
     min_count: int = 5  # conversations on the larger side of a change (KURA_TRENDS_MIN_COUNT)
@@ -135,6 +137,7 @@ class TrendHistory:
     died: Mapping[str, Date] = field(default_factory=dict)
     merged_into: Mapping[str, str] = field(default_factory=dict)
     past: Mapping[str, PastTopic] = field(default_factory=dict)
+    splits: tuple[tuple[Date, str, str], ...] = ()  # (version, the new piece, the topic it split from)
 
 
 def _as_date(value: Any) -> Date:
@@ -142,10 +145,16 @@ def _as_date(value: Any) -> Date:
 
 
 def history_from_rows(
-    lineage: Iterable[Mapping[str, Any]], taxonomy: Iterable[Mapping[str, Any]] = (), *, until: Date | None = None
+    lineage: Iterable[Mapping[str, Any]],
+    taxonomy: Iterable[Mapping[str, Any]] = (),
+    *,
+    until: Date | None = None,
 ) -> TrendHistory:
     """The history from `topic_lineage` rows (version, topic_id, event, related_id) and optionally `taxonomy`
-    rows (version, topic_id, parent_id, level, name) of earlier versions; versions after `until` are ignored."""
+    rows (version, topic_id, parent_id, level, name) of earlier versions; versions after `until` are ignored.
+
+    Pass the dataset's whole lineage up to the judged day (it is small: one row per topic and version): its
+    earliest version is taken as the dataset's first, whose topics are never `new`."""
     rows = sorted(
         (r for r in lineage if until is None or _as_date(r["version"]) <= until),
         key=lambda r: (_as_date(r["version"]), r["topic_id"]),
@@ -154,6 +163,7 @@ def history_from_rows(
     born: dict[str, Date] = {}
     died: dict[str, Date] = {}
     merged: dict[str, str] = {}
+    splits: list[tuple[Date, str, str]] = []
     for row in rows:
         version, topic, event = _as_date(row["version"]), row["topic_id"], row["event"]
         if event == "born":
@@ -164,16 +174,22 @@ def history_from_rows(
         elif event == "merged" and row.get("related_id"):
             merged[topic] = row["related_id"]
             died.pop(topic, None)
+        elif event == "split" and row.get("related_id"):
+            splits.append((version, topic, row["related_id"]))
     past: dict[str, PastTopic] = {}
     for row in sorted(
         (r for r in taxonomy if until is None or _as_date(r["version"]) <= until),
         key=lambda r: _as_date(r["version"]),
     ):
-        past[row["topic_id"]] = PastTopic(row["topic_id"], row.get("parent_id"), int(row["level"]), row["name"])
-    return TrendHistory(first, born, died, merged, past)
+        past[row["topic_id"]] = PastTopic(
+            row["topic_id"], row.get("parent_id"), int(row["level"]), row["name"]
+        )
+    return TrendHistory(first, born, died, merged, past, tuple(splits))
 
 
-def history_from_arrow(lineage: pa.Table, taxonomy: pa.Table | None = None, *, until: Date | None = None) -> TrendHistory:
+def history_from_arrow(
+    lineage: pa.Table, taxonomy: pa.Table | None = None, *, until: Date | None = None
+) -> TrendHistory:
     """`history_from_rows` over the `topic_lineage` (and `taxonomy`) tables of a dataset."""
     columns = ["version", "topic_id", "parent_id", "level", "name"]
     topics = taxonomy.select(columns).to_pylist() if taxonomy is not None and taxonomy.num_rows else []
@@ -185,14 +201,47 @@ def history_from_taxonomies(versions: Iterable[Any], *, until: Date | None = Non
     lineage, topics = [], []
     for taxonomy in versions:
         lineage += [
-            {"version": taxonomy.version, "topic_id": e.topic_id, "event": e.event, "related_id": e.related_id}
+            {
+                "version": taxonomy.version,
+                "topic_id": e.topic_id,
+                "event": e.event,
+                "related_id": e.related_id,
+            }
             for e in taxonomy.lineage
         ]
         topics += [
-            {"version": taxonomy.version, "topic_id": t.topic_id, "parent_id": t.parent_id, "level": t.level, "name": t.name}
+            {
+                "version": taxonomy.version,
+                "topic_id": t.topic_id,
+                "parent_id": t.parent_id,
+                "level": t.level,
+                "name": t.name,
+            }
             for t in taxonomy.topics
         ]
     return history_from_rows(lineage, topics, until=until)
+
+
+def counts_under(
+    taxonomy: Any, daily: Mapping[Date, tuple[Sequence[str], np.ndarray]]
+) -> dict[Date, dict[str, int]]:
+    """{date: {leaf or 'unassigned': n}}: every day's conversations (chat ids and embeddings, as
+    `daily_embeddings_from_arrow` splits them) assigned to one taxonomy version, the judged day's.
+
+    The series compute_topic_trends reads can come from the stored daily assignments (each day under its own
+    version) or from this: one version for the whole window, so that a topic's series never changes because
+    the taxonomy was rebuilt (a leaf re-split, members moved between neighbours) while its content did not.
+    On the planted-topic benchmark's real path this is what keeps false flags down (bench/results/trends.md)."""
+    from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
+
+    counts: dict[Date, dict[str, int]] = {}
+    for day, (chat_ids, vectors) in sorted(daily.items()):
+        if len(chat_ids):
+            topics = assign_to_taxonomy(list(chat_ids), vectors, taxonomy).column("topic_id").to_pylist()
+            counts[day] = {}
+            for topic in topics:
+                counts[day][topic] = counts[day].get(topic, 0) + 1
+    return counts
 
 
 def daily_counts_from_arrow(assignments: pa.Table) -> dict[Date, dict[str, int]]:
@@ -241,20 +290,23 @@ class _Tree:
             topic_id = self.history.merged_into[topic_id]
         return topic_id
 
-    def key(self, topic_id: str, level: int) -> str:
+    def key(self, topic_id: str, level: int) -> str | None:
         """The row of `level` that a conversation counted under `topic_id` belongs to."""
         if topic_id == UNASSIGNED:
             return UNASSIGNED
         topic_id = self.canonical(topic_id)
         if topic_id in self.died:
-            return topic_id if self.died[topic_id].level == level else UNASSIGNED
+            return topic_id if self.died[topic_id].level == level else None
         topic = self.by_id.get(topic_id)
         seen = set()
         while topic is not None and topic.level > level and topic.topic_id not in seen:
             seen.add(topic.topic_id)
             topic = self.by_id.get(topic.parent_id) if topic.parent_id else None
         if topic is None or not self.in_cut(topic, level):
-            return UNASSIGNED  # an id this taxonomy no longer has, or a former leaf above `level`
+            # An id this taxonomy no longer has (nor its lineage), or a former leaf now above `level`: which
+            # row of this level those conversations belong to is unknown. They stay in the day's total, in no
+            # row (not in `unassigned`, whose series would then jump whenever the tree is reshaped).
+            return None
         return HIDDEN if topic.hidden else topic.topic_id
 
     def rows(self, level: int) -> list[_Row]:
@@ -322,7 +374,11 @@ class _Test:
 
     @property
     def p_value(self) -> float | None:
-        return min(1.0, 2 * min(self.upper, self.lower)) if self.total and self.baseline_share is not None else None
+        return (
+            min(1.0, 2 * min(self.upper, self.lower))
+            if self.total and self.baseline_share is not None
+            else None
+        )
 
     def grows(self, options: TrendOptions) -> bool:
         return (
@@ -370,7 +426,9 @@ def judge(counts: np.ndarray, totals: np.ndarray, recent: int, options: TrendOpt
     return Judgement("steady", *shares)
 
 
-def judge_new(counts: np.ndarray, totals: np.ndarray, since_birth: int, options: TrendOptions) -> Judgement | None:
+def judge_new(
+    counts: np.ndarray, totals: np.ndarray, since_birth: int, options: TrendOptions
+) -> Judgement | None:
     """`new` when a topic born `since_birth` days ago (the judged day included) is significantly above its share
     before its birth; None when it is not (it is then judged as any topic)."""
     if since_birth >= len(counts):
@@ -391,14 +449,18 @@ def compute_topic_trends(
     """One row per (topic_id, level) for `day`: conversations, share and status (module docstring).
 
     `daily_counts` maps days to {leaf topic_id or 'unassigned': conversations}; days after `day` are ignored,
-    days missing from it have no data. `taxonomy` is the version in force on `day`; `history` its lineage."""
+    days missing from it have no data (`counts_under` makes them under one version, the recommended source;
+    `daily_counts_from_arrow` reads stored assignments). `taxonomy` is the version in force on `day`;
+    `history` its lineage (`history_from_arrow`, `history_from_taxonomies`)."""
     history = history or TrendHistory()
     days = window_days(day, options.window_days)
-    start = days[0]
+    start, recent_start = days[0], days[-options.recent_days]
+    # A topic that died in the recent days gets a row (its last name and level): the alert. Older deaths
+    # are no longer news, and the taxonomy no longer has them.
     died = {
         tid: history.past.get(tid) or PastTopic(tid, None, 0, tid)
         for tid, when in history.died.items()
-        if start <= when <= day and tid not in {t.topic_id for t in taxonomy.topics}
+        if recent_start <= when <= day and tid not in {t.topic_id for t in taxonomy.topics}
     }
     tree = _Tree(taxonomy, history, died)
     totals = np.array([sum(daily_counts.get(d, {}).values()) for d in days], dtype=np.int64)
@@ -408,10 +470,16 @@ def compute_topic_trends(
         for column, d in enumerate(days):
             for topic_id, n in daily_counts.get(d, {}).items():
                 key = tree.key(topic_id, level)
-                series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+                if key is not None:
+                    series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+        since = _comparable_since(tree, level, start, day)
         for row in tree.rows(level):
             counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
-            judgement = _judge_row(row, counts, totals, day, history, options)
+            judged_totals = totals
+            if row.key in since:  # days before a split are not comparable: no data for this row
+                judged_totals = totals.copy()
+                judged_totals[: (since[row.key] - start).days] = 0
+            judgement = _judge_row(row, counts, judged_totals, day, history, options)
             columns["topic_id"].append(row.key)
             columns["parent_id"].append(row.parent_id)
             columns["level"].append(level)
@@ -425,14 +493,35 @@ def compute_topic_trends(
     return pa.Table.from_pydict(columns, schema=TRENDS_SCHEMA)
 
 
+def _comparable_since(tree: _Tree, level: int, start: Date, day: Date) -> dict[str, Date]:
+    """Per row of `level`, the last split inside the window that moved conversations into or out of it.
+
+    A piece that split from a topic had its earlier conversations counted under that topic: before the split
+    its own series is not zero but unknown, and the topic it left was larger than it is now. Comparing across
+    the split would flag both (the piece emerging, the source fading) when nothing changed but the taxonomy, so
+    each is judged on the days since. A split inside one row of a coarser level leaves that row alone."""
+    since: dict[str, Date] = {}
+    for version, piece, source in tree.history.splits:
+        if not start < version <= day:
+            continue
+        keys = {tree.key(piece, level), tree.key(source, level)}
+        if len(keys) > 1:
+            for key in keys - {UNASSIGNED, HIDDEN, None}:
+                since[key] = max(since.get(key, version), version)
+    return since
+
+
 def _judge_row(
     row: _Row, counts: np.ndarray, totals: np.ndarray, day: Date, history: TrendHistory, options: TrendOptions
 ) -> Judgement:
     if row.kind == "hidden":
         return Judgement("insufficient")  # under the privacy thresholds: never flagged
     judgement = judge(counts, totals, options.recent_days, options)
-    if row.kind == "died":
-        return Judgement("gone", judgement.baseline_share, judgement.recent_share)
+    if row.kind == "died":  # gone when the days before held enough of it for its absence to be news
+        recent = int(totals[-options.recent_days :].sum())
+        expected = recent * (judgement.baseline_share or 0.0)
+        status = "gone" if expected >= options.min_count else "insufficient"
+        return Judgement(status, judgement.baseline_share, judgement.recent_share)
     born = _born_within(row.key, day, history, options) if row.kind == "topic" else None
     if born is not None:
         new = judge_new(counts, totals, (day - born).days + 1, options)
@@ -624,7 +713,10 @@ def flag_topic(
 
 
 def compute_reference_trends(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, end: Date, options: ReferenceTrendOptions = ReferenceTrendOptions()
+    nodes: Sequence[Cluster],
+    daily: DailyEmbeddings,
+    end: Date,
+    options: ReferenceTrendOptions = ReferenceTrendOptions(),
 ) -> pa.Table:
     """One row per (day of the window, topic) with volume, share and the topic's flag.
 
@@ -637,7 +729,11 @@ def compute_reference_trends(
 
 
 def _trends_at_level(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int, options: ReferenceTrendOptions
+    nodes: Sequence[Cluster],
+    daily: DailyEmbeddings,
+    days: Sequence[Date],
+    level: int,
+    options: ReferenceTrendOptions,
 ) -> pa.Table:
     end = days[-1]
     reference_ids, reference_vectors = daily.get(end, ([], np.zeros((0, 0))))
@@ -663,7 +759,11 @@ def _trends_at_level(
 
 
 def _trend_rows(
-    topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int, options: ReferenceTrendOptions
+    topics: Sequence[Cluster],
+    counts: np.ndarray,
+    days: Sequence[Date],
+    level: int,
+    options: ReferenceTrendOptions,
 ) -> pa.Table:
     totals = counts.sum(axis=0)
     recent = min(options.recent, len(days))
