@@ -2,12 +2,14 @@
 the trends of its topics, as assets partitioned (dataset, date) like the stages.
 
     summaries, embeddings ─→ taxonomy + topic_lineage ─→ topic_assignments ─→ topic_trends ─→ report
+                  embeddings ───────────────────────────────────────────↗
 
 `taxonomy` of a day clusters the conversations of the KURA_TAXONOMY_WINDOW_DAYS days ending on it, read
 from the stored `summaries` and `embeddings` (nothing is summarised or embedded again), and matches its
 topics to the previous version (the latest one before that day) so that a topic keeps its id; the one step
 writes two tables, `taxonomy` and `topic_lineage`. `topic_assignments` gives each conversation of the day
-the nearest leaf of the day's version; `topic_trends` judges each topic on the days up to it.
+the nearest leaf of the day's version; `topic_trends` judges each topic on the days up to it, the window's
+conversations counted under the day's version.
 
 Why the earlier days are read from the store and not through a partition mapping (nor a self-dependency of
 `taxonomy` on its previous day): measured with dagster 1.13.27's asset backfills, a self-dependent asset gets
@@ -39,7 +41,11 @@ from dagster import (
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.taxonomy import Taxonomy, TaxonomyOptions, build_taxonomy, window_days
 from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
-from kura_dagster.core.stages.topic_trends import compute_topic_trends, daily_counts_from_arrow
+from kura_dagster.core.stages.topic_trends import (
+    compute_topic_trends,
+    counts_under,
+    daily_embeddings_from_arrow,
+)
 from kura_dagster.core.storage import tables
 from kura_dagster.core.storage.store import partition_slice, with_partition_columns
 from kura_dagster.core.views.topic_view import lineage_markdown, taxonomy_markdown
@@ -194,13 +200,16 @@ def _status_list(table: pa.Table, status: str) -> str:
 
 @pipeline_asset(
     code_version="2",
-    ins={"topic_assignments": AssetIn(), "taxonomy": AssetIn(), "topic_lineage": AssetIn()},
+    ins={"taxonomy": AssetIn(), "topic_lineage": AssetIn(), "embeddings": AssetIn()},
+    # Its series are the window's conversations under the day's version (below), not the stored
+    # assignments: the dependency says that it comes after the day's assignments, in the graph and in a run.
+    deps=["topic_assignments"],
 )
 def topic_trends(
     context: AssetExecutionContext,
-    topic_assignments: pa.Table,
     taxonomy: pa.Table,
     topic_lineage: pa.Table,
+    embeddings: pa.Table,
     topics: TopicsResource,
 ) -> pa.Table:
     """Each topic of the taxonomy (every level) and `unassigned` on this day: conversations, share and status
@@ -216,11 +225,12 @@ def topic_trends(
             table = topics.empty_trends()
         else:
             days = window_days(day, topics.trends_window_days)
-            assigned = topics.window_rows(
-                "topic_assignments", dataset, days, topic_assignments, run_days[dataset], ["topic_id"]
-            )
+            window = topics.window_rows("embeddings", dataset, days, embeddings, run_days[dataset])
+            # Every day of the window under the day's version: a topic's series does not change because the
+            # taxonomy was rebuilt while its content did not (tax-trends measured fewer false flags so,
+            # bench/results/trends.md); the day itself gets exactly its `topic_assignments`.
+            counts = counts_under(version, daily_embeddings_from_arrow(window)) if window.num_rows else {}
             history = topics.trend_history(dataset, day, topic_lineage, taxonomy, run_days[dataset])
-            counts = daily_counts_from_arrow(assigned)
             table = compute_topic_trends(day, counts, version, history, topics.trend_options())
         context.add_asset_metadata(
             row_metadata(

@@ -168,7 +168,7 @@ def test_the_asset_graph_goes_stages_then_taxonomy_assignments_trends_report(kur
 
     assert parents("taxonomy") == parents("topic_lineage") == {"summaries", "embeddings"}
     assert parents("topic_assignments") == {"taxonomy", "embeddings"}
-    assert parents("topic_trends") == {"taxonomy", "topic_lineage", "topic_assignments"}
+    assert parents("topic_trends") == {"taxonomy", "topic_lineage", "topic_assignments", "embeddings"}
     assert "topic_trends" in parents("report")
 
 
