@@ -356,6 +356,24 @@ class Tally:
         }
 
 
+def pooled(a: dict, b: dict) -> dict:
+    """Two result sets of the same dataset and mode (other seeds) as one: counts added, rates recomputed."""
+    out = {"seeds": sorted(set(a["seeds"]) | set(b["seeds"]))}
+    for theme in PLANTED:
+        key = f"recall_{theme}"
+        cases_a, cases_b = len(JUDGED) * len(a["seeds"]), len(JUDGED) * len(b["seeds"])
+        hits = round(a[key] * cases_a) + round(b[key] * cases_b)
+        out[key] = round(hits / (cases_a + cases_b), 3)
+    right = round(a["precision"] * a["flags"]) + round(b["precision"] * b["flags"])
+    out["flags"] = a["flags"] + b["flags"]
+    out["precision"] = round(right / out["flags"], 3) if out["flags"] else None
+    out["null_flags"] = a["null_flags"] + b["null_flags"]
+    out["null_days"] = a["null_days"] + b["null_days"]
+    out["false_flags_per_7_days_null"] = round(7 * out["null_flags"] / out["null_days"], 3)
+    out["null_examples"] = (a["null_examples"] + b["null_examples"])[:5]
+    return out
+
+
 def evaluate(
     dataset: str, seeds: Sequence[int], modes: Sequence[str], options: TrendOptions
 ) -> dict[str, dict]:
@@ -445,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
         commands += payload.get("commands", [])
         for dataset, by_mode in payload["results"].items():
             for mode, figures in by_mode.items():
-                results.setdefault(dataset, {})[mode] = {"seeds": payload.get("seeds"), **figures}
+                figures = {"seeds": payload.get("seeds"), **figures}
+                known = results.setdefault(dataset, {}).get(mode)
+                results[dataset][mode] = pooled(known, figures) if known else figures
     if args.seeds:
         commands.append(command)
         for name in args.datasets:
