@@ -71,8 +71,11 @@ quality: $(STAMP)
 
 # Scale benchmark (bench/scale.py): 10k, 100k (3 runs each) and 1M conversations (1 run) in one partition,
 # through Dagster; results in bench/results/scale.json and scale.md. BENCH_ARGS="--sizes 10000 100000" for less.
+# Then the taxonomy's (bench/taxonomy_scale.py): a rebuild over a 1M-conversation window and a 100k day assigned
+# to it; results in bench/results/taxonomy_scale.json and .md. TAXONOMY_BENCH_ARGS="--window 100000" for less.
 bench: $(STAMP)
 	$(BIN)/python bench/scale.py $(BENCH_ARGS)
+	$(BIN)/python bench/taxonomy_scale.py $(TAXONOMY_BENCH_ARGS)
 
 # Peak memory and speed of `kura-dagster ingest` on a generated 1 GB JSONL export (INGEST_MB to change).
 bench-ingest: $(STAMP)

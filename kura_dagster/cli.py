@@ -187,7 +187,7 @@ def _run(settings: Settings, partitions: list[tuple[str, str]]) -> list:
     partitions = check_partitions(partitions, settings)  # a bad day is refused before anything starts
     instance = kura_instance(settings)
     print(
-        f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
+        f"Materialising the pipeline (6 stages, taxonomy, topic_assignments, topic_trends, report) for {len(partitions)} partition(s) through Dagster "
         f"(instance: {settings.dagster_home})",
         flush=True,
     )
@@ -284,6 +284,30 @@ def cmd_tree(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _topics_view(args: argparse.Namespace, settings: Settings):
+    from kura_dagster.core.views.topic_view import load_topics_view
+    from kura_dagster.launch.runs import require_known_dataset
+
+    require_known_dataset(settings, args.dataset)
+    return load_topics_view(
+        settings.duckdb_path, args.dataset, Date.fromisoformat(args.date) if args.date else None
+    )
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.views.topic_view import render_topics
+
+    print(render_topics(_topics_view(args, settings)))
+    return 0
+
+
+def cmd_trends(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.views.topic_view import render_trends
+
+    print(render_trends(_topics_view(args, settings)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Register the landing zone's datasets, run every partition, print a summary and the trees."""
     from kura_dagster.core.ingest.landing import scan_landing_zone
@@ -310,7 +334,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     print(
-        f"Materialising the pipeline (6 stages, topic_trends, report) for {len(partitions)} partitions through "
+        f"Materialising the pipeline (6 stages, taxonomy, topic_assignments, topic_trends, report) for {len(partitions)} partitions through "
         f"Dagster, in this process, up to {settings.partitions_per_run} days per run "
         f"(instance: {settings.dagster_home})",
         flush=True,
@@ -475,6 +499,18 @@ def build_parser() -> argparse.ArgumentParser:
     tree.add_argument("--date", required=True, type=_day)
     tree.add_argument("--style", default="basic", choices=STYLES, help="Kura's three styles (default: basic)")
     tree.set_defaults(handler=cmd_tree)
+
+    topics = commands.add_parser(
+        "topics", help="print the dataset's taxonomy with each topic's status and change"
+    )
+    topics.add_argument("--dataset", required=True, type=_dataset)
+    topics.add_argument("--date", type=_day, help="the version in force on this day (default: the latest)")
+    topics.set_defaults(handler=cmd_topics)
+
+    trends = commands.add_parser("trends", help="list the topics that are new, emerging, fading and gone")
+    trends.add_argument("--dataset", required=True, type=_dataset)
+    trends.add_argument("--date", type=_day, help="the day judged (default: the latest taxonomy version's)")
+    trends.set_defaults(handler=cmd_trends)
 
     report = commands.add_parser("report", help="write the HTML explorer of one partition (one offline file)")
     report.add_argument("--dataset", required=True, type=_dataset)

@@ -18,6 +18,7 @@ from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.jobs import build_pipeline_job
 from kura_dagster.defs.partitions import kura_partitions
 from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.defs.topics import build_topic_assets
 
 
 def executor_for(settings: Settings):
@@ -44,7 +45,11 @@ def build_definitions(settings: Settings) -> Definitions:
     partitions = kura_partitions(settings)
     job = build_pipeline_job(partitions)
     return Definitions(
-        assets=[*build_pipeline_assets(settings, partitions), *build_explorer_assets(settings, partitions)],
+        assets=[
+            *build_pipeline_assets(settings, partitions),
+            *build_topic_assets(settings, partitions),
+            *build_explorer_assets(settings, partitions),
+        ],
         asset_checks=build_pipeline_checks(settings, partitions),
         jobs=[job],
         sensors=[build_landing_zone_sensor(settings, job)],

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from kura_dagster.core.stages.topic_trends import TrendOptions, compute_topic_trends
+from kura_dagster.core.stages.topic_trends import ReferenceTrendOptions as TrendOptions
+from kura_dagster.core.stages.topic_trends import compute_reference_trends as compute_topic_trends
 from kura_dagster.core.storage import tables
 from kura_dagster.core.storage.store import connect, write_partition
 from kura_dagster.core.types import Cluster
@@ -274,5 +275,32 @@ def write_synthetic_partition(
         write_partition(connection, "projections", dataset, when, part.projections)
         write_partition(connection, "conversations", dataset, when, part.conversations)
         if trends is not None:
-            write_partition(connection, "topic_trends", dataset, when, trends)
+            for trend_day, rows in _as_stable_trends(trends).items():
+                write_partition(connection, "topic_trends", dataset, trend_day, rows)
     return trends
+
+
+def _as_stable_trends(trends: pa.Table) -> dict[Date, pa.Table]:
+    """The reference trends of the window as the `topic_trends` table stores them: one partition per day, one
+    row per (topic, level), each day carrying the window's status (enough for the explorer's window view)."""
+    from kura_dagster.core.stages.topic_trends import TRENDS_SCHEMA
+
+    by_day: dict[Date, list[dict]] = {}
+    for row in trends.to_pylist():
+        by_day.setdefault(row["day"], []).append(
+            {
+                "topic_id": row["topic_id"],
+                "parent_id": None,
+                "level": row["level"],
+                "name": row["topic"],
+                "conversations": row["conversations"],
+                "share": row["share"],
+                "status": {"no_history": "insufficient", "not_flagged": "steady"}.get(
+                    row["status"], row["status"]
+                ),
+                "baseline_share": row["baseline_share"],
+                "recent_share": row["recent_share"],
+                "p_value": None,
+            }
+        )
+    return {day: pa.Table.from_pylist(rows, schema=TRENDS_SCHEMA) for day, rows in by_day.items()}

@@ -416,10 +416,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "KURA_TRENDS_WINDOW_DAYS",
         "int",
-        7,
-        "days topic_trends follows",
+        28,
+        "days a topic's status is judged from: the recent days and the baseline before them",
         "trends_window_days",
+        minimum=2,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TRENDS_RECENT_DAYS",
+        "int",
+        3,
+        "last days of the trends window compared with the days before them",
+        "trends_recent_days",
         minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TRENDS_MIN_COUNT",
+        "int",
+        5,
+        "conversations a change needs on its larger side before a topic is judged",
+        "trends_min_count",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TRENDS_ALPHA",
+        "float",
+        0.001,
+        "one-sided level of the trends test",
+        "trends_alpha",
+        minimum=1e-9,
+        maximum=0.5,
+    ),
+    Setting(
+        "KURA_TAXONOMY_WINDOW_DAYS",
+        "int",
+        28,
+        "days of conversations each taxonomy version is clustered from",
+        "taxonomy_window_days",
+        minimum=1,
+        maximum=INT_LIMIT,
+    ),
+    Setting(
+        "KURA_TAXONOMY_SAMPLE_SIZE",
+        "int",
+        50_000,
+        "most conversations a taxonomy clusters; the rest go to their nearest topic",
+        "taxonomy_sample_size",
+        minimum=100,
         maximum=INT_LIMIT,
     ),
     Setting(
@@ -555,6 +600,11 @@ class Settings:
     # Explorer and topics over time. Messages are raw conversation text: off unless asked for.
     report_include_messages: bool = _default("KURA_REPORT_INCLUDE_MESSAGES")
     trends_window_days: int = _default("KURA_TRENDS_WINDOW_DAYS")
+    trends_recent_days: int = _default("KURA_TRENDS_RECENT_DAYS")
+    trends_min_count: int = _default("KURA_TRENDS_MIN_COUNT")
+    trends_alpha: float = _default("KURA_TRENDS_ALPHA")
+    taxonomy_window_days: int = _default("KURA_TAXONOMY_WINDOW_DAYS")
+    taxonomy_sample_size: int = _default("KURA_TAXONOMY_SAMPLE_SIZE")
     schedule_cron: str = _default("KURA_SCHEDULE_CRON")
     max_summary_error_rate: float = _default("KURA_MAX_SUMMARY_ERROR_RATE")
     # Hosted path (OpenAI-compatible endpoints). Keys stay in the environment: Dagster reads them by name.

@@ -4,7 +4,9 @@ The sensor registers every new folder `data/<dataset>/` as a partition of the dy
 dimension and requests one run of `kura_pipeline` per new or changed `data/<dataset>/<YYYY-MM-DD>.jsonl`
 whose content has not been materialised yet: after `make demo` (or `kura-dagster run`), the first tick of
 `make dev` finds every file already done and requests nothing.
-The schedule reruns yesterday's partition of every registered dataset, for late files and new settings.
+The schedule reruns yesterday's partition of every registered dataset, for late files and new settings: that
+run rebuilds the taxonomy over the window ending yesterday and assigns yesterday's conversations to it (the
+daily reclustering, `defs/topics.py`), then judges the trends.
 Both are built from the settings (`build_landing_zone_sensor`, `build_daily_schedule`): a tick reads no
 environment.
 """
@@ -164,7 +166,8 @@ def build_daily_schedule(settings: Settings, job) -> ScheduleDefinition:
         cron_schedule=settings.schedule_cron,
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.RUNNING,
-        description="Reruns yesterday's partition of every registered dataset (late files, new settings).",
+        description="Reruns yesterday's partition of every registered dataset: its stages, the taxonomy rebuilt "
+        "over the window ending yesterday, yesterday's assignments and trends.",
     )
     def daily_recluster_schedule(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
         datasets = sorted(context.instance.get_dynamic_partitions(DATASET_PARTITIONS.name))

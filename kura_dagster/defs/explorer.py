@@ -1,22 +1,15 @@
-"""Topics over time and the HTML explorer as assets, downstream of the six pipeline stages.
+"""The HTML explorer as an asset, downstream of the pipeline stages and the topic trends.
 
-    embeddings, meta_clusters ─→ topic_trends ─┐
-    summaries, meta_clusters, projections ─────┴→ report  ($KURA_HOME/reports/<dataset>/<date>.html)
+    summaries, meta_clusters, projections, topic_trends ─→ report  ($KURA_HOME/reports/<dataset>/<date>.html)
 
-`topic_trends` of a day needs the embeddings of the days before it too. They are read from the DuckDB
-store rather than through a partition mapping: a mapping to other days would make Dagster's backfill put
-`topic_trends` in later runs than the stages (it will not plan a step before all of its mapped parents), so a
-date range would no longer be one run (the backfill policy). Within a run, the input holds the run's own days;
-earlier days come from the store, as materialised when the run starts. The algorithm is
-`kura_dagster.core.stages.topic_trends`; the page is `kura_dagster.core.views.explorer`.
+`topic_trends` is in `defs/topics.py` with the taxonomy it follows. The page is
+`kura_dagster.core.views.explorer`.
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the real type hints of asset functions.
 
-from datetime import date as Date
 from pathlib import Path
 
-import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -27,54 +20,11 @@ from dagster import (
 
 from kura_dagster.core.privacy.thresholds import Thresholds
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.stages.topic_trends import (
-    TrendOptions,
-    compute_topic_trends,
-    daily_embeddings_from_arrow,
-)
-from kura_dagster.core.storage import tables
 from kura_dagster.core.views.explorer import InconsistentPartition, report_path, write_report
 from kura_dagster.defs.io_manager import partitions_of, release_freed_memory
 from kura_dagster.defs.partitions import partition_key
 from kura_dagster.defs.resources import ClusteringResource, ExplorerResource
-from kura_dagster.defs.steps import build_assets, each_partition, pipeline_asset, row_metadata
-
-
-def _status_list(table: pa.Table, status: str) -> str:
-    names = sorted({row["topic"] for row in table.to_pylist() if row["status"] == status})
-    return ", ".join(names) or "none"
-
-
-@pipeline_asset(code_version="1")
-def topic_trends(
-    context: AssetExecutionContext, meta_clusters: pa.Table, embeddings: pa.Table, explorer: ExplorerResource
-) -> pa.Table:
-    """Daily volume and share of this day's topics (roots and the level below) over the last
-    KURA_TRENDS_WINDOW_DAYS days, each day's conversations assigned by nearest centroid in embedding space;
-    emerging and fading topics flagged."""
-    options = TrendOptions(window_days=explorer.trends_window_days)
-    run_days: dict[str, set[Date]] = {}
-    for dataset, day in partitions_of(context.partition_keys):
-        run_days.setdefault(dataset, set()).add(day)
-
-    def trends_day(dataset: str, day: Date, key: str, meta_clusters: pa.Table) -> pa.Table:
-        window = explorer.window_embeddings(dataset, day, embeddings, run_days[dataset])
-        daily = daily_embeddings_from_arrow(window)
-        table = compute_topic_trends(tables.clusters_from_arrow(meta_clusters), daily, day, options)
-        context.add_asset_metadata(
-            row_metadata(
-                table,
-                window_days=MetadataValue.int(options.window_days),
-                days_with_conversations=MetadataValue.int(sum(1 for ids, _ in daily.values() if len(ids))),
-                emerging=_status_list(table, "emerging"),
-                fading=_status_list(table, "fading"),
-            ),
-            partition_key=key,
-        )
-        return table
-
-    return each_partition(context, trends_day, meta_clusters=meta_clusters)
-
+from kura_dagster.defs.steps import build_assets, pipeline_asset
 
 REPORT_RETRIES, REPORT_RETRY_WAIT_S = 6, 10.0  # a minute for another run of the day to finish its steps
 
@@ -97,6 +47,7 @@ def report(
                 allow_empty=True,
                 # the page says which setting would show the groups the thresholds hide
                 thresholds=Thresholds(clustering.min_cluster_size, clustering.min_cluster_users),
+                window_days=explorer.trends_window_days,
             )
         except InconsistentPartition as error:
             # Another run of this partition is between two of its steps (the DuckDB pool lets runs take turns
@@ -128,11 +79,11 @@ def report(
         )
 
 
-EXPLORER_STAGES = [topic_trends, report]
+EXPLORER_STAGES = [report]
 
 
 def build_explorer_assets(
     settings: Settings, partitions_def: MultiPartitionsDefinition | None = None
 ) -> list[AssetsDefinition]:
-    """topic_trends and report, partitioned like the stages (default: built from `settings`)."""
+    """report, partitioned like the stages (default: built from `settings`)."""
     return build_assets(EXPLORER_STAGES, settings, partitions_def)

@@ -17,6 +17,7 @@ from datetime import date as Date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from dagster_openai import OpenAIResource
 
@@ -38,8 +39,8 @@ from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel
 from kura_dagster.core.stages.naming import ClusterNamer, KeywordClusterNamer
 from kura_dagster.core.stages.projections import DimensionalityReduction, UMAPProjection
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, SummaryModel
-from kura_dagster.core.stages.topic_trends import window_days
-from kura_dagster.core.storage.store import connect, partition_slice, read_partitions, with_partition_columns
+from kura_dagster.core.storage.store import partition_slice, with_partition_columns
+from kura_dagster.core.storage.tables import TOPIC_ASSIGNMENTS_SCHEMA, TOPIC_LINEAGE_SCHEMA
 from kura_dagster.defs.io_manager import DuckDBPartitionIOManager
 
 NO_KEY = "not-needed"  # what the SDK gets when no key is set (self-hosted servers often need none)
@@ -262,28 +263,140 @@ class ClusteringResource(ConfigurableResource):
 
 class ExplorerResource(ConfigurableResource):
     """Where the explorer reads the tables and writes its pages, whether pages carry raw messages, and how
-    many days topic_trends follows (KURA_REPORT_INCLUDE_MESSAGES, KURA_TRENDS_WINDOW_DAYS)."""
+    many days of topic_trends its window view shows (KURA_REPORT_INCLUDE_MESSAGES, KURA_TRENDS_WINDOW_DAYS)."""
 
     database: str
     home: str
     include_messages: bool
     trends_window_days: int
 
-    def window_embeddings(self, dataset: str, day: Date, in_run: pa.Table, run_days: set[Date]) -> pa.Table:
-        """The embeddings of `dataset` over the window ending on `day`: the run's own days from its input,
-        the earlier days from the store."""
-        days = window_days(day, self.trends_window_days)
-        parts = [
+
+class TopicsResource(ConfigurableResource):
+    """Where the taxonomy assets read the days of a window that are not in their run (the store), and the
+    window sizes (KURA_TAXONOMY_WINDOW_DAYS, KURA_TAXONOMY_SAMPLE_SIZE, KURA_TRENDS_*)."""
+
+    database: str
+    window_days: int
+    sample_size: int
+    trends_window_days: int
+    trends_recent_days: int
+    trends_min_count: int
+    trends_alpha: float
+
+    def window_rows(
+        self,
+        table_name: str,
+        dataset: str,
+        days: list[Date],
+        in_run: pa.Table,
+        run_days: set[Date],
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        """The rows of `dataset` over `days`: the run's own days from its input, the others from the store
+        (as materialised when the step reads them), oldest day first."""
+        from kura_dagster.core.storage.topic_store import read_days
+
+        earlier = read_days(
+            self.database, table_name, dataset, [d for d in days if d not in run_days], columns
+        )
+        parts = [earlier] + [
             with_partition_columns(partition_slice(in_run, dataset, d), dataset, d)
             for d in days
             if d in run_days
         ]
-        earlier = [(dataset, d) for d in days if d not in run_days]
-        if earlier and Path(self.database).exists():
-            with connect(self.database, read_only=True) as connection:
-                parts.append(read_partitions(connection, "embeddings", earlier))
         parts = [part for part in parts if part.num_rows]
-        return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+        if not parts:
+            return pa.table({})
+        table = pa.concat_tables(parts, promote_options="default")
+        return table.sort_by([("date", "ascending")]) if table.num_rows else table
+
+    def previous_taxonomy(self, dataset: str, day: Date, on_the_day: bool = False):
+        """The latest stored version before `day` (or on it, with `on_the_day`), or None."""
+        from kura_dagster.core.storage import tables
+        from kura_dagster.core.storage.topic_store import TAXONOMY, latest_version, read_version
+
+        version = (
+            latest_version(self.database, dataset, on_or_before=day)
+            if on_the_day
+            else latest_version(self.database, dataset, before=day)
+        )
+        if version is None:
+            return None
+        return tables.taxonomy_from_arrow(read_version(self.database, TAXONOMY, dataset, version))
+
+    @staticmethod
+    def no_taxonomy_assignments(chat_ids: list[str]) -> pa.Table:
+        """Every conversation `unassigned` when no taxonomy holds yet (none built on or before the day)."""
+        from kura_dagster.core.stages.taxonomy import UNASSIGNED
+
+        return pa.table(
+            {
+                "chat_id": pa.array(chat_ids, pa.string()),
+                "topic_id": pa.array([UNASSIGNED] * len(chat_ids), pa.string()),
+                "taxonomy_version": pa.array([None] * len(chat_ids), pa.date32()),
+                "distance": pa.array([None] * len(chat_ids), pa.float64()),
+            },
+            schema=TOPIC_ASSIGNMENTS_SCHEMA,
+        )
+
+    def used_ids(self, dataset: str, day: Date) -> set[str]:
+        """Every topic id of `dataset` in a stored lineage before `day`: never given twice, even after a death."""
+        from kura_dagster.core.storage.topic_store import lineage_until
+
+        stored = lineage_until(self.database, dataset, day)
+        if not stored.num_rows:
+            return set()
+        return set(
+            stored.filter(pc.less(stored.column("date"), pa.scalar(day, pa.date32())))
+            .column("topic_id")
+            .to_pylist()
+        )
+
+    def trend_history(
+        self, dataset: str, day: Date, lineage: pa.Table, taxonomy: pa.Table, run_days: set[Date]
+    ):
+        """What the trends need of the earlier versions: every lineage event up to `day` (births, deaths) and
+        the topics of the versions of the trends window (the last name of a topic that is gone)."""
+        from kura_dagster.core.stages.taxonomy import window_days
+        from kura_dagster.core.stages.topic_trends import history_from_arrow
+        from kura_dagster.core.storage.topic_store import lineage_until
+
+        stored = lineage_until(self.database, dataset, day)
+        if stored.num_rows:
+            # The run's own days come from its input: the store may hold an older write of them.
+            ours = pc.is_in(stored.column("date"), pa.array(sorted(run_days), pa.date32()))
+            stored = stored.filter(pc.invert(ours))
+        own = [
+            with_partition_columns(partition_slice(lineage, dataset, d), dataset, d)
+            for d in sorted(run_days)
+            if d <= day
+        ]
+        parts = [part for part in [stored, *own] if part.num_rows]
+        events = (
+            pa.concat_tables(parts, promote_options="default")
+            if parts
+            else TOPIC_LINEAGE_SCHEMA.empty_table()
+        )
+        columns = ["version", "topic_id", "parent_id", "level", "name"]
+        days = window_days(day, self.trends_window_days)
+        topics = self.window_rows("taxonomy", dataset, days, taxonomy, run_days, columns)
+        return history_from_arrow(events, topics if topics.num_rows else None, until=day)
+
+    def trend_options(self):
+        from kura_dagster.core.stages.topic_trends import TrendOptions
+
+        return TrendOptions(
+            window_days=self.trends_window_days,
+            recent_days=self.trends_recent_days,
+            min_count=self.trends_min_count,
+            alpha=self.trends_alpha,
+        )
+
+    @staticmethod
+    def empty_trends() -> pa.Table:
+        from kura_dagster.core.stages.topic_trends import TRENDS_SCHEMA
+
+        return TRENDS_SCHEMA.empty_table()
 
 
 def _required(client: LLMClient | None, setting: str) -> LLMClient:
@@ -326,6 +439,15 @@ def resources_from_settings(settings: Settings) -> dict[str, object]:
             home=str(settings.home),
             include_messages=settings.report_include_messages,
             trends_window_days=settings.trends_window_days,
+        ),
+        "topics": TopicsResource(
+            database=str(settings.duckdb_path),
+            window_days=settings.taxonomy_window_days,
+            sample_size=settings.taxonomy_sample_size,
+            trends_window_days=settings.trends_window_days,
+            trends_recent_days=settings.trends_recent_days,
+            trends_min_count=settings.trends_min_count,
+            trends_alpha=settings.trends_alpha,
         ),
         "landing_zone": LandingZone(data_dir=str(settings.data_dir), workers=settings.worker_count),
         "llm": llm_resource(settings),

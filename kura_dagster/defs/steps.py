@@ -27,6 +27,7 @@ from dagster import (
     MetadataValue,
     MultiPartitionsDefinition,
     asset,
+    multi_asset,
 )
 
 from kura_dagster.core.settings import Settings
@@ -48,6 +49,7 @@ class AssetDeclaration:
 
     compute: Callable[..., Any]
     arguments: dict[str, Any] = field(default_factory=dict)
+    multi: bool = False  # a `@multi_asset` (several tables from one step, each with its `AssetOut`)
 
     @property
     def name(self) -> str:
@@ -57,6 +59,14 @@ class AssetDeclaration:
         self, partitions_def: MultiPartitionsDefinition, backfill_policy: BackfillPolicy
     ) -> AssetsDefinition:
         # Every asset writes the one DuckDB file: they share the pool that the instance limits to one step.
+        if self.multi:
+            return multi_asset(
+                partitions_def=partitions_def,
+                backfill_policy=backfill_policy,
+                group_name=GROUP,
+                pool=POOL,
+                **self.arguments,
+            )(self.compute)
         return asset(
             partitions_def=partitions_def,
             backfill_policy=backfill_policy,
@@ -69,6 +79,11 @@ class AssetDeclaration:
 def pipeline_asset(**arguments: Any) -> Callable[[Callable[..., Any]], AssetDeclaration]:
     """Declare an asset of the pipeline; `build_assets` makes it with the settings' partitions."""
     return lambda compute: AssetDeclaration(compute, arguments)
+
+
+def pipeline_multi_asset(**arguments: Any) -> Callable[[Callable[..., Any]], AssetDeclaration]:
+    """Declare a multi-asset of the pipeline (`outs=...`), built like `pipeline_asset`."""
+    return lambda compute: AssetDeclaration(compute, arguments, multi=True)
 
 
 def build_assets(

@@ -222,10 +222,22 @@ def _launch_queued(
             default=len(order),
         )
 
+    def dataset_of(run) -> str:
+        keys = run_partition_keys(instance, run, partitions_def)
+        return keys[0].split("|")[0] if keys else run.run_id
+
     queued = sorted(
         (r.dagster_run for r in records if r.dagster_run.status == DagsterRunStatus.QUEUED), key=first_key
     )
-    for run in queued[: max(0, max_concurrent - in_flight)]:
+    # One run of a dataset at a time, its date ranges in order: each day's taxonomy is built from the
+    # version before it, which an earlier range's run writes (datasets still go in parallel).
+    busy = {dataset_of(r.dagster_run) for r in records if r.dagster_run.status in IN_FLIGHT}
+    launchable = []
+    for run in queued:
+        if dataset_of(run) not in busy:
+            busy.add(dataset_of(run))
+            launchable.append(run)
+    for run in launchable[: max(0, max_concurrent - in_flight)]:
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status != DagsterRunStatus.QUEUED:
             continue  # someone else (a daemon that just started) took it
@@ -389,12 +401,20 @@ def wait_for_backfill(
                     # A run whose worker died under a live code server ends FAILURE still holding its slot.
                     free_slots(instance, record.dagster_run.run_id)
                     finished = _finished(instance, record, partitions_def)
-                    done.update({key: finished for key in finished.partition_keys if key in order})
+                    # A partition may have several runs (the taxonomy's own runs follow the stages'): the
+                    # first failure among them is what the partition reports.
+                    done.update(
+                        {
+                            key: finished
+                            for key in finished.partition_keys
+                            if key in order and (key not in done or done[key].success)
+                        }
+                    )
                     if on_finished is not None:
                         on_finished(finished)
 
-            if len(done) == len(keys):
-                break
+            # Done when the backfill is: every partition having one finished run is not enough, as the
+            # self-dependent `taxonomy` (and what follows it) gets runs of its own, day after day.
             if backfill.status in BULK_ACTION_TERMINAL_STATUSES and not any(
                 r.dagster_run.status not in FINISHED for r in _backfill_runs(instance, backfill_id)
             ):

@@ -196,6 +196,8 @@ def run_partitions(
         ]
         for key in covered:
             dataset, day = by_key[key]
+            if key in results and not results[key].success:
+                continue  # a later run of the partition (the taxonomy's) does not hide an earlier failure
             results[key] = PartitionRun(dataset, day, run.run_id, run.success, run.seconds, run.error)
         if on_done is not None and covered:
             on_done([results[key] for key in covered], [position[key] for key in covered], len(keys))

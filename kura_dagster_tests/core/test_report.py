@@ -240,7 +240,7 @@ def test_without_a_tree_the_leaves_are_shown_as_roots(tmp_path):
 
 def test_settings_for_the_report(monkeypatch):
     assert Settings.from_env().report_include_messages is False
-    assert Settings.from_env().trends_window_days == 7
+    assert Settings.from_env().trends_window_days == 28
     monkeypatch.setenv("KURA_REPORT_INCLUDE_MESSAGES", "true")
     monkeypatch.setenv("KURA_TRENDS_WINDOW_DAYS", "14")
     assert Settings.from_env().report_include_messages is True

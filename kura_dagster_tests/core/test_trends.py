@@ -1,4 +1,5 @@
-"""Topics over time: nearest-centroid assignment across days, volumes, shares and emerging/fading flags."""
+"""The previous, per-day topics over time (compute_reference_trends): nearest-centroid assignment across
+days, volumes, shares and emerging/fading flags."""
 
 from datetime import date, timedelta
 
@@ -8,13 +9,13 @@ import pytest
 
 from kura_dagster.core.stages.topic_trends import (
     OTHER_ID,
-    TrendOptions,
-    compute_topic_trends,
     daily_embeddings_from_arrow,
     flag_topic,
     topics_at_level,
     window_days,
 )
+from kura_dagster.core.stages.topic_trends import ReferenceTrendOptions as TrendOptions
+from kura_dagster.core.stages.topic_trends import compute_reference_trends as compute_topic_trends
 from kura_dagster.core.types import Cluster
 
 END = date(2026, 11, 7)

@@ -175,6 +175,27 @@ def test_schedule_requests_yesterday_for_every_registered_dataset(kura_env, inst
     assert all(r.tags["kura/trigger"] == "daily_recluster" for r in requests)
 
 
+def test_schedule_assigns_yesterday_and_rebuilds_the_taxonomy_ending_yesterday(kura_env, instance, defs):
+    """The daily recluster is the taxonomy's daily rebuild: each request runs the pipeline job on yesterday's
+    partition, and that job materialises the taxonomy (window ending on its day), the assignments and trends."""
+    instance.add_dynamic_partitions("dataset", ["support_bot", "coding_assistant"])
+    at = datetime(2026, 11, 8, 2, 0, tzinfo=timezone.utc)
+    context = build_schedule_context(
+        instance=instance, scheduled_execution_time=at, repository_def=defs.get_repository_def()
+    )
+    schedule = defs.resolve_schedule_def("daily_recluster_schedule")
+    requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["coding_assistant|2026-11-07", "support_bot|2026-11-07"]
+    job = defs.resolve_job_def(schedule.job_name)
+    assets = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert {"taxonomy", "topic_lineage", "topic_assignments", "topic_trends", "report"} <= assets
+    # Every dataset's request targets yesterday in each asset: the taxonomy version of 2026-11-07 (its window
+    # ends that day), that day's assignments and trends.
+    for request in requests:
+        subset = job.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+        assert request.partition_key in subset
+
+
 def test_schedule_cron_comes_from_the_settings(kura_env, monkeypatch):
     settings = Settings.from_env()
     job = build_pipeline_job(kura_partitions(settings))

@@ -17,6 +17,9 @@ def test_definitions_load_with_six_partitioned_assets_and_code_versions(kura_env
         "base_clusters",
         "meta_clusters",
         "projections",
+        "taxonomy",
+        "topic_lineage",
+        "topic_assignments",
         "topic_trends",
         "report",
     }

@@ -1,19 +1,19 @@
-"""topic_trends and report through real Dagster runs: a window of days read through the partition mapping,
-rows in DuckDB, the explorer file written under KURA_HOME and linked from the materialisation."""
+"""The explorer and the topics through real Dagster runs: the window of days read from the store, the page
+written under KURA_HOME, linked from the materialisation, with the taxonomy's window view."""
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import date
 
-from dagster import DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance, materialize
 
-from kura_dagster.core.privacy.thresholds import HIDDEN_NAMES
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import read_table
 from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.defs.topics import build_topic_assets
 from kura_dagster.launch.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
@@ -21,7 +21,7 @@ DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 
 
 def assets(settings: Settings) -> list:
-    return [*build_pipeline_assets(settings), *build_explorer_assets(settings)]
+    return [*build_pipeline_assets(settings), *build_topic_assets(settings), *build_explorer_assets(settings)]
 
 
 def _setup(tmp_path):
@@ -37,7 +37,7 @@ def _setup(tmp_path):
     return settings, instance
 
 
-def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
+def test_the_explorer_shows_the_window_of_the_taxonomy_topics_day_by_day(tmp_path):
     settings, instance = _setup(tmp_path)
     result = materialize(
         assets(settings),
@@ -51,35 +51,10 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
     assert result.success
 
     last = DAYS[-1]
-    all_rows = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
-    assert {row["level"] for row in all_rows} <= {0, 1}
-    rows = [row for row in all_rows if row["level"] == 0]
-    window = [
-        date.fromisoformat(last) - timedelta(days=offset)
-        for offset in range(settings.trends_window_days - 1, -1, -1)
-    ]
-    roots = {
-        row["cluster_id"]: row["name"]
-        for row in read_table(settings.duckdb_path, "meta_clusters", "trend", last).to_pylist()
-        if row["parent_id"] is None
-    }
-    topics = {row["topic_id"] for row in rows}
-    assert topics - {"other"} == set(roots)  # the last day's top-level topics, followed back in time
-    assert all(row["topic"] == roots[row["topic_id"]] for row in rows if row["topic_id"] != "other")
-    assert sorted({row["day"] for row in rows}) == window and len(rows) == len(topics) * len(window)
-    # Each day's volumes add up to that day's embedded conversations; days without data have no share.
-    for day in window:
-        embedded = read_table(settings.duckdb_path, "embeddings", "trend", day).num_rows
-        day_rows = [row for row in rows if row["day"] == day]
-        assert sum(row["conversations"] for row in day_rows) == embedded, day
-        if embedded:
-            assert abs(sum(row["share"] for row in day_rows) - 1) < 1e-9
-        else:
-            assert all(row["share"] is None for row in day_rows)
-    assert {row["status"] for row in rows} <= {"emerging", "fading", "steady", "no_history", "not_flagged"}
-    # The first day has no earlier day in its window: no history to compare with.
-    first = read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[0]).to_pylist()
-    assert first and {row["status"] for row in first if row["topic_id"] != "other"} == {"no_history"}
+    taxonomy = read_table(settings.duckdb_path, "taxonomy", "trend", last).to_pylist()
+    trends = read_table(settings.duckdb_path, "topic_trends", "trend", last).to_pylist()
+    top = {row["topic_id"]: row for row in taxonomy if row["level"] == 0}
+    assert {row["topic_id"] for row in trends if row["level"] == 0} - {"unassigned", "hidden"} <= set(top)
 
     # The explorer of each day: a file under KURA_HOME, linked from that day's materialisation.
     events = {
@@ -98,14 +73,32 @@ def test_topic_trends_follow_the_last_days_topics_over_the_window(tmp_path):
         data["totals"]["conversations"]
         == read_table(settings.duckdb_path, "summaries", "trend", last).num_rows
     )
-    hidden = {cluster_id for cluster_id, name in roots.items() if name in HIDDEN_NAMES}
-    assert {
-        t["id"] for t in data["trends"]["topics"]
-    } == topics - hidden  # a hidden group's trend stays off the page
-    assert data["trends"]["level"] == 0
+    # The window view: the days of the window, each top-level topic of the taxonomy with one value a day,
+    # followed by its stable id (the same id on every day), with its status on the last day.
+    view = data["trends"]
+    assert view["days"] == DAYS and view["level"] == 0
+    shown = {t["id"]: t for t in view["topics"]}
+    assert set(shown) == {row["topic_id"] for row in trends if row["level"] == 0}
+    for day_index, day in enumerate(DAYS):
+        day_rows = read_table(settings.duckdb_path, "topic_trends", "trend", day).to_pylist()
+        for row in day_rows:
+            if row["level"] == 0 and row["topic_id"] in shown:
+                assert shown[row["topic_id"]]["counts"][day_index] == row["conversations"]
+        # Every day's conversations are counted once at the top level.
+        embedded = read_table(settings.duckdb_path, "embeddings", "trend", day).num_rows
+        assert sum(t["counts"][day_index] for t in view["topics"]) == embedded
+    statuses = {row["topic_id"]: row["status"] for row in trends if row["level"] == 0}
+    assert all(shown[i]["status"] == status for i, status in statuses.items())
+    lineage = read_table(settings.duckdb_path, "topic_lineage", "trend", last).to_pylist()
+    events_of = {row["topic_id"]: row["event"] for row in lineage}
+    assert all(t["event"] == events_of.get(t["id"]) for t in view["topics"])
+    # The per-day tree stays: the page's own clusters are that day's meta_clusters (hidden ones left out).
+    day_tree = read_table(settings.duckdb_path, "meta_clusters", "trend", last).num_rows
+    assert 0 < data["totals"]["clusters"] <= day_tree
 
 
 def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
+    """The taxonomy of a day run alone is built over its window from the days already in the store."""
     settings, instance = _setup(tmp_path)
     for day in DAYS[:2]:
         assert materialize(
@@ -121,17 +114,11 @@ def test_a_single_day_run_reads_earlier_days_already_materialised(tmp_path):
         resources=resources_from_settings(settings),
     )
     assert result.success
-    rows = [
-        row
-        for row in read_table(settings.duckdb_path, "topic_trends", "trend", DAYS[2]).to_pylist()
-        if row["level"] == 0
-    ]
-    volumes = {}
-    for row in rows:
-        volumes[row["day"]] = volumes.get(row["day"], 0) + row["conversations"]
-    assert [volumes[date.fromisoformat(day)] for day in DAYS] == [24, 36, 48]
-    metadata = result.asset_materializations_for_node("topic_trends")[0].metadata
-    assert metadata["days_with_conversations"].value == 3
+    taxonomy = read_table(settings.duckdb_path, "taxonomy", "trend", DAYS[2]).to_pylist()
+    parents = {row["parent_id"] for row in taxonomy}
+    assert sum(row["count"] for row in taxonomy if row["topic_id"] not in parents) == 24 + 36 + 48
+    metadata = result.asset_materializations_for_node("taxonomy")[0].metadata
+    assert metadata["window_conversations"].value == 24 + 36 + 48
 
 
 def test_report_waits_for_another_run_of_its_day_to_finish_its_steps(tmp_path):
@@ -147,7 +134,7 @@ def test_report_waits_for_another_run_of_its_day_to_finish_its_steps(tmp_path):
     settings, instance = _setup(tmp_path)
     key, day = partition_key("trend", DAYS[0]), date.fromisoformat(DAYS[0])
     everything = assets(settings)
-    report = next(asset for asset in everything if asset.key.path[-1] == "report")
+    report = next(asset for asset in everything if AssetKey("report") in asset.keys)
     assert materialize(
         everything, partition_key=key, instance=instance, resources=resources_from_settings(settings)
     ).success
@@ -197,7 +184,7 @@ def test_report_leaves_the_page_as_it_was_when_the_other_run_stays_part_way(tmp_
             connection, "summaries", "trend", day, read_partition(connection, "summaries", "trend", day)
         )
 
-    report = next(asset for asset in everything if asset.key.path[-1] == "report")
+    report = next(asset for asset in everything if AssetKey("report") in asset.keys)
     result = materialize(
         [report], partition_key=key, instance=instance, resources=resources_from_settings(settings)
     )

@@ -249,6 +249,7 @@ RARE_REQUESTS = [
 @pytest.fixture(scope="module")
 def rare_group(tmp_path_factory):
     from kura_dagster.defs.explorer import build_explorer_assets
+    from kura_dagster.defs.topics import build_topic_assets
     from kura_dagster_tests.conftest import make_conversations
 
     root = tmp_path_factory.mktemp("rare")
@@ -275,6 +276,7 @@ def rare_group(tmp_path_factory):
             [
                 *build_pipeline_assets(settings),
                 *build_pipeline_checks(settings),
+                *build_topic_assets(settings),
                 *build_explorer_assets(settings),
             ],
             partition_key=partition_key(DATASET, DAY),
@@ -349,7 +351,14 @@ def test_the_export_cluster_files_name_nothing_of_the_hidden_group(rare_group):
 def test_no_asset_metadata_names_or_describes_the_hidden_group(rare_group):
     _, result, _, rare_ids = rare_group
     materialised = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert materialised >= {"base_clusters", "meta_clusters", "projections", "topic_trends", "report"}
+    assert materialised >= {
+        "base_clusters",
+        "meta_clusters",
+        "projections",
+        "taxonomy",
+        "topic_trends",
+        "report",
+    }
     for event in result.all_events:
         text = str(event)
         assert rare_in(text) == [] and not [chat for chat in rare_ids if chat in text], event.event_type_value

@@ -22,6 +22,7 @@ from kura_dagster.defs.assets import build_pipeline_assets
 from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
+from kura_dagster.defs.topics import build_topic_assets
 from kura_dagster_tests.conftest import THEMES, kura_home_at, write_jsonl
 
 DAY = "2026-11-01"
@@ -85,7 +86,11 @@ def planted(tmp_path_factory):
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
         result = materialize(
-            [*build_pipeline_assets(settings), *build_explorer_assets(settings)],
+            [
+                *build_pipeline_assets(settings),
+                *build_topic_assets(settings),
+                *build_explorer_assets(settings),
+            ],
             partition_key=partition_key(DATASET, DAY),
             instance=instance,
             resources=resources_from_settings(settings),
@@ -130,7 +135,8 @@ def test_no_topic_is_named_or_described_by_a_person_or_a_place_in_the_tables(pla
         settings,
         "SELECT name, description, slug FROM kura.kura.base_clusters UNION ALL "
         "SELECT name, description, slug FROM kura.kura.meta_clusters UNION ALL "
-        "SELECT topic, '', '' FROM kura.kura.topic_trends",
+        "SELECT name, description, slug FROM kura.kura.taxonomy UNION ALL "
+        "SELECT name, '', '' FROM kura.kura.topic_trends",
     )
     assert len(named) > 8
     assert [text for text in named if found_in(text)] == []

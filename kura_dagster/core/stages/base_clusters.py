@@ -119,6 +119,32 @@ class KMeansClusteringMethod:
         with exact_kmeans_threads():
             return model.fit_predict(features).astype(np.int64)
 
+    def fit_predict_from(
+        self, features: np.ndarray, centres: np.ndarray, max_iter: int | None = None
+    ) -> np.ndarray:
+        """Labels of one k-means run whose Lloyd's iterations start at `centres` (k × d), renumbered densely.
+
+        What a taxonomy rebuild uses (`core.stages.taxonomy`): started from the previous version's leaves,
+        an unchanged window converges back to them, whatever the seed.
+        """
+        n_rows = features.shape[0]
+        k = min(len(centres), n_rows)
+        if k <= 1:
+            return np.zeros(n_rows, dtype=np.int64)
+        from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
+
+        if max_iter is None:  # as two_stage_kmeans: a good start needs few of the n·k iterations at scale
+            max_iter = 100 if n_rows <= self.large_input_rows else 25
+        model = KMeans(
+            n_clusters=k, init=centres[:k], n_init=1, random_state=self.random_state, max_iter=max_iter
+        )
+        with exact_kmeans_threads(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            labels = model.fit_predict(features)
+        _, dense = np.unique(labels, return_inverse=True)
+        return dense.astype(np.int64)
+
     def ward_centres(self, features: np.ndarray, k: int) -> np.ndarray | None:
         """k × d centroids of a Ward tree cut at k over a seeded sample, or None when Ward does not apply."""
         if self.init != "ward" or features.shape[1] > self.WARD_MAX_DIMS:

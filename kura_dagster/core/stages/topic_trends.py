@@ -1,44 +1,553 @@
-"""Topics over time: follow one reference tree's topics across a window of days.
+"""Topics over time on the taxonomy's stable ids: each day's share of every topic and its status.
 
-Each day is clustered on its own, so its cluster ids and even its clustering space (a per-day UMAP) are not
-comparable with another day's. What is comparable is the embedding model's space. So the reference day's
-tree (the last day of the window) is cut at a level, each topic gets the centroid of its members' unit
-embeddings, and every conversation of every day in the window goes to its nearest centroid by cosine
-similarity. A conversation further from its nearest topic than almost all of the reference day's conversations
-of that topic (below the `other_quantile` of their similarities) goes to "Other": where something new shows
-up first.
+`compute_topic_trends` takes one day, the daily conversation counts of the taxonomy's leaves (from
+`topic_assignments`) for the days up to it, the taxonomy in force that day and the lineage history, and
+returns one row per (topic_id, level): the day's conversations and share of every topic at every level (a
+parent's count is the sum of its leaves'), of `unassigned`, and of `hidden` (topics under the privacy
+thresholds, folded into one row per level and never flagged), so that each level's shares sum to 1 (for a
+day assigned with this version, as the daily assignment does).
 
-The same rule is applied to every day, the reference day included, so a topic's volume never jumps because
-the method changed between days (the reference day's volumes are therefore close to, not exactly, the tree's
-counts). A topic is *emerging* when its share of the last `recent_days` days is significantly higher than its
-share of the earlier days of the window (a two-proportion z-test) and at least `min_ratio` times it; *fading*
-is the mirror image. "Other" is never flagged: the tree was built from the reference day, so that day's
-conversations fit it better than earlier days' do by construction, and Other would always look like fading.
+Each row gets a status judged on that day from the days up to it, never from later days:
+- `new`: born (lineage event `born`, not in the dataset's first version) within the window, and significantly
+  above its share before its birth (a topic "born" only because the previous window happened to lack it is not
+  new). A split or a rename is not new: its content was there.
+- `emerging` / `fading`: the recent days' count against the baseline's share, with a quasi-binomial test
+  (exact quasi-Poisson tails) whose over-dispersion is estimated on the baseline days only (day-to-day variation
+  of the share beyond sampling noise), one-sided level `alpha`, and a minimum effect size: the share must also
+  move by `min_ratio`, with `min_count` conversations on the side that is larger.
+- `gone`: died in the recent days (lineage) after at least `min_count` conversations' worth of baseline, or
+  no conversation at all in the recent days where the baseline made that as unlikely as a fading flag needs.
+- `insufficient`: too few conversations (both sides under `min_count`), fewer than `min_baseline_days` days
+  with data before the recent ones, no data in the recent days, and the `hidden` row always.
+- `steady`: everything else.
 
-Trends are computed for the cut at each of `levels` (default the roots and the level below them): new
-themes are usually small and merge into a large root, where they barely move its share, while their own
-level-1 topic stands out. Deterministic: no randomness at all.
+The recent days are the last `recent_days` days ending on the judged day; the baseline is the rest of the
+`window_days` window before them: disjoint, and nothing is fitted on the days being judged (issue 16, where
+the old method fitted its cut-offs on the reference day and 9 of 17 "emerging" flags were false). Missing days
+are days without data: they count neither as zeros nor as days of baseline. Deterministic: no randomness.
+
+Below this, `compute_reference_trends` is the previous method (one reference day's tree followed over the window
+by nearest centroid), kept for the per-day explorer asset until it is rewired onto this one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import gammainc, gammaincc
 
+from kura_dagster.core.topics import UNASSIGNED
 from kura_dagster.core.types import Cluster, is_unclustered
 from kura_dagster.core.vectors import unit_rows
 
-OTHER_ID = "other"
-OTHER_NAME = "Other (far from every reference topic)"
-STATUSES = ("emerging", "fading", "steady", "no_history", "not_flagged")
+HIDDEN = "hidden"
+UNASSIGNED_NAME = "Unassigned (far from every topic)"
+HIDDEN_NAME = "Hidden (below the privacy thresholds)"
+STATUSES = ("new", "emerging", "steady", "fading", "gone", "insufficient")
+FLAGS = ("new", "emerging", "fading", "gone")  # the statuses that are alerts
 
 TRENDS_SCHEMA = pa.schema(
+    [
+        ("topic_id", pa.string()),
+        ("parent_id", pa.string()),
+        ("level", pa.int32()),
+        ("name", pa.string()),
+        ("conversations", pa.int64()),
+        ("share", pa.float64()),
+        ("status", pa.string()),
+        ("baseline_share", pa.float64()),
+        ("recent_share", pa.float64()),
+        ("p_value", pa.float64()),
+    ]
+)
+
+DailyCounts = Mapping[Date, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class TrendOptions:
+    """How a topic's status is judged; the defaults were tuned on the planted-topic benchmark (bench/trends.py)
+    with days of 100-300 conversations, and hold there with ≤ 1 false flag per 7 days."""
+
+    # Baseline + recent days (KURA_TRENDS_WINDOW_DAYS); also how long a birth stays "new".
+    window_days: int = 28
+    recent_days: int = 3  # the days judged against the rest of the window (KURA_TRENDS_RECENT_DAYS)
+    min_baseline_days: int = 5  # days with data before the recent ones needed to call anything but new/gone
+    min_count: int = 5  # conversations on the larger side of a change (KURA_TRENDS_MIN_COUNT)
+    alpha: float = 0.001  # one-sided level of the test (KURA_TRENDS_ALPHA): dozens of topics x levels a day
+    min_ratio: float = 1.5  # and the share must move by this factor, so big topics do not flag tiny shifts
+
+    def __post_init__(self) -> None:
+        if self.recent_days < 1 or self.window_days <= self.recent_days:
+            raise ValueError(
+                f"recent_days must be at least 1 and below window_days, got {self.recent_days} of {self.window_days}"
+            )
+        if self.min_ratio < 1 or not 0 < self.alpha < 1 or self.min_count < 1 or self.min_baseline_days < 1:
+            raise ValueError("min_ratio must be ≥ 1, alpha in (0, 1), min_count and min_baseline_days ≥ 1")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TrendOptions:
+        """The options a `Settings` chooses (KURA_TRENDS_WINDOW_DAYS, _RECENT_DAYS, _MIN_COUNT, _ALPHA)."""
+        return cls(
+            window_days=settings.trends_window_days,
+            recent_days=settings.trends_recent_days,
+            min_count=settings.trends_min_count,
+            alpha=settings.trends_alpha,
+        )
+
+
+class TopicLike(Protocol):
+    topic_id: str
+    parent_id: str | None
+    level: int
+    name: str
+    hidden: bool
+
+
+class TaxonomyLike(Protocol):
+    """What trends need of `taxonomy.Taxonomy`: its topics (any level)."""
+
+    topics: Sequence[TopicLike]
+
+
+@dataclass(frozen=True)
+class PastTopic:
+    """A topic as last seen in some version: what a `gone` row shows once it left the taxonomy."""
+
+    topic_id: str
+    parent_id: str | None
+    level: int
+    name: str
+
+
+@dataclass(frozen=True)
+class TrendHistory:
+    """What trends need from earlier taxonomy versions: births, deaths, merges (from `topic_lineage`), and the
+    last name and level of topics that are no longer in the taxonomy."""
+
+    first_version: Date | None = None  # the dataset's first version: its topics are not "new"
+    born: Mapping[str, Date] = field(default_factory=dict)
+    died: Mapping[str, Date] = field(default_factory=dict)
+    merged_into: Mapping[str, str] = field(default_factory=dict)
+    past: Mapping[str, PastTopic] = field(default_factory=dict)
+    splits: tuple[tuple[Date, str, str], ...] = ()  # (version, the new piece, the topic it split from)
+
+
+def _as_date(value: Any) -> Date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def history_from_rows(
+    lineage: Iterable[Mapping[str, Any]],
+    taxonomy: Iterable[Mapping[str, Any]] = (),
+    *,
+    until: Date | None = None,
+) -> TrendHistory:
+    """The history from `topic_lineage` rows (version, topic_id, event, related_id) and optionally `taxonomy`
+    rows (version, topic_id, parent_id, level, name) of earlier versions; versions after `until` are ignored.
+
+    Pass the dataset's whole lineage up to the judged day (it is small: one row per topic and version): its
+    earliest version is taken as the dataset's first, whose topics are never `new`."""
+    rows = sorted(
+        (r for r in lineage if until is None or _as_date(r["version"]) <= until),
+        key=lambda r: (_as_date(r["version"]), r["topic_id"]),
+    )
+    first = _as_date(rows[0]["version"]) if rows else None
+    born: dict[str, Date] = {}
+    died: dict[str, Date] = {}
+    merged: dict[str, str] = {}
+    splits: list[tuple[Date, str, str]] = []
+    for row in rows:
+        version, topic, event = _as_date(row["version"]), row["topic_id"], row["event"]
+        if event == "born":
+            born.setdefault(topic, version)
+            died.pop(topic, None)
+        elif event == "died":
+            died[topic] = version
+        elif event == "merged" and row.get("related_id"):
+            merged[topic] = row["related_id"]
+            died.pop(topic, None)
+        elif event == "split" and row.get("related_id"):
+            splits.append((version, topic, row["related_id"]))
+    past: dict[str, PastTopic] = {}
+    for row in sorted(
+        (r for r in taxonomy if until is None or _as_date(r["version"]) <= until),
+        key=lambda r: _as_date(r["version"]),
+    ):
+        past[row["topic_id"]] = PastTopic(
+            row["topic_id"], row.get("parent_id"), int(row["level"]), row["name"]
+        )
+    return TrendHistory(first, born, died, merged, past, tuple(splits))
+
+
+def history_from_arrow(
+    lineage: pa.Table, taxonomy: pa.Table | None = None, *, until: Date | None = None
+) -> TrendHistory:
+    """`history_from_rows` over the `topic_lineage` (and `taxonomy`) tables of a dataset."""
+    columns = ["version", "topic_id", "parent_id", "level", "name"]
+    topics = taxonomy.select(columns).to_pylist() if taxonomy is not None and taxonomy.num_rows else []
+    return history_from_rows(lineage.to_pylist(), topics, until=until)
+
+
+def history_from_taxonomies(versions: Iterable[Any], *, until: Date | None = None) -> TrendHistory:
+    """`history_from_rows` over `taxonomy.Taxonomy` versions in memory (their lineage and topics)."""
+    lineage, topics = [], []
+    for taxonomy in versions:
+        lineage += [
+            {
+                "version": taxonomy.version,
+                "topic_id": e.topic_id,
+                "event": e.event,
+                "related_id": e.related_id,
+            }
+            for e in taxonomy.lineage
+        ]
+        topics += [
+            {
+                "version": taxonomy.version,
+                "topic_id": t.topic_id,
+                "parent_id": t.parent_id,
+                "level": t.level,
+                "name": t.name,
+            }
+            for t in taxonomy.topics
+        ]
+    return history_from_rows(lineage, topics, until=until)
+
+
+def counts_under(
+    taxonomy: Any, daily: Mapping[Date, tuple[Sequence[str], np.ndarray]]
+) -> dict[Date, dict[str, int]]:
+    """{date: {leaf or 'unassigned': n}}: every day's conversations (chat ids and embeddings, as
+    `daily_embeddings_from_arrow` splits them) assigned to one taxonomy version, the judged day's.
+
+    The series compute_topic_trends reads can come from the stored daily assignments (each day under its own
+    version) or from this: one version for the whole window, so that a topic's series never changes because
+    the taxonomy was rebuilt (a leaf re-split, members moved between neighbours) while its content did not.
+    On the planted-topic benchmark's real path this is what keeps false flags down (bench/results/trends.md)."""
+    from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
+
+    counts: dict[Date, dict[str, int]] = {}
+    for day, (chat_ids, vectors) in sorted(daily.items()):
+        if len(chat_ids):
+            topics = assign_to_taxonomy(list(chat_ids), vectors, taxonomy).column("topic_id").to_pylist()
+            counts[day] = {}
+            for topic in topics:
+                counts[day][topic] = counts[day].get(topic, 0) + 1
+    return counts
+
+
+def daily_counts_from_arrow(assignments: pa.Table) -> dict[Date, dict[str, int]]:
+    """{date: {topic_id: conversations}} from `topic_assignments` rows of several days (a `date` column)."""
+    counts: dict[Date, dict[str, int]] = {}
+    if assignments.num_rows == 0:
+        return counts
+    for day, topic in zip(assignments.column("date").to_pylist(), assignments.column("topic_id").to_pylist()):
+        by_topic = counts.setdefault(_as_date(day), {})
+        by_topic[topic] = by_topic.get(topic, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One output row before its counts: a topic of a level's cut, `unassigned`, `hidden`, or a gone topic."""
+
+    key: str
+    parent_id: str | None
+    level: int
+    name: str
+    kind: str  # topic | unassigned | hidden | died
+
+
+class _Tree:
+    """The taxonomy's topics and, per level, where each id's conversations go."""
+
+    def __init__(self, taxonomy: TaxonomyLike, history: TrendHistory, died: Mapping[str, PastTopic]) -> None:
+        self.by_id = {topic.topic_id: topic for topic in taxonomy.topics}
+        parents = {topic.parent_id for topic in taxonomy.topics}
+        self.leaves = {tid for tid in self.by_id if tid not in parents}
+        self.history, self.died = history, died
+        deepest = max((t.level for t in taxonomy.topics), default=0)
+        self.levels = sorted({t.level for t in taxonomy.topics} | {p.level for p in died.values()}) or [0]
+        self.levels = list(range(0, max(max(self.levels), deepest) + 1))
+
+    def in_cut(self, topic: TopicLike, level: int) -> bool:
+        """The cut at `level`: its topics plus leaves that end above it, so every leaf is counted once."""
+        return topic.level == level or (topic.level < level and topic.topic_id in self.leaves)
+
+    def canonical(self, topic_id: str) -> str:
+        """Follow merges (a merged topic's conversations count for the topic it merged into)."""
+        seen = set()
+        while topic_id in self.history.merged_into and topic_id not in self.by_id and topic_id not in seen:
+            seen.add(topic_id)
+            topic_id = self.history.merged_into[topic_id]
+        return topic_id
+
+    def key(self, topic_id: str, level: int) -> str | None:
+        """The row of `level` that a conversation counted under `topic_id` belongs to."""
+        if topic_id == UNASSIGNED:
+            return UNASSIGNED
+        topic_id = self.canonical(topic_id)
+        if topic_id in self.died:
+            return topic_id if self.died[topic_id].level == level else None
+        topic = self.by_id.get(topic_id)
+        seen = set()
+        while topic is not None and topic.level > level and topic.topic_id not in seen:
+            seen.add(topic.topic_id)
+            topic = self.by_id.get(topic.parent_id) if topic.parent_id else None
+        if topic is None or not self.in_cut(topic, level):
+            # An id this taxonomy no longer has (nor its lineage), or a former leaf now above `level`: which
+            # row of this level those conversations belong to is unknown. They stay in the day's total, in no
+            # row (not in `unassigned`, whose series would then jump whenever the tree is reshaped).
+            return None
+        return HIDDEN if topic.hidden else topic.topic_id
+
+    def rows(self, level: int) -> list[_Row]:
+        rows = [
+            _Row(t.topic_id, t.parent_id, level, t.name, "topic")
+            for t in sorted(self.by_id.values(), key=lambda t: t.topic_id)
+            if self.in_cut(t, level) and not t.hidden
+        ]
+        rows += [
+            _Row(p.topic_id, p.parent_id, level, p.name, "died")
+            for p in sorted(self.died.values(), key=lambda p: p.topic_id)
+            if p.level == level
+        ]
+        rows.append(_Row(UNASSIGNED, None, level, UNASSIGNED_NAME, "unassigned"))
+        if any(t.hidden and self.in_cut(t, level) for t in self.by_id.values()):
+            rows.append(_Row(HIDDEN, None, level, HIDDEN_NAME, "hidden"))
+        return rows
+
+
+@dataclass(frozen=True)
+class Judgement:
+    status: str
+    baseline_share: float | None = None
+    recent_share: float | None = None
+    p_value: float | None = None
+
+
+def _tails(count: int, expected: float, dispersion: float) -> tuple[float, float]:
+    """P(X ≥ count) and P(X ≤ count) for a quasi-Poisson X of mean `expected` and variance
+    `dispersion` x `expected`: a Poisson in units of `dispersion` conversations (the regularised incomplete gamma
+    is its tail, continuous in the count). Exact tails, not a normal approximation: most topics hold a few
+    conversations a day, where the normal's right tail is far too thin and flagged steady small topics."""
+    mean = expected / dispersion
+    upper = float(gammainc(count / dispersion, mean)) if count > 0 else 1.0
+    lower = float(gammaincc(count / dispersion + 1, mean))
+    return upper, lower
+
+
+CHI2_1_MEDIAN = 0.454936  # median of χ² with one degree of freedom
+
+
+def overdispersion(counts: np.ndarray, totals: np.ndarray, share: float) -> float:
+    """Day-to-day variance of a share beyond binomial sampling, at least 1: the median squared Pearson residual
+    of the given days over χ²₁'s median. Estimated on baseline days only, so the days being judged never widen
+    or narrow their own cut-off; a median, so that a step inside the baseline (a topic that grew a week ago)
+    does not pass for noise and hide everything after it."""
+    days = totals > 0
+    if days.sum() < 3 or not 0 < share < 1:
+        return 1.0
+    expected = totals[days] * share
+    residuals = ((counts[days] - expected) ** 2) / (expected * (1 - share))
+    return max(1.0, float(np.median(residuals)) / CHI2_1_MEDIAN)
+
+
+@dataclass(frozen=True)
+class _Test:
+    """The recent days' count against the baseline's share: both tails and the effect sizes."""
+
+    count: int
+    total: int
+    baseline_share: float | None
+    recent_share: float | None
+    upper: float = 1.0
+    lower: float = 1.0
+
+    @property
+    def p_value(self) -> float | None:
+        return (
+            min(1.0, 2 * min(self.upper, self.lower))
+            if self.total and self.baseline_share is not None
+            else None
+        )
+
+    def grows(self, options: TrendOptions) -> bool:
+        return (
+            self.upper <= options.alpha
+            and self.count >= options.min_count
+            and self.recent_share >= options.min_ratio * self.baseline_share
+        )
+
+    def shrinks(self, options: TrendOptions) -> bool:
+        return (
+            self.lower <= options.alpha
+            and self.total * self.baseline_share >= options.min_count
+            and self.recent_share * options.min_ratio <= self.baseline_share
+        )
+
+
+def _test(counts: np.ndarray, totals: np.ndarray, recent: int) -> _Test:
+    base_c, base_n = counts[:-recent], totals[:-recent]
+    c, n = int(counts[-recent:].sum()), int(totals[-recent:].sum())
+    b, nb = int(base_c.sum()), int(base_n.sum())
+    test = _Test(c, n, b / nb if nb else None, c / n if n else None)
+    if n == 0 or nb == 0:
+        return test
+    share = max(b / nb, 0.5 / nb)  # a share never seen in the baseline is not known to be exactly 0
+    # Quasi-binomial variance φ·n·p(1-p), φ from the baseline days, widened by the baseline's own uncertainty.
+    dispersion = overdispersion(base_c, base_n, b / nb) * (1 - share) * (1 + n / nb)
+    upper, lower = _tails(c, n * share, dispersion)
+    return _Test(c, n, test.baseline_share, test.recent_share, upper, lower)
+
+
+def judge(counts: np.ndarray, totals: np.ndarray, recent: int, options: TrendOptions) -> Judgement:
+    """The status of one series (counts and day totals, oldest first, the last `recent` days judged)."""
+    test = _test(counts, totals, recent)
+    shares = (test.baseline_share, test.recent_share, test.p_value)
+    if test.total == 0 or test.baseline_share is None:
+        return Judgement("insufficient", *shares)
+    if int((totals[:-recent] > 0).sum()) < options.min_baseline_days:
+        return Judgement("insufficient", *shares)
+    if test.count < options.min_count and test.total * test.baseline_share < options.min_count:
+        return Judgement("insufficient", *shares)
+    if test.grows(options):
+        return Judgement("emerging", *shares)
+    if test.shrinks(options):
+        return Judgement("gone" if test.count == 0 else "fading", *shares)
+    return Judgement("steady", *shares)
+
+
+def judge_new(
+    counts: np.ndarray, totals: np.ndarray, since_birth: int, options: TrendOptions
+) -> Judgement | None:
+    """`new` when a topic born `since_birth` days ago (the judged day included) is significantly above its share
+    before its birth; None when it is not (it is then judged as any topic)."""
+    if since_birth >= len(counts):
+        return None
+    test = _test(counts, totals, since_birth)
+    if test.total and test.baseline_share is not None and test.grows(options):
+        return Judgement("new", test.baseline_share, test.recent_share, test.p_value)
+    return None
+
+
+def compute_topic_trends(
+    day: Date,
+    daily_counts: DailyCounts,
+    taxonomy: TaxonomyLike,
+    history: TrendHistory | None = None,
+    options: TrendOptions = TrendOptions(),
+) -> pa.Table:
+    """One row per (topic_id, level) for `day`: conversations, share and status (module docstring).
+
+    `daily_counts` maps days to {leaf topic_id or 'unassigned': conversations}; days after `day` are ignored,
+    days missing from it have no data (`counts_under` makes them under one version, the recommended source;
+    `daily_counts_from_arrow` reads stored assignments). `taxonomy` is the version in force on `day`;
+    `history` its lineage (`history_from_arrow`, `history_from_taxonomies`)."""
+    history = history or TrendHistory()
+    days = window_days(day, options.window_days)
+    start, recent_start = days[0], days[-options.recent_days]
+    # A topic that died in the recent days gets a row (its last name and level): the alert. Older deaths
+    # are no longer news, and the taxonomy no longer has them.
+    died = {
+        tid: history.past.get(tid) or PastTopic(tid, None, 0, tid)
+        for tid, when in history.died.items()
+        if recent_start <= when <= day and tid not in {t.topic_id for t in taxonomy.topics}
+    }
+    tree = _Tree(taxonomy, history, died)
+    totals = np.array([sum(daily_counts.get(d, {}).values()) for d in days], dtype=np.int64)
+    columns: dict[str, list] = {name: [] for name in TRENDS_SCHEMA.names}
+    for level in tree.levels:
+        series: dict[str, np.ndarray] = {}
+        for column, d in enumerate(days):
+            for topic_id, n in daily_counts.get(d, {}).items():
+                key = tree.key(topic_id, level)
+                if key is not None:
+                    series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+        since = _comparable_since(tree, level, start, day)
+        for row in tree.rows(level):
+            counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
+            judged_totals = totals
+            if row.key in since:  # days before a split are not comparable: no data for this row
+                judged_totals = totals.copy()
+                judged_totals[: (since[row.key] - start).days] = 0
+            judgement = _judge_row(row, counts, judged_totals, day, history, options)
+            columns["topic_id"].append(row.key)
+            columns["parent_id"].append(row.parent_id)
+            columns["level"].append(level)
+            columns["name"].append(row.name)
+            columns["conversations"].append(int(counts[-1]))
+            columns["share"].append(float(counts[-1] / totals[-1]) if totals[-1] else None)
+            columns["status"].append(judgement.status)
+            columns["baseline_share"].append(judgement.baseline_share)
+            columns["recent_share"].append(judgement.recent_share)
+            columns["p_value"].append(judgement.p_value)
+    return pa.Table.from_pydict(columns, schema=TRENDS_SCHEMA)
+
+
+def _comparable_since(tree: _Tree, level: int, start: Date, day: Date) -> dict[str, Date]:
+    """Per row of `level`, the last split inside the window that moved conversations into or out of it.
+
+    A piece that split from a topic had its earlier conversations counted under that topic: before the split
+    its own series is not zero but unknown, and the topic it left was larger than it is now. Comparing across
+    the split would flag both (the piece emerging, the source fading) when nothing changed but the taxonomy, so
+    each is judged on the days since. A split inside one row of a coarser level leaves that row alone."""
+    since: dict[str, Date] = {}
+    for version, piece, source in tree.history.splits:
+        if not start < version <= day:
+            continue
+        keys = {tree.key(piece, level), tree.key(source, level)}
+        if len(keys) > 1:
+            for key in keys - {UNASSIGNED, HIDDEN, None}:
+                since[key] = max(since.get(key, version), version)
+    return since
+
+
+def _judge_row(
+    row: _Row, counts: np.ndarray, totals: np.ndarray, day: Date, history: TrendHistory, options: TrendOptions
+) -> Judgement:
+    if row.kind == "hidden":
+        return Judgement("insufficient")  # under the privacy thresholds: never flagged
+    judgement = judge(counts, totals, options.recent_days, options)
+    if row.kind == "died":  # gone when the days before held enough of it for its absence to be news
+        recent = int(totals[-options.recent_days :].sum())
+        expected = recent * (judgement.baseline_share or 0.0)
+        status = "gone" if expected >= options.min_count else "insufficient"
+        return Judgement(status, judgement.baseline_share, judgement.recent_share)
+    born = _born_within(row.key, day, history, options) if row.kind == "topic" else None
+    if born is not None:
+        new = judge_new(counts, totals, (day - born).days + 1, options)
+        if new is not None:
+            return new
+    if row.kind == "unassigned" and judgement.status == "gone":
+        # not a topic: it is never born and never dies; its share dropping to 0 is a decline
+        return Judgement("fading", judgement.baseline_share, judgement.recent_share, judgement.p_value)
+    return judgement
+
+
+def _born_within(topic_id: str, day: Date, history: TrendHistory, options: TrendOptions) -> Date | None:
+    """Its birth, when after the dataset's first version (whose topics are all "born") and within the window."""
+    born = history.born.get(topic_id)
+    if born is None or history.first_version is None or born <= history.first_version:
+        return None
+    return born if day - timedelta(days=options.window_days) < born <= day else None
+
+
+# ---- The previous method: one reference day's tree followed over a window (per-day explorer asset) ----
+
+OTHER_ID = "other"
+OTHER_NAME = "Other (far from every reference topic)"
+REFERENCE_STATUSES = ("emerging", "fading", "steady", "no_history", "not_flagged")
+
+REFERENCE_TRENDS_SCHEMA = pa.schema(
     [
         ("day", pa.date32()),
         ("topic_id", pa.string()),
@@ -57,7 +566,7 @@ DailyEmbeddings = Mapping[Date, tuple[Sequence[str], np.ndarray]]
 
 
 @dataclass(frozen=True)
-class TrendOptions:
+class ReferenceTrendOptions:
     """How topics are followed and flagged; the defaults suit daily partitions of a few hundred chats."""
 
     window_days: int = 7
@@ -185,7 +694,7 @@ class TopicFlag:
 
 
 def flag_topic(
-    recent: int, recent_total: int, baseline: int, baseline_total: int, options: TrendOptions
+    recent: int, recent_total: int, baseline: int, baseline_total: int, options: ReferenceTrendOptions
 ) -> TopicFlag:
     """Emerging, fading or steady, from pooled counts of the recent days and of the days before them."""
     p_recent = recent / recent_total if recent_total else None
@@ -203,8 +712,11 @@ def flag_topic(
     return TopicFlag(status, p_recent, p_base, z)
 
 
-def compute_topic_trends(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, end: Date, options: TrendOptions = TrendOptions()
+def compute_reference_trends(
+    nodes: Sequence[Cluster],
+    daily: DailyEmbeddings,
+    end: Date,
+    options: ReferenceTrendOptions = ReferenceTrendOptions(),
 ) -> pa.Table:
     """One row per (day of the window, topic) with volume, share and the topic's flag.
 
@@ -213,17 +725,21 @@ def compute_topic_trends(
     """
     days = window_days(end, options.window_days)
     parts = [_trends_at_level(nodes, daily, days, level, options) for level in options.levels]
-    return pa.concat_tables([TRENDS_SCHEMA.empty_table(), *parts])
+    return pa.concat_tables([REFERENCE_TRENDS_SCHEMA.empty_table(), *parts])
 
 
 def _trends_at_level(
-    nodes: Sequence[Cluster], daily: DailyEmbeddings, days: Sequence[Date], level: int, options: TrendOptions
+    nodes: Sequence[Cluster],
+    daily: DailyEmbeddings,
+    days: Sequence[Date],
+    level: int,
+    options: ReferenceTrendOptions,
 ) -> pa.Table:
     end = days[-1]
     reference_ids, reference_vectors = daily.get(end, ([], np.zeros((0, 0))))
     topics, centroids = topic_centroids(topics_at_level(nodes, level), reference_ids, reference_vectors)
     if not topics:
-        return TRENDS_SCHEMA.empty_table()
+        return REFERENCE_TRENDS_SCHEMA.empty_table()
     thresholds = other_thresholds(reference_vectors, centroids, options.other_quantile)
     counts = np.zeros((len(topics) + 1, len(days)), dtype=np.int64)  # last row: Other
     for column, day in enumerate(days):
@@ -243,13 +759,17 @@ def _trends_at_level(
 
 
 def _trend_rows(
-    topics: Sequence[Cluster], counts: np.ndarray, days: Sequence[Date], level: int, options: TrendOptions
+    topics: Sequence[Cluster],
+    counts: np.ndarray,
+    days: Sequence[Date],
+    level: int,
+    options: ReferenceTrendOptions,
 ) -> pa.Table:
     totals = counts.sum(axis=0)
     recent = min(options.recent, len(days))
     split = len(days) - recent
     labels = [(topic.id, topic.name) for topic in topics] + [(OTHER_ID, OTHER_NAME)]
-    columns: dict[str, list] = {name: [] for name in TRENDS_SCHEMA.names}
+    columns: dict[str, list] = {name: [] for name in REFERENCE_TRENDS_SCHEMA.names}
     for row, (topic_id, name) in enumerate(labels):
         if row == len(topics) and counts[row].sum() == 0:
             continue  # no "Other" row when nothing fell outside the topics
@@ -273,7 +793,7 @@ def _trend_rows(
             columns["recent_share"].append(flag.recent_share)
             columns["baseline_share"].append(flag.baseline_share)
             columns["z"].append(flag.z)
-    return pa.Table.from_pydict(columns, schema=TRENDS_SCHEMA)
+    return pa.Table.from_pydict(columns, schema=REFERENCE_TRENDS_SCHEMA)
 
 
 def daily_embeddings_from_arrow(table: pa.Table) -> dict[Date, tuple[list[str], np.ndarray]]:

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kura_dagster.core.topics import LineageEvent, Taxonomy, Topic
 from kura_dagster.core.types import (
     USER_ID,
     Cluster,
@@ -380,3 +381,126 @@ def projections_to_arrow(projected: Sequence[ProjectedCluster]) -> pa.Table:
             "y": [p.y_coord for p in projected],
         },
     )
+
+
+# ------------------------------------------------------------------------------------------------- taxonomy
+# The taxonomy asset's two tables and the daily assignments (issue 16; the objects are `core.topics`).
+
+TAXONOMY_SCHEMA = pa.schema(
+    [
+        ("version", pa.date32()),
+        ("topic_id", pa.string()),
+        ("parent_id", pa.string()),
+        ("level", pa.int32()),
+        ("name", pa.string()),
+        ("description", pa.string()),
+        ("count", pa.int64()),
+        ("hidden", pa.bool_()),
+        ("slug", pa.string()),
+        ("centroid", pa.list_(pa.float32())),
+        ("radius", pa.float64()),
+        ("chat_ids", pa.list_(pa.string())),
+        ("window_start", pa.date32()),
+    ]
+)
+TOPIC_LINEAGE_SCHEMA = pa.schema(
+    [
+        ("version", pa.date32()),
+        ("topic_id", pa.string()),
+        ("event", pa.string()),
+        ("related_id", pa.string()),
+    ]
+)
+TOPIC_ASSIGNMENTS_SCHEMA = pa.schema(
+    [
+        ("chat_id", pa.string()),
+        ("topic_id", pa.string()),
+        ("taxonomy_version", pa.date32()),
+        ("distance", pa.float64()),
+    ]
+)
+SCHEMAS.update(
+    {
+        "taxonomy": TAXONOMY_SCHEMA,
+        "topic_lineage": TOPIC_LINEAGE_SCHEMA,
+        "topic_assignments": TOPIC_ASSIGNMENTS_SCHEMA,
+    }
+)
+
+
+def taxonomy_to_arrow(taxonomy: Taxonomy) -> pa.Table:
+    """One row per topic (table order: depth first, roots first); an empty window gives no row."""
+    topics = taxonomy.topics
+    return _table(
+        "taxonomy",
+        {
+            "version": [taxonomy.version] * len(topics),
+            "topic_id": [t.topic_id for t in topics],
+            "parent_id": [t.parent_id for t in topics],
+            "level": [t.level for t in topics],
+            "name": [t.name for t in topics],
+            "description": [t.description for t in topics],
+            "count": [t.count for t in topics],
+            "hidden": [t.hidden for t in topics],
+            "slug": [t.slug for t in topics],
+            "centroid": [np.asarray(t.centroid, dtype=np.float32) for t in topics],
+            "radius": [t.radius for t in topics],
+            "chat_ids": [list(t.chat_ids) for t in topics],
+            "window_start": [taxonomy.window_start] * len(topics),
+        },
+    )
+
+
+def lineage_to_arrow(taxonomy: Taxonomy) -> pa.Table:
+    """One row per lineage event of the version."""
+    events = taxonomy.lineage
+    return _table(
+        "topic_lineage",
+        {
+            "version": [taxonomy.version] * len(events),
+            "topic_id": [e.topic_id for e in events],
+            "event": [e.event for e in events],
+            "related_id": [e.related_id for e in events],
+        },
+    )
+
+
+def taxonomy_from_arrow(table: pa.Table, lineage: pa.Table | None = None) -> Taxonomy | None:
+    """The version stored in `table` (the rows of one version; extra columns such as dataset and date are
+    ignored), with its lineage rows when given; None when the table has no row (no version, or a version
+    of an empty window, which has no topic to assign to)."""
+    if table.num_rows == 0:
+        return None
+    rows = table.select(TAXONOMY_SCHEMA.names).to_pylist()
+    versions = {_as_date(r["version"]) for r in rows}
+    if len(versions) != 1:
+        raise ValueError(f"taxonomy table holds {len(versions)} versions; pass the rows of one")
+    topics = tuple(
+        Topic(
+            topic_id=r["topic_id"],
+            parent_id=r["parent_id"],
+            level=r["level"],
+            name=r["name"],
+            description=r["description"],
+            slug=r["slug"],
+            count=r["count"],
+            hidden=bool(r["hidden"]),
+            centroid=np.asarray(r["centroid"] or [], dtype=np.float32),
+            radius=float(r["radius"]),
+            chat_ids=tuple(r["chat_ids"] or ()),
+        )
+        for r in rows
+    )
+    events = () if lineage is None else lineage_from_arrow(lineage)
+    return Taxonomy(versions.pop(), _as_date(rows[0]["window_start"]), topics, events)
+
+
+def lineage_from_arrow(table: pa.Table) -> tuple[LineageEvent, ...]:
+    return tuple(
+        LineageEvent(r["topic_id"], r["event"], r["related_id"])
+        for r in table.select(["topic_id", "event", "related_id"]).to_pylist()
+    )
+
+
+def _as_date(value):
+    return value.date() if hasattr(value, "date") and callable(value.date) else value

@@ -72,7 +72,7 @@ class InconsistentPartition(ValueError):
 def _check_one_version(dataset: str, day: str, generations: dict[str, int], tree: str) -> None:
     """Each (table, a table built from it) that the page puts together must have been written in that order.
     Between two steps of a run it is the other way round: new summaries under the old tree."""
-    for source, built in (("summaries", tree), (tree, "projections"), ("meta_clusters", "topic_trends")):
+    for source, built in (("summaries", tree), (tree, "projections"), ("summaries", "topic_trends")):
         if source in generations and built in generations and generations[built] < generations[source]:
             raise InconsistentPartition(
                 f"dataset '{dataset}' on {day} is part-way through a rewrite: its {source} were written after its "
@@ -88,6 +88,7 @@ def load_report_data(
     *,
     include_messages: bool = False,
     thresholds: Thresholds | None = None,
+    window_days: int = 28,
 ) -> dict:
     """Read one partition's tables (read-only, in one snapshot) and build the explorer's data.
 
@@ -115,6 +116,11 @@ def load_report_data(
             )
             read["meta_clusters"] = read["base_clusters"]
     _check_one_version(dataset, day, generations, tree)
+    trends, lineage = (
+        _window_trends(database, dataset, when, window_days)
+        if read["topic_trends"].num_rows
+        else (None, None)
+    )
     return build_report_data(
         dataset,
         day,
@@ -122,10 +128,25 @@ def load_report_data(
         meta_clusters=read["meta_clusters"],
         projections=read["projections"],
         conversations=read.get("conversations"),
-        trends=read["topic_trends"],
+        trends=trends,
+        lineage=lineage,
         include_messages=include_messages,
         thresholds=thresholds,
     )
+
+
+def _window_trends(database: Path, dataset: str, day, window_days: int):
+    """The `topic_trends` of the `window_days` days ending on `day`, and the lineage of the taxonomy version in
+    force on `day` (the window view)."""
+    from datetime import timedelta
+
+    from kura_dagster.core.storage.topic_store import LINEAGE, TRENDS, latest_version, read_days, read_version
+
+    days = [day - timedelta(days=offset) for offset in range(window_days - 1, -1, -1)]
+    trends = read_days(database, TRENDS, dataset, days)
+    version = latest_version(database, dataset, on_or_before=day)
+    lineage = read_version(database, LINEAGE, dataset, version) if version is not None else None
+    return trends, lineage
 
 
 def write_report(
@@ -137,6 +158,7 @@ def write_report(
     include_messages: bool = False,
     allow_empty: bool = False,
     thresholds: Thresholds | None = None,
+    window_days: int = 28,
 ) -> ReportResult:
     """Write the explorer of (dataset, day) to `out`.
 
@@ -145,7 +167,14 @@ def write_report(
     `thresholds` in force, the page says which setting would show the groups they hide.
     """
     started = time.perf_counter()
-    data = load_report_data(database, dataset, day, include_messages=include_messages, thresholds=thresholds)
+    data = load_report_data(
+        database,
+        dataset,
+        day,
+        include_messages=include_messages,
+        thresholds=thresholds,
+        window_days=window_days,
+    )
     if not allow_empty and not data["totals"]["conversations"] and not data["totals"]["clusters"]:
         raise ValueError(
             f"nothing to report for dataset '{dataset}' on {day}: run `kura-dagster run "

@@ -170,64 +170,73 @@ def _messages(conversations: pa.Table | None, chat_ids: Sequence[str]) -> list[l
     ]
 
 
-def _trends(trends: pa.Table | None, unshown: set[str] = frozenset()) -> dict | None:
-    """The page's topics over time; topics hidden by the privacy thresholds are left out (their volume over
-    the days is their members' behaviour)."""
-    rows = [
-        row
-        for row in _rows(
-            trends,
-            [
-                "day",
-                "topic_id",
-                "topic",
-                "level",
-                "conversations",
-                "share",
-                "status",
-                "recent_share",
-                "baseline_share",
-                "z",
-            ],
-        )
-        if row["topic_id"] not in unshown
-    ]
+def _trends(trends: pa.Table | None, lineage: pa.Table | None = None) -> dict | None:
+    """The window view: each topic of the taxonomy in force on the page's day, its daily series over the days
+    of `trends` (the `topic_trends` rows of the window, with their `date`), its status on the last day and
+    its lineage event in that version. Topics are the taxonomy's stable ids (`topic_id`), so one series
+    follows one topic from day to day; hidden topics are one `hidden` row per level, never flagged."""
+    rows = _rows(
+        trends,
+        [
+            "date",
+            "topic_id",
+            "level",
+            "name",
+            "conversations",
+            "share",
+            "status",
+            "recent_share",
+            "baseline_share",
+            "p_value",
+        ],
+    )
     if not rows:
         return None
-    days = sorted({row["day"] for row in rows})
+    days = sorted({row["date"] for row in rows})
     column = {day: i for i, day in enumerate(days)}
+    last = days[-1]
+    events = {row["topic_id"]: row for row in _rows(lineage, ["topic_id", "event", "related_id"])}
     topics: dict[tuple[int, str], dict] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r["date"]):
         topic = topics.setdefault(
             (row["level"] or 0, row["topic_id"]),
             {
                 "id": row["topic_id"],
-                "name": row["topic"],
-                "status": row["status"],
                 "level": row["level"],
-                "recent_share": _number(row["recent_share"]),
-                "baseline_share": _number(row["baseline_share"]),
-                "z": _number(row["z"], 2),
                 "counts": [0] * len(days),
                 "shares": [None] * len(days),
             },
         )
-        topic["counts"][column[row["day"]]] = row["conversations"]
-        topic["shares"][column[row["day"]]] = _number(row["share"])
-    ordered = sorted(topics.values(), key=lambda t: (t["id"] == "other", -sum(t["counts"]), t["name"]))
+        topic["counts"][column[row["date"]]] = row["conversations"]
+        topic["shares"][column[row["date"]]] = _number(row["share"])
+        # What the last day says: its name, status and the shares it was judged on.
+        topic.update(
+            name=row["name"] or row["topic_id"],
+            status=row["status"] if row["date"] == last else "gone",
+            recent_share=_number(row["recent_share"]),
+            baseline_share=_number(row["baseline_share"]),
+            p_value=_number(row["p_value"], 4),
+        )
+        event = events.get(row["topic_id"])
+        topic["event"] = event["event"] if event else None
+        topic["related_id"] = event["related_id"] if event else None
+    special = ("unassigned", "hidden", "other")
+    ordered = sorted(topics.values(), key=lambda t: (t["id"] in special, -sum(t["counts"]), t["name"]))
     top = min(t["level"] or 0 for t in ordered)
-    # The chart follows the top cut; of the finer cuts, only topics on the move (and not already a top topic).
-    top_ids = {t["id"] for t in ordered if t["level"] == top}
+    # The chart follows the top level; of the finer levels, only topics flagged on the day.
     moving = [
-        t
-        for t in ordered
-        if t["level"] != top and t["id"] not in top_ids and t["status"] in ("emerging", "fading")
+        t for t in ordered if t["level"] != top and t["status"] in ("new", "emerging", "fading", "gone")
     ]
     return {
         "days": [day.isoformat() for day in days],
         "level": top,
         "topics": [t for t in ordered if t["level"] == top],
         "subtopics": moving,
+        "lineage": [
+            {"id": e["topic_id"], "event": e["event"], "related_id": e["related_id"]}
+            for e in events.values()
+            if e["event"] != "kept"
+        ],
     }
 
 
@@ -309,6 +318,7 @@ def build_report_data(
     projections: pa.Table | None = None,
     conversations: pa.Table | None = None,
     trends: pa.Table | None = None,
+    lineage: pa.Table | None = None,
     include_messages: bool = False,
     thresholds: Thresholds | None = None,
 ) -> dict:
@@ -400,5 +410,5 @@ def build_report_data(
         "include_messages": include_messages,
         "clusters": clusters,
         "conversations": conversation_columns,
-        "trends": _trends(trends, unshown),
+        "trends": _trends(trends, lineage),
     }

@@ -777,7 +777,7 @@
     return node;
   }
   function topicColour(topic, n) {
-    if (topic.id === "other") return OTHER_COLOUR;
+    if (topic.id === "other" || topic.id === "unassigned" || topic.id === "hidden") return OTHER_COLOUR;
     const i = indexOfId.get(topic.id);
     if (i !== undefined) return PALETTE[rootIndex.get(rootOf[i]) % PALETTE.length]; // its top-level topic's colour
     return PALETTE[n % PALETTE.length];
@@ -788,7 +788,7 @@
     const trends = DATA.trends;
     if (!trends || !trends.topics.length) {
       body.appendChild(el("p", { class: "muted", text: "No topic trends for this partition yet: materialise the " +
-        "topic_trends asset (kura-dagster run) to follow this day's topics over the days before it." }));
+        "taxonomy and topic_trends assets (kura-dagster run) to follow the dataset's topics over the days before it." }));
       return;
     }
     const days = trends.days;
@@ -812,7 +812,7 @@
       topic.shares.forEach((s, d) => { if (s !== null) path += `${path ? "L" : "M"}${X(d).toFixed(1)},${Y(s).toFixed(1)}`; });
       const group = svg("g", { class: "trend-line", "data-topic": topic.id });
       group.appendChild(svg("path", { d: path, fill: "none", stroke: colour, "stroke-width": topic.status === "steady" ? 1.5 : 2.5,
-        "stroke-dasharray": topic.id === "other" ? "4 3" : "none" }));
+        "stroke-dasharray": ["other", "unassigned", "hidden"].includes(topic.id) ? "4 3" : "none" }));
       topic.shares.forEach((s, d) => {
         if (s === null) return;
         const dot = svg("circle", { cx: X(d), cy: Y(s), r: 3, fill: colour });
@@ -824,27 +824,39 @@
     body.appendChild(chart);
     body.appendChild(trendTable(trends.topics, "Topic"));
     if (trends.subtopics && trends.subtopics.length) {
-      body.appendChild(el("h3", { text: "Sub-topics on the move" }));
+      body.appendChild(el("h3", { text: "Sub-topics flagged on this day" }));
       body.appendChild(trendTable(trends.subtopics, "Sub-topic (level " + (trends.level + 1) + " and below)"));
     } else {
-      body.appendChild(el("p", { class: "muted", text: "No finer sub-topic is emerging or fading." }));
+      body.appendChild(el("p", { class: "muted", text: "No finer sub-topic is new, emerging, fading or gone." }));
     }
-    body.appendChild(el("p", { class: "muted", text: `Each day's conversations assigned to this day's topics by ` +
-      `nearest centroid in embedding space, ${days[0]} to ${days[days.length - 1]}. Recent = the last days of the ` +
-      `window, earlier = the days before; flagged when the change in share is significant and large. ` +
-      `“Other” holds conversations far from every topic of this day; it is not flagged.` }));
+    if (trends.lineage && trends.lineage.length) {
+      body.appendChild(el("h3", { text: "Changes in this taxonomy version" }));
+      const list = el("ul", { class: "lineage" });
+      for (const e of trends.lineage) {
+        const related = e.related_id ? (e.event === "split" ? ` from ${e.related_id}` : e.event === "merged" ? ` into ${e.related_id}` : ` (${e.related_id})`) : "";
+        list.appendChild(el("li", { text: `${e.id}: ${e.event}${related}` }));
+      }
+      body.appendChild(list);
+    }
+    body.appendChild(el("p", { class: "muted", text: `The dataset's taxonomy (topics that keep their id from day ` +
+      `to day), each day's conversations assigned to its nearest topic, ${days[0]} to ${days[days.length - 1]}. ` +
+      `Recent = the last days of the window, earlier = the days before; flagged when the change in share is ` +
+      `significant and large. “unassigned” holds conversations far from every topic, “hidden” the topics below ` +
+      `the privacy thresholds; neither is flagged.` }));
   }
   function trendTable(list, heading) {
     const table = el("table", { class: "trend-table" });
-    table.appendChild(el("tr", {}, ["", heading, "Trend", "Recent share", "Earlier share", "Conversations"].map((h) => el("th", { text: h }))));
+    table.appendChild(el("tr", {}, ["", heading, "Trend", "Change", "Recent share", "Earlier share", "Conversations"].map((h) => el("th", { text: h }))));
     list.forEach((topic, n) => {
       const i = indexOfId.get(topic.id);
       const name = i !== undefined ? el("span", { class: "link", text: topic.name, onclick: () => select(i, true) }) : el("span", { text: topic.name });
       const arrow = topic.status === "emerging" ? "▲ emerging" : topic.status === "fading" ? "▼ fading" : topic.status.replace("_", " ");
+      const change = topic.event ? topic.event + (topic.related_id ? ` (${topic.related_id})` : "") : "";
       table.appendChild(el("tr", { "data-status": topic.status }, [
         el("td", {}, [el("span", { class: "swatch", style: `background:${topicColour(topic, n)}` })]),
         el("td", {}, [name]),
         el("td", {}, [el("span", { class: "badge " + topic.status, text: arrow })]),
+        el("td", { text: change }),
         el("td", { class: "num", text: pct(topic.recent_share) }),
         el("td", { class: "num", text: pct(topic.baseline_share) }),
         el("td", { class: "num", text: fmt(topic.counts.reduce((a, b) => a + b, 0)) }),
