@@ -475,11 +475,12 @@ def compute_topic_trends(
         since = _comparable_since(tree, level, start, day)
         for row in tree.rows(level):
             counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
-            judged_totals = totals
+            judged_counts, judged_totals = counts, totals
             if row.key in since:  # days before a split are not comparable: no data for this row
-                judged_totals = totals.copy()
-                judged_totals[: (since[row.key] - start).days] = 0
-            judgement = _judge_row(row, counts, judged_totals, day, history, options)
+                cut = (since[row.key] - start).days
+                judged_counts, judged_totals = counts.copy(), totals.copy()
+                judged_counts[:cut], judged_totals[:cut] = 0, 0
+            judgement = _judge_row(row, judged_counts, judged_totals, day, history, options)
             columns["topic_id"].append(row.key)
             columns["parent_id"].append(row.parent_id)
             columns["level"].append(level)
