@@ -322,6 +322,10 @@ def test_a_split_inside_the_window_flags_neither_the_piece_nor_the_topic_it_left
     # Without the lineage the same counts look like a change: the piece from nothing, its source shrinking.
     blind = rows_by_id(compute_topic_trends(DAY, counts, Tax(split), HISTORY))
     assert blind["t00007"]["status"] == "emerging" and blind["t00006"]["status"] == "fading"
+    # Counts under one version (counts_under) need no restart: the lineage's splits are then left alone.
+    one = TrendOptions(daily_versions=False)
+    trusted = rows_by_id(compute_topic_trends(DAY, counts, Tax(split), history, one))
+    assert trusted["t00007"]["status"] == "emerging" and trusted["t00006"]["status"] == "fading"
 
 
 def test_counts_under_one_version_assign_every_day_to_its_nearest_leaf():
