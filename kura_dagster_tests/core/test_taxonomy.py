@@ -58,6 +58,14 @@ def span(first_offset, count):
     return [FIRST + timedelta(days=first_offset + i) for i in range(count)]
 
 
+def root_of_chat(taxonomy):
+    found = {}
+    for leaf in taxonomy.leaves():
+        above = taxonomy.ancestors(leaf.topic_id)
+        found.update(dict.fromkeys(leaf.chat_ids, above[-1] if above else leaf.topic_id))
+    return found
+
+
 def assert_tree_partitions(taxonomy, chat_ids):
     """Every conversation of the window is in exactly one leaf, and each parent holds its children's."""
     leaf_members = [chat for leaf in taxonomy.leaves() for chat in leaf.chat_ids]
@@ -91,6 +99,8 @@ def test_rebuild_one_day_later_keeps_the_ids_of_continuing_topics(days):
     assert np.mean([before[c] == after[c] for c in shared]) >= 0.9
     events = Counter(e.event for e in second.lineage)
     assert events["kept"] + events["renamed"] >= 0.8 * len(first.topics)
+    roots = [root_of_chat(version) for version in (first, second)]
+    assert np.mean([roots[0][c] == roots[1][c] for c in shared]) >= 0.9, "the tree keeps its roots"
     leaf_ids = {t.topic_id for t in first.leaves()}
     parents = [e for e in second.lineage if e.topic_id not in leaf_ids and e.event in ("kept", "renamed")]
     assert parents, "parents keep their ids too"
