@@ -45,6 +45,7 @@ The data is read from ../shared/eval and never copied into the repository.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections import Counter, defaultdict
@@ -402,7 +403,8 @@ def evaluate(
                             views[d] = a.window_view(d, options.window_days)
                         return views[d]
 
-                    result = judge_run(run, real, lambda d, v=view: statuses_new(v(d), d, options), view)
+                    one = dataclasses.replace(options, daily_versions=False)  # counts under one version
+                    result = judge_run(run, real, lambda d, v=view: statuses_new(v(d), d, one), view)
                 tallies[mode].add(result, null)
             print(f"  {dataset} seed {seed}{' null' if null else ''}: done", file=sys.stderr, flush=True)
     return {mode: tally.figures() for mode, tally in tallies.items()}
@@ -435,7 +437,7 @@ def markdown(results: dict, commands: Sequence[str], options: TrendOptions) -> s
         "",
         "Modes: `oracle` = the new trends on label assignments (statistics alone); `e2e` = the new trends on the "
         "real path (local summaries + embeddings, daily taxonomy rebuild with stable ids, daily assignment); "
-        "`before` = the previous method's flag (7-day window, last 2 days recent, reference day's topics, "
+        "`e2e-window` = the same real path, but each judged day's series is the trends window re-assigned to that day's version (`counts_under`, `daily_versions=False`); `before` = the previous method's flag (7-day window, last 2 days recent, reference day's topics, "
         "two-proportion z ≥ 1.96 and ratio ≥ 1.5) on the same oracle assignments.",
     ]
     return "\n".join(lines) + "\n"

@@ -308,9 +308,24 @@ def test_a_split_inside_the_window_flags_neither_the_piece_nor_the_topic_it_left
     assert (
         rows_by_id(compute_topic_trends(DAY, counts, Tax(split), history), 0)["t00002"]["status"] == "steady"
     )
+    # An older split: both are judged on the days since it, with shares of those days only.
+    history_older = history_from_rows(
+        [{"version": WINDOW[15], "topic_id": "t00007", "event": "split", "related_id": "t00006"}]
+    )
+    older = series(lambda _: STEADY, seed=11)
+    for day in WINDOW[15:]:
+        moved = older[day].get("t00006", 0) // 2
+        older[day]["t00006"] -= moved
+        older[day]["t00007"] = moved
+    cards = rows_by_id(compute_topic_trends(DAY, older, Tax(split), history_older))["t00006"]
+    assert cards["status"] == "steady" and cards["baseline_share"] == pytest.approx(0.075, abs=0.02)
     # Without the lineage the same counts look like a change: the piece from nothing, its source shrinking.
     blind = rows_by_id(compute_topic_trends(DAY, counts, Tax(split), HISTORY))
     assert blind["t00007"]["status"] == "emerging" and blind["t00006"]["status"] == "fading"
+    # Counts under one version (counts_under) need no restart: the lineage's splits are then left alone.
+    one = TrendOptions(daily_versions=False)
+    trusted = rows_by_id(compute_topic_trends(DAY, counts, Tax(split), history, one))
+    assert trusted["t00007"]["status"] == "emerging" and trusted["t00006"]["status"] == "fading"
 
 
 def test_counts_under_one_version_assign_every_day_to_its_nearest_leaf():

@@ -83,6 +83,10 @@ class TrendOptions:
     min_count: int = 5  # conversations on the larger side of a change (KURA_TRENDS_MIN_COUNT)
     alpha: float = 0.001  # one-sided level of the test (KURA_TRENDS_ALPHA): dozens of topics x levels a day
     min_ratio: float = 1.5  # and the share must move by this factor, so big topics do not flag tiny shifts
+    # True: each day's counts come from that day's own version (stored assignments), so a split restarts the
+    # comparison of the piece and of the topic it left. False: every day was assigned to the judged day's
+    # version (`counts_under`), whose series are comparable across splits already.
+    daily_versions: bool = True
 
     def __post_init__(self) -> None:
         if self.recent_days < 1 or self.window_days <= self.recent_days:
@@ -472,14 +476,15 @@ def compute_topic_trends(
                 key = tree.key(topic_id, level)
                 if key is not None:
                     series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
-        since = _comparable_since(tree, level, start, day)
+        since = _comparable_since(tree, level, start, day) if options.daily_versions else {}
         for row in tree.rows(level):
             counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
-            judged_totals = totals
+            judged_counts, judged_totals = counts, totals
             if row.key in since:  # days before a split are not comparable: no data for this row
-                judged_totals = totals.copy()
-                judged_totals[: (since[row.key] - start).days] = 0
-            judgement = _judge_row(row, counts, judged_totals, day, history, options)
+                cut = (since[row.key] - start).days
+                judged_counts, judged_totals = counts.copy(), totals.copy()
+                judged_counts[:cut], judged_totals[:cut] = 0, 0
+            judgement = _judge_row(row, judged_counts, judged_totals, day, history, options)
             columns["topic_id"].append(row.key)
             columns["parent_id"].append(row.parent_id)
             columns["level"].append(level)
