@@ -390,6 +390,9 @@ class TopicsResource(ConfigurableResource):
             recent_days=self.trends_recent_days,
             min_count=self.trends_min_count,
             alpha=self.trends_alpha,
+            # topic_trends counts every day of the window under the judged day's version (`counts_under`):
+            # its series are comparable across splits already, so none restarts at a split.
+            daily_versions=False,
         )
 
     @staticmethod
