@@ -105,12 +105,9 @@ def load(files: list[dict]):
 
 
 def build_child(files: list[dict], previous_path: str | None, out_path: str, seed: int) -> dict:
-    from kura_dagster.core.privacy.thresholds import PrivacyGuard, Thresholds
+    from taxonomy_models import build_local_taxonomy
+
     from kura_dagster.core.settings import Settings
-    from kura_dagster.core.stages.base_clusters import KMeansClusteringMethod
-    from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel
-    from kura_dagster.core.stages.naming import KeywordClusterNamer
-    from kura_dagster.core.stages.taxonomy import TaxonomyOptions, build_taxonomy
     from kura_dagster.core.storage import tables
 
     settings = Settings.from_env()
@@ -120,29 +117,15 @@ def build_child(files: list[dict], previous_path: str | None, out_path: str, see
     if previous_path:
         previous = tables.taxonomy_from_arrow(pq.read_table(previous_path))
     started = time.perf_counter()
-    taxonomy = build_taxonomy(
+    taxonomy = build_local_taxonomy(
+        settings,
         summaries,
         vectors,
         version=date.fromisoformat(files[-1]["day"]),
         window_start=date.fromisoformat(files[0]["day"]),
         previous=previous,
-        clustering_method=KMeansClusteringMethod(
-            target_cluster_size=settings.target_cluster_size,
-            random_state=seed,
-            max_clusters=settings.max_base_clusters,
-        ),
-        namer=KeywordClusterNamer(),
-        meta_model=AgglomerativeMetaClusterModel(
-            max_roots=settings.max_roots, branching=settings.meta_branching
-        ),
-        privacy=PrivacyGuard(Thresholds(settings.min_cluster_size, settings.min_cluster_users)),
-        options=TaxonomyOptions(
-            window_days=len(files),
-            sample_size=settings.taxonomy_sample_size,
-            random_state=seed,
-            lexical_weight=settings.lexical_weight,
-            manifold=settings.manifold == "umap",
-        ),
+        seed=seed,
+        window_days=len(files),
     )
     seconds = time.perf_counter() - started
     pq.write_table(tables.taxonomy_to_arrow(taxonomy), out_path)

@@ -37,17 +37,12 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import DATASETS, EVAL_DIR, load_labelled, summaries_and_embeddings  # noqa: E402
+from taxonomy_models import build_local_taxonomy  # noqa: E402
 
-from kura_dagster.core.privacy.thresholds import PrivacyGuard, Thresholds  # noqa: E402
 from kura_dagster.core.settings import Settings  # noqa: E402
-from kura_dagster.core.stages.base_clusters import KMeansClusteringMethod  # noqa: E402
-from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel  # noqa: E402
-from kura_dagster.core.stages.naming import KeywordClusterNamer  # noqa: E402
 from kura_dagster.core.stages.taxonomy import (  # noqa: E402
     UNASSIGNED,
     Taxonomy,
-    TaxonomyOptions,
-    build_taxonomy,
     nearest_leaves,
 )
 from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy  # noqa: E402
@@ -62,31 +57,17 @@ def builder(
 ):
     def build(which: range, previous: Taxonomy | None, seed: int, warm: bool = True) -> Taxonomy:
         rows = [r for d in which for r in days[d]]
-        return build_taxonomy(
+        return build_local_taxonomy(
+            settings,
             [summaries[r] for r in rows],
             vectors[rows],
             version=FIRST_DAY + timedelta(days=which[-1]),
             window_start=FIRST_DAY + timedelta(days=which[0]),
             previous=previous,
-            clustering_method=KMeansClusteringMethod(
-                target_cluster_size=settings.target_cluster_size,
-                random_state=seed,
-                max_clusters=settings.max_base_clusters,
-            ),
-            namer=KeywordClusterNamer(),
-            meta_model=AgglomerativeMetaClusterModel(
-                max_roots=settings.max_roots, branching=settings.meta_branching
-            ),
-            privacy=PrivacyGuard(Thresholds(settings.min_cluster_size, settings.min_cluster_users)),
-            options=TaxonomyOptions(
-                window_days=len(which),
-                sample_size=settings.taxonomy_sample_size,
-                random_state=seed,
-                warm_start=warm,
-                hierarchy_on_embeddings=hierarchy_on_embeddings,
-                lexical_weight=settings.lexical_weight,
-                manifold=settings.manifold == "umap",
-            ),
+            seed=seed,
+            window_days=len(which),
+            warm_start=warm,
+            hierarchy_on_embeddings=hierarchy_on_embeddings,
         )
 
     return build
