@@ -11,14 +11,12 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import check_database_file
-from kura_dagster.defs.assets import build_pipeline_assets
+from kura_dagster.defs.asset_graph import build_asset_graph
 from kura_dagster.defs.automation import build_daily_schedule, build_landing_zone_sensor
 from kura_dagster.defs.checks import build_pipeline_checks
-from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.jobs import build_pipeline_job
 from kura_dagster.defs.partitions import kura_partitions
 from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster.defs.topics import build_topic_assets
 
 
 def executor_for(settings: Settings):
@@ -45,11 +43,7 @@ def build_definitions(settings: Settings) -> Definitions:
     partitions = kura_partitions(settings)
     job = build_pipeline_job(partitions)
     return Definitions(
-        assets=[
-            *build_pipeline_assets(settings, partitions),
-            *build_topic_assets(settings, partitions),
-            *build_explorer_assets(settings, partitions),
-        ],
+        assets=build_asset_graph(settings, partitions),
         asset_checks=build_pipeline_checks(settings, partitions),
         jobs=[job],
         sensors=[build_landing_zone_sensor(settings, job)],

@@ -9,11 +9,10 @@ from dagster import AssetKey, DagsterInstance, materialize
 
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import read_table
+from kura_dagster.defs.asset_graph import build_asset_graph
 from kura_dagster.defs.assets import build_pipeline_assets
-from kura_dagster.defs.explorer import build_explorer_assets
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster.defs.topics import build_topic_assets
 from kura_dagster.launch.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 
@@ -21,7 +20,7 @@ DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 
 
 def assets(settings: Settings) -> list:
-    return [*build_pipeline_assets(settings), *build_topic_assets(settings), *build_explorer_assets(settings)]
+    return build_asset_graph(settings)
 
 
 def _setup(tmp_path):

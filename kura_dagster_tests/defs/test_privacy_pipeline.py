@@ -248,8 +248,7 @@ RARE_REQUESTS = [
 
 @pytest.fixture(scope="module")
 def rare_group(tmp_path_factory):
-    from kura_dagster.defs.explorer import build_explorer_assets
-    from kura_dagster.defs.topics import build_topic_assets
+    from kura_dagster.defs.asset_graph import build_asset_graph
     from kura_dagster_tests.conftest import make_conversations
 
     root = tmp_path_factory.mktemp("rare")
@@ -274,10 +273,8 @@ def rare_group(tmp_path_factory):
         instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
         result = materialize(
             [
-                *build_pipeline_assets(settings),
+                *build_asset_graph(settings),
                 *build_pipeline_checks(settings),
-                *build_topic_assets(settings),
-                *build_explorer_assets(settings),
             ],
             partition_key=partition_key(DATASET, DAY),
             instance=instance,

@@ -18,11 +18,9 @@ from kura_dagster.cli import main
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.types import Conversation, Message
 from kura_dagster.core.views.explorer import load_report_data
-from kura_dagster.defs.assets import build_pipeline_assets
-from kura_dagster.defs.explorer import build_explorer_assets
+from kura_dagster.defs.asset_graph import build_asset_graph
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster.defs.topics import build_topic_assets
 from kura_dagster_tests.conftest import THEMES, kura_home_at, write_jsonl
 
 DAY = "2026-11-01"
@@ -86,11 +84,7 @@ def planted(tmp_path_factory):
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
         result = materialize(
-            [
-                *build_pipeline_assets(settings),
-                *build_topic_assets(settings),
-                *build_explorer_assets(settings),
-            ],
+            build_asset_graph(settings),
             partition_key=partition_key(DATASET, DAY),
             instance=instance,
             resources=resources_from_settings(settings),

@@ -14,11 +14,9 @@ from dagster import AssetKey, DagsterInstance, materialize
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import connect, qualified, read_table
 from kura_dagster.definitions import build_definitions
-from kura_dagster.defs.assets import build_pipeline_assets
-from kura_dagster.defs.explorer import build_explorer_assets
+from kura_dagster.defs.asset_graph import build_asset_graph
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
-from kura_dagster.defs.topics import build_topic_assets
 from kura_dagster.launch.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from kura_dagster_tests.conftest import kura_home_at, make_conversations, write_jsonl
 
@@ -50,7 +48,7 @@ def _settings(root: Path) -> Settings:
 
 
 def _assets(settings: Settings):
-    return [*build_pipeline_assets(settings), *build_topic_assets(settings), *build_explorer_assets(settings)]
+    return build_asset_graph(settings)
 
 
 @pytest.fixture(scope="module")

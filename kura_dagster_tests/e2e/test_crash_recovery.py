@@ -19,8 +19,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.defs.assets import build_pipeline_assets
-from kura_dagster.defs.explorer import build_explorer_assets
+from kura_dagster.defs.asset_graph import build_asset_graph
 from kura_dagster.defs.names import POOL
 from kura_dagster.defs.partitions import DATASET_PARTITIONS, partition_key
 from kura_dagster.defs.resources import resources_from_settings
@@ -151,7 +150,7 @@ def _uninterrupted(home: Path, data: Path) -> dict[str, list]:
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(DATASET_PARTITIONS.name, [DATASET])
     result = materialize(
-        [*build_pipeline_assets(settings), *build_explorer_assets(settings)],
+        build_asset_graph(settings),
         partition_key=partition_key(DATASET, DAY),
         instance=instance,
         resources=resources_from_settings(settings),
