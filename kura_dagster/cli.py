@@ -302,9 +302,10 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_trends(args: argparse.Namespace, settings: Settings) -> int:
+    from kura_dagster.core.stages.topic_trends import TrendOptions
     from kura_dagster.core.views.topic_view import render_trends
 
-    print(render_trends(_topics_view(args, settings)))
+    print(render_trends(_topics_view(args, settings), TrendOptions.from_settings(settings)))
     return 0
 
 

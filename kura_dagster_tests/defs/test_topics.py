@@ -242,6 +242,18 @@ def test_trends_lists_each_flag_with_shares_before_and_after(ran):
     assert f"Steady: {steady};" in out
 
 
+def test_trends_says_what_it_takes_when_the_history_is_too_short_to_judge(ran):
+    settings, _, _ = ran
+    # A 4-day window with 1 recent day leaves 3 baseline days, fewer than the 5 a status needs.
+    assert {row["status"] for row in _table(settings, "topic_trends", DAYS[-1])} == {"insufficient"}
+    out = _kura("trends", "--dataset", "shop", "--date", DAYS[-1]).stdout
+    # The command names the settings in force where it runs (here the defaults).
+    assert (
+        "Nothing could be judged: a status needs conversations on at least 5 days before the last 3 "
+        "(KURA_TRENDS_RECENT_DAYS) of the 28-day window (KURA_TRENDS_WINDOW_DAYS)" in out
+    )
+
+
 def test_topics_and_trends_say_what_is_missing_in_one_line(ran, tmp_path):
     unknown = _kura("topics", "--dataset", "shopp")
     assert unknown.returncode == 2 and "unknown dataset 'shopp'" in unknown.stderr

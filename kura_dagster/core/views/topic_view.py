@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -23,6 +24,9 @@ from kura_dagster.core.storage.topic_store import (
     versions,
 )
 from kura_dagster.core.text import terminal_safe
+
+if TYPE_CHECKING:
+    from kura_dagster.core.stages.topic_trends import TrendOptions
 
 FLAGGED = ("new", "emerging", "fading", "gone")
 MARKDOWN_TOPICS = 200  # the UI's metadata stays readable (and small) for a taxonomy of thousands of topics
@@ -134,9 +138,10 @@ def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-def render_trends(view: TopicsView) -> str:
+def render_trends(view: TopicsView, options: TrendOptions | None = None) -> str:
     """What is new, emerging, fading and gone on the day, with each topic's share before (baseline days) and
-    after (recent days)."""
+    after (recent days). With the `options` the trends were judged with, a day where nothing could be judged
+    says what it takes."""
     lines = [f"Topic trends of '{view.dataset}' on {view.day} (taxonomy version {view.version})"]
     if not view.trends:
         lines.append(
@@ -158,6 +163,14 @@ def render_trends(view: TopicsView) -> str:
     steady = sum(1 for row in view.trends if row["status"] == "steady")
     insufficient = sum(1 for row in view.trends if row["status"] == "insufficient")
     lines.append(f"Steady: {steady}; too few conversations to judge: {insufficient}")
+    if options is not None and insufficient == len(view.trends):
+        # The demo's week of data is the common case: a first-time user should learn it is the days, not a fault.
+        lines.append(
+            f"Nothing could be judged: a status needs conversations on at least {options.min_baseline_days} days "
+            f"before the last {options.recent_days} (KURA_TRENDS_RECENT_DAYS) of the {options.window_days}-day "
+            f"window (KURA_TRENDS_WINDOW_DAYS), and at least {options.min_count} conversations "
+            "(KURA_TRENDS_MIN_COUNT) on the larger side."
+        )
     return "\n".join(lines)
 
 
