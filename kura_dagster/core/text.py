@@ -320,3 +320,11 @@ def english_glosses(text: str) -> str:
     """The English words of the term map for the words of `text`, once each, in order (empty for English)."""
     glosses = dict.fromkeys(ENGLISH_GLOSSES[word] for word in tokens(text) if word in ENGLISH_GLOSSES)
     return " ".join(glosses)
+
+
+def glossed_in_place(text: str) -> str:
+    """`text` with each word of the term map replaced by its English word where it stands ("Je souhaite être
+    refunded pour la order"): the content words then weigh in the embedding's mean and in the lexical views as
+    an English speaker's do, which the glosses appended alone do not (they are outnumbered by the other
+    language's words)."""
+    return WORD.sub(lambda match: ENGLISH_GLOSSES.get(match.group().lower(), match.group()), text)
