@@ -8,6 +8,7 @@ bench/naming.py). Never a repr: ids, metadata and scores would pull conversation
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -121,3 +122,10 @@ class WordLlamaEmbeddingModel:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._load().embed(list(texts), norm=True)
         return np.asarray(vectors, dtype=np.float32)
+
+
+@functools.cache
+def local_embedding_model() -> WordLlamaEmbeddingModel:
+    """One WordLlama per process for the helpers that embed a few words or texts (the local namer's subject
+    word): its weights load once."""
+    return WordLlamaEmbeddingModel()

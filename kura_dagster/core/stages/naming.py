@@ -21,6 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from kura_dagster.core.privacy.injection import drop_instructions
+from kura_dagster.core.stages.embeddings import EmbeddingModel, local_embedding_model
 from kura_dagster.core.stages.features import LARGE_INPUT_ROWS
 from kura_dagster.core.stages.gazetteer import ORGANISATION_NAMES, ORGANISATIONS, PLACES_AND_PEOPLE
 from kura_dagster.core.text import (
@@ -173,6 +174,12 @@ HEAD_SHARE_POWER = 2.0
 # A leaf's name holds the word at least this share of its members write, when no word of the name is more
 # common (`PhraseIndex._anchored`).
 ANCHOR_SHARE = 0.7
+# What a leaf is about, when a subject model is given (`PhraseIndex`, the local namer gives WordLlama): of the
+# words at least SUBJECT_SHARE of its members write, the one whose embedding is nearest the members' mean
+# embedding (as KeyBERT ranks keywords). Members write "hotel", "guesthouse", "nights", "free parking" in
+# about the same numbers; the embedding says which of them the group is about. The name must hold that word.
+SUBJECT_SHARE = 0.5
+SUBJECT_TEXTS = 32  # members embedded per group for its mean (evenly spaced): a mean settles on a few dozen
 
 
 # Intent cues: what follows them is what the user wants. A verb phrase follows "how do I", "I want to",
@@ -297,8 +304,12 @@ class PhraseIndex:
         *,
         specific: frozenset[str] | None = None,
         users: Sequence[str | None] | None = None,
+        subject_model: EmbeddingModel | None = None,
     ) -> None:
         self.specific = specific_words(texts) if specific is None else specific
+        self.subject_model = subject_model
+        self._texts = texts if subject_model is not None else None
+        self._word_vectors: dict[str, np.ndarray] = {}
         self.users = list(users) if users is not None and any(user is not None for user in users) else None
         # How each phrase is written: the first spelling, and counts of the others only for the few phrases
         # written more than one way (a Counter per phrase would cost hundreds of bytes for each of millions).
@@ -384,6 +395,25 @@ class PhraseIndex:
             result.append(self._ranked(terms, counts, len(rows), rows, idf, top_n, min_docs, broad))
         return result
 
+    def _subject(self, unigrams, terms, share, rows, allowed) -> int | None:
+        """The word the group is about (`SUBJECT_SHARE`): of its common words, the nearest its members' mean
+        embedding; None without a subject model or a common word."""
+        if self.subject_model is None or self._texts is None:
+            return None
+        common = [int(i) for i in unigrams if share[i] >= SUBJECT_SHARE and allowed(int(i))]
+        if not common:
+            return None
+        sample = evenly_spaced(rows, SUBJECT_TEXTS)
+        words = [self.surface(int(terms[i])) for i in common]
+        missing = [word for word in dict.fromkeys(words) if word not in self._word_vectors]
+        # A text or word without a token of the model's vocabulary embeds as NaN (0/0): it weighs nothing.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nan_to_num(self.subject_model.embed([self._texts[int(i)] for i in sample])).mean(axis=0)
+            if missing:
+                self._word_vectors.update(zip(missing, np.nan_to_num(self.subject_model.embed(missing))))
+        similarity = [float(self._word_vectors[word] @ mean) for word in words]
+        return common[int(np.argmax(similarity))]
+
     def _ranked(self, terms, counts, size, rows, idf, top_n, min_docs, broad) -> list[Phrase]:
         vocabulary, length, cued, words_of = self.vocabulary, self.length, self.cued, self.words_of
         share = counts / max(size, 1)
@@ -442,7 +472,8 @@ class PhraseIndex:
                     if longer:
                         named = best = max(longer, key=lambda i: (share[i], scores[i]))
                         pair = None
-                anchored = self._anchored(named, unigrams, order, terms, share, allowed)
+                subject = self._subject(unigrams, terms, share, rows, allowed)
+                anchored = self._anchored(named, unigrams, order, terms, share, allowed, subject)
                 if isinstance(anchored, tuple):  # no phrase joins them: the word leads the name
                     anchor, name = phrase(anchored[0]), phrase(anchored[1])
                     chosen.append(
@@ -480,21 +511,32 @@ class PhraseIndex:
             chosen.append(phrase(int(index)))
         return chosen
 
-    def _anchored(self, named, unigrams, order, terms, share, allowed) -> int | tuple[int, int] | None:
+    def _anchored(
+        self, named, unigrams, order, terms, share, allowed, subject=None
+    ) -> int | tuple[int, int] | None:
         """A leaf's name that leaves out the word most of its members write ("Address and postcode" for a
         group where 74% write "restaurant"): the phrase holding that word and every word of the name, else
         (that word, the name) to join; None when the name already holds it. What a group is about is the
-        word most of it shares; the telling word c-TF-IDF picks is often an attribute its siblings lack."""
+        word most of it shares; the telling word c-TF-IDF picks is often an attribute its siblings lack.
+        With a `subject` (`_subject`), that is the word the name must hold."""
         words_of, vocabulary = self.words_of, self.vocabulary
         name_words = words_of[terms[named]]
-        outside = [int(i) for i in unigrams if not words_of[terms[i]] <= name_words and allowed(int(i))]
-        if not outside:
-            return None
-        anchor = max(outside, key=lambda i: (share[i], -i))
+        if subject is not None:
+            if words_of[terms[subject]] <= name_words:
+                return None
+            anchor, best_in_name = (
+                subject,
+                -1.0,
+            )  # the subject leads the name, however common the name's words
+        else:
+            outside = [int(i) for i in unigrams if not words_of[terms[i]] <= name_words and allowed(int(i))]
+            if not outside:
+                return None
+            anchor = max(outside, key=lambda i: (share[i], -i))
+            best_in_name = max((share[i] for i in unigrams if words_of[terms[i]] <= name_words), default=0.0)
+            if share[anchor] < ANCHOR_SHARE:
+                return None
         word = str(vocabulary[terms[anchor]])
-        best_in_name = max((share[i] for i in unigrams if words_of[terms[i]] <= name_words), default=0.0)
-        if share[anchor] < ANCHOR_SHARE:
-            return None
         joined = [
             int(i)
             for i in order
@@ -737,8 +779,12 @@ class KeywordClusterNamer:
         large_input_rows: int = LARGE_INPUT_ROWS,
         text_budget: int = 200_000,
         min_texts_per_group: int = 40,
+        subject_model: EmbeddingModel | None | str = "local",
     ) -> None:
         self.keyword_count = keyword_count
+        # The local embedding model (its weights ship in the wheel) says what a leaf is about (`SUBJECT_SHARE`),
+        # whichever model embedded the conversations; None names by the phrases' counts alone.
+        self.subject_model = local_embedding_model() if subject_model == "local" else subject_model
         self.large_input_rows = large_input_rows
         self.text_budget = text_budget
         self.min_texts_per_group = min_texts_per_group
@@ -775,7 +821,9 @@ class KeywordClusterNamer:
                 else np.zeros(0, dtype=np.int64)
             )
             index = PhraseIndex(
-                [naming_text(summaries[i]) for i in needed], users=[_user_of(summaries[i]) for i in needed]
+                [naming_text(summaries[i]) for i in needed],
+                users=[_user_of(summaries[i]) for i in needed],
+                subject_model=self.subject_model,
             )
             read = self._read = (summaries, needed, index)
         _, rows_read, index = read
