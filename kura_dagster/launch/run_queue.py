@@ -12,6 +12,11 @@ partition with its partition but a run of a date range only with the range's fir
 none of these names the dataset alone: `KuraRunCoordinator` adds the tag as each run enters the queue.
 Runs arrive in date order: the backfill daemon submits a dataset's ranges first day first, and the
 landing-zone sensor requests a dataset's days in date order. Different datasets still run side by side.
+
+The exception, which this does not fix: a backfill that selects more datasets than days. Dagster then cuts
+it into one run per day spanning the datasets (`DefaultPartitionsSubset.get_partition_key_ranges` groups by
+the dimension with fewer keys) and submits those runs in the order of a Python set, not by date. Such runs
+are tagged with their first dataset, so they still go one at a time, but possibly a later day first.
 """
 
 from __future__ import annotations
