@@ -18,8 +18,9 @@ its first day ("no materialization status despite all runs being complete"), and
 its days ran in parallel runs out of date order. So these assets sit in the stages' runs (one run per date
 range, the backfill policy), a step works its days in date order, each day's version is the next day's
 previous one in memory, and the version before the run's first day comes from the store. Runs of a dataset's
-successive ranges are launched one after the other by `kura-dagster run` (launch/backfills.py), so the
-versions of a backfill are built in date order.
+successive ranges start one after the other in date order, whether `kura-dagster run` launches them
+(launch/backfills.py) or the `make dev` daemon's queue does for a backfill from the UI (one run per dataset at
+a time, oldest queued first: launch/run_queue.py), so the versions of a backfill are built in date order.
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the real type hints of asset functions.

@@ -3,7 +3,9 @@
 Runs may go in parallel, but DuckDB has a single writer: every asset declares `pool="kura_duckdb"`, and
 the instance lets one step of a pool run at a time across all runs (op granularity), so a second run
 prepares (starts its process, loads code) while the first one writes. Storage stays the default SQLite
-files in DAGSTER_HOME, which supports the pool slots.
+files in DAGSTER_HOME, which supports the pool slots. The queue starts one run of a dataset at a time, in
+the order the runs were queued (`launch/run_queue.py`), so a backfill builds its taxonomy versions in date
+order.
 
 Runs survive their processes being killed: the run launcher is Dagster's default one plus a check of the
 run's process (`launch/recovery.py`), and run monitoring is on, so the `make dev` daemon fails a run whose
@@ -29,6 +31,13 @@ concurrency:
   runs:
     # Runs of the queue in progress at once (KURA_MAX_CONCURRENT when this file was written).
     max_concurrent_runs: {max_concurrent_runs}
+    # One run of a dataset at a time, oldest queued first: each day's taxonomy version is built from the
+    # previous day's, which an earlier run writes (the run coordinator below tags runs with their dataset).
+    tag_concurrency_limits:
+      - key: kura/dataset
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
   pools:
     # Every pool without an explicit limit, in particular "kura_duckdb" (all six assets): one step at
     # a time across all runs, because DuckDB allows one writer process.
@@ -36,6 +45,10 @@ concurrency:
     granularity: op
     # Runs whose steps all wait for a pool slot that the queue may still launch (they load code meanwhile).
     op_granularity_run_buffer: 1
+# Dagster's run queue, tagging each run with its dataset as it is queued (kura_dagster/launch/run_queue.py).
+run_coordinator:
+  module: kura_dagster.launch.run_queue
+  class: KuraRunCoordinator
 # The default launcher (each run in a subprocess of a code server), plus a health check: a run whose
 # process died (kill -9, out of memory) is dead, not running (kura_dagster/launch/recovery.py).
 run_launcher:
@@ -100,7 +113,36 @@ run_monitoring:
 telemetry:
   enabled: false
 """
-EARLIER_INSTANCE_YAMLS = (LEGACY_INSTANCE_YAML, DEFS_INSTANCE_YAML)
+# Then with the run driver in kura_dagster/launch/, before the queue ran one run of a dataset at a time:
+LAUNCH_INSTANCE_YAML = """\
+# Written by kura-dagster (kura_dagster/launch/instance.py) when this file was missing or empty.
+# Edit freely: kura-dagster never overwrites a dagster.yaml that was edited.
+concurrency:
+  runs:
+    # Runs of the queue in progress at once (KURA_MAX_CONCURRENT when this file was written).
+    max_concurrent_runs: {max_concurrent_runs}
+  pools:
+    # Every pool without an explicit limit, in particular "kura_duckdb" (all six assets): one step at
+    # a time across all runs, because DuckDB allows one writer process.
+    default_limit: 1
+    granularity: op
+    # Runs whose steps all wait for a pool slot that the queue may still launch (they load code meanwhile).
+    op_granularity_run_buffer: 1
+# The default launcher (each run in a subprocess of a code server), plus a health check: a run whose
+# process died (kill -9, out of memory) is dead, not running (kura_dagster/launch/recovery.py).
+run_launcher:
+  module: kura_dagster.launch.recovery
+  class: KuraRunLauncher
+# The daemon (make dev) fails dead runs and gives their pool slots back, so later runs do not wait forever.
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
+  free_slots_after_run_end_seconds: 10
+# No network: the project runs offline.
+telemetry:
+  enabled: false
+"""
+EARLIER_INSTANCE_YAMLS = (LEGACY_INSTANCE_YAML, DEFS_INSTANCE_YAML, LAUNCH_INSTANCE_YAML)
 # The run launcher's module before kura_dagster/launch/ existed: an edited file naming it gets the new one.
 FORMER_LAUNCHER_MODULE = "module: kura_dagster.defs.recovery\n"
 LAUNCHER_MODULE = "module: kura_dagster.launch.recovery\n"

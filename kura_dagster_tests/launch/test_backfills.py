@@ -90,7 +90,13 @@ def test_instance_config_is_written_once_and_loads(tmp_path: Path):
     path = ensure_instance_config(home, max_concurrent_runs=3)
     config = yaml.safe_load(path.read_text())
     assert config["concurrency"] == {
-        "runs": {"max_concurrent_runs": 3},
+        "runs": {
+            "max_concurrent_runs": 3,
+            # one run of a dataset at a time (launch/run_queue.py)
+            "tag_concurrency_limits": [
+                {"key": "kura/dataset", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+            ],
+        },
         "pools": {"default_limit": 1, "granularity": "op", "op_granularity_run_buffer": 1},
     }
     with DagsterInstance.from_config(str(home)) as instance:
