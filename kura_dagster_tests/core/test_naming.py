@@ -1,6 +1,15 @@
 """Local names: phrases people share, never a keyword list, a quoted request or a specific about someone."""
 
-from kura_dagster.core.stages.naming import group_phrases, name_groups, phrases, specific_words
+import numpy as np
+
+from kura_dagster.core.stages.naming import (
+    KeywordClusterNamer,
+    group_phrases,
+    name_groups,
+    phrases,
+    specific_words,
+)
+from kura_dagster.core.types import ConversationSummary
 
 
 def test_words_written_capitalised_inside_sentences_are_specifics_but_technology_and_german_nouns_are_not():
@@ -160,3 +169,38 @@ def test_organisations_typed_in_lower_case_never_name_a_topic():
     for organisation in ("american airlines", "wells fargo", "olive garden", "fargo", "olive"):
         assert organisation not in names[0].name.lower() and organisation not in names[0].description.lower()
         assert not [text for text in found if organisation in text], found
+
+
+def test_a_leaf_name_holds_the_word_its_members_mean_embedding_is_nearest():
+    # Half the members write "hotel", half "guesthouse", all "moderate price": counts alone name the leaf by
+    # its attribute; the local model's embedding says what the leaf is about (`SUBJECT_SHARE`).
+    hotels = [
+        "looking for a guesthouse in the moderate price range with free parking",
+        "a hotel in the moderate price range please",
+        "is there a guesthouse with a moderate price and free wifi",
+        "I need a hotel, moderate price, free parking",
+        "find me a moderate price guesthouse",
+        "a hotel with a moderate price in the north",
+    ]
+    nights = [f"book the {place} for 3 nights starting {day}" for place in ("hotel", "room") for day in "abc"]
+    restaurants = [
+        f"a {price} restaurant that serves {food} food" for price in ("cheap", "nice") for food in "xyz"
+    ]
+    texts = hotels + nights + restaurants
+    summaries = [
+        ConversationSummary(chat_id=f"c{i}", summary=text, request=text, metadata={"user_id": f"u{i}"})
+        for i, text in enumerate(texts)
+    ]
+    rows = [np.arange(0, 6), np.arange(6, 12), np.arange(12, 18)]
+    vectors = np.zeros((len(texts), 4))
+    by_counts = KeywordClusterNamer(subject_model=None).name_groups(rows, summaries, vectors)
+    by_subject = KeywordClusterNamer().name_groups(rows, summaries, vectors)
+    assert by_counts[0].name == "Moderate price"
+    assert by_subject[0].name.lower().startswith(("guesthouse", "hotel")), by_subject[0].name
+    assert "moderate price" in by_subject[0].name.lower()
+
+
+def test_numbers_written_out_never_name_a_topic():
+    keys = [key for key, _ in phrases("I placed three orders and got twice the charge for two items")]
+    assert "order" in keys and "charg" in keys
+    assert not [key for key in keys if {"three", "twice", "two"} & set(key.split())]
