@@ -4,6 +4,8 @@ import numpy as np
 
 from kura_dagster.core.stages.naming import (
     KeywordClusterNamer,
+    PhraseIndex,
+    acronyms,
     group_phrases,
     name_groups,
     phrases,
@@ -204,3 +206,34 @@ def test_numbers_written_out_never_name_a_topic():
     keys = [key for key, _ in phrases("I placed three orders and got twice the charge for two items")]
     assert "order" in keys and "charg" in keys
     assert not [key for key in keys if {"three", "twice", "two"} & set(key.split())]
+
+
+def test_acronyms_are_shown_in_capitals_when_most_uses_are():
+    texts = [
+        "my SMS code never arrives",
+        "the SMS code is late",
+        "sms code missing",
+        "SMS again",
+        "send the code",
+    ]
+    assert acronyms(texts) == {"sms"}
+    index = PhraseIndex(texts * 2)
+    shown = {index.surface(term) for term in range(len(index.vocabulary))}
+    assert "SMS code" in shown and "sms code" not in shown
+
+
+def test_words_of_another_language_name_nothing_unless_english_texts_use_them_or_the_term_map_glosses_them():
+    french = "Le build fonctionne sur mon Mac mais échoue dans la CI"
+    keys = [key for key, _ in phrases(french, foreign=True, english_words=frozenset({"build"}))]
+    assert "build" in keys and "fail" in keys  # "échoue" counts as "fails"
+    assert not [key for key in keys if "fonctionn" in key or "sur" in key.split()]
+    # The namer flags a text as foreign by its language facet, else by its function words.
+    texts = [french] * 3 + ["docker build fails in CI", "the build fails on my laptop"] * 2
+    summaries = [
+        ConversationSummary(chat_id=f"c{i}", summary=text, request=text, metadata={"user_id": f"u{i}"})
+        for i, text in enumerate(texts)
+    ]
+    names = KeywordClusterNamer(subject_model=None).name_groups(
+        [np.arange(len(texts))], summaries, np.zeros((7, 2))
+    )
+    assert "fonctionne" not in (names[0].name + names[0].description).lower(), names[0]

@@ -29,6 +29,7 @@ from kura_dagster.core.text import (
     NATURAL_LANGUAGE_MARKERS,
     PROGRAMMING_LANGUAGES,
     STOP_WORDS,
+    natural_languages_of_tokens,
     stem,
     tokens,
 )
@@ -161,7 +162,7 @@ NEGATIONS = frozenset(
 VAGUE_WORDS = frozenset(
     """looking wondering trying wanted wants needed needs question questions information info details help
     issue issues problem problems thing things stuff guys anyone someone something sir madam long think soon
-    n'ai j'ai n'est c'est""".split()
+    n'ai j'ai n'est c'est requests""".split()
 )
 PHRASE_TOKEN = re.compile(r"\d[\w.,:/-]*|[^\W\d_][\w'+#.-]*[\w+#]|[^\W\d_]", re.UNICODE)
 CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»|\\\n—–]+|\s[-/]\s|[.,;:!?]\s")
@@ -204,12 +205,20 @@ CUED = "+"
 
 
 def phrases(
-    text: str, specific: frozenset[str] = frozenset(), kinds_of: dict[str, str] | None = None
+    text: str,
+    specific: frozenset[str] = frozenset(),
+    kinds_of: dict[str, str] | None = None,
+    *,
+    foreign: bool = False,
+    english_words: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str]]:
     """(key, surface) of every phrase of `text`: the key is the content words' stems, the surface the words
     as written (lower-cased). Numbers, ids, placeholders and `specific` words break a phrase. A phrase that
     an intent cue leads is given twice, the second time with `CUED` ending its key and the cue's verb leading
-    its surface. `kinds_of` caches each word's kind across calls with the same `specific`."""
+    its surface. `kinds_of` caches each word's kind across calls with the same `specific`. In a `foreign`
+    text (written in another language than English) only the words of the term map, counted as their English
+    word, technology names and `english_words` (those the English texts use: "build" in "le build échoue")
+    make phrases: names are in English ("Build fonctionne" named a topic)."""
     kinds_of = {} if kinds_of is None else kinds_of
     found = []
     for clause in CLAUSE_BREAK.split(ORGANISATION.sub(" . ", PLACEHOLDER.sub(" . ", text))):
@@ -219,6 +228,16 @@ def phrases(
         # "commande" add to "order", so a topic is named once, in the words most of its members mean.
         words = [ENGLISH_GLOSSES.get(match.group(), match.group()) for match in matches]
         kinds = [kinds_of.get(word) or kinds_of.setdefault(word, _kind(word, specific)) for word in words]
+        if foreign:
+            kinds = [
+                "break"
+                if kind == "content"
+                and match.group() not in ENGLISH_GLOSSES
+                and match.group() not in TECHNICAL_WORDS
+                and match.group() not in english_words
+                else kind
+                for kind, match in zip(kinds, matches)
+            ]
         if "content" not in kinds:
             continue
         # Where a cue ends, the next word starts what the user wants (one scan per clause, not per word).
@@ -287,6 +306,23 @@ def _kind(word: str, specific: frozenset[str]) -> str:
     return "content"
 
 
+ALL_CAPS = re.compile(r"\b[A-Z][A-Z0-9]+\b")
+ANY_CASE = re.compile(r"\b[A-Za-z][A-Za-z0-9]+\b")
+
+
+def acronyms(texts: Iterable[str]) -> frozenset[str]:
+    """Lower-cased words the texts write in capitals in most of their uses, at least twice ("sms", "llm",
+    "api", "jwt"): names show them so ("SMS code never arrives", not "Sms code never arrives")."""
+    texts = list(texts)
+    capitals = Counter(word.lower() for text in texts for word in ALL_CAPS.findall(text))
+    if not capitals:
+        return frozenset()
+    uses = Counter(
+        word.lower() for text in texts for word in ANY_CASE.findall(text) if word.lower() in capitals
+    )
+    return frozenset(word for word, count in capitals.items() if count >= 2 and count > 0.5 * uses[word])
+
+
 @dataclass(frozen=True)
 class Phrase:
     key: str  # the content words' stems
@@ -310,8 +346,10 @@ class PhraseIndex:
         specific: frozenset[str] | None = None,
         users: Sequence[str | None] | None = None,
         subject_model: EmbeddingModel | None = None,
+        foreign: Sequence[bool] | None = None,
     ) -> None:
         self.specific = specific_words(texts) if specific is None else specific
+        self.acronyms = acronyms(texts)
         self.subject_model = subject_model
         self._texts = texts if subject_model is not None else None
         self._word_vectors: dict[str, np.ndarray] = {}
@@ -322,9 +360,25 @@ class PhraseIndex:
         self._others: dict[str, Counter[str]] = {}
         kinds_of: dict[str, str] = {}
 
+        # The vectorizer reads the texts once, in order: the flags follow them.
+        foreign_flags = iter(foreign) if foreign is not None else None
+        english_words = (
+            frozenset(
+                word
+                for text, flag in zip(texts, foreign)
+                if not flag
+                for word in PHRASE_TOKEN.findall(text.lower())
+            )
+            if foreign is not None and any(foreign)
+            else frozenset()
+        )
+
         def analyse(text: str) -> list[str]:
             keys = []
-            for key, surface in phrases(text, self.specific, kinds_of):
+            is_foreign = bool(next(foreign_flags)) if foreign_flags is not None else False
+            for key, surface in phrases(
+                text, self.specific, kinds_of, foreign=is_foreign, english_words=english_words
+            ):
                 if self._first.setdefault(key, surface) != surface:
                     self._others.setdefault(key, Counter())[surface] += 1
                 keys.append(key)
@@ -351,14 +405,16 @@ class PhraseIndex:
         self.cued = np.array([key.endswith(CUED) for key in self.vocabulary], dtype=bool)
 
     def surface(self, term: int) -> str:
-        """The phrase as its texts write it most often (ties: alphabetical)."""
+        """The phrase as its texts write it most often (ties: alphabetical), acronyms in capitals."""
         key = str(self.vocabulary[term])
         first, others = self._first[key], self._others.get(key)
-        if not others:
+        if others:
+            counts = Counter(others)
+            counts[first] += max(int(self._texts_with[term]) - sum(others.values()), 1)
+            first = min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+        if not self.acronyms:
             return first
-        counts = Counter(others)
-        counts[first] += max(int(self._texts_with[term]) - sum(others.values()), 1)
-        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+        return " ".join(word.upper() if word in self.acronyms else word for word in first.split(" "))
 
     def docs_of(self, term: int, members: np.ndarray) -> np.ndarray:
         """The texts among `members` (sorted positions) that use `term`."""
@@ -409,7 +465,7 @@ class PhraseIndex:
         if not common:
             return None
         sample = evenly_spaced(rows, SUBJECT_TEXTS)
-        words = [self.surface(int(terms[i])) for i in common]
+        words = [self.surface(int(terms[i])).lower() for i in common]  # as counted: "atm", not "ATM"
         missing = [word for word in dict.fromkeys(words) if word not in self._word_vectors]
         # A text or word without a token of the model's vocabulary embeds as NaN (0/0): it weighs nothing.
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -825,10 +881,12 @@ class KeywordClusterNamer:
                 if sampled
                 else np.zeros(0, dtype=np.int64)
             )
+            texts = [naming_text(summaries[i]) for i in needed]
             index = PhraseIndex(
-                [naming_text(summaries[i]) for i in needed],
+                texts,
                 users=[_user_of(summaries[i]) for i in needed],
                 subject_model=self.subject_model,
+                foreign=[_is_foreign(summaries[i], text) for i, text in zip(needed, texts)],
             )
             read = self._read = (summaries, needed, index)
         _, rows_read, index = read
@@ -850,6 +908,15 @@ class KeywordClusterNamer:
 
 def _all_in(groups: Sequence[np.ndarray], rows: np.ndarray) -> bool:
     return all(np.isin(group, rows).all() for group in groups)
+
+
+def _is_foreign(summary: ConversationSummary, text: str) -> bool:
+    """`text` (the summary's naming text) is in another natural language than English: the summary's first
+    language facet, or, when the facet was not read (the assets read only the columns clustering needs), the
+    language its function words say."""
+    languages = summary.languages or natural_languages_of_tokens([tokens(text)])
+    first = languages[0] if languages else "english"
+    return first != "english" and first in NATURAL_LANGUAGE_MARKERS
 
 
 def _user_of(summary: ConversationSummary) -> str | None:
