@@ -521,7 +521,9 @@ def compute_topic_trends(
                 judged_counts[:cut], judged_totals[:cut] = 0, 0
             judgement = _judge_row(row, judged_counts, judged_totals, day, history, options)
             if judgement.status == "steady" and row.kind == "topic":
-                judgement = _within_parent(row, tree, flagged, judged_counts, judged_totals, options) or judgement
+                judgement = (
+                    _within_parent(row, tree, flagged, judged_counts, judged_totals, options) or judgement
+                )
             if judgement.status in FLAG_DIRECTION:
                 flagged[(row.key, level)] = FLAG_DIRECTION[judgement.status]
             columns["topic_id"].append(row.key)
