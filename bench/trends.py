@@ -489,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--judges", nargs="+", default=["topics"], choices=list(JUDGES), help="the first names the plain rows"
     )
+    parser.add_argument(
+        "--alpha-within",
+        default=str(TrendOptions().alpha_within),
+        help="TrendOptions.alpha_within, or none (children judged alone, as before it existed)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, help="earlier OUT.json files to add")
     args = parser.parse_args(argv)
@@ -496,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     if not EVAL_DIR.is_dir():
         print(f"bench/trends.py: no labelled data at {EVAL_DIR}: it needs ../shared/eval", file=sys.stderr)
         return 2
-    options = TrendOptions()
+    within = None if args.alpha_within.lower() == "none" else float(args.alpha_within)
+    options = TrendOptions(alpha_within=within)
     results: dict = {}
     commands = []
     for earlier in args.merge or []:
