@@ -33,10 +33,13 @@ of the days PLANT_DAY+2 .. PLANT_DAY+4 one of those topics must be flagged `new`
 day from FIRST_JUDGED on) of every run with planted themes: a flag is right when its topic is, or is an
 ancestor of, a judged topic of a planted theme of the same direction, on or after PLANT_DAY. Null runs: every
 flag is false; reported per 7 judged days (flag rows; a topic flagged 3 days running counts 3).
+`--judges topics themes` adds rows judged by `themes`: a topic made mostly of a theme's conversations is one
+of its judged topics too (JUDGES says why).
 
     python bench/trends.py                               # oracle + before, 10 seeds, both datasets
     python bench/trends.py --modes oracle e2e before --seeds 0 1 2 --datasets clinc150
     python bench/trends.py --out bench/results/trends    # writes trends.md and trends.json
+    python bench/trends.py --modes e2e-window --seeds 0 1 2 --datasets clinc150 --judges topics themes
     python bench/trends.py --seeds --merge a.json b.json --out bench/results/trends   # tables of earlier runs
 
 The data is read from ../shared/eval and never copied into the repository.
