@@ -145,6 +145,65 @@ def test_a_decline_that_is_not_to_zero_is_fading():
     assert rows_by_id(compute_topic_trends(DAY, counts, TREE, HISTORY))["t00006"]["status"] == "fading"
 
 
+def test_a_theme_spread_over_small_pieces_is_flagged_on_each_piece_its_flagged_parent_explains():
+    # "Directions" (10% of the day) spread by the clustering over four leaves of 2.5% (as the local taxonomy
+    # does on the planted-topic benchmark), one more leaf of it that did not change, and a steady root. The
+    # theme drops to a fifth of its share in the last three days: the parent moves far beyond `alpha`, each
+    # piece alone is a few conversations too small for it.
+    pieces = ["t00011", "t00012", "t00013", "t00014"]
+    tree = Tax(
+        (
+            T("t00001", None, 0, "Travel"),
+            T("t00002", None, 0, "Directions"),
+            T("t00003", "t00001", 1, "Flights"),
+            T("t00015", "t00002", 1, "Maps"),
+            *(T(piece, "t00002", 1, f"Directions {k}") for k, piece in enumerate(pieces)),
+        )
+    )
+    history = TrendHistory(first_version=FIRST, born={t.topic_id: FIRST for t in tree.topics})
+    rng = np.random.default_rng(3)
+    counts = {}
+    for index, day in enumerate(WINDOW):
+        piece = 0.025 if index < 25 else 0.005
+        shares = np.array([0.75, 0.05, *[piece] * 4])
+        draw = rng.multinomial(200, shares / shares.sum())
+        counts[day] = dict(zip(["t00003", "t00015", *pieces], map(int, draw)))
+    alone = rows_by_id(compute_topic_trends(DAY, counts, tree, history, TrendOptions(alpha_within=None)))
+    within = rows_by_id(compute_topic_trends(DAY, counts, tree, history))
+    assert rows_by_id(compute_topic_trends(DAY, counts, tree, history), 0)["t00002"]["status"] == "fading"
+    flagged_alone = {p for p in pieces if alone[p]["status"] in ("fading", "gone")}
+    flagged_within = {p for p in pieces if within[p]["status"] in ("fading", "gone")}
+    assert len(flagged_alone) <= 1  # too small on their own
+    assert len(flagged_within) >= 3 and flagged_alone <= flagged_within
+    # The leaf of the parent that did not move, and the other root's leaf, stay steady.
+    assert within["t00015"]["status"] == within["t00003"]["status"] == "steady"
+
+
+def test_a_piece_is_not_flagged_against_its_parents_direction_nor_under_a_steady_parent():
+    # A small leaf doubling under a root that fades overall, and the same leaf doubling under a steady root:
+    # neither is flagged (only `alpha` could flag it: the within-parent test follows a flagged parent only).
+    tree = Tax(
+        (
+            T("t00001", None, 0, "Travel"),
+            T("t00002", None, 0, "Money"),
+            T("t00003", "t00001", 1, "Flights"),
+            T("t00005", "t00002", 1, "Refunds"),
+            T("t00006", "t00002", 1, "Cards"),
+        )
+    )
+    history = TrendHistory(first_version=FIRST, born={t.topic_id: FIRST for t in tree.topics})
+    for refunds_after in (0.02, 0.2):  # Money fades (Refunds 0.2 -> 0.02), or stays
+        rng = np.random.default_rng(5)
+        counts = {}
+        for index, day in enumerate(WINDOW):
+            late = index >= 25
+            shares = np.array([0.78, refunds_after if late else 0.2, 0.02 if not late else 0.03])
+            draw = rng.multinomial(200, shares / shares.sum())
+            counts[day] = dict(zip(["t00003", "t00005", "t00006"], map(int, draw)))
+        table = compute_topic_trends(DAY, counts, tree, history)
+        assert rows_by_id(table)["t00006"]["status"] == "steady", refunds_after
+
+
 def test_a_topic_that_died_in_the_lineage_is_gone_with_its_last_name():
     counts = series(lambda _: STEADY, seed=4)
     for day in WINDOW[:26]:
@@ -265,6 +324,8 @@ def test_daily_counts_from_assignment_rows():
 def test_options_are_checked():
     with pytest.raises(ValueError, match="recent_days"):
         TrendOptions(window_days=3, recent_days=3)
+    with pytest.raises(ValueError, match="alpha_within"):
+        TrendOptions(alpha=0.01, alpha_within=0.001)
 
 
 def test_history_from_taxonomy_versions():
