@@ -81,6 +81,16 @@ def write_jsonl(path: Path, conversations: list[Conversation]) -> Path:
     return path
 
 
+def write_days(data_dir: Path, dataset: str, days: tuple[str, ...], per_theme: int = 4) -> None:
+    """A landing zone of `days` for `dataset`: different conversations each day (seeded by the day's place),
+    chat ids prefixed with the day so that no two days share one."""
+    for seed, day in enumerate(days):
+        conversations = make_conversations(per_theme=per_theme, seed=seed, day=day)
+        for conversation in conversations:
+            conversation.chat_id = f"{day}-{conversation.chat_id}"
+        write_jsonl(data_dir / dataset / f"{day}.jsonl", conversations)
+
+
 @contextmanager
 def kura_home_at(root: Path) -> Iterator:
     """Settings of a private KURA_HOME, landing zone and Dagster instance under `root`, with the environment and

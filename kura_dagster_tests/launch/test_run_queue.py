@@ -31,7 +31,7 @@ from kura_dagster.launch.dagster_private import (
 from kura_dagster.launch.instance import LAUNCH_INSTANCE_YAML, ensure_instance_config, instance_yaml
 from kura_dagster.launch.run_queue import DATASET_TAG, KuraRunCoordinator
 from kura_dagster.launch.runs import kura_instance, register_datasets
-from kura_dagster_tests.conftest import make_conversations, write_jsonl
+from kura_dagster_tests.conftest import make_conversations, write_days, write_jsonl
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 # The assets up to the taxonomy: what the order matters for, and fewer steps keep the test short.
@@ -78,11 +78,7 @@ def test_the_daemon_runs_a_datasets_date_ranges_one_at_a_time_in_date_order(
         monkeypatch.setenv(name, value)
     settings = Settings.from_env()
     settings.prepare_home()
-    for seed, day in enumerate(DAYS):
-        conversations = make_conversations(per_theme=4, seed=seed, day=day)
-        for c in conversations:
-            c.chat_id = f"{day}-{c.chat_id}"
-        write_jsonl(settings.data_dir / "shop" / f"{day}.jsonl", conversations)
+    write_days(settings.data_dir, "shop", DAYS)
 
     with kura_instance(settings) as instance:  # writes dagster.yaml as `make dev` does
         register_datasets(instance, ["shop"])

@@ -12,7 +12,7 @@ from kura_dagster import cli
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.storage.store import connect, qualified
 from kura_dagster.launch.runs import kura_instance
-from kura_dagster_tests.conftest import make_conversations, write_jsonl
+from kura_dagster_tests.conftest import write_days
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 
@@ -29,11 +29,7 @@ def test_a_backfill_builds_the_versions_of_a_dataset_in_date_order(
         monkeypatch.setenv(name, value)
     settings = Settings.from_env()
     settings.prepare_home()
-    for seed, day in enumerate(DAYS):
-        conversations = make_conversations(per_theme=4, seed=seed, day=day)
-        for c in conversations:
-            c.chat_id = f"{day}-{c.chat_id}"
-        write_jsonl(settings.data_dir / "shop" / f"{day}.jsonl", conversations)
+    write_days(settings.data_dir, "shop", DAYS)
 
     results = cli._run(settings, [("shop", day) for day in DAYS])
     out = capsys.readouterr().out
