@@ -220,6 +220,8 @@ def loopback_client():
     import openai
 
     from kura_dagster.core.llm.client import LLMClient
+
+    sys.path.insert(0, str(REPO))  # the tests' package is not installed: run from a checkout
     from kura_dagster_tests.fake_openai import FakeOpenAIServer
 
     stack = contextlib.ExitStack()
