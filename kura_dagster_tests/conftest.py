@@ -91,6 +91,23 @@ def write_days(data_dir: Path, dataset: str, days: tuple[str, ...], per_theme: i
         write_jsonl(data_dir / dataset / f"{day}.jsonl", conversations)
 
 
+def assert_versions_continue_the_first(duckdb_path: Path, days: tuple[str, ...]) -> None:
+    """The first day's taxonomy version has only births, and each later one was built from the version of the
+    day before (written by an earlier run): the first day's topics continue (kept, renamed or split)."""
+    from kura_dagster.core.storage.store import connect, qualified
+
+    with connect(duckdb_path, read_only=True) as connection:
+        events = connection.execute(
+            f"SELECT CAST(version AS VARCHAR), event, count(*) FROM {qualified(connection, 'topic_lineage')} "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    by_day = {day: {event: n for version, event, n in events if version == day} for day in days}
+    assert set(by_day[days[0]]) == {"born"}
+    for day in days[1:]:
+        continued = sum(n for event, n in by_day[day].items() if event in ("kept", "renamed", "split"))
+        assert continued >= by_day[days[0]]["born"] - 1, (day, by_day)
+
+
 @contextmanager
 def kura_home_at(root: Path) -> Iterator:
     """Settings of a private KURA_HOME, landing zone and Dagster instance under `root`, with the environment and

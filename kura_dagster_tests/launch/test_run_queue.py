@@ -20,7 +20,6 @@ import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.storage.store import connect, qualified
 from kura_dagster.defs.partitions import partition_key
 from kura_dagster.launch.backfills import FINISHED, IN_FLIGHT, code_location
 from kura_dagster.launch.dagster_private import (
@@ -31,7 +30,12 @@ from kura_dagster.launch.dagster_private import (
 from kura_dagster.launch.instance import LAUNCH_INSTANCE_YAML, ensure_instance_config, instance_yaml
 from kura_dagster.launch.run_queue import DATASET_TAG, KuraRunCoordinator
 from kura_dagster.launch.runs import kura_instance, register_datasets
-from kura_dagster_tests.conftest import make_conversations, write_days, write_jsonl
+from kura_dagster_tests.conftest import (
+    assert_versions_continue_the_first,
+    make_conversations,
+    write_days,
+    write_jsonl,
+)
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 # The assets up to the taxonomy: what the order matters for, and fewer steps keep the test short.
@@ -119,17 +123,7 @@ def test_the_daemon_runs_a_datasets_date_ranges_one_at_a_time_in_date_order(
             partition_key("shop", day) for day in DAYS
         ]
 
-        with connect(settings.duckdb_path, read_only=True) as connection:
-            lineage = qualified(connection, "topic_lineage")
-            events = connection.execute(
-                f"SELECT CAST(version AS VARCHAR), event, count(*) FROM {lineage} GROUP BY ALL ORDER BY ALL"
-            ).fetchall()
-        by_day = {day: {event: n for version, event, n in events if version == day} for day in DAYS}
-        assert set(by_day[DAYS[0]]) == {"born"}
-        for day in DAYS[1:]:
-            # Built from the version of the day before (written by the previous run): its topics continue.
-            continued = sum(n for event, n in by_day[day].items() if event in ("kept", "renamed", "split"))
-            assert continued >= by_day[DAYS[0]]["born"] - 1, (day, by_day)
+        assert_versions_continue_the_first(settings.duckdb_path, DAYS)
 
 
 def test_the_daily_schedules_runs_are_queued_with_their_dataset(kura_env: Path):

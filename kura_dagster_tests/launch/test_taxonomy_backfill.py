@@ -10,9 +10,8 @@ from dagster import RunsFilter
 
 from kura_dagster import cli
 from kura_dagster.core.settings import Settings
-from kura_dagster.core.storage.store import connect, qualified
 from kura_dagster.launch.runs import kura_instance
-from kura_dagster_tests.conftest import write_days
+from kura_dagster_tests.conftest import assert_versions_continue_the_first, write_days
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 
@@ -48,14 +47,4 @@ def test_a_backfill_builds_the_versions_of_a_dataset_in_date_order(
             f"shop|{day}" for day in DAYS
         ]
 
-    with connect(settings.duckdb_path, read_only=True) as connection:
-        events = connection.execute(
-            f"SELECT CAST(version AS VARCHAR), event, count(*) FROM {qualified(connection, 'topic_lineage')} "
-            "GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
-    by_day = {day: {event: n for version, event, n in events if version == day} for day in DAYS}
-    assert set(by_day[DAYS[0]]) == {"born"}
-    for day in DAYS[1:]:
-        # Built from the version of the day before (written by the previous run): its topics continue.
-        continued = sum(n for event, n in by_day[day].items() if event in ("kept", "renamed", "split"))
-        assert continued >= by_day[DAYS[0]]["born"] - 1, (day, by_day)
+    assert_versions_continue_the_first(settings.duckdb_path, DAYS)
