@@ -585,10 +585,8 @@ class PhraseIndex:
         if subject is not None:
             if words_of[terms[subject]] <= name_words:
                 return None
-            anchor, best_in_name = (
-                subject,
-                -1.0,
-            )  # the subject leads the name, however common the name's words
+            # The subject leads the name, however common the name's words are.
+            anchor, best_in_name = subject, -1.0
         else:
             outside = [int(i) for i in unigrams if not words_of[terms[i]] <= name_words and allowed(int(i))]
             if not outside:
