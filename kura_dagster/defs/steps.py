@@ -59,15 +59,8 @@ class AssetDeclaration:
         self, partitions_def: MultiPartitionsDefinition, backfill_policy: BackfillPolicy
     ) -> AssetsDefinition:
         # Every asset writes the one DuckDB file: they share the pool that the instance limits to one step.
-        if self.multi:
-            return multi_asset(
-                partitions_def=partitions_def,
-                backfill_policy=backfill_policy,
-                group_name=GROUP,
-                pool=POOL,
-                **self.arguments,
-            )(self.compute)
-        return asset(
+        decorator = multi_asset if self.multi else asset
+        return decorator(
             partitions_def=partitions_def,
             backfill_policy=backfill_policy,
             group_name=GROUP,
