@@ -60,7 +60,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kura_dagster.core.stages.topic_trends import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quality import EVAL_DIR  # noqa: E402  (../shared/eval, found as every bench finds it)
+
+from kura_dagster.core.stages.topic_trends import (  # noqa: E402
     FLAGS,
     ReferenceTrendOptions,
     TrendHistory,
@@ -69,14 +73,6 @@ from kura_dagster.core.stages.topic_trends import (
     flag_topic,
 )
 
-EVAL_DIR = next(
-    (
-        p / "shared" / "eval"
-        for p in Path(__file__).resolve().parents[1].parents
-        if (p / "shared" / "eval").is_dir()
-    ),
-    Path(__file__).resolve().parents[1].parent / "shared" / "eval",
-)
 DATASETS = {"clinc150": ("clinc150_test.jsonl", "oos"), "banking77": ("banking77_test.jsonl", None)}
 START = Date(2026, 1, 1)
 # Two weeks of steady traffic first: the dataset had been running (a full taxonomy window in e2e mode, a
