@@ -29,7 +29,7 @@ from kura_dagster.core.text import (
     NATURAL_LANGUAGE_MARKERS,
     PROGRAMMING_LANGUAGES,
     STOP_WORDS,
-    natural_languages_of_tokens,
+    detect_natural_languages,
     stem,
     tokens,
 )
@@ -912,7 +912,7 @@ def _is_foreign(summary: ConversationSummary, text: str) -> bool:
     """`text` (the summary's naming text) is in another natural language than English: the summary's first
     language facet, or, when the facet was not read (the assets read only the columns clustering needs), the
     language its function words say."""
-    languages = summary.languages or natural_languages_of_tokens([tokens(text)])
+    languages = summary.languages or detect_natural_languages([text])
     first = languages[0] if languages else "english"
     return first != "english" and first in NATURAL_LANGUAGE_MARKERS
 
