@@ -13,9 +13,10 @@ from kura_dagster.core.stages.embeddings import WordLlamaEmbeddingModel, embed_s
 from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel
 from kura_dagster.core.stages.naming import KeywordClusterNamer
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel
-from kura_dagster.core.stages.taxonomy import TaxonomyOptions, build_taxonomy, window_days
+from kura_dagster.core.stages.taxonomy import TaxonomyOptions, build_taxonomy, split_new_islands, window_days
 from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
 from kura_dagster.core.storage import tables
+from kura_dagster.core.types import Conversation, Message
 from kura_dagster_tests.conftest import make_conversations
 
 FIRST = date(2026, 11, 1)
@@ -120,6 +121,72 @@ def test_same_input_and_settings_give_the_same_ids(days):
     again = [build(days, span(1, 4), first, seed=3) for _ in range(2)]
     assert tables.taxonomy_to_arrow(again[0]).equals(tables.taxonomy_to_arrow(again[1]))
     assert tables.lineage_to_arrow(again[0]).equals(tables.lineage_to_arrow(again[1]))
+
+
+PETS = (
+    "Do you have any pets at home?",
+    "What kind of pet do you have, a dog or a cat?",
+    "Tell me about your pets, do you own a dog?",
+    "Have you got a cat or any other pet?",
+)
+
+
+def test_a_new_theme_inside_a_leaf_becomes_a_topic_of_its_own(days):
+    """Lloyd's iterations start from the previous leaves (4 here, and k = 4): twelve conversations of a new
+    theme on the window's last day first join the nearest leaf; being an island of conversations new to the
+    window they are split from it, a topic born or split in this version. Without the island split
+    (island_min_size=None) they stay inside an old leaf."""
+    first = build(days, span(0, 4))
+    last = FIRST + timedelta(days=4)
+    pets = [
+        Conversation(
+            chat_id=f"{last.isoformat()}-pets-{i:03d}",
+            created_at=first.version,
+            messages=[Message(role="user", content=PETS[i % len(PETS)])],
+            metadata={"user_id": f"p{i:03d}"},
+        )
+        for i in range(12)
+    ]
+    summaries = ExtractiveSummaryModel().summarise(pets)
+    with_pets = dict(days)
+    with_pets[last] = (
+        days[last][0] + summaries,
+        np.vstack([days[last][1], embed_summaries(summaries, model=WordLlamaEmbeddingModel())]),
+    )
+    pet_ids = {s.chat_id for s in summaries}
+
+    def pets_leaf(taxonomy):
+        leaf_of = taxonomy.leaf_of_chat()
+        (leaf,) = {leaf_of[chat] for chat in pet_ids}
+        return taxonomy.by_id()[leaf]
+
+    second = build(with_pets, span(1, 4), first)
+    leaf = pets_leaf(second)
+    assert set(leaf.chat_ids) == pet_ids
+    assert {e.event for e in second.lineage if e.topic_id == leaf.topic_id} <= {"born", "split"}
+    assert leaf.topic_id not in first.by_id()
+
+    without = build(with_pets, span(1, 4), first, island_min_size=None)
+    assert pet_ids < set(pets_leaf(without).chat_ids), "no new topic: they sit inside an old leaf"
+
+
+def test_only_islands_of_new_conversations_are_split():
+    """Two leaves 10 apart; leaf 0 holds a tight group of 12 rows 2.5 away from its other 40. The group is a
+    leaf of its own when most of it is new to the window, not when the previous version held it."""
+    rng = np.random.default_rng(0)
+    old = rng.normal(0, 0.3, size=(40, 2))
+    island = rng.normal(0, 0.02, size=(12, 2)) + [2.5, 0]
+    other = rng.normal(0, 0.3, size=(40, 2)) + [10, 0]
+    space = np.vstack([old, island, other])
+    labels = np.array([0] * 52 + [1] * 40)
+    fresh = np.zeros(len(space), dtype=bool)
+    fresh[40:52] = True
+    split = split_new_islands(space, labels, fresh, min_size=10, fresh_share=1 / 3)
+    assert set(split[40:52]) == {2} and set(split[:40]) == {0} and set(split[52:]) == {1}
+    fresh[40:52] = [True] * 3 + [False] * 9  # a quarter new: it was there before
+    assert np.array_equal(split_new_islands(space, labels, fresh, min_size=10, fresh_share=1 / 3), labels)
+    fresh[40:52] = True  # too small to be a topic
+    assert np.array_equal(split_new_islands(space, labels, fresh, min_size=13, fresh_share=1 / 3), labels)
 
 
 def test_window_with_missing_days(days):
