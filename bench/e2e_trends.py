@@ -100,7 +100,9 @@ def real_path(run, cache: dict, day_of, Assigned, warmup: int):
         for d in range(max(0, day - days + 1), day + 1):
             chats = [chat for chat, _, _ in run.days[d]]
             vectors = np.vstack([cache[text][1] for _, text, _ in run.days[d]])
-            topics = assign_to_taxonomy(chats, vectors, taxonomies[day]).column("topic_id").to_pylist()
+            # as `counts_under`, which topic_trends uses: every conversation to its nearest leaf
+            assigned = assign_to_taxonomy(chats, vectors, taxonomies[day], keep_members=False)
+            topics = assigned.column("topic_id").to_pylist()
             view_topic_of.update(zip(chats, topics))
             view_counts[day_of(d)] = dict(Counter(topics))
         return Assigned(view_counts, taxonomies, histories, view_topic_of, parents)

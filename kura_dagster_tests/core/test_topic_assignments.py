@@ -91,3 +91,10 @@ def test_a_conversation_the_version_holds_keeps_its_leaf():
     rows = assign_to_taxonomy(["b", "new"], vectors, taxonomy()).to_pylist()
     assert [r["topic_id"] for r in rows] == ["t00003", "t00002"]
     assert abs(rows[0]["distance"] - (1 - float(unit(1, 0.2, 0) @ unit(0, 1, 0)))) < 1e-6
+
+
+def test_without_members_every_conversation_goes_to_its_nearest_leaf():
+    """What `counts_under` uses for a trends series: one rule for every day, members included."""
+    vectors = np.vstack([unit(1, 0.2, 0), unit(1, 0.2, 0)])
+    rows = assign_to_taxonomy(["b", "new"], vectors, taxonomy(), keep_members=False).to_pylist()
+    assert [r["topic_id"] for r in rows] == ["t00002", "t00002"]

@@ -23,9 +23,12 @@ from kura_dagster.core.storage.tables import TOPIC_ASSIGNMENTS_SCHEMA
 from kura_dagster.core.vectors import unit_rows
 
 
-def assign_to_taxonomy(chat_ids: Sequence[str], vectors: np.ndarray, taxonomy: Taxonomy) -> pa.Table:
+def assign_to_taxonomy(
+    chat_ids: Sequence[str], vectors: np.ndarray, taxonomy: Taxonomy, *, keep_members: bool = True
+) -> pa.Table:
     """One row per conversation: chat_id, topic_id (a leaf's id or `unassigned`), taxonomy_version, distance
-    (cosine distance to the nearest leaf's centroid). An empty day gives an empty table with the schema."""
+    (cosine distance to the nearest leaf's centroid). An empty day gives an empty table with the schema.
+    keep_members=False: the version's own members go to their nearest leaf too (one rule for every day)."""
     if len(chat_ids) != len(vectors):
         raise ValueError(f"{len(chat_ids)} chat ids but {len(vectors)} embeddings")
     if not len(chat_ids):
@@ -37,7 +40,7 @@ def assign_to_taxonomy(chat_ids: Sequence[str], vectors: np.ndarray, taxonomy: T
         topic_ids = np.where(distance > radii, UNASSIGNED, ids)
     else:
         topic_ids = np.full(len(chat_ids), UNASSIGNED, dtype=object)
-    members = _members(chat_ids, vectors, taxonomy)
+    members = _members(chat_ids, vectors, taxonomy) if keep_members else {}
     for row, (leaf_id, member_distance) in members.items():
         topic_ids[row] = leaf_id
         distance[row] = member_distance
