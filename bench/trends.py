@@ -93,8 +93,10 @@ SHARE_OF_THEME = 0.25
 # counts every topic made mostly (> 50%) of the theme's conversations: the default counts a flag on such a
 # topic as false once the clustering spreads the theme over five or more leaves, which measures the
 # taxonomy's granularity (a label of clinc150 at 10% of the day is ~280 conversations in a 14-day window:
-# 5-8 leaves at the local target of 30), not whether the alert was about the theme. The oracle (one topic
-# per label) judges the same under both.
+# 5-8 leaves at the local target of 30), not whether the alert was about the theme. That holds at every
+# level: a parent whose conversations are mostly the theme's is judged by it too (a fading theme's nine
+# leaves of a few conversations each are too small to judge alone, their parent is not). The oracle (one
+# topic per label) judges the same under both.
 JUDGES = ("topics", "themes")
 
 
@@ -239,8 +241,14 @@ def judged_topics(run: Run, assigned: Assigned, theme: str, day: int, judge: str
         return set()
     total = sum(topics.values())
     found = {topics.most_common(1)[0][0]} | {t for t, n in topics.items() if n >= SHARE_OF_THEME * total}
-    if judge == "themes":
-        found |= {t for t, n in topics.items() if t != "unassigned" and n > 0.5 * held[t]}
+    if judge == "themes":  # any level: a parent whose leaves are mostly the theme's is about it too
+        parents = assigned.parents[day]
+        under, theme_under = Counter(), Counter()
+        for leaf, n in held.items():
+            for topic in ancestors(leaf, parents):
+                under[topic] += n
+                theme_under[topic] += topics[leaf]
+        found |= {t for t, n in theme_under.items() if t != "unassigned" and n > 0.5 * under[t]}
     return found
 
 
@@ -493,6 +501,12 @@ def main(argv: list[str] | None = None) -> int:
         default=str(TrendOptions().alpha_within),
         help="TrendOptions.alpha_within, or none (children judged alone, as before it existed)",
     )
+    parser.add_argument(
+        "--window-days",
+        type=int,
+        default=TrendOptions().window_days,
+        help="TrendOptions.window_days (KURA_TRENDS_WINDOW_DAYS); e2e modes compare best at the taxonomy's window",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, help="earlier OUT.json files to add")
     args = parser.parse_args(argv)
@@ -501,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/trends.py: no labelled data at {EVAL_DIR}: it needs ../shared/eval", file=sys.stderr)
         return 2
     within = None if args.alpha_within.lower() == "none" else float(args.alpha_within)
-    options = TrendOptions(alpha_within=within)
+    options = TrendOptions(window_days=args.window_days, alpha_within=within)
     results: dict = {}
     commands = []
     for earlier in args.merge or []:
