@@ -12,9 +12,11 @@ Stability: consecutive windows share all days but one, so a rebuild starts from 
 With k-means, Lloyd's iterations start from the previous leaves (each one's centroid in the new
 clustering space, computed from its members that are still in the window), plus new starting centres
 for the conversations new to the window that lie beyond every previous leaf's radius (what may be a new
-theme). An unchanged window therefore gives back the same leaves, and a shifted one the same leaves with
-its days' members. `core.stages.topic_matching` then gives every topic of any level its stable id
-(matched by shared members, centroids as the fallback) and the lineage events.
+theme); after them, an island of new conversations inside a leaf becomes a leaf (`split_new_islands`: a
+theme that started small, close enough to an old leaf to join it). An unchanged window therefore gives back
+the same leaves, and a shifted one the same leaves with its days' members. `core.stages.topic_matching`
+then gives every topic of any level its stable id (matched by shared members, centroids as the fallback)
+and the lineage events.
 """
 
 from __future__ import annotations
