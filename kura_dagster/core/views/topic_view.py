@@ -138,6 +138,19 @@ def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def once_per_topic(trends: list[dict]) -> list[dict]:
+    """Each topic's row at its shallowest level only. `topic_trends` repeats a leaf that ends above the deepest
+    level in every level below it (each level's rows cover all conversations), and `unassigned` in every level:
+    the same series, which a list of alerts would show two or three times."""
+    seen: set[str] = set()
+    rows = []
+    for row in sorted(trends, key=lambda r: r["level"]):
+        if row["topic_id"] not in seen:
+            seen.add(row["topic_id"])
+            rows.append(row)
+    return rows
+
+
 def render_trends(view: TopicsView, options: TrendOptions | None = None) -> str:
     """What is new, emerging, fading and gone on the day, with each topic's share before (baseline days) and
     after (recent days). With the `options` the trends were judged with, a day where nothing could be judged
@@ -148,9 +161,10 @@ def render_trends(view: TopicsView, options: TrendOptions | None = None) -> str:
             f"no topic_trends for {view.day}: run `kura-dagster run --dataset {view.dataset} --date {view.day}`"
         )
         return "\n".join(lines)
+    trends = once_per_topic(view.trends)
     for status in FLAGGED:
         rows = sorted(
-            (row for row in view.trends if row["status"] == status),
+            (row for row in trends if row["status"] == status),
             key=lambda r: (r["level"], -(r["recent_share"] or 0), r["topic_id"]),
         )
         lines.append(f"{status.capitalize()} ({len(rows)})" + (":" if rows else ": none"))
@@ -160,10 +174,10 @@ def render_trends(view: TopicsView, options: TrendOptions | None = None) -> str:
                 f"{_share(row['baseline_share'])} before → {_share(row['recent_share'])} after"
                 f" ({row['conversations']} conversations on the day)"
             )
-    steady = sum(1 for row in view.trends if row["status"] == "steady")
-    insufficient = sum(1 for row in view.trends if row["status"] == "insufficient")
+    steady = sum(1 for row in trends if row["status"] == "steady")
+    insufficient = sum(1 for row in trends if row["status"] == "insufficient")
     lines.append(f"Steady: {steady}; too few conversations to judge: {insufficient}")
-    if options is not None and insufficient == len(view.trends):
+    if options is not None and insufficient == len(trends):
         # The demo's week of data is the common case: a first-time user should learn it is the days, not a fault.
         lines.append(
             f"Nothing could be judged: a status needs conversations on at least {options.min_baseline_days} days "
