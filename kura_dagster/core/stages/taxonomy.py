@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
@@ -111,7 +111,7 @@ class TaxonomyOptions:
     # `island_fresh_share` were not in the previous version) becomes a leaf (`split_new_islands`; None: never).
     # Lloyd's iterations keep one centre per previous leaf, so a theme that starts small joins its nearest
     # leaf and no centre ever reaches it: on bench/trends.py a theme at 3% of the day was a tight island
-    # (members 0.04-0.07 apart) 2.3-3 units from the rest of a leaf of 75-110, for good. 10 =
+    # (members 0.04-0.07 apart, 1.1 from the nearest other member) inside a leaf of 75-110, for good. 10 =
     # KURA_MIN_CLUSTER_SIZE: a smaller piece would be hidden anyway.
     island_min_size: int | None = 10
     island_fresh_share: float = 1 / 3
@@ -263,14 +263,16 @@ def _cluster(
     fit_from = getattr(method, "fit_predict_from", None)
     if previous is None or not options.warm_start or fit_from is None:
         return method.fit_predict(space)
-    centres = warm_start_centres(space, unit, chat_ids, previous, method, options.random_state)
+    leaf_of = previous.leaf_of_chat()
+    centres = warm_start_centres(
+        space, unit, chat_ids, previous, method, options.random_state, leaf_of=leaf_of
+    )
     if centres is None:
         return method.fit_predict(space)
     labels = fit_from(space, centres)
     if options.island_min_size is None:
         return labels
-    known = previous.leaf_of_chat()
-    fresh = np.array([chat not in known for chat in chat_ids], dtype=bool)
+    fresh = np.array([chat not in leaf_of for chat in chat_ids], dtype=bool)
     return split_new_islands(space, labels, fresh, options.island_min_size, options.island_fresh_share)
 
 
@@ -328,14 +330,17 @@ def warm_start_centres(
     previous: Taxonomy,
     method: ClusteringMethod,
     random_state: int,
+    *,
+    leaf_of: Mapping[str, str] | None = None,
 ) -> np.ndarray | None:
     """Starting centres in this window's clustering space: one per previous leaf that still has members
     here (their mean), then about one per `target_cluster_size` conversations new to the window that lie
-    beyond every previous leaf's radius (when at least half that many do), then, while fewer than the method's cluster count for this many rows, the
-    rows furthest from every centre. None when no previous leaf has a member in the window."""
+    beyond every previous leaf's radius (when at least half that many do), then, while fewer than the
+    method's cluster count for this many rows, the rows furthest from every centre. None when no previous
+    leaf has a member in the window. leaf_of: `previous.leaf_of_chat()`, when the caller has it already."""
     leaves = [leaf for leaf in previous.leaves() if leaf.name != UNCLUSTERED_NAME]
     index_of = {leaf.topic_id: i for i, leaf in enumerate(leaves)}
-    leaf_of = previous.leaf_of_chat()
+    leaf_of = previous.leaf_of_chat() if leaf_of is None else leaf_of
     labels = np.array([index_of.get(leaf_of.get(chat, ""), -1) for chat in chat_ids], dtype=np.int64)
     kept = [rows for rows in rows_by_label(labels)]
     if not kept:
