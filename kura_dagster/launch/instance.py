@@ -113,39 +113,15 @@ run_monitoring:
 telemetry:
   enabled: false
 """
-# Then with the run driver in kura_dagster/launch/, before the queue ran one run of a dataset at a time:
-LAUNCH_INSTANCE_YAML = """\
-# Written by kura-dagster (kura_dagster/launch/instance.py) when this file was missing or empty.
-# Edit freely: kura-dagster never overwrites a dagster.yaml that was edited.
-concurrency:
-  runs:
-    # Runs of the queue in progress at once (KURA_MAX_CONCURRENT when this file was written).
-    max_concurrent_runs: {max_concurrent_runs}
-  pools:
-    # Every pool without an explicit limit, in particular "kura_duckdb" (all six assets): one step at
-    # a time across all runs, because DuckDB allows one writer process.
-    default_limit: 1
-    granularity: op
-    # Runs whose steps all wait for a pool slot that the queue may still launch (they load code meanwhile).
-    op_granularity_run_buffer: 1
-# The default launcher (each run in a subprocess of a code server), plus a health check: a run whose
-# process died (kill -9, out of memory) is dead, not running (kura_dagster/launch/recovery.py).
-run_launcher:
-  module: kura_dagster.launch.recovery
-  class: KuraRunLauncher
-# The daemon (make dev) fails dead runs and gives their pool slots back, so later runs do not wait forever.
-run_monitoring:
-  enabled: true
-  poll_interval_seconds: 30
-  free_slots_after_run_end_seconds: 10
-# No network: the project runs offline.
-telemetry:
-  enabled: false
-"""
-EARLIER_INSTANCE_YAMLS = (LEGACY_INSTANCE_YAML, DEFS_INSTANCE_YAML, LAUNCH_INSTANCE_YAML)
 # The run launcher's module before kura_dagster/launch/ existed: an edited file naming it gets the new one.
 FORMER_LAUNCHER_MODULE = "module: kura_dagster.defs.recovery\n"
 LAUNCHER_MODULE = "module: kura_dagster.launch.recovery\n"
+# Then with the run driver in kura_dagster/launch/, before the queue ran one run of a dataset at a time: the
+# same text with the new paths (derived, so that the two cannot drift apart by a character).
+LAUNCH_INSTANCE_YAML = DEFS_INSTANCE_YAML.replace("kura_dagster/defs/", "kura_dagster/launch/").replace(
+    FORMER_LAUNCHER_MODULE, LAUNCHER_MODULE
+)
+EARLIER_INSTANCE_YAMLS = (LEGACY_INSTANCE_YAML, DEFS_INSTANCE_YAML, LAUNCH_INSTANCE_YAML)
 
 
 def instance_yaml(max_concurrent_runs: int = 2) -> str:
