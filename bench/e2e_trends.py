@@ -42,6 +42,22 @@ def encode(texts: list[str], cache: dict) -> None:
         cache[text] = (summary, np.asarray(vector, dtype=np.float32))
 
 
+def label_agreement(run, cache: dict, k: int = 10) -> dict[str, float]:
+    """How far the embeddings separate each planted theme: the share of its texts' `k` nearest other texts
+    (cosine, among the distinct texts of the run's labels, each once) that carry its label. Every clustering
+    of these vectors, and every topic built on them, inherits it: a theme whose nearest texts are mostly other
+    labels' lands among them, where its growth is a fraction of a mixed topic's."""
+    labelled = sorted({(text, label) for rows in run.days for _, text, label in rows})
+    labels = np.array([label for _, label in labelled])
+    vectors = np.vstack([cache[text][1] for text, _ in labelled]).astype(np.float64)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    agree = (labels[nearest] == labels[:, None]).mean(axis=1)
+    return {theme: round(float(agree[labels == label].mean()), 3) for theme, label in run.planted.items()}
+
+
 def real_path(run, cache: dict, day_of, Assigned, warmup: int):
     settings = Settings.from_env()
     seed = run.seed

@@ -353,8 +353,21 @@ class Tally:
     null_flags: int = 0
     null_days: int = 0
     examples: list = field(default_factory=list)
+    # per run and planted theme: seed, theme, label, the embeddings' agreement (e2e modes) and its hits
+    themes: list = field(default_factory=list)
 
-    def add(self, result: dict, null: bool) -> None:
+    def add(self, result: dict, null: bool, run: Run | None = None, agreement: Mapping | None = None) -> None:
+        if run is not None and not null:
+            self.themes += [
+                {
+                    "seed": run.seed,
+                    "theme": theme,
+                    "label": run.planted[theme],
+                    "agreement": (agreement or {}).get(theme),
+                    "hits": n,
+                }
+                for theme, n in result["hits"].items()
+            ]
         if null:
             self.null_flags += result["wrong"]
             self.null_days += DAYS - FIRST_JUDGED
@@ -381,6 +394,7 @@ class Tally:
             "null_flags": self.null_flags,
             "null_days": self.null_days,
             "null_examples": self.examples[:5],
+            "themes": self.themes,
         }
 
 
@@ -399,6 +413,7 @@ def pooled(a: dict, b: dict) -> dict:
     out["null_days"] = a["null_days"] + b["null_days"]
     out["false_flags_per_7_days_null"] = round(7 * out["null_flags"] / out["null_days"], 3)
     out["null_examples"] = (a["null_examples"] + b["null_examples"])[:5]
+    out["themes"] = a.get("themes", []) + b.get("themes", [])
     return out
 
 
@@ -422,7 +437,7 @@ def evaluate(
         for null in (False, True):
             run = generate(dataset, texts, seed, null)
             truth = oracle(run, window=options.window_days)
-            real = None
+            real = agreement = None
             for mode in modes:
                 view = None
                 if mode == "oracle":
@@ -447,8 +462,13 @@ def evaluate(
                     statuses_of = lambda d, v=view: statuses_new(v(d), d, one)  # noqa: E731
                 memo: dict = {}
                 once = lambda d, f=statuses_of, memo=memo: memo[d] if d in memo else memo.setdefault(d, f(d))  # noqa: E731
+                if real is not None and agreement is None and not null:
+                    from e2e_trends import label_agreement
+
+                    agreement = label_agreement(run, cache)
                 for judge in judges:
-                    tallies[names[mode, judge]].add(judge_run(run, assigned, once, view, judge), null)
+                    result = judge_run(run, assigned, once, view, judge)
+                    tallies[names[mode, judge]].add(result, null, run, agreement)
             print(f"  {dataset} seed {seed}{' null' if null else ''}: done", file=sys.stderr, flush=True)
     return {name: tally.figures() for name, tally in tallies.items()}
 
@@ -483,7 +503,41 @@ def markdown(results: dict, commands: Sequence[str], options: TrendOptions) -> s
         "`e2e-window` = the same real path, but each judged day's series is the trends window re-assigned to that day's version (`counts_under`, `daily_versions=False`); `before` = the previous method's flag (7-day window, last 2 days recent, reference day's topics, "
         "two-proportion z ≥ 1.96 and ratio ≥ 1.5) on the same oracle assignments.",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + theme_lines(results)) + "\n"
+
+
+def theme_lines(results: dict) -> list[str]:
+    """Per dataset, one row per seed and planted theme of the real path: the embeddings' kNN label agreement of
+    its texts (`e2e_trends.label_agreement`) beside the judged days it was flagged on, per result row."""
+    lines = []
+    for dataset, by_mode in results.items():
+        measured = {
+            m: f["themes"] for m, f in by_mode.items() if any(r.get("agreement") for r in f.get("themes", []))
+        }
+        if not measured:
+            continue
+        cases: dict = {}
+        for mode, rows in measured.items():
+            for r in rows:
+                case = cases.setdefault(
+                    (r["theme"], r["seed"]), {"label": r["label"], "agreement": r["agreement"]}
+                )
+                case[mode] = r["hits"]
+        lines += [
+            "",
+            f"Planted themes, {dataset}: kNN label agreement of each theme's texts (the share of their 10 nearest "
+            f"texts, by the embeddings, with the same label) and the judged days it was flagged on (of {len(JUDGED)}).",
+            "",
+            "| theme | seed | label | agreement | " + " | ".join(f"flagged, {m}" for m in measured) + " |",
+            "|---|---:|---|---:|" + "---:|" * len(measured),
+        ]
+        lines += [
+            f"| {theme} | {seed} | {case['label']} | {case['agreement']} | "
+            + " | ".join(str(case.get(m, "")) for m in measured)
+            + " |"
+            for (theme, seed), case in sorted(cases.items())
+        ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
