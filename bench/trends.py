@@ -512,7 +512,9 @@ def theme_lines(results: dict) -> list[str]:
     lines = []
     for dataset, by_mode in results.items():
         measured = {
-            m: f["themes"] for m, f in by_mode.items() if any(r.get("agreement") for r in f.get("themes", []))
+            m: f["themes"]
+            for m, f in by_mode.items()
+            if any(r.get("agreement") is not None for r in f.get("themes", []))
         }
         if not measured:
             continue

@@ -1,0 +1,53 @@
+"""The trends benchmark's per-theme report: the embeddings' kNN label agreement, and its table."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str, file: str):
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load("trends_bench", "trends.py"), load("e2e_trends", "e2e_trends.py")
+
+
+def test_agreement_is_high_for_a_separate_theme_and_low_for_one_among_others(bench):
+    trends, e2e = bench
+    rng = np.random.default_rng(0)
+    centre = {"apart": np.eye(8)[0], "steady": np.eye(8)[1], "mixed": np.eye(8)[1]}  # mixed sits on steady
+    days, cache = [[]], {}
+    for label in centre:
+        for i in range(12):
+            text = f"{label} {i}"
+            cache[text] = (None, centre[label] + 0.05 * rng.standard_normal(8))
+            days[0].append((f"c-{label}-{i}", text, label))
+    run = trends.Run("toy", 0, False, {"emerging_3": "apart", "fading": "mixed"}, days)
+    agreement = e2e.label_agreement(run, cache, k=5)
+    assert agreement["emerging_3"] == 1.0
+    assert agreement["fading"] < 0.7  # its nearest texts are about half steady's
+
+
+def test_the_table_lists_each_theme_with_its_agreement_and_flagged_days(bench):
+    trends, _ = bench
+    tally = trends.Tally()
+    run = trends.Run("toy", 3, False, {"emerging_3": "pets"}, [[]])
+    tally.add(
+        {"hits": {"emerging_3": 2}, "right": 2, "wrong": 0, "false": []}, False, run, {"emerging_3": 0.41}
+    )
+    lines = trends.theme_lines({"toy": {"e2e-window": tally.figures()}})
+    assert "| emerging_3 | 3 | pets | 0.41 | 2 |" in lines
+    # rows without a measured agreement (oracle modes) make no table
+    assert trends.theme_lines({"toy": {"oracle": trends.Tally().figures()}}) == []
