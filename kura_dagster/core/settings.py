@@ -109,7 +109,15 @@ def _shown(name: str, raw: str, kind: str) -> str:
     if kind == "url":
         raw = re.sub(r"//[^/@]*@", "//...@", raw)
     text = raw if raw.isprintable() else repr(raw)
-    return f"{name}={text if len(text) <= 80 else text[:77] + '...'}"
+    # Long inline values are cut; a file's path never is: the message must name the file.
+    return f"{name}={text if len(text) <= 80 or _is_existing_path(raw) else text[:77] + '...'}"
+
+
+def _is_existing_path(raw: str) -> bool:
+    try:
+        return len(raw) < 4096 and Path(raw).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _in_range(setting: Setting, value: float) -> bool:

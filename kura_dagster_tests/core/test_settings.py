@@ -184,6 +184,18 @@ def test_json_settings_are_checked_at_start(tmp_path):
     prices.write_text('{"my-model": [1]}')
     with pytest.raises(SettingsError, match=r"^KURA_PRICES=.*prices.json: must be JSON .*'my-model' is not"):
         read_setting("KURA_PRICES", {"KURA_PRICES": str(prices)})
+    # a file's path is named whole however long (an inline value over 80 characters is cut)
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "prices.json"
+    deep.parent.mkdir()
+    deep.write_text('{"my-model": [1]}')
+    with pytest.raises(SettingsError) as raised:
+        read_setting("KURA_PRICES", {"KURA_PRICES": str(deep)})
+    assert str(raised.value).startswith(f"KURA_PRICES={deep}: must be JSON")
+    with pytest.raises(SettingsError, match=r"^KURA_PRICES=\{\"m\": \[1\], .{66}\.\.\.: must be JSON"):
+        read_setting(
+            "KURA_PRICES",
+            {"KURA_PRICES": '{"m": [1], ' + ", ".join(f'"x{i}": [1, 2]' for i in range(20)) + "}"},
+        )
     with pytest.raises(SettingsError, match="negative or infinite"):
         read_setting("KURA_PRICES", {"KURA_PRICES": '{"m": [-1, 2]}'})
 
