@@ -48,8 +48,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two workers (pytest-xdist): 6.5 minutes instead of 15-17 on the 2-core CI machine, as most tests wait on Dagster
+# runs in subprocesses. `pytest -q` alone runs the suite in one process.
 test: $(STAMP) $(KURA_VENV)/.installed browser lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # The README's Postgres instance, against a throwaway server (needs PostgreSQL's programs: apt-get install postgresql).
 test-postgres: $(STAMP)
