@@ -1,7 +1,6 @@
 """The naming benchmark's measures (fidelity, repeated names, specifics) and the sample's labels file."""
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,19 +9,14 @@ from pathlib import Path
 import pytest
 
 from kura_dagster.core.types import Cluster
+from kura_dagster_tests.bench import BENCH, load_bench
 
 REPO = Path(__file__).resolve().parents[2]
-BENCH = REPO / "bench"
 
 
 @pytest.fixture(scope="module")
 def naming():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("naming_bench", BENCH / "naming.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["naming_bench"] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("naming_bench", "naming.py")
 
 
 def node(node_id, name, chats, parent=None):

@@ -1,33 +1,20 @@
 """The quality benchmark's own logic: which tree level it scores, and the BERTopic-style baseline."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from kura_dagster.core.types import Cluster
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from kura_dagster_tests.bench import load_bench
 
 
 @pytest.fixture(scope="module")
 def quality():
-    return _load("quality")
+    return load_bench("quality")
 
 
 @pytest.fixture(scope="module")
 def baseline():
-    return _load("baseline")
+    return load_bench("baseline")
 
 
 def node(node_id, chats, parent=None):

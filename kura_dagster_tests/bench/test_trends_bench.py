@@ -1,27 +1,14 @@
 """The trends benchmark's per-theme report: the embeddings' kNN label agreement, and its table."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def load(name: str, file: str):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
+from kura_dagster_tests.bench import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return load("trends_bench", "trends.py"), load("e2e_trends", "e2e_trends.py")
+    return load_bench("trends_bench", "trends.py"), load_bench("e2e_trends")
 
 
 def test_agreement_is_high_for_a_separate_theme_and_low_for_one_among_others(bench):
