@@ -22,7 +22,7 @@ from kura_dagster.core.stages.meta_clusters import AgglomerativeMetaClusterModel
 from kura_dagster.core.stages.summaries import ExtractiveSummaryModel, summarise_conversations
 from kura_dagster.core.stages.taxonomy import TaxonomyOptions, build_taxonomy
 from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
-from kura_dagster.core.stages.topic_trends import history_from_taxonomies
+from kura_dagster.core.stages.topic_trends import counts_of, history_from_taxonomies, leaves_under
 from kura_dagster.core.types import Conversation, Message
 
 
@@ -112,15 +112,19 @@ def real_path(run, cache: dict, day_of, Assigned, warmup: int):
 
     def window_view(day: int, days: int):
         """The last `days` days up to `day` assigned to `day`'s version (one taxonomy for the whole series)."""
-        view_counts, view_topic_of = {}, {}
-        for d in range(max(0, day - days + 1), day + 1):
-            chats = [chat for chat, _, _ in run.days[d]]
-            vectors = np.vstack([cache[text][1] for _, text, _ in run.days[d]])
-            # as `counts_under`, which topic_trends uses: every conversation to its nearest leaf
-            assigned = assign_to_taxonomy(chats, vectors, taxonomies[day], keep_members=False)
-            topics = assigned.column("topic_id").to_pylist()
-            view_topic_of.update(zip(chats, topics))
-            view_counts[day_of(d)] = dict(Counter(topics))
-        return Assigned(view_counts, taxonomies, histories, view_topic_of, parents)
+        daily = {
+            day_of(d): (
+                [chat for chat, _, _ in run.days[d]],
+                np.vstack([cache[text][1] for _, text, _ in run.days[d]]),
+            )
+            for d in range(max(0, day - days + 1), day + 1)
+        }
+        # what the topic_trends asset does: every conversation to its nearest leaf (`counts_under`)
+        leaves = leaves_under(taxonomies[day], daily)
+        view_topic_of = {
+            chat: leaf for d, (chats, _) in daily.items() for chat, leaf in zip(chats, leaves[d])
+        }
+        window = (daily, leaves)
+        return Assigned(counts_of(leaves), taxonomies, histories, view_topic_of, parents, window=window)
 
     return Assigned(counts, taxonomies, histories, topic_of, parents, window_view)

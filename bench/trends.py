@@ -64,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import EVAL_DIR  # noqa: E402  (../shared/eval, found as every bench finds it)
 
+from kura_dagster.core.stages.topic_novelty import RecentConcentration  # noqa: E402
 from kura_dagster.core.stages.topic_trends import (  # noqa: E402
     FLAGS,
     ReferenceTrendOptions,
@@ -183,6 +184,8 @@ class Assigned:
     window_view: Callable | None = (
         None  # (day, days) -> Assigned with the window re-assigned to day's version
     )
+    # a window view's {date: (chat_ids, embeddings)} and {date: each row's leaf}: for RecentConcentration
+    window: tuple[dict, dict] | None = None
 
 
 def day_of(index: int) -> Date:
@@ -264,8 +267,13 @@ def ancestors(topic: str, parents: Mapping[str, str | None]) -> set[str]:
 def statuses_new(assigned: Assigned, day: int, options: TrendOptions) -> dict[str, str]:
     """{topic_id@level: status} of the new method on `day`."""
     counts = {d: c for d, c in assigned.counts.items() if d <= day_of(day)}
+    concentration = (
+        RecentConcentration(*assigned.window, day_of(day), options.recent_days)
+        if assigned.window is not None
+        else None  # the oracle and the daily-versions path: counts alone
+    )
     table = compute_topic_trends(
-        day_of(day), counts, assigned.taxonomies[day], assigned.histories[day], options
+        day_of(day), counts, assigned.taxonomies[day], assigned.histories[day], options, concentration
     )
     return {f"{r['topic_id']}@{r['level']}": r["status"] for r in table.to_pylist()}
 

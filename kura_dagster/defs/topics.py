@@ -42,10 +42,12 @@ from dagster import (
 from kura_dagster.core.settings import Settings
 from kura_dagster.core.stages.taxonomy import Taxonomy, TaxonomyOptions, build_taxonomy, window_days
 from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
+from kura_dagster.core.stages.topic_novelty import RecentConcentration
 from kura_dagster.core.stages.topic_trends import (
     compute_topic_trends,
-    counts_under,
+    counts_of,
     daily_embeddings_from_arrow,
+    leaves_under,
 )
 from kura_dagster.core.storage import tables
 from kura_dagster.core.storage.store import partition_slice, with_partition_columns
@@ -200,7 +202,7 @@ def _status_list(table: pa.Table, status: str) -> str:
 
 
 @pipeline_asset(
-    code_version="2",
+    code_version="3",
     ins={"taxonomy": AssetIn(), "topic_lineage": AssetIn(), "embeddings": AssetIn()},
     # Its series are the window's conversations under the day's version (below), not the stored
     # assignments: the dependency says that it comes after the day's assignments, in the graph and in a run.
@@ -230,9 +232,13 @@ def topic_trends(
             # Every day of the window under the day's version: a topic's series does not change because the
             # taxonomy was rebuilt while its content did not (tax-trends measured fewer false flags so,
             # bench/results/trends.md); the day itself gets exactly its `topic_assignments`.
-            counts = counts_under(version, daily_embeddings_from_arrow(window)) if window.num_rows else {}
+            daily = daily_embeddings_from_arrow(window)
+            leaves = leaves_under(version, daily)
+            options = topics.trend_options()
+            # a growing leaf whose recent conversations sit together holds something new (topic_novelty)
+            concentration = RecentConcentration(daily, leaves, day, options.recent_days)
             history = topics.trend_history(dataset, day, topic_lineage, taxonomy, run_days[dataset])
-            table = compute_topic_trends(day, counts, version, history, topics.trend_options())
+            table = compute_topic_trends(day, counts_of(leaves), version, history, options, concentration)
         context.add_asset_metadata(
             row_metadata(
                 table,

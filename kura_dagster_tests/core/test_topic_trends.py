@@ -1,5 +1,6 @@
 """Trends on the taxonomy's stable ids (compute_topic_trends): statuses judged on constructed daily series."""
 
+import dataclasses
 from datetime import date, timedelta
 
 import numpy as np
@@ -179,6 +180,58 @@ def test_a_theme_spread_over_small_pieces_is_flagged_on_each_piece_its_flagged_p
     assert within["t00015"]["status"] == within["t00003"]["status"] == "steady"
 
 
+def test_a_theme_cut_into_leaves_under_different_parents_is_flagged_through_their_neighbourhood():
+    # A theme at ~4.5% of the day that the taxonomy cut into three leaves of 1.5%, each under a different root
+    # beside a large steady leaf (banking77's fading theme on the benchmark's real path). It drops to 0.2%:
+    # no root moves by 1.5x, and each piece alone is too small for `alpha`. The pieces sit next to each other
+    # (centroids), so their neighbourhood moves as a whole, and each piece is tested at `alpha_within`.
+    roots, big, pieces = (
+        ["t00001", "t00002", "t00003"],
+        ["t00011", "t00012", "t00013"],
+        ["t00021", "t00022", "t00023"],
+    )
+    rng = np.random.default_rng(5)
+    axis = np.eye(8)
+
+    def leaf(topic_id, parent, direction):
+        centroid = direction + 0.05 * rng.normal(size=8)
+        return dataclasses.replace(
+            T(topic_id, parent, 1, topic_id), centroid=centroid / np.linalg.norm(centroid)
+        )
+
+    tree = Tax(
+        (
+            *(T(root, None, 0, f"Root {k}") for k, root in enumerate(roots)),
+            *(leaf(b, root, axis[k + 1]) for k, (b, root) in enumerate(zip(big, roots))),
+            *(leaf(piece, root, axis[0]) for piece, root in zip(pieces, roots)),
+        )
+    )
+    history = TrendHistory(first_version=FIRST, born={t.topic_id: FIRST for t in tree.topics})
+    found = None
+    for seed in range(20):  # the first draw where no piece is flagged on its own (the case this is for)
+        draws = np.random.default_rng(seed)
+        counts = {}
+        for index, day in enumerate(WINDOW):
+            piece = 0.015 if index < 25 else 0.002
+            shares = np.array([0.32, 0.32, 0.32, *[piece] * 3])
+            counts[day] = dict(zip(big + pieces, map(int, draws.multinomial(200, shares / shares.sum()))))
+        alone = rows_by_id(
+            compute_topic_trends(DAY, counts, tree, history, TrendOptions(neighbour_leaves=None))
+        )
+        if not any(alone[p]["status"] in ("fading", "gone") for p in pieces):
+            found = counts
+            break
+    assert found is not None
+    nearby = rows_by_id(compute_topic_trends(DAY, found, tree, history, TrendOptions(neighbour_leaves=2)))
+    assert sum(nearby[p]["status"] in ("fading", "gone") for p in pieces) >= 2
+    assert all(nearby[b]["status"] == "steady" for b in big)  # their neighbourhoods did not move
+    top = rows_by_id(compute_topic_trends(DAY, found, tree, history), 0)
+    assert [top[root]["status"] for root in roots] == ["steady"] * 3  # no root moved enough
+    # Without centroids (all zero, as the taxonomies of the tests above) there are no neighbourhoods.
+    flat = Tax(tuple(dataclasses.replace(t, centroid=np.zeros(4)) for t in tree.topics))
+    assert rows_by_id(compute_topic_trends(DAY, found, flat, history)) == alone
+
+
 def test_a_piece_is_not_flagged_against_its_parents_direction_nor_under_a_steady_parent():
     # A small leaf doubling under a root that fades overall, and the same leaf doubling under a steady root:
     # neither is flagged (only `alpha` could flag it: the within-parent test follows a flagged parent only).
@@ -321,11 +374,39 @@ def test_daily_counts_from_assignment_rows():
     }
 
 
+def test_a_growing_leaf_whose_recent_part_sits_together_is_emerging():
+    # Cards goes from 6% to 10% of small days: 1.7x, one-sided p ~0.01, too little for alpha = 0.001 alone.
+    counts = series(lambda i: [0.3, 0.25, 0.2, 0.06 if i < 25 else 0.10, 0.1], seed=1, size=(60, 100))
+    assert rows_by_id(compute_topic_trends(DAY, counts, TREE, HISTORY))["t00006"]["status"] == "steady"
+    asked = []
+
+    def concentrated(leaf):
+        asked.append(leaf)
+        return 1e-6
+
+    table = compute_topic_trends(DAY, counts, TREE, HISTORY, concentration=concentrated)
+    cards = rows_by_id(table)["t00006"]
+    assert cards["status"] == "emerging" and 0.001 < cards["p_value"] / 2 < 0.05
+    assert asked == ["t00006"]  # only a leaf that grew past the gate is asked, once
+    assert rows_by_id(table, 0)["t00002"]["status"] == "steady"  # its parent is judged by counts alone
+    # Spread like the rest of the leaf, or the check turned off: steady.
+    mixed = compute_topic_trends(DAY, counts, TREE, HISTORY, concentration=lambda leaf: 0.3)
+    assert rows_by_id(mixed)["t00006"]["status"] == "steady"
+    off = TrendOptions(concentration_gate=None)
+    plain = compute_topic_trends(DAY, counts, TREE, HISTORY, off, concentration=concentrated)
+    assert rows_by_id(plain)["t00006"]["status"] == "steady"
+    # A leaf that did not grow is never flagged by where its conversations sit.
+    flat = series(lambda _: [0.3, 0.25, 0.2, 0.06, 0.1], seed=1, size=(60, 100))
+    assert flags(compute_topic_trends(DAY, flat, TREE, HISTORY, concentration=lambda leaf: 1e-9)) == set()
+
+
 def test_options_are_checked():
     with pytest.raises(ValueError, match="recent_days"):
         TrendOptions(window_days=3, recent_days=3)
     with pytest.raises(ValueError, match="alpha_within"):
         TrendOptions(alpha=0.01, alpha_within=0.001)
+    with pytest.raises(ValueError, match="concentration_gate"):
+        TrendOptions(alpha=0.01, alpha_within=0.05, concentration_gate=0.001)
 
 
 def test_history_from_taxonomy_versions():

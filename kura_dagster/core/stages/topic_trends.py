@@ -17,6 +17,9 @@ Each row gets a status judged on that day from the days up to it, never from lat
   move by `min_ratio`, with `min_count` conversations on the side that is larger. A topic whose parent is
   flagged is also tested in the parent's direction at the laxer `alpha_within` (hierarchical testing): a
   theme the taxonomy spread over several small leaves is flagged on those leaves, not on their parent only.
+  A steady leaf that grew at the laxer `concentration_gate` is `emerging` too when its recent conversations sit
+  together among its members (`topic_novelty`, given the window's embeddings): a new theme inside an older
+  topic, too small a part of it for the count alone.
 - `gone`: died in the recent days (lineage) after at least `min_count` conversations' worth of baseline, or
   no conversation at all in the recent days where the baseline made that as unlikely as a fading flag needs.
 - `insufficient`: too few conversations (both sides under `min_count`), fewer than `min_baseline_days` days
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
@@ -97,6 +100,15 @@ class TrendOptions:
     # several leaves was flagged on its parent only: each piece alone was too small for `alpha` (a theme
     # gone from 10% of the day spread over 7 leaves of 1.3%). None: children are judged alone.
     alpha_within: float | None = 0.01
+    # A steady leaf whose count grew at this laxer one-sided level (with `min_ratio` and `min_count`) is flagged
+    # `emerging` when its recent conversations also sit together among its members at `alpha`
+    # (`topic_novelty`: a new theme inside an older topic). Needs the window's embeddings
+    # (`compute_topic_trends(concentration=...)`); None: not asked.
+    concentration_gate: float | None = 0.05
+    # Each leaf with this many nearest leaves (by centroid) is judged as one neighbourhood at `alpha`; the leaves
+    # of a flagged one are tested in its direction at `alpha_within` (a theme cut into leaves under different
+    # parents). None or 0: the taxonomy's own hierarchy only.
+    neighbour_leaves: int | None = 3
 
     def __post_init__(self) -> None:
         if self.recent_days < 1 or self.window_days <= self.recent_days:
@@ -107,6 +119,12 @@ class TrendOptions:
             raise ValueError("min_ratio must be ≥ 1, alpha in (0, 1), min_count and min_baseline_days ≥ 1")
         if self.alpha_within is not None and not self.alpha <= self.alpha_within < 1:
             raise ValueError(f"alpha_within must be in [alpha, 1) or None, got {self.alpha_within}")
+        if self.neighbour_leaves is not None and self.neighbour_leaves < 0:
+            raise ValueError(f"neighbour_leaves must be ≥ 0 or None, got {self.neighbour_leaves}")
+        if self.concentration_gate is not None and not self.alpha <= self.concentration_gate < 1:
+            raise ValueError(
+                f"concentration_gate must be in [alpha, 1) or None, got {self.concentration_gate}"
+            )
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrendOptions:
@@ -253,16 +271,31 @@ def counts_under(
     days by the one and its newer by the other, a step that looked like growth. On the planted-topic
     benchmark's real path (bench/results/trends.md) one version cut false flags with nothing planted from
     ~8 to 1.1 per 7 days, and one rule to 0.44."""
+    return counts_of(leaves_under(taxonomy, daily))
+
+
+def leaves_under(
+    taxonomy: Any, daily: Mapping[Date, tuple[Sequence[str], np.ndarray]]
+) -> dict[Date, list[str]]:
+    """{date: each conversation's leaf or 'unassigned', in the day's order}: `counts_under`'s rule, per row (for
+    `topic_novelty.RecentConcentration`, which needs to know which conversations a leaf holds)."""
     from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
 
-    counts: dict[Date, dict[str, int]] = {}
+    leaves: dict[Date, list[str]] = {}
     for day, (chat_ids, vectors) in sorted(daily.items()):
         if len(chat_ids):
             assigned = assign_to_taxonomy(list(chat_ids), vectors, taxonomy, keep_members=False)
-            topics = assigned.column("topic_id").to_pylist()
-            counts[day] = {}
-            for topic in topics:
-                counts[day][topic] = counts[day].get(topic, 0) + 1
+            leaves[day] = assigned.column("topic_id").to_pylist()
+    return leaves
+
+
+def counts_of(leaves: Mapping[Date, Sequence[str]]) -> dict[Date, dict[str, int]]:
+    """{date: {leaf: conversations}} of `leaves_under`'s output."""
+    counts: dict[Date, dict[str, int]] = {}
+    for day, topic_ids in leaves.items():
+        by_topic = counts.setdefault(day, {})
+        for topic in topic_ids:
+            by_topic[topic] = by_topic.get(topic, 0) + 1
     return counts
 
 
@@ -402,9 +435,9 @@ class _Test:
             else None
         )
 
-    def grows(self, options: TrendOptions) -> bool:
+    def grows(self, options: TrendOptions, alpha: float | None = None) -> bool:
         return (
-            self.upper <= options.alpha
+            self.upper <= (options.alpha if alpha is None else alpha)
             and self.count >= options.min_count
             and self.recent_share >= options.min_ratio * self.baseline_share
         )
@@ -470,6 +503,29 @@ def judge_within(
     return None
 
 
+def judge_concentrated(
+    counts: np.ndarray,
+    totals: np.ndarray,
+    recent: int,
+    options: TrendOptions,
+    concentration: Callable[[], float | None],
+) -> Judgement | None:
+    """`emerging` for a series that grew at `concentration_gate` (with the usual effect size and counts) and whose
+    recent conversations sit together (`concentration()`, the p-value of `topic_novelty`, asked only then) at
+    `alpha`; None otherwise."""
+    if options.concentration_gate is None or int((totals[:-recent] > 0).sum()) < options.min_baseline_days:
+        return None
+    test = _test(counts, totals, recent)
+    if test.total == 0 or test.baseline_share is None:
+        return None
+    if not test.grows(options, alpha=options.concentration_gate):
+        return None
+    p = concentration()
+    if p is None or p > options.alpha:
+        return None
+    return Judgement("emerging", test.baseline_share, test.recent_share, test.p_value)
+
+
 def judge_new(
     counts: np.ndarray, totals: np.ndarray, since_birth: int, options: TrendOptions
 ) -> Judgement | None:
@@ -489,13 +545,16 @@ def compute_topic_trends(
     taxonomy: TaxonomyLike,
     history: TrendHistory | None = None,
     options: TrendOptions = TrendOptions(),
+    concentration: Callable[[str], float | None] | None = None,
 ) -> pa.Table:
     """One row per (topic_id, level) for `day`: conversations, share and status (module docstring).
 
     `daily_counts` maps days to {leaf topic_id or 'unassigned': conversations}; days after `day` are ignored,
     days missing from it have no data (`counts_under` makes them under one version, the recommended source;
     `daily_counts_from_arrow` reads stored assignments). `taxonomy` is the version in force on `day`;
-    `history` its lineage (`history_from_arrow`, `history_from_taxonomies`)."""
+    `history` its lineage (`history_from_arrow`, `history_from_taxonomies`). `concentration`: a leaf's p-value
+    that its recent conversations sit together (`topic_novelty.RecentConcentration` over the same window and
+    assignments as `daily_counts`), for `TrendOptions.concentration_gate`; None: counts alone."""
     history = history or TrendHistory()
     days = window_days(day, options.window_days)
     start, recent_start = days[0], days[-options.recent_days]
@@ -510,13 +569,11 @@ def compute_topic_trends(
     totals = np.array([sum(daily_counts.get(d, {}).values()) for d in days], dtype=np.int64)
     columns: dict[str, list] = {name: [] for name in TRENDS_SCHEMA.names}
     flagged: dict[tuple[str, int], int] = {}  # (row, level) → direction of its flag, for its children
+    nearby = _neighbourhood_directions(
+        tree, _series(tree, tree.levels[-1], days, daily_counts), totals, options
+    )
     for level in tree.levels:
-        series: dict[str, np.ndarray] = {}
-        for column, d in enumerate(days):
-            for topic_id, n in daily_counts.get(d, {}).items():
-                key = tree.key(topic_id, level)
-                if key is not None:
-                    series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+        series = _series(tree, level, days, daily_counts)
         since = _comparable_since(tree, level, start, day) if options.daily_versions else {}
         for row in tree.rows(level):
             counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
@@ -529,6 +586,23 @@ def compute_topic_trends(
             if judgement.status == "steady" and row.kind == "topic":
                 judgement = (
                     _within_parent(row, tree, flagged, judged_counts, judged_totals, options) or judgement
+                )
+            if judgement.status == "steady" and row.key in nearby:
+                direction = nearby[row.key]
+                judgement = (
+                    judge_within(judged_counts, judged_totals, options.recent_days, options, direction)
+                    or judgement
+                )
+            if judgement.status == "steady" and concentration is not None and row.key in tree.leaves:
+                judgement = (
+                    judge_concentrated(
+                        judged_counts,
+                        judged_totals,
+                        options.recent_days,
+                        options,
+                        lambda key=row.key: concentration(key),
+                    )
+                    or judgement
                 )
             if judgement.status in FLAG_DIRECTION:
                 flagged[(row.key, level)] = FLAG_DIRECTION[judgement.status]
@@ -543,6 +617,58 @@ def compute_topic_trends(
             columns["recent_share"].append(judgement.recent_share)
             columns["p_value"].append(judgement.p_value)
     return pa.Table.from_pydict(columns, schema=TRENDS_SCHEMA)
+
+
+def _series(
+    tree: _Tree, level: int, days: Sequence[Date], daily_counts: DailyCounts
+) -> dict[str, np.ndarray]:
+    """{row of `level`: its conversations on each of `days`}."""
+    series: dict[str, np.ndarray] = {}
+    for column, d in enumerate(days):
+        for topic_id, n in daily_counts.get(d, {}).items():
+            key = tree.key(topic_id, level)
+            if key is not None:
+                series.setdefault(key, np.zeros(len(days), dtype=np.int64))[column] += n
+    return series
+
+
+def _neighbourhood_directions(
+    tree: _Tree, leaf_series: Mapping[str, np.ndarray], totals: np.ndarray, options: TrendOptions
+) -> dict[str, int]:
+    """{leaf: direction} for the leaves of a flagged neighbourhood: each visible leaf with its
+    `neighbour_leaves` nearest visible leaves by centroid, their conversations summed and judged at `alpha`.
+
+    A second, local hierarchy beside the taxonomy's: a theme the taxonomy cut into several small leaves that
+    landed under different parents (the planted fading theme of banking77 in eight leaves of about 1% of the
+    day under three parents, each leaf down 5x but each alone p ~0.01) moves its neighbourhood as a whole. Its
+    leaves are then tested in that direction at `alpha_within`, as the children of a flagged parent are.
+    Taxonomies without centroids (all zero) have no neighbourhoods."""
+    if not options.neighbour_leaves:
+        return {}
+    leaves = sorted(
+        (t for t in tree.by_id.values() if t.topic_id in tree.leaves and not t.hidden),
+        key=lambda t: t.topic_id,
+    )
+    centroids = [getattr(t, "centroid", None) for t in leaves]
+    if len(leaves) < 2 or any(c is None or not np.any(c) for c in centroids):
+        return {}
+    unit = unit_rows(np.vstack(centroids).astype(np.float64))
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    k = min(options.neighbour_leaves, len(leaves) - 1)
+    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    empty = np.zeros(len(totals), dtype=np.int64)
+    directions: dict[str, int] = {}
+    for index, leaf in enumerate(leaves):
+        group = [leaf.topic_id] + [leaves[j].topic_id for j in nearest[index]]
+        status = judge(
+            sum((leaf_series.get(g, empty) for g in group), empty), totals, options.recent_days, options
+        ).status
+        direction = FLAG_DIRECTION.get(status)
+        for member in group if direction else ():
+            # a leaf in neighbourhoods flagged both ways is left to its own test
+            directions[member] = direction if directions.get(member, direction) == direction else 0
+    return {leaf: direction for leaf, direction in directions.items() if direction}
 
 
 def _within_parent(
