@@ -37,7 +37,6 @@ by nearest centroid), kept for the per-day explorer asset until it is rewired on
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -442,9 +441,9 @@ class _Test:
             and self.recent_share >= options.min_ratio * self.baseline_share
         )
 
-    def shrinks(self, options: TrendOptions) -> bool:
+    def shrinks(self, options: TrendOptions, alpha: float | None = None) -> bool:
         return (
-            self.lower <= options.alpha
+            self.lower <= (options.alpha if alpha is None else alpha)
             and self.total * self.baseline_share >= options.min_count
             and self.recent_share * options.min_ratio <= self.baseline_share
         )
@@ -485,20 +484,26 @@ FLAG_DIRECTION = {"new": 1, "emerging": 1, "fading": -1, "gone": -1}
 
 
 def judge_within(
-    counts: np.ndarray, totals: np.ndarray, recent: int, options: TrendOptions, direction: int
+    counts: np.ndarray,
+    totals: np.ndarray,
+    recent: int,
+    options: TrendOptions,
+    direction: int,
+    alpha: float | None = None,
 ) -> Judgement | None:
     """The flag of a series whose parent is flagged in `direction` (1 up, -1 down): its own test in that
-    direction at `alpha_within`, with the same effect size and counts as any flag; None when it does not pass."""
-    if options.alpha_within is None or int((totals[:-recent] > 0).sum()) < options.min_baseline_days:
+    direction at `alpha` (default `alpha_within`), with the same effect size and counts as any flag; None when
+    it does not pass."""
+    alpha = options.alpha_within if alpha is None else alpha
+    if alpha is None or int((totals[:-recent] > 0).sum()) < options.min_baseline_days:
         return None
     test = _test(counts, totals, recent)
     if test.total == 0 or test.baseline_share is None:
         return None
-    within = dataclasses.replace(options, alpha=options.alpha_within)
     shares = (test.baseline_share, test.recent_share, test.p_value)
-    if direction > 0 and test.grows(within):
+    if direction > 0 and test.grows(options, alpha):
         return Judgement("emerging", *shares)
-    if direction < 0 and test.shrinks(within):
+    if direction < 0 and test.shrinks(options, alpha):
         return Judgement("gone" if test.count == 0 else "fading", *shares)
     return None
 
@@ -513,17 +518,13 @@ def judge_concentrated(
     """`emerging` for a series that grew at `concentration_gate` (with the usual effect size and counts) and whose
     recent conversations sit together (`concentration()`, the p-value of `topic_novelty`, asked only then) at
     `alpha`; None otherwise."""
-    if options.concentration_gate is None or int((totals[:-recent] > 0).sum()) < options.min_baseline_days:
+    if options.concentration_gate is None:
         return None
-    test = _test(counts, totals, recent)
-    if test.total == 0 or test.baseline_share is None:
-        return None
-    if not test.grows(options, alpha=options.concentration_gate):
+    grew = judge_within(counts, totals, recent, options, 1, alpha=options.concentration_gate)
+    if grew is None:
         return None
     p = concentration()
-    if p is None or p > options.alpha:
-        return None
-    return Judgement("emerging", test.baseline_share, test.recent_share, test.p_value)
+    return grew if p is not None and p <= options.alpha else None
 
 
 def judge_new(
@@ -569,11 +570,11 @@ def compute_topic_trends(
     totals = np.array([sum(daily_counts.get(d, {}).values()) for d in days], dtype=np.int64)
     columns: dict[str, list] = {name: [] for name in TRENDS_SCHEMA.names}
     flagged: dict[tuple[str, int], int] = {}  # (row, level) → direction of its flag, for its children
-    nearby = _neighbourhood_directions(
-        tree, _series(tree, tree.levels[-1], days, daily_counts), totals, options
-    )
+    series_of = {level: _series(tree, level, days, daily_counts) for level in tree.levels}
+    # every leaf is a row of the deepest level's cut
+    nearby = _neighbourhood_directions(tree, series_of[tree.levels[-1]], totals, options)
     for level in tree.levels:
-        series = _series(tree, level, days, daily_counts)
+        series = series_of[level]
         since = _comparable_since(tree, level, start, day) if options.daily_versions else {}
         for row in tree.rows(level):
             counts = series.get(row.key, np.zeros(len(days), dtype=np.int64))
