@@ -24,6 +24,7 @@ from kura_dagster.core.stages.taxonomy import TaxonomyOptions, build_taxonomy
 from kura_dagster.core.stages.topic_assignments import assign_to_taxonomy
 from kura_dagster.core.stages.topic_trends import counts_of, history_from_taxonomies, leaves_under
 from kura_dagster.core.types import Conversation, Message
+from kura_dagster.core.vectors import nearest_rows
 
 
 def encode(texts: list[str], cache: dict) -> None:
@@ -49,11 +50,7 @@ def label_agreement(run, cache: dict, k: int = 10) -> dict[str, float]:
     labels' lands among them, where its growth is a fraction of a mixed topic's."""
     labelled = sorted({(text, label) for rows in run.days for _, text, label in rows})
     labels = np.array([label for _, label in labelled])
-    vectors = np.vstack([cache[text][1] for text, _ in labelled]).astype(np.float64)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -np.inf)
-    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    nearest = nearest_rows(np.vstack([cache[text][1] for text, _ in labelled]).astype(np.float64), k)
     agree = (labels[nearest] == labels[:, None]).mean(axis=1)
     return {theme: round(float(agree[labels == label].mean()), 3) for theme, label in run.planted.items()}
 

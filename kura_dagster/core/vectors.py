@@ -27,3 +27,12 @@ def unit_rows(matrix: np.ndarray, *, keep_unit: bool = False) -> np.ndarray:
     if keep_unit and np.allclose(norms, 1.0, atol=1e-4):
         return matrix
     return matrix / np.where(norms == 0, 1.0, norms)
+
+
+def nearest_rows(matrix: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) indices of each row's `k` most cosine-similar other rows (in no particular order; k < n).
+    An n x n similarity: for the few thousand rows of a leaf or a taxonomy's leaves, not for a whole window."""
+    unit = unit_rows(matrix)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    return np.argpartition(-similarity, k - 1, axis=1)[:, :k]

@@ -8,6 +8,7 @@ import pytest
 
 from kura_dagster.core.stages.topic_novelty import RecentConcentration, concentration_z
 from kura_dagster.core.topics import UNASSIGNED
+from kura_dagster.core.vectors import nearest_rows
 
 DAY = date(2026, 11, 28)
 
@@ -72,3 +73,14 @@ def test_recent_concentration_per_leaf_of_a_window():
     # A leaf over max_members is judged on a seeded sample: still concentrated, the same twice.
     sampled = [RecentConcentration(daily, leaves, DAY, 3, max_members=100)("a") for _ in range(2)]
     assert sampled[0] == sampled[1] < 1e-3
+
+
+def test_nearest_rows_are_the_most_similar_other_rows_whatever_their_length():
+    vectors = np.random.default_rng(7).normal(size=(40, 6))
+    scaled = vectors * np.random.default_rng(8).uniform(0.1, 10, size=(40, 1))  # cosine ignores length
+    nearest = nearest_rows(scaled, 4)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    for row in range(40):
+        expected = [j for j in np.argsort(-similarity[row]) if j != row][:4]
+        assert set(nearest[row]) == set(expected) and row not in nearest[row]

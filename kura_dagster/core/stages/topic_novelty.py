@@ -31,7 +31,7 @@ import numpy as np
 from scipy.stats import norm
 
 from kura_dagster.core.topics import UNASSIGNED
-from kura_dagster.core.vectors import unit_rows
+from kura_dagster.core.vectors import nearest_rows
 
 
 def concentration_z(vectors: np.ndarray, recent: np.ndarray, neighbours: int = 10) -> float | None:
@@ -41,11 +41,8 @@ def concentration_z(vectors: np.ndarray, recent: np.ndarray, neighbours: int = 1
     m, r = len(recent), int(recent.sum())
     if r < 2 or m - r < 2:
         return None
-    k = min(neighbours, m - 1)
-    unit = unit_rows(np.asarray(vectors, dtype=np.float32))
-    similarity = unit @ unit.T
-    np.fill_diagonal(similarity, -np.inf)
-    nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]  # row i's k nearest rows (a directed graph)
+    # row i's nearest rows: a directed graph
+    nearest = nearest_rows(np.asarray(vectors, dtype=np.float32), min(neighbours, m - 1))
     labels = recent.astype(np.int64)
     statistic = float((labels * labels[nearest].sum(axis=1)).sum())
     mean, variance = _moments(nearest, m, r)

@@ -50,7 +50,7 @@ from scipy.special import gammainc, gammaincc
 
 from kura_dagster.core.topics import UNASSIGNED
 from kura_dagster.core.types import Cluster, is_unclustered
-from kura_dagster.core.vectors import unit_rows
+from kura_dagster.core.vectors import nearest_rows, unit_rows
 
 HIDDEN = "hidden"
 UNASSIGNED_NAME = "Unassigned (far from every topic)"
@@ -653,11 +653,9 @@ def _neighbourhood_directions(
     centroids = [getattr(t, "centroid", None) for t in leaves]
     if len(leaves) < 2 or any(c is None or not np.any(c) for c in centroids):
         return {}
-    unit = unit_rows(np.vstack(centroids).astype(np.float64))
-    similarity = unit @ unit.T
-    np.fill_diagonal(similarity, -np.inf)
-    k = min(options.neighbour_leaves, len(leaves) - 1)
-    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    nearest = nearest_rows(
+        np.vstack(centroids).astype(np.float64), min(options.neighbour_leaves, len(leaves) - 1)
+    )
     empty = np.zeros(len(totals), dtype=np.int64)
     directions: dict[str, int] = {}
     for index, leaf in enumerate(leaves):
