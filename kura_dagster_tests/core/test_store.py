@@ -1,8 +1,13 @@
 """The DuckDB store: partitions replaced in one transaction, new columns added to older tables."""
 
+import subprocess
+import sys
+import time
 from datetime import date
 
+import duckdb
 import pyarrow as pa
+import pytest
 
 from kura_dagster.core.storage.store import connect, read_partition, read_table, write_partition
 
@@ -173,3 +178,35 @@ def test_a_conversations_table_from_before_message_times_keeps_them_once_written
         assert read_partition(connection, "conversations", "a", day).column("messages").to_pylist() == [
             [{"role": "user", "content": "hi", "created_at": None}]
         ]
+
+
+def test_a_writer_waits_while_another_process_holds_the_file_and_gives_up_at_its_timeout(tmp_path):
+    """DuckDB lets one process write a file; `connect` waits for it. This, not Dagster's pool (whose slot
+    claims can race on the SQLite instance storage), is what keeps two steps from failing on the lock."""
+    path = tmp_path / "kura.duckdb"
+    with connect(path) as connection:
+        write_partition(connection, "things", "a", date(2026, 11, 1), pa.table({"id": ["x"]}))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(float(sys.argv[2])); c.close()",
+            str(path),
+            "2.5",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(duckdb.IOException, match="(?i)lock"):
+            connect(path, timeout_s=0.3).__enter__()
+        started = time.monotonic()
+        with connect(path, timeout_s=60) as connection:
+            waited = time.monotonic() - started
+            write_partition(connection, "things", "b", date(2026, 11, 1), pa.table({"id": ["y"]}))
+        assert waited > 0.5  # it did wait for the other process, and then wrote
+    finally:
+        holder.wait(timeout=30)
+    assert read_table(path, "things", "b", "2026-11-01").to_pylist()[0]["id"] == "y"

@@ -1,7 +1,7 @@
 """Backfills through the command's path (`kura-dagster run` → a Dagster backfill, no daemon running).
 
 Two datasets x three days in one backfill: the backfill policy makes one run per dataset covering its
-three days, the runs go in parallel, the `kura_duckdb` pool keeps the DuckDB writers one at a time,
+three days, the runs go in parallel, every asset step is in the `kura_duckdb` pool (one step at a time),
 nothing fails on DuckDB's lock, no row is duplicated, and a second backfill of the same partitions
 changes nothing.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterEventType, DagsterInstance, RunsFilter
+from dagster import DagsterInstance, DagsterRun, RunsFilter
 
 from kura_dagster import cli
 from kura_dagster.core.settings import Settings
@@ -66,21 +66,13 @@ def _snapshot(settings: Settings) -> dict:
     return snapshot
 
 
-def _pool_step_windows(instance: DagsterInstance, run_ids: list[str]) -> list[tuple[float, float, str]]:
-    """(start, end, run id) of every asset step (the pool's members) of the given runs."""
-    windows = []
-    for run_id in run_ids:
-        started = {}
-        kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
-        for entry in instance.all_logs(run_id, of_type=kinds):
-            step = entry.dagster_event.step_key
-            if step not in ASSET_STEPS:
-                continue
-            if entry.dagster_event.event_type == DagsterEventType.STEP_START:
-                started[step] = entry.timestamp
-            else:
-                windows.append((started[step], entry.timestamp, run_id))
-    return windows
+def _pools_of_asset_steps(instance: DagsterInstance, runs: list[DagsterRun]) -> set[str | None]:
+    """The pool of every asset step of the given runs, as their execution plans declare it."""
+    pools = set()
+    for run in runs:
+        plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+        pools |= {step.pool for step in plan.steps if step.key in ASSET_STEPS}
+    return pools
 
 
 def test_instance_config_is_written_once_and_loads(tmp_path: Path):
@@ -139,11 +131,13 @@ def test_backfill_of_two_datasets_runs_in_parallel_and_is_idempotent(kura_env: P
             min(a.end_time, b.end_time) - max(a.start_time, b.start_time) for a, b in combinations(records, 2)
         ]
         assert max(overlaps) > 0, overlaps
-        # ...but never two DuckDB writers: the pool let one asset step run at a time across all runs.
-        windows = sorted(_pool_step_windows(instance, [r.dagster_run.run_id for r in records]))
-        assert len(windows) == len(ASSET_STEPS) * len(records)
-        for (_, end, run_a), (start, _, run_b) in zip(windows, windows[1:]):
-            assert start >= end, f"steps of runs {run_a} and {run_b} overlapped in pool {POOL}"
+        # ...and every asset step of both runs in the one pool the instance limits to one step at a time.
+        # That keeps runs from holding workers that only wait on DuckDB's lock; it is not what keeps writes
+        # safe: Dagster claims a pool slot with a check and an update in separate statements, so on the SQLite
+        # instance storage two steps that start at the same moment can both take the one slot (seen once in
+        # CI: two steps overlapped by 1.4 s, and both runs succeeded). DuckDB's own write lock, which
+        # `connect` waits on (core/test_store.py), is what makes a second writer wait.
+        assert _pools_of_asset_steps(instance, [r.dagster_run for r in records]) == {POOL}
         assert {pool.name: pool.limit for pool in instance.event_log_storage.get_pool_limits()} == {POOL: 1}
 
     once = _snapshot(settings)
