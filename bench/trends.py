@@ -32,7 +32,9 @@ of the days PLANT_DAY+2 .. PLANT_DAY+4 one of those topics must be flagged `new`
 `fading`/`gone` (the fading one): recall = hits / (runs x 3 days). Precision counts every flag (any level, any
 day from FIRST_JUDGED on) of every run with planted themes: a flag is right when its topic is, or is an
 ancestor of, a judged topic of a planted theme of the same direction, on or after PLANT_DAY. Null runs: every
-flag is false; reported per 7 judged days (flag rows; a topic flagged 3 days running counts 3).
+flag is false; reported per 7 judged days (flag rows; a topic flagged 3 days running counts 3), and as false
+alerts: each topic once a day, as `kura-dagster trends` lists it (the table repeats a leaf that ends above the
+deepest level, and `unassigned`, at every level below it: one series, one alert).
 `--judges topics themes` adds rows judged by `themes`: a topic made mostly of a theme's conversations is one
 of its judged topics too (JUDGES says why).
 
@@ -359,6 +361,9 @@ class Tally:
     right: int = 0
     wrong: int = 0
     null_flags: int = 0
+    # the same null flags as `kura-dagster trends` lists them: a topic once a day (`once_per_topic`), where
+    # the table repeats a leaf that ends above the deepest level, and `unassigned`, at every level below it
+    null_alerts: int = 0
     null_days: int = 0
     examples: list = field(default_factory=list)
     # per run and planted theme: seed, theme, label, the embeddings' agreement (e2e modes) and its hits
@@ -378,6 +383,7 @@ class Tally:
             ]
         if null:
             self.null_flags += result["wrong"]
+            self.null_alerts += len({(day, key.split("@")[0]) for day, key, _ in result["false"]})
             self.null_days += DAYS - FIRST_JUDGED
             self.examples.extend(result["false"][:3])
             return
@@ -399,7 +405,11 @@ class Tally:
             "false_flags_per_7_days_null": round(7 * self.null_flags / self.null_days, 3)
             if self.null_days
             else None,
+            "false_alerts_per_7_days_null": round(7 * self.null_alerts / self.null_days, 3)
+            if self.null_days
+            else None,
             "null_flags": self.null_flags,
+            "null_alerts": self.null_alerts,
             "null_days": self.null_days,
             "null_examples": self.examples[:5],
             "themes": self.themes,
@@ -420,6 +430,9 @@ def pooled(a: dict, b: dict) -> dict:
     out["null_flags"] = a["null_flags"] + b["null_flags"]
     out["null_days"] = a["null_days"] + b["null_days"]
     out["false_flags_per_7_days_null"] = round(7 * out["null_flags"] / out["null_days"], 3)
+    if "null_alerts" in a and "null_alerts" in b:  # results written before the alerts were counted lack it
+        out["null_alerts"] = a["null_alerts"] + b["null_alerts"]
+        out["false_alerts_per_7_days_null"] = round(7 * out["null_alerts"] / out["null_days"], 3)
     out["null_examples"] = (a["null_examples"] + b["null_examples"])[:5]
     out["themes"] = a.get("themes", []) + b.get("themes", [])
     return out
@@ -491,14 +504,16 @@ def markdown(results: dict, commands: Sequence[str], options: TrendOptions) -> s
         "Method and judging: the docstring of bench/trends.py. Targets: emerging/new recall ≥ 0.9 at 10% and "
         "≥ 0.7 at 3%, fading/gone recall ≥ 0.9, precision ≥ 0.8, ≤ 1 false flag per 7 days with nothing planted.",
         "",
-        "| dataset | mode | recall 10% | recall 3% | recall fading | precision (flags) | false flags / 7 days, null |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| dataset | mode | recall 10% | recall 3% | recall fading | precision (flags) | false flags / 7 days, null "
+        "| false alerts / 7 days, null |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for dataset, by_mode in results.items():
         for mode, f in by_mode.items():
             lines.append(
                 f"| {dataset} | {mode} | {f['recall_emerging_10']} | {f['recall_emerging_3']} | {f['recall_fading']} "
-                f"| {f['precision']} ({f['flags']}) | {f['false_flags_per_7_days_null']} |"
+                f"| {f['precision']} ({f['flags']}) | {f['false_flags_per_7_days_null']} "
+                f"| {f.get('false_alerts_per_7_days_null', '—')} |"
             )
     lines += [
         "",

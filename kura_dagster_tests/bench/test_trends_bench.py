@@ -38,3 +38,28 @@ def test_the_table_lists_each_theme_with_its_agreement_and_flagged_days(bench):
     assert "| emerging_3 | 3 | pets | 0.41 | 2 |" in lines
     # rows without a measured agreement (oracle modes) make no table
     assert trends.theme_lines({"toy": {"oracle": trends.Tally().figures()}}) == []
+
+
+def test_a_null_run_counts_each_topic_once_a_day_as_an_alert_and_every_row_as_a_flag(bench):
+    trends, _ = bench
+    tally = trends.Tally()
+    run = trends.Run("toy", 0, True, {}, [[]])
+    false = [
+        (20, "unassigned@0", "fading"),  # one series at three levels: one alert
+        (20, "unassigned@1", "fading"),
+        (20, "unassigned@2", "fading"),
+        (20, "t00007@1", "emerging"),
+        (21, "t00007@1", "emerging"),  # the next day: another alert
+    ]
+    tally.add({"hits": {}, "right": 0, "wrong": len(false), "false": false}, True, run)
+    hits = dict.fromkeys(trends.PLANTED, 1)
+    tally.add({"hits": hits, "right": 3, "wrong": 0, "false": []}, False)  # its run with planted themes
+    figures = tally.figures()
+    days = trends.DAYS - trends.FIRST_JUDGED
+    assert (figures["null_flags"], figures["null_alerts"], figures["null_days"]) == (5, 3, days)
+    assert figures["false_alerts_per_7_days_null"] == round(7 * 3 / days, 3)
+    pooled = trends.pooled({**figures, "seeds": [0]}, {**figures, "seeds": [1]})
+    assert (pooled["null_alerts"], pooled["false_alerts_per_7_days_null"]) == (
+        6,
+        round(7 * 6 / (2 * days), 3),
+    )
