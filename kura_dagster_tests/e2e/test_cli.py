@@ -18,6 +18,7 @@ import duckdb
 from kura_dagster.cli import main
 from kura_dagster_tests.conftest import REPO, SAMPLE_DATA, make_conversations, write_jsonl
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
+from kura_dagster_tests.terminal_signals import default_signal_handling
 
 
 def kura(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -483,6 +484,7 @@ def _start_ingest(kura_env: Path, env: dict, export: Path, dataset: str) -> tupl
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signal_handling,  # it is stopped with Ctrl-C
     )
     folder = kura_env / "data" / dataset
     while process.poll() is None:

@@ -26,6 +26,7 @@ from kura_dagster.defs.resources import resources_from_settings
 from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster_tests.conftest import make_conversations, write_jsonl
 from kura_dagster_tests.slot_holder import SlotHolder, wait_for
+from kura_dagster_tests.terminal_signals import default_signal_handling
 
 DATASET, DAY = "crash", "2026-11-01"
 
@@ -65,6 +66,7 @@ def _start(home: Path, data: Path, out: Path) -> subprocess.Popen:
         stdout=(out / "stdout").open("w"),
         stderr=(out / "stderr").open("w"),
         start_new_session=True,
+        preexec_fn=default_signal_handling,  # Ctrl-C must reach it as from a terminal
     )
 
 

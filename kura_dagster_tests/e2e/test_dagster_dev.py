@@ -27,6 +27,7 @@ from kura_dagster.core.storage.store import connect, qualified
 from kura_dagster.defs.partitions import partition_key
 from kura_dagster.launch.instance import ensure_instance_config
 from kura_dagster_tests.conftest import REPO, make_conversations, write_jsonl
+from kura_dagster_tests.terminal_signals import default_signal_handling
 
 DATASETS = ("alpha", "beta")
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
@@ -88,14 +89,6 @@ def _kura_command() -> list[str]:
 def _gql(client: DagsterGraphQLClient, query: str, **variables) -> dict:
     # The client has helpers for runs, not for backfills, sensors or partitions: raw GraphQL it is.
     return client._execute(query, variables or None)
-
-
-def _default_signal_handling() -> None:
-    # Runs in the child before exec: a test runner started from a non-interactive shell's background job
-    # ignores SIGINT, the child would inherit that, and `dagster dev` (which maps SIGTERM to SIGINT's
-    # handler) would then ignore SIGTERM as well and never shut down its webserver and daemon cleanly.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -189,7 +182,7 @@ def test_dagster_dev_runs_a_partition_and_a_backfill(tmp_path: Path):
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_default_signal_handling,
+            preexec_fn=default_signal_handling,
         )
     command = None
     try:
