@@ -12,7 +12,9 @@ from kura_dagster.core.topics import LineageEvent, Taxonomy, Topic
 DIMS = 8
 
 
-def topic(topic_id, members, *, direction=0, parent=None, level=None, name=None, hidden=False):
+def topic(
+    topic_id, members, *, direction=0, parent=None, level=None, name=None, hidden=False, description=None
+):
     centroid = np.zeros(DIMS, dtype=np.float32)
     centroid[direction] = 1.0
     return Topic(
@@ -20,7 +22,7 @@ def topic(topic_id, members, *, direction=0, parent=None, level=None, name=None,
         parent_id=parent,
         level=level if level is not None else (0 if parent is None else 1),
         name=name or f"name of {topic_id}",
-        description=f"about {topic_id}",
+        description=description or f"about {topic_id}",
         slug=topic_id.lower(),
         count=len(members),
         hidden=hidden,
@@ -126,6 +128,49 @@ def test_kept_topic_keeps_its_name_unless_its_content_changed():
         ("t00002", "Logins and passwords"),
     ]
     assert events(lineage) == {("t00001", "kept", None), ("t00002", "renamed", None)}
+
+
+def test_kept_topic_describes_its_members_of_this_version():
+    previous = version(topic("t00001", chats("a", 10), name="Refunds", description="10 conversations."))
+    new = [topic("c_a", chats("a", 14), name="Refund requests", description="14 conversations.")]
+    topics, lineage = match_topics(new, previous)
+    assert (topics[0].name, topics[0].description) == ("Refunds", "14 conversations.")
+    assert events(lineage) == {("t00001", "kept", None)}
+
+
+def test_a_version_shows_each_name_once_and_kept_names_win():
+    previous = version(
+        topic("t00001", chats("b", 10) + chats("c", 10) + chats("d", 10), name="Pandas", level=0),
+        topic("t00002", chats("b", 10), direction=1, name="Pandas columns", parent="t00001"),
+        topic("t00003", chats("c", 10), direction=2, name="Plots", parent="t00001"),
+        topic("t00004", chats("d", 10), direction=4, name="Merges", parent="t00001"),
+    )
+    new = [
+        # kept: "Pandas"
+        topic(
+            "c_p", chats("b", 6) + chats("y", 10) + chats("c", 10) + chats("d", 10) + chats("x", 5), name="P"
+        ),
+        # mostly new members: renamed, to the kept parent's name; it keeps the name it had instead
+        topic("c_b", chats("b", 6) + chats("y", 10), direction=1, name="pandas", parent="c_p"),
+        topic("c_c", chats("c", 10), direction=2, name="Plots", parent="c_p"),
+        topic("c_d", chats("d", 10), direction=4, name="Merges", parent="c_p"),
+        topic("c_n", chats("x", 5), direction=3, name="PANDAS", parent="c_p"),  # born, same name again
+    ]
+    topics, lineage = match_topics(new, previous)
+    assert [(t.topic_id, t.name) for t in topics] == [
+        ("t00001", "Pandas"),
+        ("t00002", "Pandas columns"),
+        ("t00003", "Plots"),
+        ("t00004", "Merges"),
+        ("t00005", "PANDAS (2)"),
+    ]
+    assert events(lineage) == {
+        ("t00001", "kept", None),
+        ("t00002", "kept", None),
+        ("t00003", "kept", None),
+        ("t00004", "kept", None),
+        ("t00005", "born", None),
+    }
 
 
 def test_topic_that_falls_below_the_thresholds_shows_the_hidden_name():

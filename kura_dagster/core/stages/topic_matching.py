@@ -6,9 +6,10 @@ matched by those shared members, leaves with leaves and parents with parents (ev
 - a new topic *continues* a previous one when each is the other's best match (the Jaccard index of their
   shared members: a root shares more with everything below it than the parent a child continues) and it
   took at least `continue_share` of the previous topic's members still in the window, or at least that
-  share of its own members come from it: it keeps the id (event `kept`), and its name and
-  description unless its content changed materially (shared-member Jaccard below `rename_below`, or it
-  crossed a privacy threshold), in which case it takes the new name (event `renamed`);
+  share of its own members come from it: it keeps the id (event `kept`), and its name unless its content
+  changed materially (shared-member Jaccard below `rename_below`, or it crossed a privacy threshold), in
+  which case it takes the new name (event `renamed`). Its description is always this version's: it counts
+  and quotes the members the topic has now;
 - a new topic that does not continue one but whose shared members come mostly from one previous topic
   `split` from it (a new id, related_id = that topic's id);
 - a previous topic that nothing continues `merged` into the new topic that took most of its members, or
@@ -18,6 +19,9 @@ matched by those shared members, leaves with leaves and parents with parents (ev
 Topics with no shared member at all (a gap between versions, or a topic whose members were all on the day
 that left the window) fall back on their centroids: mutual most similar pairs above `centroid_similarity`
 continue. New ids are "t" + 5 digits, numbered per dataset in order of birth, never reused.
+
+A version shows each name once (`_distinct_names`): a kept name is the topic's identity and stays, so a
+fresh name that another topic of the version already holds gives way.
 """
 
 from __future__ import annotations
@@ -84,12 +88,15 @@ def match_topics(
     stable: dict[str, str] = {}  # provisional id → stable id
     events: list[LineageEvent] = []
     named: list[Topic] = []
+    previous_names: dict[int, Topic] = {}  # new index → the topic it continues, for a renamed topic
     for j, topic in enumerate(new):
         if j in continues:
             before = old[continues[j]]
             stable[topic.topic_id] = before.topic_id
             topic, event = _continued(topic, before, overlap, continues[j], j, j in by_centroid, options)
             events.append(LineageEvent(before.topic_id, event))
+            if event == "renamed" and not before.hidden:
+                previous_names[j] = before
         else:
             stable[topic.topic_id] = format_topic_id(next_number)
             next_number += 1
@@ -112,7 +119,43 @@ def match_topics(
             if target is None
             else LineageEvent(topic.topic_id, "merged", stable[new[target].topic_id])
         )
+    named, events[: len(named)] = _distinct_names(named, events[: len(named)], previous_names)
     return _with_stable_ids(named, stable, continues), events
+
+
+def _distinct_names(
+    topics: list[Topic], events: list[LineageEvent], previous_names: dict[int, Topic]
+) -> tuple[list[Topic], list[LineageEvent]]:
+    """Each shown name once in the version (case aside; hidden topics all show the same placeholder).
+
+    The rebuild names its topics apart, but a kept topic brings back its older name, which a fresh name may
+    repeat ("Pandas" under "Pandas"). Kept names go first (larger topics first among equals); a renamed topic
+    whose new name is taken keeps the name and slug it had (its event becomes `kept`: its name did not
+    change); any other repeat becomes "Name (2)", as the namer's own last resort does.
+    """
+    rank = {"kept": 0, "renamed": 1}
+    order = sorted(
+        (j for j, topic in enumerate(topics) if not topic.hidden),
+        key=lambda j: (rank.get(events[j].event, 2), -topics[j].count, j),
+    )
+    topics, events = list(topics), list(events)
+    used: set[str] = set()
+    for j in order:
+        name = topics[j].name
+        before = previous_names.get(j)
+        if name.lower() in used and before is not None and before.name.lower() not in used:
+            topics[j] = replace(topics[j], name=before.name, slug=before.slug)
+            events[j] = replace(events[j], event="kept")
+            name = before.name
+        number = 2
+        base = name
+        while name.lower() in used:
+            name = f"{base} ({number})"
+            number += 1
+        used.add(name.lower())
+        if name != topics[j].name:
+            topics[j] = replace(topics[j], name=name)
+    return topics, events
 
 
 def _kinds(old: Sequence[Topic], new: Sequence[Topic]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -226,12 +269,13 @@ def _centroid_pairs(old, new, old_kind, new_kind, continues, shared_old, shared_
 def _continued(topic, before, overlap, i, j, by_centroid, options) -> tuple[Topic, str]:
     """The continuing topic with its previous name kept unless its content changed materially: the
     Jaccard index of the two versions' whole memberships (the day that left and the day that came count
-    as change) below `rename_below`, or a privacy threshold crossed. A match by centroid is similar."""
+    as change) below `rename_below`, or a privacy threshold crossed. A match by centroid is similar. The
+    description stays this version's: it counts and quotes the members the topic has now."""
     shared = overlap[i, j] if overlap.size else 0.0
     union = before.count + topic.count - shared
     similar = by_centroid or (union > 0 and shared / union >= options.rename_below)
     if topic.hidden == before.hidden and (similar or topic.name == before.name):
-        return replace(topic, name=before.name, description=before.description, slug=before.slug), "kept"
+        return replace(topic, name=before.name, slug=before.slug), "kept"
     return topic, "renamed"
 
 
