@@ -152,6 +152,7 @@ def evaluate_seed(
         / max(len(first_ids - first_leaves), 1),
         "b_same_root": same_root(first, following, shared),
         "b_events": dict(sorted(events.items())),
+        "b_repeated_names": repeated_names(following),
         "c_ari_in_window": ari(assigned, reclustered, w2_chats),
         "c_unassigned_share": sum(v == UNASSIGNED for v in assigned.values()) / len(assigned),
         "c_ari_in_window_by_centroid": ari(by_centroid, reclustered, w2_chats),
@@ -165,6 +166,12 @@ def evaluate_seed(
         ),
         "seconds": time.perf_counter() - started,
     }
+
+
+def repeated_names(taxonomy) -> int:
+    """Shown topics (not hidden) whose name, case aside, another shown topic of the version also has."""
+    names = Counter(t.name.lower() for t in taxonomy.topics if not t.hidden)
+    return sum(count for count in names.values() if count > 1)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -209,7 +216,10 @@ def markdown(results: dict, args) -> str:
         lines.append(f"- {name}: {cells}")
     lines += ["", "Lineage events of the one-day-later version (b):", ""]
     for row in results["rows"]:
-        lines.append(f"- {row['dataset']} seed {row['seed']}: {row['b_events']}")
+        lines.append(
+            f"- {row['dataset']} seed {row['seed']}: {row['b_events']}; shown names repeated in the "
+            f"version: {row.get('b_repeated_names', '—')}"
+        )
     lines += [
         "",
         "(a) cold is not a target: it shows what matching alone (no warm start) keeps when the clustering "
