@@ -217,6 +217,68 @@ def test_write_report_reads_the_partition_and_its_trends(tmp_path):
         write_report(tmp_path / "missing.duckdb", "demo", DAY, tmp_path / "x.html")
 
 
+def window_scenario() -> tuple[pa.Table, pa.Table]:
+    """`topic_trends` rows of three days and the last version's lineage: t1 was a root and is now under the
+    new root t3; t9 was a root and merged into t1; t2 was renamed; t8 is in the version but hidden now (no
+    row of its own), and t4 split from it."""
+    from datetime import date
+
+    def row(day, topic_id, level, share, status="steady", name=None):
+        return {
+            "date": date(2026, 11, day),
+            "topic_id": topic_id,
+            "level": level,
+            "name": name or f"name {topic_id}",
+            "conversations": round(share * 100),
+            "share": share,
+            "status": status,
+            "recent_share": share,
+            "baseline_share": share,
+            "p_value": 0.5,
+        }
+
+    earlier = [
+        row(day, topic_id, 0, share)
+        for day in (5, 6)
+        for topic_id, share in [("t1", 0.5), ("t2", 0.3), ("t9", 0.1), ("t8", 0.1)]
+    ]
+    last = [
+        row(7, "t3", 0, 0.6, "new"),
+        row(7, "t2", 0, 0.4, name="Renamed t2"),
+        row(7, "t1", 1, 0.4, "emerging"),
+        row(7, "t2", 1, 0.4, name="Renamed t2"),  # a leaf repeated below its level
+        row(7, "t4", 1, 0.2, "steady"),
+    ]
+    lineage = [
+        {"topic_id": "t3", "event": "born", "related_id": None},
+        {"topic_id": "t2", "event": "renamed", "related_id": None},
+        {"topic_id": "t4", "event": "split", "related_id": "t8"},
+        {"topic_id": "t9", "event": "merged", "related_id": "t1"},
+        {"topic_id": "t1", "event": "kept", "related_id": None},
+        {"topic_id": "t8", "event": "kept", "related_id": None},
+    ]
+    return pa.Table.from_pylist(earlier + last), pa.Table.from_pylist(lineage)
+
+
+def test_window_view_shows_the_days_version_and_follows_a_topic_that_changed_level():
+    """Topics and statuses are the last day's rows (as `kura-dagster trends` lists them): a topic of an earlier
+    version is not shown as `gone`, and a root regrouped under a new parent keeps its earlier days. The
+    lineage names topics, those gone by their last name; a topic hidden now stays an id."""
+    trends, lineage = window_scenario()
+    view = data_of(synthetic_partition(30, 3), trends=trends, lineage=lineage)["trends"]
+    assert {t["id"]: t["status"] for t in view["topics"]} == {"t3": "new", "t2": "steady"}
+    assert [(t["id"], t["shares"]) for t in view["subtopics"]] == [("t1", [0.5, 0.5, 0.4])]
+    t2 = next(t for t in view["topics"] if t["id"] == "t2")
+    assert t2["shares"] == [0.3, 0.3, 0.4] and t2["counts"] == [30, 30, 40]
+    events = {e["id"]: (e["name"], e["related_name"], e["previous_name"]) for e in view["lineage"]}
+    assert events == {
+        "t3": ("name t3", None, None),
+        "t2": ("Renamed t2", None, "name t2"),
+        "t4": ("name t4", None, None),  # split from t8, hidden now: no name
+        "t9": ("name t9", "name t1", None),
+    }
+
+
 def test_without_a_tree_the_leaves_are_shown_as_roots(tmp_path):
     from datetime import date
 

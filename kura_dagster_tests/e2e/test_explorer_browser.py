@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kura_dagster.core.views.explorer import write_report
+from kura_dagster.core.views.explorer import build_report_data, render_report_html, write_report
 from kura_dagster_tests.conftest import REPO
-from kura_dagster_tests.core.test_report import HOSTILE
+from kura_dagster_tests.core.test_report import HOSTILE, window_scenario
 from kura_dagster_tests.synthetic_partition import synthetic_partition, write_synthetic_partition
 
 CHROMIUM = Path(os.environ.get("KURA_CHROMIUM", "/usr/bin/chromium"))
@@ -193,3 +193,36 @@ def test_map_hover_and_click_select_a_cluster(page, report):
     opened.mouse.wheel(0, -400)
     opened.wait_for_timeout(100)
     assert problems == []
+
+
+def test_window_view_lists_the_days_topics_and_names_the_lineage(browser, tmp_path):
+    """The window view of `window_scenario` as a reader sees it: the day's roots only (no topic of an earlier
+    version marked gone), the moved topic among the flagged sub-topics, and lineage events by name."""
+    trends, lineage = window_scenario()
+    part = synthetic_partition(30, 3)
+    data = build_report_data(
+        "demo",
+        DAY,
+        summaries=part.summaries,
+        meta_clusters=part.meta_clusters,
+        projections=part.projections,
+        trends=trends,
+        lineage=lineage,
+    )
+    path = tmp_path / "window.html"
+    path.write_text(render_report_html(data), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    opened.goto(path.as_uri())
+    opened.wait_for_function("window.kuraExplorer && window.kuraExplorer.ready")
+    statuses = opened.locator("#trends .trend-table tr[data-status]").evaluate_all(
+        "rows => rows.map(r => r.dataset.status)"
+    )
+    assert sorted(statuses) == ["emerging", "new", "steady"] and "gone" not in statuses
+    assert opened.locator("ul.lineage li").all_text_contents() == [
+        "name t3 (t3): born",
+        "Renamed t2 (t2): renamed (was “name t2”)",
+        "name t4 (t4): split from t8",
+        "name t9 (t9): merged into name t1 (t1)",
+    ]
+    context.close()

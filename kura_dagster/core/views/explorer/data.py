@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -174,7 +174,12 @@ def _trends(trends: pa.Table | None, lineage: pa.Table | None = None) -> dict | 
     """The window view: each topic of the taxonomy in force on the page's day, its daily series over the days
     of `trends` (the `topic_trends` rows of the window, with their `date`), its status on the last day and
     its lineage event in that version. Topics are the taxonomy's stable ids (`topic_id`), so one series
-    follows one topic from day to day; hidden topics are one `hidden` row per level, never flagged."""
+    follows one topic from day to day; hidden topics are one `hidden` row per level, never flagged.
+
+    The topics and their statuses are the last day's rows, as `kura-dagster trends` lists them: a topic of an
+    earlier version that the day's version no longer holds is not shown, and a topic that moved level (a root
+    regrouped under a new parent) keeps its whole series, since each day's rows give a topic the same share at
+    every level they repeat it."""
     rows = _rows(
         trends,
         [
@@ -193,33 +198,32 @@ def _trends(trends: pa.Table | None, lineage: pa.Table | None = None) -> dict | 
     if not rows:
         return None
     days = sorted({row["date"] for row in rows})
-    column = {day: i for i, day in enumerate(days)}
     last = days[-1]
     events = {row["topic_id"]: row for row in _rows(lineage, ["topic_id", "event", "related_id"])}
+    series = _daily_rows(rows)
+    names = _lineage_names(rows, last, events)
+    renamed = {topic_id for topic_id, e in events.items() if e["event"] == "renamed"}
+    was = {k: v for k, v in _names_before(rows, last, renamed).items() if v != names.get(k)}
     topics: dict[tuple[int, str], dict] = {}
-    for row in sorted(rows, key=lambda r: r["date"]):
-        topic = topics.setdefault(
-            (row["level"] or 0, row["topic_id"]),
-            {
-                "id": row["topic_id"],
-                "level": row["level"],
-                "counts": [0] * len(days),
-                "shares": [None] * len(days),
-            },
-        )
-        topic["counts"][column[row["date"]]] = row["conversations"]
-        topic["shares"][column[row["date"]]] = _number(row["share"])
-        # What the last day says: its name, status and the shares it was judged on.
-        topic.update(
-            name=row["name"] or row["topic_id"],
-            status=row["status"] if row["date"] == last else "gone",
-            recent_share=_number(row["recent_share"]),
-            baseline_share=_number(row["baseline_share"]),
-            p_value=_number(row["p_value"], 4),
-        )
+    for row in rows:
+        if row["date"] != last:
+            continue
+        on = [series(day, row["topic_id"], row["level"]) for day in days]
         event = events.get(row["topic_id"])
-        topic["event"] = event["event"] if event else None
-        topic["related_id"] = event["related_id"] if event else None
+        topics[(row["level"] or 0, row["topic_id"])] = {
+            "id": row["topic_id"],
+            "level": row["level"],
+            "counts": [r["conversations"] if r else 0 for r in on],
+            "shares": [_number(r["share"]) if r else None for r in on],
+            "name": row["name"] or row["topic_id"],
+            "status": row["status"],
+            "recent_share": _number(row["recent_share"]),
+            "baseline_share": _number(row["baseline_share"]),
+            "p_value": _number(row["p_value"], 4),
+            "event": event["event"] if event else None,
+            "related_id": event["related_id"] if event else None,
+            "related_name": names.get(event["related_id"]) if event else None,
+        }
     special = ("unassigned", "hidden", "other")
     ordered = sorted(topics.values(), key=lambda t: (t["id"] in special, -sum(t["counts"]), t["name"]))
     top = min(t["level"] or 0 for t in ordered)
@@ -233,11 +237,51 @@ def _trends(trends: pa.Table | None, lineage: pa.Table | None = None) -> dict | 
         "topics": [t for t in ordered if t["level"] == top],
         "subtopics": moving,
         "lineage": [
-            {"id": e["topic_id"], "event": e["event"], "related_id": e["related_id"]}
+            {
+                "id": e["topic_id"],
+                "name": names.get(e["topic_id"]),
+                "previous_name": was.get(e["topic_id"]),
+                "event": e["event"],
+                "related_id": e["related_id"],
+                "related_name": names.get(e["related_id"]),
+            }
             for e in events.values()
             if e["event"] != "kept"
         ],
     }
+
+
+def _lineage_names(rows: Sequence[dict], last: Any, events: dict[str, dict]) -> dict[str, str]:
+    """Names for the lineage: a topic of the day's version by its name on the day; a topic the version no
+    longer holds (merged, died) by its last name in the window. A topic of the version with no row of its
+    own on the day is hidden by the privacy thresholds now and stays an id, whatever it was called before."""
+    today = {row["topic_id"]: row["name"] for row in rows if row["date"] == last and row["name"]}
+    gone = {topic_id for topic_id, e in events.items() if e["event"] in ("merged", "died")}
+    return {**_names_before(rows, last, gone), **today}
+
+
+def _names_before(rows: Sequence[dict], last: Any, topic_ids: set[str]) -> dict[str, str]:
+    """The last name each of `topic_ids` had in the window before `last`."""
+    return {
+        row["topic_id"]: row["name"]
+        for row in sorted(rows, key=lambda r: r["date"])
+        if row["date"] != last and row["topic_id"] in topic_ids and row["name"]
+    }
+
+
+def _daily_rows(rows: Sequence[dict]) -> Callable[[Any, str, int | None], dict | None]:
+    """A lookup of a topic's row on a day: at the given level, else at any level it had that day (a topic
+    that changed level between versions; its rows repeat one share at every level). `hidden` and
+    `unassigned` have a row per level every day, so they are always found at their own level."""
+    at_level = {(row["date"], row["topic_id"], row["level"]): row for row in rows}
+    anywhere: dict[tuple, dict] = {}
+    for row in rows:
+        anywhere.setdefault((row["date"], row["topic_id"]), row)
+
+    def lookup(day: Any, topic_id: str, level: int | None) -> dict | None:
+        return at_level.get((day, topic_id, level)) or anywhere.get((day, topic_id))
+
+    return lookup
 
 
 def _leaf_members(

@@ -833,8 +833,10 @@
       body.appendChild(el("h3", { text: "Changes in this taxonomy version" }));
       const list = el("ul", { class: "lineage" });
       for (const e of trends.lineage) {
-        const related = e.related_id ? (e.event === "split" ? ` from ${e.related_id}` : e.event === "merged" ? ` into ${e.related_id}` : ` (${e.related_id})`) : "";
-        list.appendChild(el("li", { text: `${e.id}: ${e.event}${related}` }));
+        const other = topicLabel(e.related_id, e.related_name);
+        const related = e.related_id ? (e.event === "split" ? ` from ${other}` : e.event === "merged" ? ` into ${other}` : ` (${other})`) : "";
+        const was = e.previous_name ? ` (was “${e.previous_name}”)` : "";
+        list.appendChild(el("li", { text: `${topicLabel(e.id, e.name)}: ${e.event}${related}${was}` }));
       }
       body.appendChild(list);
     }
@@ -844,6 +846,11 @@
       `significant and large. “unassigned” holds conversations far from every topic, “hidden” the topics below ` +
       `the privacy thresholds; neither is flagged.` }));
   }
+  // A topic of the lineage by name and id ("Order tracking (t00022)"); the id alone when the window's
+  // trends never named it (a topic hidden by the privacy thresholds).
+  function topicLabel(id, name) {
+    return name && name !== id ? `${name} (${id})` : id;
+  }
   function trendTable(list, heading) {
     const table = el("table", { class: "trend-table" });
     table.appendChild(el("tr", {}, ["", heading, "Trend", "Change", "Recent share", "Earlier share", "Conversations"].map((h) => el("th", { text: h }))));
@@ -851,7 +858,7 @@
       const i = indexOfId.get(topic.id);
       const name = i !== undefined ? el("span", { class: "link", text: topic.name, onclick: () => select(i, true) }) : el("span", { text: topic.name });
       const arrow = topic.status === "emerging" ? "▲ emerging" : topic.status === "fading" ? "▼ fading" : topic.status.replace("_", " ");
-      const change = topic.event ? topic.event + (topic.related_id ? ` (${topic.related_id})` : "") : "";
+      const change = topic.event ? topic.event + (topic.related_id ? ` (${topicLabel(topic.related_id, topic.related_name)})` : "") : "";
       table.appendChild(el("tr", { "data-status": topic.status }, [
         el("td", {}, [el("span", { class: "swatch", style: `background:${topicColour(topic, n)}` })]),
         el("td", {}, [name]),
