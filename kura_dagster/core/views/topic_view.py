@@ -8,7 +8,7 @@ what the command prints is what a query of the DuckDB file gives.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,8 @@ class TopicsView:
     taxonomy: list[dict]
     lineage: list[dict]
     trends: list[dict]
+    # Names of the previous version's shown topics: what a topic merged, died or renamed was called.
+    previous_names: dict[str, str] = field(default_factory=dict)
 
 
 def load_topics_view(database: str | Path, dataset: str, day: Date | None = None) -> TopicsView:
@@ -63,6 +65,7 @@ def load_topics_view(database: str | Path, dataset: str, day: Date | None = None
         raise NoTaxonomy(f"no taxonomy of dataset '{dataset}' yet: run `{run}` to build one")
     day = day or version
     trends = read_version(database, TRENDS, dataset, day)
+    previous = latest_version(database, dataset, before=version)
     return TopicsView(
         dataset,
         version,
@@ -70,10 +73,17 @@ def load_topics_view(database: str | Path, dataset: str, day: Date | None = None
         read_version(database, TAXONOMY, dataset, version).to_pylist(),
         read_version(database, LINEAGE, dataset, version).to_pylist(),
         trends.to_pylist() if trends.num_rows else [],
+        _shown_names(read_version(database, TAXONOMY, dataset, previous)) if previous else {},
     )
 
 
-def _event_text(event: dict | None) -> str:
+def _shown_names(taxonomy: pa.Table) -> dict[str, str]:
+    """topic_id → name of the version's topics not hidden by the privacy thresholds."""
+    return {row["topic_id"]: row["name"] for row in taxonomy.to_pylist() if not row["hidden"]}
+
+
+def _event_text(event: dict | None, names: dict[str, str] | None = None) -> str:
+    """A lineage event as words; with `names` (the previous version's), what a renamed topic was called."""
     if event is None:
         return ""
     related = event.get("related_id")
@@ -81,6 +91,9 @@ def _event_text(event: dict | None) -> str:
         return f"split from {related}"
     if event["event"] == "merged" and related:
         return f"merged into {related}"
+    was = (names or {}).get(event["topic_id"])
+    if event["event"] == "renamed" and was:
+        return f"renamed, was {terminal_safe(was)}"
     return event["event"]
 
 
@@ -105,6 +118,13 @@ def _gone(taxonomy: list[dict], lineage: list[dict]) -> list[dict]:
     return [event for event in lineage if event["topic_id"] not in present]
 
 
+def _gone_text(event: dict, names: dict[str, str]) -> str:
+    """A topic that left the version, by its id and former name ("t00029 File CSV (merged into t00035)")."""
+    name = names.get(event["topic_id"])
+    label = f"{event['topic_id']} {terminal_safe(name)}" if name else event["topic_id"]
+    return f"{label} ({_event_text(event)})"
+
+
 def render_topics(view: TopicsView) -> str:
     """The taxonomy tree, one topic a line: id, name, conversations in the window, status on the day, change."""
     events = {event["topic_id"]: event for event in view.lineage}
@@ -123,13 +143,13 @@ def render_topics(view: TopicsView) -> str:
             f"{'  ' * depth}{row['topic_id']} {terminal_safe(row['name'])}{hidden}",
             f"{row['count']} conv",
             trend["status"] if trend else "",
-            _event_text(events.get(row["topic_id"])),
+            _event_text(events.get(row["topic_id"]), view.previous_names),
         ]
         lines.append("  ·  ".join(cell for cell in cells if cell))
     gone = _gone(view.taxonomy, view.lineage)
     if gone:
         lines.append(
-            "No longer in this version: " + ", ".join(f"{e['topic_id']} ({_event_text(e)})" for e in gone)
+            "No longer in this version: " + ", ".join(_gone_text(e, view.previous_names) for e in gone)
         )
     return "\n".join(lines)
 
