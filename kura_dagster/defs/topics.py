@@ -135,6 +135,7 @@ def taxonomy(
             taxonomy_table = tables.taxonomy_to_arrow(version)
             lineage_table = tables.lineage_to_arrow(version)
             events = Counter(event.event for event in version.lineage)
+            was = {t.topic_id: t.name for t in previous.topics if not t.hidden} if previous else {}
             context.add_asset_metadata(
                 row_metadata(
                     taxonomy_table,
@@ -142,8 +143,8 @@ def taxonomy(
                     window_start=days[0].isoformat(),
                     window_conversations=MetadataValue.int(len(summary_objects)),
                     previous_version=previous.version.isoformat() if previous is not None else "none",
-                    tree=MetadataValue.md(taxonomy_markdown(taxonomy_table, lineage_table)),
-                    lineage=MetadataValue.md(lineage_markdown(taxonomy_table, lineage_table)),
+                    tree=MetadataValue.md(taxonomy_markdown(taxonomy_table, lineage_table, was)),
+                    lineage=MetadataValue.md(lineage_markdown(taxonomy_table, lineage_table, was)),
                     **{f"topics_{name}": MetadataValue.int(n) for name, n in sorted(events.items())},
                 ),
                 asset_key="taxonomy",

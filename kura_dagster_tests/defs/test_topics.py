@@ -156,6 +156,23 @@ def test_each_taxonomy_materialisation_shows_its_tree_and_lineage(ran):
         assert metadata["dagster/row_count"].value == len(topics)
         assert ("topic_lineage", partition_key("shop", day)) in events
     assert "born" in events[("taxonomy", partition_key("shop", DAYS[0]))]["tree"].value
+    # What a renamed topic was called, and the name of a topic that left the version, as the previous version
+    # showed them (a topic hidden then stays an id).
+    checked = 0
+    for earlier, day in zip(DAYS, DAYS[1:]):
+        before = {row["topic_id"]: row for row in _table(settings, "taxonomy", earlier)}
+        metadata = events[("taxonomy", partition_key("shop", day))]
+        for event in _table(settings, "topic_lineage", day):
+            old = before.get(event["topic_id"])
+            if old is None or event["event"] not in ("renamed", "merged", "died"):
+                continue
+            name = "" if old["hidden"] else old["name"]
+            if event["event"] == "renamed":
+                assert (f"renamed, was {name}" if name else "— renamed") in metadata["tree"].value
+            else:
+                assert f"| `{event['topic_id']}` | {name} | {event['event']} |" in metadata["lineage"].value
+            checked += 1
+    assert checked
 
 
 def test_the_asset_graph_goes_stages_then_taxonomy_assignments_trends_report(kura_env):

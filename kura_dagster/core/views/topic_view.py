@@ -212,8 +212,11 @@ def _markdown_cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
-def taxonomy_markdown(taxonomy: pa.Table, lineage: pa.Table) -> str:
-    """The version's tree as a nested Markdown list, each topic with its id, size and change."""
+def taxonomy_markdown(
+    taxonomy: pa.Table, lineage: pa.Table, previous_names: dict[str, str] | None = None
+) -> str:
+    """The version's tree as a nested Markdown list, each topic with its id, size and change (`previous_names`:
+    the previous version's shown names, for what a renamed topic was called)."""
     rows = taxonomy.to_pylist()
     if not rows:
         return "_No conversation in the window: no topic._"
@@ -224,7 +227,7 @@ def taxonomy_markdown(taxonomy: pa.Table, lineage: pa.Table) -> str:
             lines.append(f"- … {len(rows) - MARKDOWN_TOPICS} more topics (query `kura.taxonomy`)")
             break
         hidden = " _(hidden)_" if row["hidden"] else ""
-        change = _event_text(events.get(row["topic_id"]))
+        change = _event_text(events.get(row["topic_id"]), previous_names)
         lines.append(
             f"{'  ' * depth}- **{_markdown_cell(row['name'])}** `{row['topic_id']}` "
             f"({row['count']}){hidden}" + (f" — {change}" if change else "")
@@ -232,9 +235,12 @@ def taxonomy_markdown(taxonomy: pa.Table, lineage: pa.Table) -> str:
     return "\n".join(lines)
 
 
-def lineage_markdown(taxonomy: pa.Table, lineage: pa.Table) -> str:
-    """The version's lineage events as a table, the changes first (kept topics last)."""
-    names = {row["topic_id"]: row["name"] for row in taxonomy.to_pylist()}
+def lineage_markdown(
+    taxonomy: pa.Table, lineage: pa.Table, previous_names: dict[str, str] | None = None
+) -> str:
+    """The version's lineage events as a table, the changes first (kept topics last); a topic that left the
+    version by its name in `previous_names` (the previous version's shown names)."""
+    names = {**(previous_names or {}), **{row["topic_id"]: row["name"] for row in taxonomy.to_pylist()}}
     order = {"born": 0, "split": 1, "merged": 2, "died": 3, "renamed": 4, "kept": 5}
     events = sorted(lineage.to_pylist(), key=lambda e: (order.get(e["event"], 9), e["topic_id"]))
     if not events:
