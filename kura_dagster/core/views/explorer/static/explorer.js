@@ -853,7 +853,7 @@
   }
   function trendTable(list, heading) {
     const table = el("table", { class: "trend-table" });
-    table.appendChild(el("tr", {}, ["", heading, "Trend", "Change", "Recent share", "Earlier share", "Conversations"].map((h) => el("th", { text: h }))));
+    table.appendChild(el("tr", {}, ["", heading, "Trend", "Change", "Recent share", "Earlier share", "Conversations in the window"].map((h) => el("th", { text: h }))));
     list.forEach((topic, n) => {
       const i = indexOfId.get(topic.id);
       const name = i !== undefined ? el("span", { class: "link", text: topic.name, onclick: () => select(i, true) }) : el("span", { text: topic.name });
