@@ -45,13 +45,21 @@ def latest_version(
     return found[-1] if found else None
 
 
-def read_version(database: str | Path, table_name: str, dataset: str, version: Date) -> pa.Table:
-    """The rows of one version of `taxonomy` or `topic_lineage` (partition columns included)."""
+def read_version(
+    database: str | Path,
+    table_name: str,
+    dataset: str,
+    version: Date,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """The rows of one version of `taxonomy` or `topic_lineage` (partition columns included), or only
+    `columns`: a view of a million-conversation taxonomy need not read its members and centroids."""
     with connect(database, read_only=True) as connection:
         if not _table_exists(connection, table_name):
             return pa.table({})
+        selected = ", ".join(f'"{column}"' for column in columns) if columns else "*"
         return connection.sql(
-            f"SELECT * FROM {qualified(connection, table_name)} WHERE dataset = ? AND date = ?",
+            f"SELECT {selected} FROM {qualified(connection, table_name)} WHERE dataset = ? AND date = ?",
             params=[dataset, version],
         ).to_arrow_table()
 

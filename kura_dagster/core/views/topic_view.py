@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from kura_dagster.core.stages.topic_trends import TrendOptions
 
 FLAGGED = ("new", "emerging", "fading", "gone")
+# What the terminal views read of a version: not its members nor centroids (a million ids in a large window).
+VIEW_COLUMNS = ("topic_id", "parent_id", "level", "name", "count", "hidden", "window_start")
 MARKDOWN_TOPICS = 200  # the UI's metadata stays readable (and small) for a taxonomy of thousands of topics
 
 
@@ -70,10 +72,10 @@ def load_topics_view(database: str | Path, dataset: str, day: Date | None = None
         dataset,
         version,
         day,
-        read_version(database, TAXONOMY, dataset, version).to_pylist(),
+        read_version(database, TAXONOMY, dataset, version, VIEW_COLUMNS).to_pylist(),
         read_version(database, LINEAGE, dataset, version).to_pylist(),
         trends.to_pylist() if trends.num_rows else [],
-        _shown_names(read_version(database, TAXONOMY, dataset, previous)) if previous else {},
+        _shown_names(read_version(database, TAXONOMY, dataset, previous, VIEW_COLUMNS)) if previous else {},
     )
 
 
