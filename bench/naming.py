@@ -9,6 +9,8 @@ WordLlama embeddings → base clusters → privacy thresholds → hierarchy, set
 - name fidelity: for every shown leaf (not hidden by the thresholds), does its name share a content word, after
   stemming (`core.text.stem`), with the name of its majority label? The share of the shown leaves'
   conversations whose leaf does; plus 20 example names per set with their majority label;
+- parent coverage: of the conversations under shown parents (every level above the leaves), the share whose
+  own label shares a stemmed content word with their parent's name (a parent holds several labels);
 - names that repeat: siblings with the same name, a parent named like one of its children;
 - names carrying a specific: a weekday or month, a digit, or a word written capitalised inside a sentence in
   most of its uses across the set's messages (a proper noun by the corpus' own casing, assistant turns included).
@@ -292,6 +294,21 @@ def fidelity(
     return (sum(r["size"] for r in rows if r["hit"]) / total if total else float("nan")), rows
 
 
+def parent_coverage(nodes: Sequence[Cluster], labels: dict[str, str]) -> float:
+    """How much of a parent its name says: of the conversations under shown parents (every level above the
+    leaves), the share whose own label shares a stemmed content word with their parent's name, pooled by
+    size. A parent holds several labels, so its majority label (`fidelity`) would judge one child's name."""
+    parents = {n.parent_id for n in nodes}
+    hits = total = 0
+    for node in nodes:
+        if node.id not in parents or is_content_free(node):
+            continue
+        name = content_stems(node.name)
+        hits += sum(bool(name & content_stems(labels[c])) for c in node.chat_ids)
+        total += len(node.chat_ids)
+    return hits / total if total else float("nan")
+
+
 def repeated_names(nodes: Sequence[Cluster]) -> dict[str, int]:
     """Sibling pairs with the same name and parents named like one of their children (content-free excluded)."""
     children = children_of(nodes)
@@ -379,6 +396,7 @@ def measure(partition: Partition, nodes: Sequence[Cluster], proper: set[str]) ->
         "roots": len(roots),
         "fidelity": share,
         "nearest_fidelity": nearest_share,
+        "parent_coverage": parent_coverage(nodes, labels),
         "shown_leaves": rows,
         "hidden_share": 1 - sum(r["size"] for r in rows) / total,
         **repeated_names(nodes),
@@ -452,6 +470,9 @@ def aggregate(runs: list[dict], partitions: list[Partition]) -> dict:
         "fidelity": med(r["fidelity"] for r in runs if r["fidelity"] == r["fidelity"]),
         "nearest_fidelity": med(
             r["nearest_fidelity"] for r in runs if r["nearest_fidelity"] == r["nearest_fidelity"]
+        ),
+        "parent_coverage": med(
+            r["parent_coverage"] for r in runs if r["parent_coverage"] == r["parent_coverage"]
         ),
         "hidden_share": med(r["hidden_share"] for r in runs),
         "same_name_siblings": sum(r["same_name_siblings"] for r in runs),
@@ -528,6 +549,10 @@ def print_report(results: list[dict], example_count: int) -> None:
                 f"{s['purity']:.3f}"
                 for s in r["per_level"]
             )
+        )
+        print(
+            f"{r['set']}: parents' names cover {r['parent_coverage']:.0%} of their conversations' labels "
+            "(median over runs; `parent_coverage`)"
         )
         print(f"{r['set']}: roots of the first run: {r['runs'][0]['root_names']}")
         for kind in ("names", "descriptions"):

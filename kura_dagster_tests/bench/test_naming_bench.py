@@ -38,6 +38,19 @@ def test_fidelity_counts_conversations_of_leaves_whose_name_shares_a_stem_with_t
     ]
 
 
+def test_parent_coverage_counts_each_conversation_by_its_own_label_against_its_parents_name(naming):
+    labels = {"a": "card_arrival", "b": "card_arrival", "c": "lost_card", "d": "exchange_rate", "e": "pin"}
+    nodes = [
+        node("r", "Cards", list("abcde")),  # card ~ card_arrival, lost_card: 3 of 5
+        node("p", "Card delivery", list("abc"), "r"),  # card: 3 of 3
+        node("l1", "When will my card arrive", list("ab"), "p"),  # leaves are not parents: not counted
+        node("l2", "Lost it", list("c"), "p"),
+        node("l3", "Currency conversion", list("de"), "r"),
+    ]
+    assert naming.parent_coverage(nodes, labels) == pytest.approx((3 + 3) / (5 + 3))
+    assert naming.parent_coverage(nodes[2:], labels) != naming.parent_coverage(nodes[2:], labels)  # none: nan
+
+
 def test_hidden_leaves_are_not_judged_by_their_name(naming):
     labels = {"a": "pin", "b": "pin", "c": "refund"}
     nodes = [
