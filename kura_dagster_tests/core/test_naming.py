@@ -237,3 +237,34 @@ def test_words_of_another_language_name_nothing_unless_english_texts_use_them_or
         [np.arange(len(texts))], summaries, np.zeros((7, 2))
     )
     assert "fonctionne" not in (names[0].name + names[0].description).lower(), names[0]
+
+
+def test_a_parent_is_named_by_the_word_its_members_mean_embedding_is_nearest_not_an_attribute():
+    # Most hotel requests write "free parking", fewer "hotel": counts alone name the parent by the attribute
+    # that sets it apart from its peers; the local model's embedding says what it holds (`BROAD_HEADS`).
+    hotels = [
+        "a hotel in the north with free parking",
+        "I need a hotel for two nights, free parking please",
+        "is there a hotel with free parking and wifi",
+        "the hotel must have free parking",
+        "book a hotel room for three nights",
+        "a cheap hotel near the centre",
+        "looking for a guesthouse with free parking",
+        "a guesthouse in the east with free wifi",
+    ]
+    restaurants = [
+        f"a {price} restaurant that serves {food} food"
+        for price in ("cheap", "nice")
+        for food in ("thai", "indian", "french", "greek")
+    ]
+    texts = hotels + restaurants
+    summaries = [
+        ConversationSummary(chat_id=f"c{i}", summary=text, request=text, metadata={"user_id": f"u{i}"})
+        for i, text in enumerate(texts)
+    ]
+    rows = [np.arange(0, 8), np.arange(8, 16)]
+    vectors = np.zeros((len(texts), 4))
+    by_counts = KeywordClusterNamer(subject_model=None).name_groups(rows, summaries, vectors, broad=True)
+    by_subject = KeywordClusterNamer().name_groups(rows, summaries, vectors, broad=True)
+    assert by_counts[0].name == "Free parking"
+    assert by_subject[0].name.lower().startswith("hotel"), by_subject[0].name
