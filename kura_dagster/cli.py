@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from datetime import date as Date
@@ -561,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     except (
         OSError
     ) as error:  # a write that failed anyway (a disk filling up): where and what to do, no traceback
+        if isinstance(error, BrokenPipeError) and _reader_gone():
+            # The reader stopped early (`kura-dagster trends | head`): stop quietly, as other tools do. Python
+            # flushes stdout once more at exit; pointing it at /dev/null keeps that from reporting it too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE: what a shell reports for a tool its pipe stopped
         print(
             f"kura-dagster {args.command}: error: {explain_os_error(error, getattr(args, 'out', None))}",
             file=sys.stderr,
@@ -572,6 +578,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll reports an error on its write end), so that a
+    broken pipe elsewhere (a child process, a socket) is still reported as the error it is."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no poll on this platform, or stdout is no file
+        return False
 
 
 def _check_paths(args: argparse.Namespace, settings: Settings) -> None:

@@ -21,10 +21,27 @@ from kura_dagster_tests.synthetic_partition import synthetic_partition, write_sy
 from kura_dagster_tests.terminal_signals import default_signal_handling
 
 
-def kura(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+def kura_command() -> list[str]:
     script = Path(sys.executable).parent / "kura-dagster"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
-    return subprocess.run(command + list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
+
+
+def kura(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        kura_command() + list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def kura_into_closed_pipe(*args: str, cwd: Path, env: dict) -> tuple[int, str]:
+    """The command writing into a pipe whose reader is gone before it writes (`| head` that already quit)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    process = subprocess.Popen(
+        kura_command() + list(args), cwd=cwd, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True
+    )
+    os.close(write_end)
+    _, err = process.communicate(timeout=600)
+    return process.returncode, err
 
 
 def test_ingest_run_tree(kura_env):
@@ -79,6 +96,14 @@ def test_ingest_run_tree(kura_env):
         )
         assert tree.returncode == 0, tree.stderr
         assert marker in tree.stdout
+    # A reader that stopped early (`kura-dagster tree ... | head`): the command stops quietly with 128 +
+    # SIGPIPE, as other tools do, not with an error about a broken pipe.
+    assert kura_into_closed_pipe(
+        "tree", "--dataset", "support", "--date", "2026-11-01", cwd=kura_env, env=env
+    ) == (
+        141,
+        "",
+    )
 
     exported = kura(
         "export",
@@ -113,11 +138,9 @@ def kura_in_a_terminal(*args: str, cwd: Path, env: dict) -> tuple[int, str]:
     """Run the command with a pseudo-terminal as its stdout, as in a person's shell (so `rich` colours)."""
     import pty
 
-    script = Path(sys.executable).parent / "kura-dagster"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "kura_dagster.cli"]
     master, slave = pty.openpty()
     process = subprocess.Popen(
-        command + list(args), stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env
+        kura_command() + list(args), stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env
     )
     os.close(slave)
     received = []
@@ -275,10 +298,9 @@ def test_concurrent_ingests_keep_every_quarantine_line(kura_env):
         with path.open("a") as handle:
             handle.writelines(f"{{broken {name} {i}\n" for i in range(20_000))
         exports.append(path)
-    script = Path(sys.executable).parent / "kura-dagster"
     running = [
         subprocess.Popen(
-            [str(script), "ingest", str(path), "--dataset", "support_bot"],
+            [*kura_command(), "ingest", str(path), "--dataset", "support_bot"],
             cwd=kura_env,
             env=env,
             stdout=subprocess.PIPE,
@@ -476,9 +498,8 @@ def test_an_export_without_timestamps_needs_a_default_date_and_lands_once(kura_e
 
 def _start_ingest(kura_env: Path, env: dict, export: Path, dataset: str) -> tuple[subprocess.Popen, Path]:
     """An ingest subprocess, returned once its scratch folder exists (so it is stopped mid-ingest)."""
-    script = Path(sys.executable).parent / "kura-dagster"
     process = subprocess.Popen(
-        [str(script), "ingest", str(export), "--dataset", dataset],
+        [*kura_command(), "ingest", str(export), "--dataset", dataset],
         cwd=kura_env,
         env=env,
         stdout=subprocess.PIPE,
