@@ -187,9 +187,9 @@ ANCHOR_SHARE = 0.7
 SUBJECT_SHARE = 0.5
 # A parent's head word, when a subject model is given: of its BROAD_HEADS best words by share² × idf, the one
 # nearest its members' mean embedding, times its share. The best word alone named parents by what sets them
-# apart from their peers, often an attribute ("Free parking" over hotel dialogues, "Email" over password
-# resets); parent coverage (bench/naming.py) multiwoz 65% → 93%, sample support_bot 2% → 35%, coding_assistant
-# 42% → 43%, banking77 55% → 55%, clinc150 28% → 26%.
+# apart from their peers, often an attribute or a complaint ("Free parking" over hotel dialogues, "Nothing
+# changed" over the demo's React and async questions); parent coverage (bench/naming.py) multiwoz 65% → 93%,
+# sample support_bot 2% → 35%, coding_assistant 42% → 43%, banking77 55% → 55%, clinc150 28% → 26%.
 BROAD_HEADS = 5
 SUBJECT_TEXTS = 32  # members embedded per group for its mean (evenly spaced): a mean settles on a few dozen
 
