@@ -811,9 +811,13 @@ def _pick_name(
             and f"{name} requests".lower() not in below | here
         ):
             return f"{name} requests"
-    base = options[0][:1].upper() + options[0][1:]
+    return numbered_name(options[0][:1].upper() + options[0][1:], below | here)
+
+
+def numbered_name(base: str, taken: set[str]) -> str:
+    """The last resort for a name already taken: "Base (2)", "Base (3)", … the first not in `taken` (lower case)."""
     number = 2
-    while f"{base} ({number})".lower() in below | here:
+    while f"{base} ({number})".lower() in taken:
         number += 1
     return f"{base} ({number})"
 

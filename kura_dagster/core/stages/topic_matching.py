@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import sparse
 
-from kura_dagster.core.stages.naming import unique_slugs
+from kura_dagster.core.stages.naming import numbered_name, unique_slugs
 from kura_dagster.core.topics import LineageEvent, Taxonomy, Topic, format_topic_id, topic_number
 
 
@@ -147,11 +147,8 @@ def _distinct_names(
             topics[j] = replace(topics[j], name=before.name, slug=before.slug)
             events[j] = replace(events[j], event="kept")
             name = before.name
-        number = 2
-        base = name
-        while name.lower() in used:
-            name = f"{base} ({number})"
-            number += 1
+        if name.lower() in used:
+            name = numbered_name(name, used)
         used.add(name.lower())
         if name != topics[j].name:
             topics[j] = replace(topics[j], name=name)
